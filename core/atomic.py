@@ -1,0 +1,65 @@
+"""Atomic file writes: a file is either complete at its final name or not there at all."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+from core.errors import OutputWriteError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is fsynced and renamed onto it.
+
+    On any exception the temporary file is removed and the old ``path`` (if any) is untouched.
+    """
+    path = Path(path)
+    directory = path.parent
+    try:
+        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
+    except FileNotFoundError:
+        raise OutputWriteError(path, "the output folder does not exist") from None
+    except PermissionError:
+        raise OutputWriteError(path, "the output folder is not writable") from None
+    except OSError as error:
+        raise OutputWriteError(path, f"cannot write: {error.strerror or error}") from None
+    os.close(fd)
+    temp_path = Path(temp_name)
+    try:
+        yield temp_path
+        with open(temp_path, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp_path, path)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            temp_path.unlink()
+        if isinstance(error, OSError) and not isinstance(error, FileNotFoundError):
+            raise OutputWriteError(path, f"cannot write: {error.strerror or error}") from None
+        raise
+    _fsync_directory(directory)
+
+
+def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write(handle)`` on a temporary file and move it onto ``path`` when it succeeds."""
+    with atomic_path(path) as temp_path, open(temp_path, "wb") as handle:
+        write(handle)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    write_atomic(path, lambda handle: handle.write(data))
+
+
+def _fsync_directory(directory: Path) -> None:
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,187 @@
+"""Checkpoints: safetensors weights with the model's configuration in the file's metadata.
+
+A checkpoint is one ``.safetensors`` file. Its metadata key ``maskingnet`` holds a JSON
+``ModelConfig`` (architecture, width, classes, preprocessing, and ``info``: training data,
+recipe, metrics), so loading never guesses. Pickles are never loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from core.atomic import atomic_path
+from core.errors import CheckpointError
+from core.models import MODEL_NAMES, UnknownModelError, create_model
+from core.preprocess import Preprocess
+
+FORMAT_VERSION = "1"
+_METADATA_KEY = "maskingnet"
+_MAX_HEADER_BYTES = 100_000_000
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a network and feed it."""
+
+    arch: str
+    width: int
+    num_classes: int = 2
+    preprocess: Preprocess = field(default_factory=Preprocess)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": FORMAT_VERSION,
+                "arch": self.arch,
+                "width": self.width,
+                "num_classes": self.num_classes,
+                "preprocess": self.preprocess.to_dict(),
+                "info": self.info,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelConfig:
+        data = json.loads(text)
+        return cls(
+            arch=str(data["arch"]),
+            width=int(data["width"]),
+            num_classes=int(data.get("num_classes", 2)),
+            preprocess=Preprocess.from_dict(data["preprocess"]),
+            info=dict(data.get("info", {})),
+        )
+
+    def build(self) -> nn.Module:
+        """A randomly initialised network of this configuration."""
+        return create_model(self.arch, width=self.width, num_classes=self.num_classes)
+
+
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Write tensors + string metadata as safetensors, atomically."""
+    from safetensors.torch import save_file
+
+    tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()}
+    with atomic_path(path) as temp_path:
+        save_file(tensors, str(temp_path), metadata=metadata)
+
+
+def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Read a safetensors file, refusing anything else with a ``CheckpointError``."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+            if len(head) < 8:
+                raise CheckpointError(path, "not a safetensors model file (too short)")
+            (header_length,) = struct.unpack("<Q", head)
+            if header_length > _MAX_HEADER_BYTES:
+                raise CheckpointError(path, "not a safetensors model file (bad header)")
+            header = handle.read(header_length)
+        if not header.lstrip().startswith(b"{"):
+            raise CheckpointError(path, "not a safetensors model file")
+        metadata = json.loads(header).get("__metadata__") or {}
+    except CheckpointError:
+        raise
+    except FileNotFoundError:
+        raise CheckpointError(path, "no such model file") from None
+    except IsADirectoryError:
+        raise CheckpointError(path, "is a folder, not a model file") from None
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise CheckpointError(path, f"not a safetensors model file ({error})") from None
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(str(path))
+    except Exception as error:  # safetensors raises its own error types
+        raise CheckpointError(path, f"damaged safetensors file ({error})") from None
+    return tensors, metadata
+
+
+def save_model(path: str | Path, model: nn.Module, config: ModelConfig) -> None:
+    """Save the network's weights and configuration as one safetensors file, atomically."""
+    save_tensors(path, dict(model.state_dict()), {_METADATA_KEY: config.to_json()})
+
+
+def read_config(path: str | Path) -> ModelConfig:
+    """Only the configuration of a checkpoint (cheap: reads the header)."""
+    _, metadata = read_safetensors(path)
+    return _config_from_metadata(path, metadata)
+
+
+def _config_from_metadata(path: str | Path, metadata: dict[str, str]) -> ModelConfig:
+    if _METADATA_KEY not in metadata:
+        raise CheckpointError(path, "a safetensors file without a MaskingNet configuration")
+    try:
+        config = ModelConfig.from_json(metadata[_METADATA_KEY])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(path, f"its configuration is unreadable ({error})") from None
+    if config.arch not in MODEL_NAMES:
+        raise CheckpointError(
+            path, f"unknown architecture {config.arch!r}; valid names: {', '.join(MODEL_NAMES)}"
+        )
+    return config
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, ModelConfig]:
+    """Rebuild the network of a checkpoint on the CPU, in eval mode, with its weights.
+
+    Missing, extra or wrongly shaped tensors raise ``CheckpointError`` naming them.
+    """
+    tensors, metadata = read_safetensors(path)
+    config = _config_from_metadata(path, metadata)
+    try:
+        model = config.build()
+    except (UnknownModelError, ValueError) as error:
+        raise CheckpointError(path, str(error)) from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    wrong = sorted(
+        name for name in set(expected) & set(tensors) if tuple(expected[name].shape) != tuple(tensors[name].shape)
+    )
+    problems = []
+    for label, names in (("missing", missing), ("unexpected", extra), ("wrongly shaped", wrong)):
+        if names:
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            problems.append(f"{len(names)} {label} tensor(s): {shown}")
+    if problems:
+        raise CheckpointError(path, f"does not fit a {config.arch} of width {config.width}: " + "; ".join(problems))
+    model.load_state_dict(tensors)
+    model.eval()
+    return model, config
+
+
+def save_optimizer(path: str | Path, optimizer: torch.optim.Optimizer, progress: dict[str, Any]) -> None:
+    """Save an optimizer's state and the training progress (JSON) as safetensors, no pickle."""
+    state = optimizer.state_dict()
+    tensors = {}
+    for param_index, param_state in state["state"].items():
+        for key, value in param_state.items():
+            tensor = value if torch.is_tensor(value) else torch.tensor(value)
+            tensors[f"state.{param_index}.{key}"] = tensor
+    metadata = {"param_groups": json.dumps(state["param_groups"]), "progress": json.dumps(progress)}
+    save_tensors(path, tensors, metadata)
+
+
+def load_optimizer(path: str | Path, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """Restore an optimizer saved by ``save_optimizer``; returns the saved progress."""
+    tensors, metadata = read_safetensors(path)
+    try:
+        groups = json.loads(metadata["param_groups"])
+        progress = json.loads(metadata["progress"])
+    except (KeyError, ValueError) as error:
+        raise CheckpointError(path, f"not a training state file ({error})") from None
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, tensor in tensors.items():
+        _, index, key = name.split(".", 2)
+        state.setdefault(int(index), {})[key] = tensor
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+    return progress

@@ -1,0 +1,156 @@
+"""The ``maskingnet`` command: predict, eval, train and gui, on the same core as the app."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from core import __version__
+from core.errors import MaskingNetError
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; silent elsewhere."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+        self.total, self.stream, self.count = total, stream, 0
+        self.started = time.monotonic()
+        self.enabled = stream.isatty()
+
+    def advance(self, label: str = "") -> None:
+        self.count += 1
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.started
+        rate = self.count / elapsed if elapsed > 0 else 0.0
+        left = (self.total - self.count) / rate if rate else 0.0
+        filled = int(30 * self.count / max(1, self.total))
+        text = f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.count}/{self.total} {rate:.1f}/s {left:.0f}s left {label[:30]:30}"
+        self.stream.write(text)
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+
+
+def _load_segmenter(args: argparse.Namespace):
+    from core.inference import Segmenter
+
+    return Segmenter.load(args.model, device=args.device, flip_tta=getattr(args, "tta", False))
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from core.batch import plan_jobs, run_batch
+    from core.export import ExportOptions
+
+    options = ExportOptions(format="mask" if args.mask_only else args.format, feather=args.feather)
+    jobs = plan_jobs(args.paths, args.out, options, recursive=args.recursive)
+    if not jobs:
+        print("error: no images found in " + ", ".join(map(str, args.paths)), file=sys.stderr)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    segmenter = _load_segmenter(args)
+    segmenter.on_notice = lambda message: print(f"note: {message}", file=sys.stderr)
+    if args.batch_size:
+        segmenter.batch_size = args.batch_size
+    bar = ProgressBar(len(jobs))
+    counts = {"done": 0, "skipped": 0, "failed": 0}
+    for result in run_batch(jobs, segmenter, options, skip_existing=args.skip_existing):
+        counts[result.status] += 1
+        bar.advance(result.source.name)
+        if result.status == "failed":
+            if bar.enabled:
+                sys.stderr.write("\n")
+            print(f"error: {result.error}", file=sys.stderr)
+    bar.close()
+    print(f"{counts['done']} masked, {counts['skipped']} skipped, {counts['failed']} failed "
+          f"({segmenter.name} on {segmenter.device_label}) -> {args.out}", file=sys.stderr)
+    return 1 if counts["failed"] else 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from core.evaluate import evaluate_folder
+
+    segmenter = _load_segmenter(args)
+    report = evaluate_folder(segmenter, args.images, args.masks, limit=args.limit, progress=ProgressBar(0))
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        print(report.summary())
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from core import cli_train
+
+    return cli_train.run(args)
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    from maskingnet_app.main import main as app_main
+
+    return app_main(args.files)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="maskingnet", description="Car photo background removal with MaskingNet.")
+    parser.add_argument("--version", action="version", version=f"maskingnet {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def model_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--model", default="default", help="checkpoint file, run folder or model name (default: default)")
+        sub.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cuda, mps or cpu")
+        sub.add_argument("--tta", action="store_true", help="average with the mirrored photo (slower, a little better)")
+
+    predict = commands.add_parser("predict", help="cut out photos: RGBA PNGs or masks")
+    predict.add_argument("paths", nargs="+", type=Path, help="photos or folders")
+    predict.add_argument("-o", "--out", required=True, type=Path, help="output folder")
+    predict.add_argument("--mask-only", action="store_true", help="write 8-bit 0/255 masks instead of cut-outs")
+    predict.add_argument("--format", default="png", choices=["png", "mask", "jpeg", "webp"],
+                         help="png: transparent cut-out; jpeg/webp: on white")
+    predict.add_argument("--feather", type=float, default=0.0, help="soften the edge by this many pixels")
+    predict.add_argument("--recursive", action="store_true", help="scan sub-folders, mirrored in the output")
+    predict.add_argument("--skip-existing", action="store_true", help="leave photos whose output exists")
+    predict.add_argument("--batch-size", type=int, default=0, help="photos per model call (default 4)")
+    model_options(predict)
+    predict.set_defaults(handler=run_predict)
+
+    evaluate = commands.add_parser("eval", help="mean Dice of a model on photos with masks")
+    evaluate.add_argument("--images", required=True, type=Path)
+    evaluate.add_argument("--masks", required=True, type=Path)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--limit", type=int, default=0, help="only the first N photos (sorted)")
+    model_options(evaluate)
+    evaluate.set_defaults(handler=run_eval)
+
+    from core import cli_train
+
+    train = commands.add_parser("train", help="train or fine-tune a model")
+    cli_train.add_arguments(train)
+    train.set_defaults(handler=run_train)
+
+    gui = commands.add_parser("gui", help="open the desktop app")
+    gui.add_argument("files", nargs="*", help="photos or folders to open")
+    gui.set_defaults(handler=run_gui)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (MaskingNetError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

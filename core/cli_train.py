@@ -1,0 +1,84 @@
+"""``maskingnet train``: train or fine-tune from folders of photos and masks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields, replace
+from pathlib import Path
+
+from core.data import find_samples, split_by_group
+from core.train import TrainConfig, train
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--images", required=True, type=Path, help="folder of photos")
+    parser.add_argument("--masks", required=True, type=Path, help="folder of masks")
+    parser.add_argument("-o", "--out", required=True, type=Path, help="run folder (checkpoints; resumes if present)")
+    parser.add_argument("--recipe", type=Path, help="JSON file of TrainConfig fields (flags given override it)")
+    parser.add_argument("--arch", help="network: unet, segnet, arc1, arc2, arc3, maskingnet")
+    parser.add_argument("--width", type=int, help="channels of the first stage (the study: 64)")
+    parser.add_argument("--size", type=int, help="working size in pixels, a multiple of 32")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--lr-halve-every", type=int)
+    parser.add_argument("--val-fraction", type=float)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--device", help="auto, cuda, mps or cpu")
+    parser.add_argument("--init", help="checkpoint or model name to fine-tune from")
+    parser.add_argument("--max-steps-per-epoch", type=int)
+    parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
+
+
+def build_config(args: argparse.Namespace) -> TrainConfig:
+    config = TrainConfig()
+    if args.recipe:
+        recipe = json.loads(args.recipe.read_text())
+        known = {f.name for f in fields(TrainConfig)}
+        unknown = set(recipe) - known
+        if unknown:
+            raise ValueError(f"{args.recipe}: unknown recipe field(s) {', '.join(sorted(unknown))}")
+        config = replace(config, **recipe)
+    overrides = {
+        name: getattr(args, name)
+        for name in ("arch", "width", "size", "epochs", "batch_size", "lr", "lr_halve_every", "val_fraction",
+                     "seed", "device", "max_steps_per_epoch")
+        if getattr(args, name) is not None
+    }
+    if args.init:
+        from core.model_store import resolve_model
+
+        overrides["init"] = str(resolve_model(args.init))
+    if args.no_augment:
+        overrides["augment"] = False
+    config = replace(config, **overrides)
+    if config.size % 32:
+        raise ValueError(f"--size {config.size} is not a multiple of 32")
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    config = build_config(args)
+    samples, unmatched = find_samples(args.images, args.masks)
+    if unmatched:
+        print(f"note: {len(unmatched)} photo(s) have no mask and are left out, e.g. {unmatched[0]}", file=sys.stderr)
+    if not samples:
+        raise ValueError(f"{args.images}: no photos with masks in {args.masks}")
+    train_samples, val_samples = split_by_group(samples, config.val_fraction, seed=config.seed)
+    print(f"{len(train_samples)} training photos ({len({s.group for s in train_samples})} groups), "
+          f"{len(val_samples)} validation photos ({len({s.group for s in val_samples})} groups)", flush=True)
+    for event in train(config, train_samples, val_samples, args.out):
+        if event.kind == "step":
+            if event.step % 50 == 0 or event.step == event.steps_per_epoch:
+                eta = f"{event.eta_s / 60:.0f} min left" if event.eta_s is not None else ""
+                print(f"epoch {event.epoch}/{event.epochs} step {event.step}/{event.steps_per_epoch} "
+                      f"loss {event.loss:.4f} lr {event.lr:.2e} {eta}", flush=True)
+        elif event.kind == "epoch":
+            dice_text = f"{event.val_dice:.5f}" if event.val_dice is not None else "n/a"
+            print(f"epoch {event.epoch} done: loss {event.loss:.4f}, validation Dice {dice_text}, "
+                  f"{event.elapsed_s / 60:.1f} min", flush=True)
+        else:
+            print(event.message, flush=True)
+    return 0

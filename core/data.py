@@ -1,0 +1,136 @@
+"""Folders of photos and masks: pairing, grouping by car, splitting, in-memory caching.
+
+Two namings are understood, per photo ``images/<stem>.<ext>``:
+Carvana's ``masks/<stem>_mask.gif`` and the plain ``masks/<stem>.png`` (also ``.gif``,
+``<stem>_mask.png``). The mask foreground rule is in ``core.imageio.read_mask``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from core.imageio import IMAGE_EXTENSIONS, read_mask, read_rgb
+from core.preprocess import Preprocess
+
+_CARVANA_NAME = re.compile(r"^([0-9a-f]{12})_\d{2}$")
+_MASK_PATTERNS = ("{stem}_mask.gif", "{stem}_mask.png", "{stem}.png", "{stem}.gif", "{stem}_mask.jpg")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One photo with its mask; ``group`` keeps photos of one car together in splits.
+
+    ``weight`` optionally names an 8-bit map whose pixels > 0 count extra in the loss
+    (the pixels a user corrected).
+    """
+
+    image: Path
+    mask: Path
+    group: str
+    weight: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.image.stem
+
+
+def group_of(image: Path, root: Path | None = None) -> str:
+    """The car a photo shows: Carvana's 12-hex-digit id, else its folder relative to ``root``."""
+    match = _CARVANA_NAME.match(image.stem)
+    if match:
+        return match.group(1)
+    if root is not None and image.parent != root:
+        return str(image.parent.relative_to(root))
+    return image.stem
+
+
+def find_mask(image: Path, masks_dir: Path) -> Path | None:
+    """The mask file for ``image`` in ``masks_dir`` (either naming), or None."""
+    for pattern in _MASK_PATTERNS:
+        candidate = masks_dir / pattern.format(stem=image.stem)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def find_samples(images_dir: str | Path, masks_dir: str | Path) -> tuple[list[Sample], list[Path]]:
+    """Pair every photo in ``images_dir`` with its mask; returns (samples, photos without a mask)."""
+    images_dir, masks_dir = Path(images_dir), Path(masks_dir)
+    if not images_dir.is_dir():
+        raise FileNotFoundError(f"{images_dir}: no such folder")
+    if not masks_dir.is_dir():
+        raise FileNotFoundError(f"{masks_dir}: no such folder")
+    samples, unmatched = [], []
+    for image in sorted(images_dir.iterdir()):
+        if image.suffix.lower() not in IMAGE_EXTENSIONS or image.name.startswith("."):
+            continue
+        mask = find_mask(image, masks_dir)
+        if mask is None:
+            unmatched.append(image)
+        else:
+            samples.append(Sample(image=image, mask=mask, group=group_of(image, images_dir)))
+    return samples, unmatched
+
+
+def split_by_group(
+    samples: Sequence[Sample], val_fraction: float = 0.2, *, seed: int = 0
+) -> tuple[list[Sample], list[Sample]]:
+    """Split so that no group (car) has photos on both sides; deterministic for a seed.
+
+    With a single group everything goes to training; otherwise at least one group is held out
+    when ``val_fraction`` > 0.
+    """
+    groups = sorted({sample.group for sample in samples})
+    random.Random(seed).shuffle(groups)
+    count = round(len(groups) * val_fraction)
+    if val_fraction > 0 and count == 0 and len(groups) > 1:
+        count = 1
+    held_out = set(groups[:count])
+    train = [s for s in samples if s.group not in held_out]
+    val = [s for s in samples if s.group in held_out]
+    return train, val
+
+
+@dataclass
+class CachedSamples:
+    """Decoded photos at the working size, with soft masks at the working size for training
+    and boolean masks at their own resolution for evaluation."""
+
+    samples: list[Sample]
+    images: list[np.ndarray] = field(default_factory=list)  # (S, S, 3) uint8
+    targets: list[np.ndarray] = field(default_factory=list)  # (S, S) float32 in [0, 1]
+    weights: list[np.ndarray | None] = field(default_factory=list)  # (S, S) float32 or None
+    full_masks: list[np.ndarray] = field(default_factory=list)  # (H, W) bool
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+
+def cache_samples(
+    samples: Sequence[Sample],
+    preprocess: Preprocess,
+    *,
+    keep_full_masks: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> CachedSamples:
+    """Decode and resize every sample once so training never touches the disk again."""
+    cached = CachedSamples(samples=list(samples))
+    for index, sample in enumerate(samples):
+        cached.images.append(preprocess.resize(read_rgb(sample.image)))
+        mask = read_mask(sample.mask)
+        cached.targets.append(preprocess.resize_mask(mask))
+        if sample.weight is not None:
+            cached.weights.append(preprocess.resize_mask(read_mask(sample.weight)))
+        else:
+            cached.weights.append(None)
+        if keep_full_masks:
+            cached.full_masks.append(mask)
+        if progress is not None:
+            progress(index + 1, len(samples))
+    return cached

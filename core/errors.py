@@ -1,0 +1,36 @@
+"""Errors the core raises for bad input; each message is one line that names the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MaskingNetError(Exception):
+    """Base of the errors meant to be shown to a user as one line."""
+
+
+class ImageReadError(MaskingNetError):
+    """An input image that cannot be read: missing, empty, corrupt, too large or unsupported."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class CheckpointError(MaskingNetError):
+    """A model file that cannot be used: not safetensors, wrong tensors, unknown configuration."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class OutputWriteError(MaskingNetError):
+    """An output that could not be written; nothing partial is left behind."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")

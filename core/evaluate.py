@@ -1,0 +1,73 @@
+"""Mean Dice of a model on a folder of photos with masks, at each mask's own resolution."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.data import find_samples
+from core.imageio import read_mask, read_photo
+from core.inference import Segmenter
+from core.metrics import dice
+
+
+@dataclass
+class EvalReport:
+    model: str
+    device: str
+    scores: dict[str, float] = field(default_factory=dict)  # photo name -> Dice
+    unmatched: int = 0
+    seconds: float = 0.0
+
+    @property
+    def dice(self) -> float:
+        return float(np.mean(list(self.scores.values()))) if self.scores else float("nan")
+
+    def worst(self, count: int = 5) -> list[tuple[str, float]]:
+        return sorted(self.scores.items(), key=lambda item: item[1])[:count]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dice": self.dice, "count": len(self.scores), "worst": [{"image": n, "dice": d} for n, d in self.worst()],
+                "model": self.model, "device": self.device, "photos_without_mask": self.unmatched,
+                "seconds": round(self.seconds, 2)}
+
+    def summary(self) -> str:
+        lines = [f"mean Dice {self.dice:.5f} over {len(self.scores)} photos ({self.model} on {self.device}, "
+                 f"{self.seconds:.1f} s)", "worst:"]
+        lines += [f"  {name}: {score:.5f}" for name, score in self.worst()]
+        return "\n".join(lines)
+
+
+def evaluate_folder(
+    segmenter: Segmenter, images_dir: str | Path, masks_dir: str | Path, *, limit: int = 0, progress=None
+) -> EvalReport:
+    """Predict every photo that has a mask and score it against the mask."""
+    import time
+
+    samples, unmatched = find_samples(images_dir, masks_dir)
+    if limit:
+        samples = samples[:limit]
+    if not samples:
+        raise ValueError(f"{images_dir}: no photos with masks in {masks_dir}")
+    report = EvalReport(model=segmenter.name, device=segmenter.device_label, unmatched=len(unmatched))
+    if progress is not None:
+        progress.total = len(samples)
+    started = time.perf_counter()
+    for start in range(0, len(samples), segmenter.batch_size):
+        chunk = samples[start : start + segmenter.batch_size]
+        photos = [read_photo(sample.image) for sample in chunk]
+        predictions = segmenter.predict_batch([p.rgb for p in photos], [p.alpha for p in photos])
+        for sample, prediction in zip(chunk, predictions):
+            truth = read_mask(sample.mask)
+            if truth.shape != prediction.mask.shape:
+                raise ValueError(f"{sample.mask}: mask size {truth.shape[::-1]} differs from its photo's")
+            report.scores[sample.name] = dice(prediction.mask, truth)
+            if progress is not None:
+                progress.advance(sample.name)
+    if progress is not None:
+        progress.close()
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,142 @@
+"""``Segmenter``: a loaded checkpoint that turns photos into masks at their own resolution."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.checkpoint import ModelConfig, load_model
+from core.device import autocast, autocast_dtype, describe_device, select_device
+from core.model_store import resolve_model
+from core.preprocess import upsample_probability
+
+
+@dataclass
+class Prediction:
+    """The model's answer for one photo.
+
+    ``probability`` is (H, W) uint8, 0..255 = car probability, at the photo's resolution.
+    ``uncertainty`` is the share of pixels whose probability is between 0.1 and 0.9 at the
+    working size: near 0 for a confident mask, larger for doubtful ones.
+    """
+
+    probability: np.ndarray
+    uncertainty: float
+    seconds: float
+
+    @property
+    def mask(self) -> np.ndarray:
+        """(H, W) bool, True = car."""
+        return self.probability >= 128
+
+
+class Segmenter:
+    """A model ready for inference. Thread-safe for one caller at a time.
+
+    ``on_notice`` receives one-line messages such as an out-of-memory fallback.
+    """
+
+    def __init__(
+        self, model: nn.Module, config: ModelConfig, *, device: str = "auto", name: str = "",
+        flip_tta: bool = False, on_notice: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.name = name or config.info.get("name", config.arch)
+        self.flip_tta = flip_tta
+        self.on_notice = on_notice or (lambda message: None)
+        self.batch_size = 4
+        self.device = select_device(device)
+        self.model = model.eval()
+        self._move_to(self.device)
+
+    @classmethod
+    def load(cls, spec: str | Path | None = None, *, device: str = "auto", **kwargs) -> Segmenter:
+        """Load a checkpoint file, run folder, or model name (``default`` when None)."""
+        path = resolve_model(spec)
+        model, config = load_model(path)
+        name = str(spec) if spec and not Path(str(spec)).exists() else (config.info.get("name") or path.stem)
+        segmenter = cls(model, config, device=device, name=name, **kwargs)
+        segmenter.path = path
+        return segmenter
+
+    def _move_to(self, device: torch.device) -> None:
+        self.device = device
+        self.model = self.model.to(device).to(memory_format=torch.channels_last)
+        self.dtype = autocast_dtype(device)
+
+    @property
+    def device_label(self) -> str:
+        return describe_device(self.device)
+
+    @property
+    def size(self) -> int:
+        return self.config.preprocess.size
+
+    @torch.no_grad()
+    def probabilities(self, batch: torch.Tensor) -> np.ndarray:
+        """Normalised working-size batch (N, 3, S, S) -> car probabilities (N, S, S) float32.
+
+        On a GPU out-of-memory error the batch is split, and at one photo the model moves to
+        the CPU; ``on_notice`` says so.
+        """
+        try:
+            return self._probabilities(batch)
+        except torch.OutOfMemoryError:
+            if self.device.type == "cpu":
+                raise
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            if len(batch) > 1:
+                self.batch_size = max(1, len(batch) // 2)
+                self.on_notice(f"out of GPU memory: batch size lowered to {self.batch_size}")
+                half = len(batch) // 2
+                return np.concatenate([self.probabilities(batch[:half]), self.probabilities(batch[half:])])
+            self.on_notice("out of GPU memory even for one photo: masking on the CPU from now on")
+            self._move_to(torch.device("cpu"))
+            return self._probabilities(batch)
+
+    def _probabilities(self, batch: torch.Tensor) -> np.ndarray:
+        batch = batch.to(self.device, non_blocking=True)
+        with autocast(self.device, self.dtype):
+            logits = self.model(batch)
+            if self.flip_tta:
+                logits = (logits + self.model(batch.flip(-1)).flip(-1)) / 2
+        return torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy()
+
+    def predict(self, rgb: np.ndarray, alpha: np.ndarray | None = None) -> Prediction:
+        """Mask one (H, W, 3) uint8 photo at its own resolution."""
+        return self.predict_batch([rgb], [alpha])[0]
+
+    def predict_batch(
+        self, images: Sequence[np.ndarray], alphas: Sequence[np.ndarray | None] | None = None
+    ) -> list[Prediction]:
+        """Mask several photos in batches of ``batch_size``; ``alphas`` limit each mask."""
+        alphas = list(alphas) if alphas is not None else [None] * len(images)
+        results: list[Prediction] = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size]
+            tick = time.perf_counter()
+            small = self.probabilities(self.config.preprocess(chunk))
+            results.extend(
+                self.finish(probability, image.shape[1], image.shape[0], alpha, (time.perf_counter() - tick) / len(chunk))
+                for probability, image, alpha in zip(small, chunk, alphas[start : start + len(chunk)])
+            )
+        return results
+
+    @staticmethod
+    def finish(
+        small: np.ndarray, width: int, height: int, alpha: np.ndarray | None = None, seconds: float = 0.0
+    ) -> Prediction:
+        """Turn working-size probabilities into a full-resolution ``Prediction``."""
+        tick = time.perf_counter()
+        uncertainty = float(np.mean((small > 0.1) & (small < 0.9)))
+        probability = upsample_probability(small, width, height)
+        if alpha is not None:
+            np.minimum(probability, alpha, out=probability)
+        return Prediction(probability, uncertainty, seconds + time.perf_counter() - tick)

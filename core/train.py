@@ -1,0 +1,294 @@
+"""The training loop: a Qt-free generator of progress events, resumable and cancellable.
+
+``train(...)`` yields ``TrainEvent``s; the caller stops it between steps by returning True
+from ``should_stop`` (or by closing the generator). Files in ``out_dir``:
+
+- ``last.safetensors``: the latest weights (every epoch and every ``save_every_s`` seconds)
+- ``best.safetensors``: the weights with the best validation Dice so far
+- ``state.safetensors``: optimizer state + progress (epoch, step, history), for resuming
+- ``history.json``: one record per finished epoch (loss, validation Dice, lr, time)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.atomic import write_bytes_atomic
+from core.augment import AugmentConfig, augment
+from core.checkpoint import ModelConfig, load_model, load_optimizer, save_model, save_optimizer
+from core.data import CachedSamples, Sample, cache_samples
+from core.device import autocast, autocast_dtype, describe_device, select_device
+from core.metrics import dice
+from core.preprocess import Preprocess, upsample_probability
+
+LAST, BEST, STATE, HISTORY = "last.safetensors", "best.safetensors", "state.safetensors", "history.json"
+
+
+@dataclass
+class TrainConfig:
+    """A training recipe. Defaults follow the study (Adam, lr 1e-3 halved every 40 epochs,
+    batch 4) at a CPU-friendly width and working size."""
+
+    arch: str = "maskingnet"
+    width: int = 16
+    size: int = 256
+    epochs: int = 30
+    batch_size: int = 4
+    lr: float = 1e-3
+    lr_halve_every: int = 40
+    dice_weight: float = 0.5  # loss = cross-entropy + dice_weight * (1 - soft Dice)
+    correction_weight: float = 4.0  # extra loss weight on pixels marked in a sample's weight map
+    augment: bool = True
+    val_fraction: float = 0.2
+    seed: int = 0
+    device: str = "auto"
+    mixed_precision: bool = True
+    init: str | None = None  # a checkpoint to start from (fine-tuning)
+    save_every_s: float = 300.0
+    max_steps_per_epoch: int | None = None  # for quick runs and tests
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainEvent:
+    """One report from the loop. ``kind``: 'status', 'step', 'epoch', 'stopped' or 'done'."""
+
+    kind: str
+    epoch: int = 0
+    epochs: int = 0
+    step: int = 0
+    steps_per_epoch: int = 0
+    loss: float = float("nan")
+    lr: float = 0.0
+    val_dice: float | None = None
+    best_dice: float | None = None
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+    message: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def segmentation_loss(
+    logits: torch.Tensor, target: torch.Tensor, pixel_weight: torch.Tensor | None, dice_weight: float
+) -> torch.Tensor:
+    """Cross-entropy against soft targets (share of car per pixel) plus a soft-Dice term."""
+    logits = logits.float()
+    log_probs = F.log_softmax(logits, dim=1)
+    cross_entropy = -(target * log_probs[:, 1] + (1 - target) * log_probs[:, 0])
+    if pixel_weight is not None:
+        cross_entropy = cross_entropy * pixel_weight
+        cross_entropy = cross_entropy.sum() / pixel_weight.sum()
+    else:
+        cross_entropy = cross_entropy.mean()
+    if dice_weight <= 0:
+        return cross_entropy
+    car = log_probs[:, 1].exp()
+    intersection = (car * target).sum(dim=(1, 2))
+    total = car.sum(dim=(1, 2)) + target.sum(dim=(1, 2))
+    soft_dice = (2 * intersection + 1.0) / (total + 1.0)
+    return cross_entropy + dice_weight * (1 - soft_dice).mean()
+
+
+def learning_rate(config: TrainConfig, epoch: int) -> float:
+    return config.lr * 0.5 ** (epoch // max(1, config.lr_halve_every))
+
+
+@torch.no_grad()
+def predict_cached(
+    model: nn.Module, cached: CachedSamples, preprocess: Preprocess, device: torch.device,
+    dtype: torch.dtype | None, batch_size: int = 8,
+) -> Iterator[np.ndarray]:
+    """Car probabilities (S, S) float32 for every cached working-size image, in order."""
+    model.eval()
+    for start in range(0, len(cached), batch_size):
+        batch = preprocess.to_tensor(cached.images[start : start + batch_size]).to(device)
+        with autocast(device, dtype):
+            logits = model(batch)
+        probabilities = torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy()
+        yield from probabilities
+
+
+def evaluate_cached(
+    model: nn.Module, cached: CachedSamples, preprocess: Preprocess, device: torch.device,
+    dtype: torch.dtype | None,
+) -> list[float]:
+    """Per-image Dice at each mask's own resolution (probabilities upsampled, then cut at 0.5)."""
+    scores = []
+    for probability, truth in zip(predict_cached(model, cached, preprocess, device, dtype), cached.full_masks):
+        full = upsample_probability(probability, truth.shape[1], truth.shape[0]) >= 128
+        scores.append(dice(full, truth))
+    return scores
+
+
+def _batch_tensors(
+    cached: CachedSamples, indices: Sequence[int], rng: np.random.Generator, config: TrainConfig,
+    preprocess: Preprocess,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    images, targets, weights = [], [], []
+    any_weight = any(cached.weights[i] is not None for i in indices)
+    for index in indices:
+        image, target, weight = cached.images[index], cached.targets[index], cached.weights[index]
+        if any_weight and weight is None:
+            weight = np.zeros_like(target)
+        if config.augment:
+            image, target, weight = augment(image, target, weight, rng, AugmentConfig())
+        images.append(image)
+        targets.append(np.ascontiguousarray(target))
+        if any_weight:
+            weights.append(1.0 + config.correction_weight * np.ascontiguousarray(weight))
+    pixel_weight = torch.from_numpy(np.stack(weights)) if any_weight else None
+    return preprocess.to_tensor(images), torch.from_numpy(np.stack(targets)), pixel_weight
+
+
+def train(
+    config: TrainConfig,
+    train_samples: Sequence[Sample],
+    val_samples: Sequence[Sample],
+    out_dir: str | Path,
+    *,
+    should_stop: Callable[[], bool] = lambda: False,
+    info: dict[str, Any] | None = None,
+) -> Iterator[TrainEvent]:
+    """Train (or fine-tune, with ``config.init``) and yield progress; resumes from ``out_dir``.
+
+    ``info`` is merged into the saved checkpoints' configuration (e.g. a model name).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not train_samples:
+        raise ValueError("no training photos with masks were given")
+    device = select_device(config.device)
+    dtype = autocast_dtype(device) if config.mixed_precision else None
+    started = time.monotonic()
+
+    state_path = out_dir / STATE
+    resuming = state_path.exists() and (out_dir / LAST).exists()
+    if resuming:
+        model, model_config = load_model(out_dir / LAST)
+        if (model_config.arch, model_config.width, model_config.preprocess.size) != (
+            config.arch, config.width, config.size,
+        ):
+            config = replace(
+                config, arch=model_config.arch, width=model_config.width, size=model_config.preprocess.size
+            )
+    elif config.init:
+        model, model_config = load_model(config.init)
+        config = replace(config, arch=model_config.arch, width=model_config.width)
+        model_config = replace(model_config, preprocess=replace(model_config.preprocess, size=config.size))
+    else:
+        model_config = ModelConfig(arch=config.arch, width=config.width, preprocess=Preprocess(size=config.size))
+        model = model_config.build()
+    preprocess = model_config.preprocess
+    model = model.to(device).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    progress: dict[str, Any] = {"epoch": 0, "step": 0, "best_dice": None, "history": [], "train_seconds": 0.0}
+    if resuming:
+        progress = load_optimizer(state_path, optimizer)
+    base_info = {
+        "train_config": config.to_dict(),
+        "train_photos": len(train_samples),
+        "val_photos": len(val_samples),
+        "train_groups": sorted({s.group for s in train_samples}),
+        "val_groups": sorted({s.group for s in val_samples}),
+        "device": describe_device(device),
+        **(info or {}),
+    }
+    yield TrainEvent(
+        "status", epochs=config.epochs,
+        message=(f"resuming at epoch {progress['epoch'] + 1}, step {progress['step']}" if resuming
+                 else "starting") + f" on {describe_device(device)}; loading {len(train_samples)} + "
+        f"{len(val_samples)} photos",
+    )
+    train_cache = cache_samples(train_samples, preprocess)
+    val_cache = cache_samples(val_samples, preprocess, keep_full_masks=True)
+    steps_per_epoch = math.ceil(len(train_cache) / config.batch_size)
+    if config.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
+    seconds_before = float(progress.get("train_seconds", 0.0))
+
+    def checkpoint(extra: dict[str, Any] | None = None) -> None:
+        progress["train_seconds"] = seconds_before + time.monotonic() - started
+        model_info = {**base_info, "epochs_done": progress["epoch"], "history": progress["history"],
+                      "train_seconds": round(progress["train_seconds"], 1), **(extra or {})}
+        save_model(out_dir / LAST, model, replace(model_config, info={**model_config.info, **model_info}))
+        save_optimizer(state_path, optimizer, progress)
+
+    last_save = time.monotonic()
+    step_times: list[float] = []
+    while progress["epoch"] < config.epochs:
+        epoch = progress["epoch"]
+        lr = learning_rate(config, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        order = np.random.default_rng([config.seed, epoch]).permutation(len(train_cache))
+        model.train()
+        losses = list(progress.get("epoch_losses", []))
+        while progress["step"] < steps_per_epoch:
+            if should_stop():
+                checkpoint()
+                yield TrainEvent("stopped", epoch=epoch, epochs=config.epochs, step=progress["step"],
+                                 steps_per_epoch=steps_per_epoch, message="stopped; the state is saved")
+                return
+            step = progress["step"]
+            tick = time.monotonic()
+            rng = np.random.default_rng([config.seed, epoch, step])
+            indices = order[step * config.batch_size : (step + 1) * config.batch_size]
+            images, targets, weights = _batch_tensors(train_cache, indices, rng, config, preprocess)
+            images, targets = images.to(device), targets.to(device)
+            weights = weights.to(device) if weights is not None else None
+            with autocast(device, dtype):
+                logits = model(images)
+            loss = segmentation_loss(logits, targets, weights, config.dice_weight)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            progress["step"] = step + 1
+            progress["epoch_losses"] = losses
+            step_times.append(time.monotonic() - tick)
+            remaining_steps = (config.epochs - epoch) * steps_per_epoch - (step + 1)
+            mean_step = float(np.mean(step_times[-50:]))
+            yield TrainEvent(
+                "step", epoch=epoch + 1, epochs=config.epochs, step=step + 1, steps_per_epoch=steps_per_epoch,
+                loss=float(np.mean(losses[-20:])), lr=lr, best_dice=progress["best_dice"],
+                elapsed_s=time.monotonic() - started, eta_s=remaining_steps * mean_step,
+            )
+            if time.monotonic() - last_save > config.save_every_s:
+                checkpoint()
+                last_save = time.monotonic()
+        scores = evaluate_cached(model, val_cache, preprocess, device, dtype) if len(val_cache) else []
+        val_dice = float(np.mean(scores)) if scores else None
+        record = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None, "val_dice": val_dice,
+                  "lr": lr, "seconds": round(seconds_before + time.monotonic() - started, 1)}
+        progress["history"].append(record)
+        progress.update(epoch=epoch + 1, step=0, epoch_losses=[])
+        improved = val_dice is not None and (progress["best_dice"] is None or val_dice > progress["best_dice"])
+        if improved:
+            progress["best_dice"] = val_dice
+        checkpoint({"val_dice": val_dice})
+        if improved or val_dice is None:
+            save_model(out_dir / BEST, model, replace(model_config, info={
+                **model_config.info, **base_info, "epochs_done": epoch + 1, "val_dice": val_dice,
+                "history": progress["history"], "train_seconds": round(progress["train_seconds"], 1)}))
+        write_bytes_atomic(out_dir / HISTORY, json.dumps(progress["history"], indent=1).encode())
+        last_save = time.monotonic()
+        yield TrainEvent(
+            "epoch", epoch=epoch + 1, epochs=config.epochs, step=steps_per_epoch, steps_per_epoch=steps_per_epoch,
+            loss=record["loss"] or float("nan"), lr=lr, val_dice=val_dice, best_dice=progress["best_dice"],
+            elapsed_s=time.monotonic() - started, history=list(progress["history"]),
+        )
+    yield TrainEvent("done", epoch=progress["epoch"], epochs=config.epochs, best_dice=progress["best_dice"],
+                     elapsed_s=time.monotonic() - started, history=list(progress["history"]),
+                     message=f"finished; best validation Dice {progress['best_dice']}")
