@@ -1,0 +1,152 @@
+"""The user's corrected masks, saved as they are made and kept with the photo's identity.
+
+They survive crashes and restarts (every write is atomic) and are the training data of the
+in-app fine-tuning. Layout, per photo, under ``<app home>/corrections/<key>/``:
+
+- ``mask.png``: the corrected mask, 8-bit 0/255, at the photo's resolution
+- ``predicted.png``: the model's mask before the first correction (0/255)
+- ``changed.png``: the pixels where the two differ (255), used to weight the loss
+- ``meta.json``: source path, name, group (car), size, model, time, count of saves
+
+``key`` is a hash of the photo file's bytes, so a renamed or moved photo keeps its corrections.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.atomic import write_bytes_atomic
+from core.data import Sample, group_of
+from core.imageio import encode_png, read_mask
+from core.model_store import app_home
+
+
+def photo_key(path: str | Path) -> str:
+    """A stable identity for a photo file: the first 20 hex digits of its SHA-256."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:20]
+
+
+@dataclass
+class CorrectionRecord:
+    key: str
+    folder: Path
+    source: Path
+    name: str
+    group: str
+    width: int
+    height: int
+    model: str
+    updated: float
+    saves: int
+
+    @property
+    def mask_path(self) -> Path:
+        return self.folder / "mask.png"
+
+    @property
+    def changed_path(self) -> Path:
+        return self.folder / "changed.png"
+
+    def to_sample(self) -> Sample:
+        """A training sample: the photo, the corrected mask, the corrected pixels as weights."""
+        weight = self.changed_path if self.changed_path.is_file() else None
+        return Sample(image=self.source, mask=self.mask_path, group=self.group, weight=weight)
+
+
+class CorrectionStore:
+    """Corrected masks on disk; ``root`` defaults to ``<app home>/corrections``."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root is not None else app_home() / "corrections"
+
+    def folder_for(self, key: str) -> Path:
+        return self.root / key
+
+    def save(
+        self, photo_path: str | Path, mask: np.ndarray, *, predicted: np.ndarray | None = None,
+        model: str = "", key: str | None = None,
+    ) -> CorrectionRecord:
+        """Store ``mask`` (bool, H x W) as the photo's correction; ``predicted`` is kept from the
+        first save on. Pass ``key`` when it is known, to skip hashing the photo again."""
+        photo_path = Path(photo_path)
+        key = key or photo_key(photo_path)
+        folder = self.folder_for(key)
+        folder.mkdir(parents=True, exist_ok=True)
+        previous = self._read_meta(folder)
+        mask = np.asarray(mask, dtype=bool)
+        predicted_path = folder / "predicted.png"
+        if predicted is not None and not predicted_path.is_file():
+            write_bytes_atomic(predicted_path, encode_png(np.asarray(predicted, dtype=bool).astype(np.uint8) * 255,
+                                                          compress_level=1))
+        write_bytes_atomic(folder / "mask.png", encode_png(mask.astype(np.uint8) * 255, compress_level=1))
+        if predicted_path.is_file():
+            original = predicted if predicted is not None else read_mask(predicted_path)
+            changed = np.not_equal(mask, np.asarray(original, dtype=bool)).astype(np.uint8) * 255
+            write_bytes_atomic(folder / "changed.png", encode_png(changed, compress_level=1))
+        meta = {
+            "source": str(photo_path.resolve()),
+            "name": photo_path.stem,
+            "group": previous.get("group") or _group_of_photo(photo_path),
+            "width": int(mask.shape[1]),
+            "height": int(mask.shape[0]),
+            "model": model or previous.get("model", ""),
+            "updated": time.time(),
+            "saves": int(previous.get("saves", 0)) + 1,
+        }
+        write_bytes_atomic(folder / "meta.json", json.dumps(meta, indent=1).encode())
+        return self._record(key, folder, meta)
+
+    def load(self, photo_path: str | Path, *, key: str | None = None) -> np.ndarray | None:
+        """The saved corrected mask of a photo (bool), or None."""
+        folder = self.folder_for(key or photo_key(photo_path))
+        if not (folder / "mask.png").is_file():
+            return None
+        return read_mask(folder / "mask.png")
+
+    def get(self, key: str) -> CorrectionRecord | None:
+        folder = self.folder_for(key)
+        meta = self._read_meta(folder)
+        return self._record(key, folder, meta) if meta and (folder / "mask.png").is_file() else None
+
+    def records(self) -> list[CorrectionRecord]:
+        """Every stored correction whose photo still exists, newest first."""
+        if not self.root.is_dir():
+            return []
+        found = [self.get(folder.name) for folder in self.root.iterdir() if folder.is_dir()]
+        found = [r for r in found if r is not None and r.source.is_file()]
+        return sorted(found, key=lambda r: r.updated, reverse=True)
+
+    def remove(self, key: str) -> None:
+        shutil.rmtree(self.folder_for(key), ignore_errors=True)
+
+    @staticmethod
+    def _read_meta(folder: Path) -> dict:
+        try:
+            return json.loads((folder / "meta.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    @staticmethod
+    def _record(key: str, folder: Path, meta: dict) -> CorrectionRecord:
+        return CorrectionRecord(
+            key=key, folder=folder, source=Path(meta.get("source", "")), name=meta.get("name", key),
+            group=meta.get("group", key), width=int(meta.get("width", 0)), height=int(meta.get("height", 0)),
+            model=meta.get("model", ""), updated=float(meta.get("updated", 0.0)), saves=int(meta.get("saves", 0)),
+        )
+
+
+def _group_of_photo(path: Path) -> str:
+    """Carvana's car id where the name has one, else the photo's folder (one shoot, one car)."""
+    carvana = group_of(path)
+    return carvana if carvana != path.stem else (path.parent.name or path.stem)
