@@ -29,6 +29,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise OutputWriteError(path, f"cannot write: {error.strerror or error}") from None
     os.close(fd)
     temp_path = Path(temp_name)
+    os.chmod(temp_path, 0o666 & ~_current_umask())
     try:
         yield temp_path
         with open(temp_path, "rb+") as handle:
@@ -52,6 +53,12 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     write_atomic(path, lambda handle: handle.write(data))
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_directory(directory: Path) -> None:

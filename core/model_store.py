@@ -72,7 +72,9 @@ def resolve_model(spec: str | Path | None = None) -> Path:
     if user_model_path(name).is_file():
         return user_model_path(name)
     if name == DEFAULT_MODEL:
-        raise CheckpointError(shipped_model_path(name), "no default model is installed; train one with the command in the README, or pass --model")
+        raise CheckpointError(
+            shipped_model_path(name), "no default model is installed; train one (see the README) or pass --model"
+        )
     known = list_shipped_models() + list_user_models()
     raise CheckpointError(
         path, "no such model file or model name" + (f"; installed models: {', '.join(known)}" if known else "")
