@@ -77,7 +77,12 @@ def run_eval(args: argparse.Namespace) -> int:
     from core.evaluate import evaluate_folder
 
     segmenter = _load_segmenter(args)
-    report = evaluate_folder(segmenter, args.images, args.masks, limit=args.limit, progress=ProgressBar(0))
+    groups = None
+    if args.held_out:
+        groups = set(segmenter.config.info.get("val_groups", []))
+        if not groups:
+            raise ValueError(f"{segmenter.name}: the model records no held-out validation cars")
+    report = evaluate_folder(segmenter, args.images, args.masks, limit=args.limit, progress=ProgressBar(0), groups=groups)
     if args.json:
         print(json.dumps(report.to_dict()))
     else:
@@ -125,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--masks", required=True, type=Path)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--limit", type=int, default=0, help="only the first N photos (sorted)")
+    evaluate.add_argument("--held-out", action="store_true",
+                          help="only the photos of the cars the model held out for validation (recorded in it)")
     model_options(evaluate)
     evaluate.set_defaults(handler=run_eval)
 

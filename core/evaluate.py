@@ -42,12 +42,18 @@ class EvalReport:
 
 
 def evaluate_folder(
-    segmenter: Segmenter, images_dir: str | Path, masks_dir: str | Path, *, limit: int = 0, progress=None
+    segmenter: Segmenter, images_dir: str | Path, masks_dir: str | Path, *, limit: int = 0, progress=None,
+    groups: set[str] | None = None,
 ) -> EvalReport:
-    """Predict every photo that has a mask and score it against the mask."""
+    """Predict every photo that has a mask and score it against the mask.
+
+    ``groups`` keeps only photos of those groups (cars), e.g. a model's held-out validation cars.
+    """
     import time
 
     samples, unmatched = find_samples(images_dir, masks_dir)
+    if groups is not None:
+        samples = [sample for sample in samples if sample.group in groups]
     if limit:
         samples = samples[:limit]
     if not samples:
