@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+# Every network's input must have height and width divisible by this (five 2x2 poolings).
+SIZE_MULTIPLE = 32
+
 
 class CBR(nn.Sequential):
     """3x3 convolution (with bias) -> BatchNorm2d -> ReLU; spatial size is preserved."""
@@ -22,14 +25,15 @@ def coordinate_maps(batch: int, height: int, width: int, *, like: torch.Tensor) 
 
     Channel 0 is I_X(x, y) = x / width - 0.5, channel 1 is I_Y(x, y) = y / height - 0.5.
     """
-    xs = torch.arange(width, device=like.device, dtype=like.dtype) / width - 0.5
-    ys = torch.arange(height, device=like.device, dtype=like.dtype) / height - 0.5
+    # Computed in float32 (bfloat16 cannot count past 256 exactly), then cast to ``like``.
+    xs = (torch.arange(width, device=like.device, dtype=torch.float32) / width - 0.5).to(like.dtype)
+    ys = (torch.arange(height, device=like.device, dtype=torch.float32) / height - 0.5).to(like.dtype)
     x_map = xs.view(1, 1, 1, width).expand(batch, 1, height, width)
     y_map = ys.view(1, 1, height, 1).expand(batch, 1, height, width)
     return torch.cat([x_map, y_map], dim=1)
 
 
-def check_input(x: torch.Tensor, in_channels: int = 3, multiple: int = 32) -> None:
+def check_input(x: torch.Tensor, in_channels: int = 3, multiple: int = SIZE_MULTIPLE) -> None:
     """Raise a ValueError that says what to do when ``x`` is not a valid network input."""
     if x.ndim != 4 or x.shape[1] != in_channels:
         raise ValueError(

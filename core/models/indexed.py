@@ -97,7 +97,7 @@ class IndexedSegNet(nn.Module):
         self.classifier = nn.Conv2d(width, num_classes, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.in_channels, 32)
+        check_input(x, self.in_channels)
         batch, _, height, width = x.shape
         if self.config.coords == "input":
             x = torch.cat([x, coordinate_maps(batch, height, width, like=x)], dim=1)

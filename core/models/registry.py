@@ -7,6 +7,7 @@ from typing import Callable
 
 from torch import nn
 
+from core.models.blocks import SIZE_MULTIPLE
 from core.models.indexed import IndexedConfig, IndexedSegNet
 from core.models.unet import UNet
 
@@ -31,8 +32,7 @@ STUDY_PARAMETER_COUNTS: dict[str, int] = {
     "maskingnet": 32_808_770,
 }
 
-# Every network's input must have height and width divisible by this.
-SIZE_MULTIPLE = 32
+__all__ = ["MODEL_NAMES", "SIZE_MULTIPLE", "STUDY_PARAMETER_COUNTS", "UnknownModelError", "count_parameters", "create_model"]
 
 
 class UnknownModelError(ValueError):
