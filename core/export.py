@@ -51,9 +51,19 @@ def render_export(photo: Photo, mask: np.ndarray, options: ExportOptions) -> np.
         return alpha if options.feather > 0 else (alpha >= 128).astype(np.uint8) * 255
     if options.format == "png":
         return np.dstack([photo.rgb, alpha])
-    weight = alpha[..., None].astype(np.float32) / 255.0
-    background = np.array(options.background, dtype=np.float32)
-    return (photo.rgb * weight + background * (1.0 - weight) + 0.5).astype(np.uint8)
+    return composite_on(photo.rgb, alpha, options.background)
+
+
+def composite_on(rgb: np.ndarray, alpha: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
+    """``rgb`` over a flat ``background`` by ``alpha`` (uint8), in integers and strips of rows,
+    so a 100-megapixel photo needs no full-size float copies."""
+    out = np.empty_like(rgb)
+    flat = np.array(background, dtype=np.uint16)
+    rows = max(1, (8 << 20) // max(1, rgb.shape[1] * 3))
+    for top in range(0, rgb.shape[0], rows):
+        weight = alpha[top : top + rows, :, None].astype(np.uint16)
+        out[top : top + rows] = (rgb[top : top + rows] * weight + flat * (255 - weight) + 127) // 255
+    return out
 
 
 def export_photo(photo: Photo, mask: np.ndarray, path: str | Path, options: ExportOptions = ExportOptions()) -> Path:

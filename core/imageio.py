@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import io
 import os
+import struct
+import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -20,6 +23,8 @@ from core.errors import ImageReadError
 # Refuse images above this many pixels before decoding them (a 12000x9000 photo is 108 MP).
 MAX_PIXELS = 250_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Pillow warns between 1x and 2x its limit; _open_checked refuses those images with one line instead.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
@@ -45,6 +50,7 @@ class Photo:
 
 
 def _open_checked(path: Path) -> Image.Image:
+    """Open ``path`` lazily, refusing empty files, non-images and oversized images before decoding."""
     try:
         if path.is_dir():
             raise ImageReadError(path, "is a folder, not an image")
@@ -58,10 +64,12 @@ def _open_checked(path: Path) -> Image.Image:
     except PermissionError:
         raise ImageReadError(path, "permission denied") from None
     except UnidentifiedImageError:
+        if _starts_with(path, _PNG_SIGNATURE):
+            _check_png_checksums(path)  # says which chunk is damaged, where one is
         raise ImageReadError(path, "not an image, or a format that is not supported") from None
     except Image.DecompressionBombError:
         raise ImageReadError(path, f"refused: more than {MAX_PIXELS // 1_000_000} megapixels") from None
-    except (OSError, SyntaxError, ValueError) as error:
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageReadError(path, f"cannot read the image ({error})") from None
     width, height = image.size
     if width * height > MAX_PIXELS:
@@ -72,56 +80,142 @@ def _open_checked(path: Path) -> Image.Image:
     if width < 1 or height < 1:
         image.close()
         raise ImageReadError(path, f"has an empty size {width}x{height}")
+    if image.format == "PNG":
+        try:
+            _check_png_checksums(path)
+        except ImageReadError:
+            image.close()
+            raise
     return image
 
 
+def _check_png_checksums(path: Path) -> None:
+    """Verify the CRC of every PNG chunk (Pillow skips those of the pixel data, so a flipped
+    bit can otherwise decode into silently wrong pixels)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(8)
+            while True:
+                head = handle.read(8)
+                if len(head) < 8:
+                    raise ImageReadError(path, "damaged PNG: the file ends before its IEND chunk")
+                length, kind = struct.unpack(">I4s", head)
+                crc = zlib.crc32(kind)
+                left = length
+                while left:
+                    block = handle.read(min(left, 1 << 20))
+                    if not block:
+                        raise ImageReadError(path, f"damaged PNG: the file ends inside chunk {_chunk_name(kind)}")
+                    crc = zlib.crc32(block, crc)
+                    left -= len(block)
+                stored = handle.read(4)
+                if len(stored) < 4:
+                    raise ImageReadError(path, f"damaged PNG: the file ends inside chunk {_chunk_name(kind)}")
+                if struct.unpack(">I", stored)[0] != crc:
+                    raise ImageReadError(path, f"damaged PNG: checksum error in chunk {_chunk_name(kind)}")
+                if kind == b"IEND":
+                    return
+    except OSError as error:
+        raise ImageReadError(path, f"cannot read the image ({error.strerror or error})") from None
+
+
+def _starts_with(path: Path, signature: bytes) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(signature)) == signature
+    except OSError:
+        return False
+
+
+def _chunk_name(kind: bytes) -> str:
+    return kind.decode("latin-1") if kind.isalpha() else repr(kind)
+
+
 def _decode(path: Path, image: Image.Image) -> Image.Image:
-    """Fully decode ``image`` with its EXIF orientation applied."""
+    """Fully decode ``image`` and apply its EXIF orientation in place (no copy)."""
     try:
         image.load()
-        return ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)
+        return image
     except Image.DecompressionBombError:
         raise ImageReadError(path, f"refused: more than {MAX_PIXELS // 1_000_000} megapixels") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as error:
         raise ImageReadError(path, f"the image data is truncated or corrupt ({error})") from None
     except MemoryError:
         raise ImageReadError(path, "not enough memory to decode this image") from None
 
 
-def _to_uint8(array: np.ndarray) -> np.ndarray:
-    """Scale integer or float image data of any depth to uint8."""
+def _to_uint8(array: np.ndarray, top: int | None = None) -> np.ndarray:
+    """Scale integer or float image data of any depth to uint8.
+
+    ``top`` is the value that maps to 255; by default 1.0 for floats up to 1, 65535 for integers
+    above 255, else 255.
+    """
     if array.dtype == np.uint8:
         return array
     if array.dtype == np.bool_:
         return array.astype(np.uint8) * 255
     if np.issubdtype(array.dtype, np.floating):
-        top = 1.0 if array.max(initial=0) <= 1.0 else 255.0
-        return np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    top = 65535 if array.max(initial=0) > 255 else 255
-    return (array.astype(np.uint32) * 255 // top).astype(np.uint8)
+        top = top or (1.0 if np.nanmax(array, initial=0) <= 1.0 else 255.0)
+        return np.clip(np.nan_to_num(array) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    top = top or (65535 if array.max(initial=0) > 255 else 255)
+    return (np.clip(array, 0, top).astype(np.uint64) * 255 // top).astype(np.uint8)
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_TRANSPARENT_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+_HIGH_DEPTH_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_STRIP_BYTES = 16 << 20
 
 
 def read_photo(path: str | Path) -> Photo:
-    """Decode a photo of any common mode (grayscale, palette, 16-bit, CMYK, RGBA, ...)."""
+    """Decode a photo of any common mode (grayscale, palette, 16-bit, CMYK, RGBA, ...).
+
+    The photo is returned in the orientation the user sees (EXIF orientation applied). It is
+    converted in strips of rows, so a 100-megapixel photo needs about its decoded size twice
+    (Pillow's copy and the array), not one extra full-size copy per conversion step.
+    """
     path = Path(path)
     with _open_checked(path) as opened:
         image = _decode(path, opened)
+        try:
+            rgb, alpha = _photo_arrays(image)
+        except MemoryError:
+            raise ImageReadError(path, "not enough memory to decode this image") from None
+        finally:
+            image.close()
+    return Photo(path=path, rgb=rgb, alpha=alpha)
+
+
+def _photo_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    width, height = image.size
     mode = image.mode
-    alpha = None
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        array = np.asarray(rgba)
-        alpha = array[..., 3].copy()
-        weight = alpha[..., None].astype(np.float32) / 255.0
-        rgb = (array[..., :3] * weight + 255.0 * (1.0 - weight) + 0.5).astype(np.uint8)
-        if alpha.min() == 255:
-            alpha = None
-    elif mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        gray = _to_uint8(np.asarray(image))
-        rgb = np.repeat(gray[..., None], 3, axis=2)
-    else:
-        rgb = np.asarray(image.convert("RGB"))
-    return Photo(path=path, rgb=np.ascontiguousarray(rgb), alpha=alpha)
+    transparent = mode in _TRANSPARENT_MODES or (mode == "P" and "transparency" in image.info)
+    top = None
+    if mode.startswith("I;16"):
+        top = 65535  # 16-bit samples span the full 0..65535 range
+    elif mode in ("I", "F"):
+        low, high = image.getextrema()
+        top = 1.0 if mode == "F" and high <= 1.0 else (65535 if high > 255 else 255)
+    rgb = np.empty((height, width, 3), dtype=np.uint8)
+    alpha = np.empty((height, width), dtype=np.uint8) if transparent else None
+    rows = max(1, _STRIP_BYTES // (4 * width))
+    for top_row in range(0, height, rows):
+        strip = image.crop((0, top_row, width, min(height, top_row + rows)))
+        target = rgb[top_row : top_row + rows]
+        if transparent:
+            rgba = np.asarray(strip.convert("RGBA"))
+            weight = rgba[..., 3:].astype(np.uint16)
+            # composite over white: rgb * a + 255 * (1 - a), in integers, rounded
+            target[...] = (rgba[..., :3] * weight + 255 * (255 - weight) + 127) // 255
+            alpha[top_row : top_row + rows] = rgba[..., 3]
+        elif mode in _HIGH_DEPTH_MODES:
+            target[...] = _to_uint8(np.asarray(strip), top)[..., None]
+        else:
+            target[...] = np.asarray(strip if mode == "RGB" else strip.convert("RGB"))
+    if alpha is not None and alpha.min() == 255:
+        alpha = None
+    return rgb, alpha
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
