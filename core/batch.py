@@ -1,50 +1,76 @@
 """The batch engine behind ``maskingnet predict`` and the app's "Process folder".
 
-Reading, inference and writing overlap: a reader thread decodes and shrinks photos, the
-caller's thread runs the model on batches, a writer thread upsamples, encodes and writes
-atomically. ``run_batch`` is a generator of ``BatchResult``s (one per input, in completion
-order) and honours ``should_stop`` between batches; a stopped or killed run leaves only
-complete files, and a rerun with ``skip_existing`` does the rest.
+Reading, inference and writing overlap: reader threads decode and shrink photos, the
+caller's thread runs the model on batches, writer threads upsample, encode and write each
+export atomically (a complete file at its final name, or nothing). ``run_batch`` is a
+generator of ``BatchResult`` (one per input, in completion order) that honours
+``should_stop`` within a fraction of a second; a stopped or killed run leaves only complete
+files, and a rerun with ``skip_existing`` does the rest.
+
+With an output folder (``out_dir``) a run also holds a lock on it (one batch per folder),
+removes the temporary files a killed run left, and keeps the review log (``core.review``).
+Photos with a saved correction (``corrections``) are exported with the user's mask instead of
+the model's, so rerunning a batch never undoes a fix.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+import cv2
 import numpy as np
+import torch
 
+from core.atomic import write_bytes_atomic
+from core.corrections import CorrectionStore, photo_key
 from core.errors import MaskingNetError
-from core.export import ExportOptions, export_photo
-from core.imageio import Photo, iter_image_files, read_photo
+from core.export import ExportOptions, render_export
+from core.imageio import Photo, encode_image, encode_png, iter_image_files, read_mask, read_photo
 from core.inference import Segmenter
+from core.review import REVIEW_LOG_NAME, ReviewLog
 
-_DONE = object()
+# zlib level 1 writes PNGs about 8% larger than level 3 in 60% of the time; in a batch the
+# encoder, not the disk, is what competes with the model for the CPU.
+PNG_COMPRESS_LEVEL = 1
+LOCK_NAME = ".maskingnet-batch.lock"
+_POLL = 0.05  # seconds between checks of should_stop while waiting
 
 
 @dataclass
 class BatchJob:
-    """One input photo and where its export goes."""
+    """One input photo, where its export goes, and the input folder it was found under."""
 
     source: Path
     output: Path
+    root: Path | None = None
 
 
 @dataclass
 class BatchResult:
-    """The outcome for one photo: ``status`` is 'done', 'skipped' or 'failed' (with ``error``)."""
+    """The outcome for one photo: ``status`` is 'done', 'skipped' or 'failed' (with ``error``).
+
+    ``uncertainty``: share of working-size pixels with probability in (0.1, 0.9).
+    ``mirror``: share of pixels where the photo and its mirror image disagree (when asked).
+    ``area``: share of the photo that is car. ``corrected``: exported from the user's mask.
+    """
 
     source: Path
     output: Path
     status: str
     error: str = ""
     uncertainty: float | None = None
-    area: float | None = None  # share of the photo that is car
+    area: float | None = None
     seconds: float = 0.0
+    mirror: float | None = None
+    corrected: bool = False
 
 
 def plan_jobs(
@@ -52,19 +78,153 @@ def plan_jobs(
 ) -> list[BatchJob]:
     """One job per photo found; sub-folders are mirrored under ``out_dir``.
 
-    Two inputs that would get the same output name (``car.jpg`` and ``car.png``) are told
-    apart by keeping the original extension in the second name (``car.png.png``).
+    Photos inside ``out_dir`` (an output folder within the input folder) are left out. Two
+    inputs that would get the same output name (``car.jpg`` and ``car.png``) are told apart
+    by keeping the original extension in the second name (``car.png.png``). Raises
+    ``MaskingNetError`` when an export would overwrite its own input photo.
     """
     out_dir = Path(out_dir)
+    out_real = Path(os.path.realpath(out_dir))
+    inputs = list(inputs)
+    for folder in inputs:
+        if Path(folder).is_dir() and Path(os.path.realpath(folder)) == out_real:
+            raise MaskingNetError(f"{folder}: the output folder must not be the input folder; choose another")
     jobs, taken = [], set()
     for source, root in iter_image_files(inputs, recursive=recursive):
+        real = Path(os.path.realpath(source))
+        if out_real in real.parents and out_real != Path(os.path.realpath(root)):
+            continue  # an earlier export in an output folder inside the input folder
         relative = source.parent.relative_to(root) if source.parent != root and root in source.parents else Path()
         output = out_dir / relative / f"{source.stem}{options.suffix}"
         if output in taken:
             output = out_dir / relative / f"{source.name}{options.suffix}"
+        if Path(os.path.realpath(output)) == real:
+            raise MaskingNetError(f"{source}: the export would overwrite this photo; choose another output folder")
         taken.add(output)
-        jobs.append(BatchJob(source=source, output=output))
+        jobs.append(BatchJob(source=source, output=output, root=root))
     return jobs
+
+
+def cpu_count() -> int:
+    """The CPU cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def default_model_threads(cores: int | None = None) -> int:
+    """Threads for CPU inference in a batch: all cores but one, which decodes and encodes."""
+    cores = cores or cpu_count()
+    return max(1, cores - 1)
+
+
+class BatchProgress:
+    """Count, rate and time left of a running batch, from its results.
+
+    The rate counts only photos that were processed (not skipped) over the last ``window``
+    seconds, so a resumed run that skips hundreds of photos first does not promise too much.
+    """
+
+    def __init__(self, total: int, *, window: float = 20.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.total = total
+        self.counts = {"done": 0, "skipped": 0, "failed": 0}
+        self.window = window
+        self.clock = clock
+        self.started = clock()
+        self._recent: deque[float] = deque()
+
+    @property
+    def finished(self) -> int:
+        return sum(self.counts.values())
+
+    def add(self, result: BatchResult) -> None:
+        self.counts[result.status] = self.counts.get(result.status, 0) + 1
+        if result.status != "skipped":
+            self._recent.append(self.clock())
+
+    @property
+    def rate(self) -> float:
+        """Photos per second processed lately (0 until two have finished)."""
+        now = self.clock()
+        while len(self._recent) > 2 and now - self._recent[0] > self.window:
+            self._recent.popleft()
+        if len(self._recent) < 2:
+            return 0.0
+        span = max(now, self._recent[-1]) - self._recent[0]
+        return (len(self._recent) - 1) / span if span > 0 else 0.0
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Estimated seconds to finish, or None while the rate is unknown."""
+        rate = self.rate
+        if rate <= 0:
+            return None
+        return (self.total - self.finished) / rate
+
+    def describe(self) -> str:
+        """E.g. '37/120 · 4.2 photos/s · 0:20 left'."""
+        parts = [f"{self.finished}/{self.total}"]
+        if self.rate > 0:
+            parts.append(f"{self.rate:.1f} photos/s")
+        left = self.seconds_left
+        if left is not None:
+            parts.append(f"{format_duration(left)} left")
+        return " · ".join(parts)
+
+
+def format_duration(seconds: float) -> str:
+    """'0:07', '12:30', '1:02:03'."""
+    seconds = int(round(max(0.0, seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@contextlib.contextmanager
+def output_lock(out_dir: Path) -> Iterator[None]:
+    """Hold ``<out_dir>/.maskingnet-batch.lock``; a second batch into the folder is refused.
+
+    The operating system drops the lock when the process dies, so a killed run never blocks
+    the next one. Where file locks are not available (Windows) nothing is locked.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / LOCK_NAME, "a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise MaskingNetError(f"{out_dir}: another batch is writing to this folder") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def remove_partial_files(jobs: Iterable[BatchJob], extra: Iterable[Path] = ()) -> int:
+    """Delete the temporary files (``.<name>.XXXXXXXX.part``) that a killed run left beside
+    the outputs of ``jobs`` (and beside the ``extra`` paths); returns how many went."""
+    names: dict[Path, set[str]] = {}
+    for path in [job.output for job in jobs] + list(extra):
+        names.setdefault(path.parent, set()).add(path.name)
+    removed = 0
+    for folder, wanted in names.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") and entry.name.endswith(".part"):
+                base = entry.name[1:-5].rsplit(".", 1)[0]
+                if base in wanted:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+                        removed += 1
+    return removed
 
 
 def run_batch(
@@ -74,109 +234,291 @@ def run_batch(
     *,
     skip_existing: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
+    out_dir: str | Path | None = None,
+    review: ReviewLog | None = None,
+    corrections: CorrectionStore | None = None,
+    mirror: bool = False,
+    threads: int | None = None,
 ) -> Iterator[BatchResult]:
-    """Mask and export every job; see the module docstring."""
-    preprocess = segmenter.config.preprocess
-    loaded: queue.Queue = queue.Queue(maxsize=2 * segmenter.batch_size + 2)
-    to_write: queue.Queue = queue.Queue(maxsize=2 * segmenter.batch_size + 2)
-    results: queue.Queue = queue.Queue()
-    stop_event = threading.Event()
+    """Mask and export every job; see the module docstring.
 
-    def read_all() -> None:
-        for job in jobs:
-            if stop_event.is_set():
-                break
-            if skip_existing and job.output.is_file():
-                results.put(BatchResult(job.source, job.output, "skipped"))
-                continue
-            tick = time.perf_counter()
-            try:
-                photo = read_photo(job.source)
-                small = preprocess.resize(photo.rgb)
-            except MaskingNetError as error:
-                results.put(BatchResult(job.source, job.output, "failed", str(error)))
-                continue
-            except MemoryError:
-                results.put(BatchResult(job.source, job.output, "failed", f"{job.source}: not enough memory"))
-                continue
-            loaded.put((job, photo, small, time.perf_counter() - tick))
-        loaded.put(_DONE)
+    ``skip_existing`` leaves photos whose output exists (unless their correction is newer).
+    ``mirror`` also runs the model on the mirrored photos: the mask is the average of both
+    (slower, a little better) and each result gets a ``mirror`` disagreement score.
+    ``threads``: CPU threads for the model (default: all cores but one; restored afterwards).
+    """
+    out_path = Path(out_dir) if out_dir is not None else None
+    if review is None and out_path is not None:
+        review = ReviewLog(out_path)
+    lock = output_lock(out_path) if out_path is not None else contextlib.nullcontext()
+    with lock, _thread_settings(segmenter, threads):
+        if out_path is not None:
+            remove_partial_files(jobs, [out_path / REVIEW_LOG_NAME])
+        if review is not None:
+            review.record_options(options)
+        pipeline = _Pipeline(jobs, segmenter, options, skip_existing, review, corrections, mirror)
+        yield from pipeline.run(should_stop)
 
-    def write_all() -> None:
-        while (item := to_write.get()) is not _DONE:
-            job, photo, probability, seconds = item
-            results.put(_write_one(job, photo, probability, seconds, options))
-        results.put(_DONE)
 
-    reader = threading.Thread(target=read_all, name="batch-reader", daemon=True)
-    writer = threading.Thread(target=write_all, name="batch-writer", daemon=True)
-    reader.start()
-    writer.start()
+@contextlib.contextmanager
+def _thread_settings(segmenter: Segmenter, threads: int | None) -> Iterator[None]:
+    """Model threads as asked (CPU only), OpenCV single-threaded in the pipeline's threads."""
+    torch_threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
+    if segmenter.device.type == "cpu":
+        torch.set_num_threads(threads or default_model_threads())
+    cv2.setNumThreads(1)
     try:
-        finished = False
-        while not finished:
-            batch = [loaded.get()]
-            while len(batch) < segmenter.batch_size and batch[-1] is not _DONE:
-                try:
-                    batch.append(loaded.get_nowait())
-                except queue.Empty:
-                    break
-            finished = batch[-1] is _DONE
-            work = [item for item in batch if item is not _DONE]
-            if work and not stop_event.is_set():
-                tick = time.perf_counter()
-                probabilities = segmenter.probabilities(preprocess.to_tensor([item[2] for item in work]))
-                share = (time.perf_counter() - tick) / len(work)
-                for (job, photo, _, seconds), probability in zip(work, probabilities):
-                    to_write.put((job, photo, probability, seconds + share))
-            yield from _drain(results)
-            if should_stop() and not stop_event.is_set():
-                stop_event.set()
-                _empty(loaded)
-                finished = True
-        to_write.put(_DONE)
-        while (result := results.get()) is not _DONE:
-            yield result
+        yield
     finally:
-        stop_event.set()
-        _empty(loaded)
-        reader.join(timeout=10)
-        to_write.put(_DONE)
-        writer.join(timeout=60)
+        torch.set_num_threads(torch_threads)
+        cv2.setNumThreads(cv_threads)
 
 
-def _write_one(job: BatchJob, photo: Photo, probability: np.ndarray, seconds: float, options: ExportOptions) -> BatchResult:
+class _Crash:
+    """An unexpected error in a pipeline thread, re-raised in the caller's thread."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_READER_DONE, _WRITER_DONE = object(), object()
+
+
+@dataclass
+class _Loaded:
+    job: BatchJob
+    photo: Photo
+    small: np.ndarray | None  # working-size photo for the model, None when ``mask`` is given
+    mask: np.ndarray | None = None  # the user's corrected mask
+    seconds: float = 0.0
+    probability: np.ndarray | None = None
+    mirror: float | None = None
+
+
+class _Pipeline:
+    def __init__(
+        self, jobs: list[BatchJob], segmenter: Segmenter, options: ExportOptions, skip_existing: bool,
+        review: ReviewLog | None, corrections: CorrectionStore | None, mirror: bool,
+    ) -> None:
+        self.segmenter, self.options, self.skip_existing = segmenter, options, skip_existing
+        self.review, self.corrections, self.mirror = review, corrections, mirror
+        self.preprocess = segmenter.config.preprocess
+        self.known = set(review.items()) if review is not None else set()
+        self.corrected_keys = _correction_keys(corrections)
+        cores = cpu_count()
+        on_cpu = segmenter.device.type == "cpu"
+        spare = cores - (default_model_threads(cores) if on_cpu else 1)
+        self.n_readers = 1 if spare <= 3 else 2
+        self.n_writers = max(1, min(4, spare - self.n_readers))
+        depth = 2 * segmenter.batch_size + 2
+        self.todo: queue.Queue = queue.Queue()
+        for job in jobs:
+            self.todo.put(job)
+        self.loaded: queue.Queue = queue.Queue(maxsize=depth)
+        self.to_write: queue.Queue = queue.Queue(maxsize=depth)
+        self.results: queue.Queue = queue.Queue()
+        self.stop = threading.Event()
+
+    def run(self, should_stop: Callable[[], bool]) -> Iterator[BatchResult]:
+        threads = [threading.Thread(target=self._guard, args=(self._read_all, _READER_DONE), name=f"batch-reader-{i}",
+                                    daemon=True) for i in range(self.n_readers)]
+        threads += [threading.Thread(target=self._guard, args=(self._write_all, _WRITER_DONE), name=f"batch-writer-{i}",
+                                     daemon=True) for i in range(self.n_writers)]
+        for thread in threads:
+            thread.start()
+
+        def stopping() -> bool:
+            if not self.stop.is_set() and should_stop():
+                self.stop.set()
+            return self.stop.is_set()
+
+        try:
+            readers_left = self.n_readers
+            while readers_left and not stopping():
+                batch: list[_Loaded] = []
+                try:
+                    item = self.loaded.get(timeout=_POLL)
+                except queue.Empty:
+                    yield from self._drain()
+                    continue
+                while True:
+                    if item is _READER_DONE:
+                        readers_left -= 1
+                    else:
+                        batch.append(item)
+                    if len(batch) >= self.segmenter.batch_size:
+                        break
+                    try:
+                        item = self.loaded.get_nowait()
+                    except queue.Empty:
+                        break
+                if batch:
+                    self._infer(batch)
+                    for loaded in batch:
+                        if not _put(self.to_write, loaded, stopping):
+                            break
+                yield from self._drain()
+            for _ in range(self.n_writers):
+                _put(self.to_write, _WRITER_DONE, stopping)
+            writers_left = self.n_writers
+            while writers_left:
+                stopping()
+                try:
+                    item = self.results.get(timeout=_POLL)
+                except queue.Empty:
+                    continue
+                if item is _WRITER_DONE:
+                    writers_left -= 1
+                elif item is not _READER_DONE:
+                    yield self._checked(item)
+            yield from self._drain()
+        finally:
+            self.stop.set()
+            for thread in threads:
+                thread.join(timeout=30)
+
+    def _drain(self) -> Iterator[BatchResult]:
+        while True:
+            try:
+                item = self.results.get_nowait()
+            except queue.Empty:
+                return
+            if item is _WRITER_DONE or item is _READER_DONE:  # counted by run(); put it back
+                self.results.put(item)
+                return
+            yield self._checked(item)
+
+    @staticmethod
+    def _checked(item: BatchResult | _Crash) -> BatchResult:
+        if isinstance(item, _Crash):
+            raise item.error
+        return item
+
+    def _guard(self, work: Callable[[], None], done: object) -> None:
+        """Run a thread's loop; an unexpected error stops the batch and reaches the caller."""
+        try:
+            work()
+        except Exception as error:  # noqa: BLE001 - handed to the caller's thread, which raises it
+            self.results.put(_Crash(error))
+            self.stop.set()
+        finally:
+            if done is _READER_DONE:
+                _put(self.loaded, _READER_DONE, self.stop.is_set)
+            else:
+                self.results.put(_WRITER_DONE)
+
+    def _read_all(self) -> None:
+        while not self.stop.is_set():
+            try:
+                job = self.todo.get_nowait()
+            except queue.Empty:
+                return
+            item = self._read_one(job)
+            if isinstance(item, BatchResult):
+                if item.status == "skipped" and self.review is not None and self.review.key(job.output) not in self.known:
+                    self.review.record_known(item, job)
+                self.results.put(item)
+            elif item.mask is not None:
+                _put(self.to_write, item, self.stop.is_set)
+            else:
+                _put(self.loaded, item, self.stop.is_set)
+
+    def _read_one(self, job: BatchJob) -> _Loaded | BatchResult:
+        tick = time.perf_counter()
+        try:
+            key = photo_key(job.source) if self.corrected_keys else None
+            correction = self.corrections.get(key) if key in self.corrected_keys else None
+            if self.skip_existing and job.output.is_file():
+                if correction is None or correction.updated <= job.output.stat().st_mtime:
+                    return BatchResult(job.source, job.output, "skipped")
+            photo = read_photo(job.source)
+            mask = read_mask(correction.mask_path) if correction is not None else None
+            if mask is not None and mask.shape != photo.rgb.shape[:2]:
+                mask = None  # a correction of another version of the photo: predict afresh
+            small = self.preprocess.resize(photo.rgb) if mask is None else None
+        except MaskingNetError as error:
+            return BatchResult(job.source, job.output, "failed", str(error))
+        except OSError as error:
+            return BatchResult(job.source, job.output, "failed", f"{job.source}: cannot read ({error.strerror or error})")
+        except MemoryError:
+            return BatchResult(job.source, job.output, "failed", f"{job.source}: not enough memory")
+        return _Loaded(job, photo, small, mask, time.perf_counter() - tick)
+
+    def _infer(self, batch: list[_Loaded]) -> None:
+        tick = time.perf_counter()
+        tensor = self.preprocess.to_tensor([item.small for item in batch])
+        if self.mirror:
+            both = self.segmenter.probabilities(torch.cat([tensor, tensor.flip(-1)]))
+            direct, mirrored = both[: len(batch)], both[len(batch):, :, ::-1]
+            probabilities = (direct + mirrored) / 2
+            disagreement = np.mean((direct >= 0.5) != (mirrored >= 0.5), axis=(1, 2))
+        else:
+            probabilities = self.segmenter.probabilities(tensor)
+            disagreement = [None] * len(batch)
+        share = (time.perf_counter() - tick) / len(batch)
+        for item, probability, score in zip(batch, probabilities, disagreement):
+            item.probability = probability
+            item.mirror = None if score is None else float(score)
+            item.seconds += share
+            item.small = None
+
+    def _write_all(self) -> None:
+        while True:
+            try:
+                item = self.to_write.get(timeout=_POLL)
+            except queue.Empty:
+                if self.stop.is_set():
+                    return
+                continue
+            if item is _WRITER_DONE or self.stop.is_set():
+                return
+            result = _write_one(item, self.options)
+            if result.status == "done" and self.review is not None:
+                self.review.record_result(result, item.job)
+            self.results.put(result)
+
+
+def _write_one(item: _Loaded, options: ExportOptions) -> BatchResult:
+    job, photo = item.job, item.photo
     tick = time.perf_counter()
     try:
-        prediction = Segmenter.finish(probability, photo.rgb.shape[1], photo.rgb.shape[0], photo.alpha)
+        if item.mask is not None:
+            mask, uncertainty, area = item.mask, 0.0, float(np.mean(item.mask))
+        else:
+            prediction = Segmenter.finish(item.probability, photo.rgb.shape[1], photo.rgb.shape[0], photo.alpha)
+            mask, uncertainty, area = prediction.mask, prediction.uncertainty, float(np.mean(item.probability >= 0.5))
+        array = render_export(photo, mask, options)
+        if options.format in ("png", "mask"):
+            data = encode_png(array, compress_level=PNG_COMPRESS_LEVEL)
+        else:
+            data = encode_image(array, "JPEG" if options.format == "jpeg" else "WEBP", quality=options.quality)
         job.output.parent.mkdir(parents=True, exist_ok=True)
-        export_photo(photo, prediction.mask, job.output, options)
-    except (MaskingNetError, ValueError, OSError) as error:
+        write_bytes_atomic(job.output, data)
+    except (MaskingNetError, ValueError) as error:
         return BatchResult(job.source, job.output, "failed", str(error))
+    except OSError as error:
+        return BatchResult(job.source, job.output, "failed", f"{job.output}: cannot write ({error.strerror or error})")
+    except MemoryError:
+        return BatchResult(job.source, job.output, "failed", f"{job.source}: not enough memory")
     return BatchResult(
-        job.source, job.output, "done", uncertainty=prediction.uncertainty,
-        area=float(np.mean(probability >= 0.5)), seconds=seconds + time.perf_counter() - tick,
+        job.source, job.output, "done", uncertainty=uncertainty, area=area, mirror=item.mirror,
+        corrected=item.mask is not None, seconds=item.seconds + time.perf_counter() - tick,
     )
 
 
-def _drain(results: queue.Queue) -> Iterator[BatchResult]:
+def _put(target: queue.Queue, item: object, stopped: Callable[[], bool]) -> bool:
+    """Put ``item``, waiting for room; gives up (False) once ``stopped()``."""
     while True:
         try:
-            item = results.get_nowait()
-        except queue.Empty:
-            return
-        if item is _DONE:  # only the writer puts it, after the final flush; put it back
-            results.put(item)
-            return
-        yield item
+            target.put(item, timeout=_POLL)
+            return True
+        except queue.Full:
+            if stopped():
+                return False
 
 
-def _empty(q: queue.Queue) -> None:
-    while True:
-        try:
-            item = q.get_nowait()
-        except queue.Empty:
-            return
-        if item is _DONE:
-            q.put(item)
-            return
+def _correction_keys(store: CorrectionStore | None) -> set[str]:
+    """Keys of the photos that have a saved correction (empty: no photo needs hashing)."""
+    if store is None or not store.root.is_dir():
+        return set()
+    return {folder.name for folder in store.root.iterdir() if (folder / "mask.png").is_file()}

@@ -45,8 +45,12 @@ def _load_segmenter(args: argparse.Namespace):
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from core.batch import plan_jobs, run_batch
+    """Batch-export photos or folders; the same engine as the app's "Process folder"."""
+    from core.batch import BatchProgress, plan_jobs, run_batch
+    from core.corrections import CorrectionStore
     from core.export import ExportOptions
+    from core.inference import Segmenter
+    from core.review import ReviewLog, group_cars, rank_by_doubt
 
     options = ExportOptions(format="mask" if args.mask_only else args.format, feather=args.feather)
     jobs = plan_jobs(args.paths, args.out, options, recursive=args.recursive)
@@ -54,22 +58,34 @@ def run_predict(args: argparse.Namespace) -> int:
         print("error: no images found in " + ", ".join(map(str, args.paths)), file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
-    segmenter = _load_segmenter(args)
+    segmenter = Segmenter.load(args.model, device=args.device)  # --tta is done by the batch (mirror)
     segmenter.on_notice = lambda message: print(f"note: {message}", file=sys.stderr)
     if args.batch_size:
         segmenter.batch_size = args.batch_size
-    bar = ProgressBar(len(jobs))
-    counts = {"done": 0, "skipped": 0, "failed": 0}
-    for result in run_batch(jobs, segmenter, options, skip_existing=args.skip_existing):
-        counts[result.status] += 1
-        bar.advance(result.source.name)
+    progress = BatchProgress(len(jobs))
+    live = sys.stderr.isatty()
+    review = ReviewLog(args.out)
+    for result in run_batch(jobs, segmenter, options, skip_existing=args.skip_existing, out_dir=args.out,
+                            review=review, corrections=CorrectionStore(), mirror=args.tta, threads=args.threads):
+        progress.add(result)
         if result.status == "failed":
-            if bar.enabled:
-                sys.stderr.write("\n")
-            print(f"error: {result.error}", file=sys.stderr)
-    bar.close()
+            print(("\n" if live else "") + f"error: {result.error}", file=sys.stderr)
+        if live:
+            sys.stderr.write(f"\r{progress.describe()}  {result.source.name[:40]:40}")
+            sys.stderr.flush()
+    if live:
+        sys.stderr.write("\n")
+    counts = progress.counts
     print(f"{counts['done']} masked, {counts['skipped']} skipped, {counts['failed']} failed "
           f"({segmenter.name} on {segmenter.device_label}) -> {args.out}", file=sys.stderr)
+    items = review.items()
+    doubtful = [item for item in rank_by_doubt(items.values())[:5] if item.doubt is not None]
+    if doubtful:
+        print("check first: " + ", ".join(f"{item.output} ({item.doubt:.3f})" for item in doubtful), file=sys.stderr)
+    flagged = [car for car in group_cars(items.values()) if car.flagged]
+    if flagged:
+        print("masks disagree across angles: " + ", ".join(f"{car.car} ({car.disagreement:.2f})" for car in flagged[:5]),
+              file=sys.stderr)
     return 1 if counts["failed"] else 0
 
 
@@ -120,8 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="png: transparent cut-out; jpeg/webp: on white")
     predict.add_argument("--feather", type=float, default=0.0, help="soften the edge by this many pixels")
     predict.add_argument("--recursive", action="store_true", help="scan sub-folders, mirrored in the output")
-    predict.add_argument("--skip-existing", action="store_true", help="leave photos whose output exists")
+    predict.add_argument("--skip-existing", action="store_true",
+                         help="leave photos whose output exists (resume an interrupted run)")
     predict.add_argument("--batch-size", type=int, default=0, help="photos per model call (default 4)")
+    predict.add_argument("--threads", type=int, default=0,
+                         help="CPU threads for the model (default: all cores but one, which decodes and encodes)")
     model_options(predict)
     predict.set_defaults(handler=run_predict)
 

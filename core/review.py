@@ -1,0 +1,349 @@
+"""Reviewing a batch: which masks to check first, the user's marks, cars whose angles disagree.
+
+A batch keeps a log in its output folder, ``<out>/.maskingnet-review.jsonl``: one JSON object
+per line, appended as photos are exported and as the user marks them; the last line about an
+output wins. Appending never rewrites what is already there, so a run killed at any moment
+loses at most the line being written (a torn last line is ignored on reading); the log is
+compacted by an atomic rewrite when it has grown well past one line per photo.
+
+Line kinds:
+
+- ``{"kind": "options", ...}``: the export options of the latest run (used to re-export fixes)
+- ``{"kind": "result", "output": <relative path>, "source": ..., "car": ..., "angle": ...,
+  "uncertainty": ..., "mirror": ..., "area": ..., "corrected": ...}``: a photo was exported
+- ``{"kind": "mark", "output": ..., "mark": "accepted" | "needs_fixing" | "fixed" | ""}``
+
+This module is Qt-free and does not import torch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+import numpy as np
+
+from core.atomic import write_bytes_atomic
+from core.export import ExportOptions
+
+if TYPE_CHECKING:
+    from core.batch import BatchJob, BatchResult
+    from core.corrections import CorrectionStore
+
+REVIEW_LOG_NAME = ".maskingnet-review.jsonl"
+
+UNREVIEWED, ACCEPTED, NEEDS_FIXING, FIXED = "", "accepted", "needs_fixing", "fixed"
+MARKS = (UNREVIEWED, ACCEPTED, NEEDS_FIXING, FIXED)
+MARK_LABELS = {UNREVIEWED: "not reviewed", ACCEPTED: "accepted", NEEDS_FIXING: "needs fixing", FIXED: "fixed"}
+
+# A mask covering less than this share of the working image probably missed the car.
+EMPTY_AREA = 0.02
+# A car is flagged when the mask area of one angle differs from a neighbouring angle's by more
+# than this share of the car's median area. Hand-made Carvana masks never exceed 0.26
+# (99th percentile 0.245 over 272 cars x 16 angles), so a larger jump is a mask error.
+DISAGREEMENT_FLAG = 0.3
+
+# "<car>_<nn>" (Carvana's "<12 hex digits>_<01..16>", or e.g. "VIN123_04").
+_ANGLE_NAME = re.compile(r"^(.+?)_(\d{1,3})$")
+
+
+@dataclass
+class ReviewItem:
+    """What the review knows about one exported photo; ``output`` (relative, '/'-separated) is the key."""
+
+    output: str
+    source: str = ""
+    car: str = ""
+    angle: int = -1  # position of the photo around its car; -1 when the name has no number
+    uncertainty: float | None = None
+    mirror: float | None = None
+    area: float | None = None
+    corrected: bool = False
+    mark: str = UNREVIEWED
+    updated: float = 0.0
+
+    @property
+    def doubt(self) -> float | None:
+        """How unsure the mask is, for sorting: larger = check first; None = not scored.
+
+        The share of undecided pixels (probability in (0.1, 0.9)), plus the share of pixels
+        where the photo and its mirror image disagree when that was measured, plus a penalty
+        that grows as the mask nears empty (a photo where no car was found).
+        """
+        if self.uncertainty is None:
+            return None
+        score = self.uncertainty + (self.mirror or 0.0)
+        if self.area is not None and self.area < EMPTY_AREA:
+            score += 0.5 * (EMPTY_AREA - self.area) / EMPTY_AREA
+        return score
+
+    @property
+    def name(self) -> str:
+        return Path(self.source).name if self.source else Path(self.output).name
+
+
+@dataclass
+class CarSummary:
+    """The photos of one car in angle order, and how much their mask areas jump between neighbours."""
+
+    car: str
+    items: list[ReviewItem] = field(default_factory=list)
+    disagreement: float = 0.0  # largest neighbour-to-neighbour area change / the car's median area
+    worst_pair: tuple[str, str] | None = None  # outputs of the two angles with that change
+    flagged: bool = False
+
+    @property
+    def doubt(self) -> float:
+        scores = [item.doubt for item in self.items if item.doubt is not None]
+        return max(scores, default=0.0)
+
+
+def car_and_angle(source: str | Path, root: str | Path | None = None) -> tuple[str, int]:
+    """The car a photo shows and its angle number.
+
+    ``<car>_<nn>`` names give the car and the angle; other photos belong to the car of their
+    folder (one shoot per folder), named relative to ``root``, angle -1.
+    """
+    source = Path(source)
+    folder = source.parent
+    if root is not None and Path(root) != folder and Path(root) in folder.parents:
+        prefix = folder.relative_to(root).as_posix() + "/"
+    else:
+        prefix = ""
+    match = _ANGLE_NAME.match(source.stem)
+    if match:
+        return prefix + match.group(1), int(match.group(2))
+    return (prefix.rstrip("/") or folder.name or "."), -1
+
+
+class ReviewLog:
+    """The review log of one output folder. Safe to share between threads of one process."""
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.out_dir = Path(out_dir)
+        self.path = self.out_dir / REVIEW_LOG_NAME
+        self._lock = threading.Lock()
+
+    def key(self, output: str | Path) -> str:
+        """The log key of an output file: its path relative to the output folder."""
+        output = Path(output)
+        try:
+            return output.relative_to(self.out_dir).as_posix()
+        except ValueError:
+            return output.as_posix()
+
+    def record_options(self, options: ExportOptions) -> None:
+        self._append({"kind": "options", **asdict(options)})
+
+    def record_result(self, result: BatchResult, job: BatchJob | None = None) -> None:
+        """Note an exported photo; a fresh prediction clears the mark, a correction marks it fixed."""
+        car, angle = car_and_angle(result.source, job.root if job is not None else None)
+        self._append({
+            "kind": "result", "output": self.key(result.output), "source": str(result.source), "car": car,
+            "angle": angle, "uncertainty": _rounded(result.uncertainty), "mirror": _rounded(result.mirror),
+            "area": _rounded(result.area), "corrected": bool(result.corrected),
+            "mark": FIXED if result.corrected else UNREVIEWED,
+        })
+
+    def record_known(self, result: BatchResult, job: BatchJob | None = None) -> None:
+        """Note a photo exported earlier (skipped now) that the log does not know yet, unscored."""
+        car, angle = car_and_angle(result.source, job.root if job is not None else None)
+        self._append({"kind": "result", "output": self.key(result.output), "source": str(result.source),
+                      "car": car, "angle": angle, "mark": UNREVIEWED})
+
+    def set_mark(self, output: str | Path, mark: str) -> None:
+        if mark not in MARKS:
+            raise ValueError(f"unknown mark {mark!r}; choose one of {', '.join(repr(m) for m in MARKS)}")
+        self._append({"kind": "mark", "output": self.key(output), "mark": mark})
+
+    def set_corrected(self, output: str | Path) -> None:
+        """Note that ``output`` was re-exported from the user's correction (marks it fixed)."""
+        self._append({"kind": "mark", "output": self.key(output), "mark": FIXED, "corrected": True})
+
+    def options(self) -> ExportOptions | None:
+        """The export options of the latest run, or None when the log has none."""
+        return self.load()[1]
+
+    def items(self) -> dict[str, ReviewItem]:
+        return self.load()[0]
+
+    def load(self) -> tuple[dict[str, ReviewItem], ExportOptions | None]:
+        """Every output the log knows (keyed by relative output path) and the latest options.
+
+        Compacts the file when it holds many superseded lines.
+        """
+        with self._lock:
+            lines = self._read_lines()
+            items: dict[str, ReviewItem] = {}
+            options = None
+            for record in lines:
+                kind = record.get("kind")
+                if kind == "options":
+                    options = _options_from(record) or options
+                elif kind in ("result", "mark") and isinstance(record.get("output"), str):
+                    _apply(items, record)
+            if len(lines) > 2 * len(items) + 200:
+                self._compact(items, options)
+            return items, options
+
+    def _read_lines(self) -> list[dict]:
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return []
+        records = []
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:  # a line torn by a crash
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
+
+    def _compact(self, items: dict[str, ReviewItem], options: ExportOptions | None) -> None:
+        lines = []
+        if options is not None:
+            lines.append(json.dumps({"kind": "options", **asdict(options)}))
+        for item in items.values():
+            record = {"kind": "result", **asdict(item)}
+            lines.append(json.dumps(record))
+        write_bytes_atomic(self.path, ("\n".join(lines) + "\n").encode() if lines else b"")
+
+    def _append(self, record: dict) -> None:
+        record["time"] = round(time.time(), 3)
+        line = json.dumps(record) + "\n"
+        with self._lock:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(line)
+
+
+def _apply(items: dict[str, ReviewItem], record: dict) -> None:
+    key = record["output"]
+    item = items.get(key) or ReviewItem(output=key)
+    if record.get("kind") == "result":
+        item.source = str(record.get("source") or item.source)
+        item.car = str(record.get("car") or item.car)
+        angle = _number(record.get("angle"))
+        item.angle = int(angle) if angle is not None else item.angle
+        if "uncertainty" in record:  # a "known" line (no scores) keeps earlier scores
+            item.uncertainty = _number(record.get("uncertainty"))
+            item.mirror = _number(record.get("mirror"))
+            item.area = _number(record.get("area"))
+            item.corrected = bool(record.get("corrected", False))
+            item.mark = str(record.get("mark", UNREVIEWED))
+    else:
+        mark = record.get("mark", UNREVIEWED)
+        item.mark = mark if mark in MARKS else UNREVIEWED
+        item.corrected = item.corrected or bool(record.get("corrected", False))
+    item.updated = float(record.get("time", record.get("updated", item.updated)) or 0.0)
+    items[key] = item
+
+
+def _options_from(record: dict) -> ExportOptions | None:
+    try:
+        return ExportOptions(
+            format=str(record.get("format", "png")), background=tuple(int(v) for v in record.get("background", (255,) * 3)),
+            feather=float(record.get("feather", 0.0)), quality=int(record.get("quality", 92)),
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def _number(value) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 6)
+
+
+def rank_by_doubt(items: Iterable[ReviewItem]) -> list[ReviewItem]:
+    """Most doubtful first; unscored photos last; ties by name, so the order is stable."""
+    def order(item: ReviewItem) -> tuple:
+        doubt = item.doubt
+        return (doubt is None, -(doubt or 0.0), item.output)
+
+    return sorted(items, key=order)
+
+
+def angle_disagreement(areas: list[float], *, circular: bool) -> tuple[float, int]:
+    """Largest change of mask area between neighbouring angles, relative to the median area.
+
+    Returns (score, i): the jump is between angle ``i`` and ``i + 1`` (``i = n - 1`` pairs
+    the last angle with the first when ``circular``). Fewer than two areas score 0.
+    """
+    values = np.asarray(areas, dtype=np.float64)
+    if len(values) < 2:
+        return 0.0, 0
+    steps = np.abs(np.diff(np.append(values, values[0]) if circular and len(values) > 2 else values))
+    median = float(np.median(values))
+    scale = max(median, EMPTY_AREA)
+    index = int(np.argmax(steps))
+    return float(steps[index] / scale), index
+
+
+def group_cars(items: Iterable[ReviewItem]) -> list[CarSummary]:
+    """Photos grouped by car, each car's photos in angle order (then by name).
+
+    Cars are sorted by their area disagreement across angles, largest first, so the car
+    that disagrees most leads; a car is flagged when its disagreement passes
+    ``DISAGREEMENT_FLAG`` (more than hand-made masks ever show).
+    Angles count as a full turn (the last next to the first) for ``<car>_<nn>`` names.
+    """
+    cars: dict[str, CarSummary] = {}
+    for item in items:
+        cars.setdefault(item.car or ".", CarSummary(car=item.car or ".")).items.append(item)
+    for summary in cars.values():
+        summary.items.sort(key=lambda item: (item.angle, item.name))
+        scored = [item for item in summary.items if item.area is not None]
+        circular = all(item.angle >= 0 for item in scored) and len(scored) >= 8
+        score, index = angle_disagreement([item.area for item in scored], circular=circular)
+        summary.disagreement = score
+        if len(scored) >= 2:
+            summary.worst_pair = (scored[index].output, scored[(index + 1) % len(scored)].output)
+        summary.flagged = score >= DISAGREEMENT_FLAG
+    return sorted(cars.values(), key=lambda car: (-car.disagreement, car.car))
+
+
+def reexport_from_correction(
+    item: ReviewItem, log: ReviewLog, store: CorrectionStore | None = None, options: ExportOptions | None = None
+) -> Path:
+    """Export ``item``'s photo again with the user's corrected mask and mark it fixed.
+
+    ``options`` default to the batch's own (from the log). Raises ``MaskingNetError`` with a
+    one-line message when the photo or its correction is missing or does not fit.
+    """
+    from core.corrections import CorrectionStore
+    from core.errors import MaskingNetError
+    from core.export import export_photo
+    from core.imageio import read_photo
+
+    store = store or CorrectionStore()
+    options = options or log.options() or ExportOptions()
+    source = Path(item.source)
+    mask = store.load(source)
+    if mask is None:
+        raise MaskingNetError(f"{source}: has no saved correction")
+    photo = read_photo(source)
+    if mask.shape != photo.rgb.shape[:2]:
+        raise MaskingNetError(f"{source}: the saved correction is {mask.shape[1]}x{mask.shape[0]}, "
+                              f"the photo {photo.rgb.shape[1]}x{photo.rgb.shape[0]}")
+    output = log.out_dir / item.output
+    output.parent.mkdir(parents=True, exist_ok=True)
+    export_photo(photo, mask, output, options)
+    log.set_corrected(item.output)
+    return output
