@@ -27,8 +27,8 @@ class ProgressBar:
             return
         elapsed = time.monotonic() - self.started
         rate = self.count / elapsed if elapsed > 0 else 0.0
-        left = (self.total - self.count) / rate if rate else 0.0
-        filled = int(30 * self.count / max(1, self.total))
+        left = max(0, self.total - self.count) / rate if rate else 0.0
+        filled = min(30, int(30 * self.count / max(1, self.total)))
         text = f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.count}/{self.total} {rate:.1f}/s {left:.0f}s left {label[:30]:30}"
         self.stream.write(text)
         self.stream.flush()
@@ -170,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (MaskingNetError, ValueError, FileNotFoundError) as error:
+    except (MaskingNetError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -7,9 +7,10 @@ import json
 import sys
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from core.data import find_samples, split_by_group
-from core.train import TrainConfig, train
+if TYPE_CHECKING:  # torch loads only when a command runs, so --help stays instant
+    from core.train import TrainConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,9 +34,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_config(args: argparse.Namespace) -> TrainConfig:
+    """The recipe file's fields, then the flags given; raises ValueError for bad values."""
+    from core.train import TrainConfig
+
     config = TrainConfig()
+    recipe: dict = {}
     if args.recipe:
-        recipe = json.loads(args.recipe.read_text())
+        try:
+            recipe = json.loads(args.recipe.read_text())
+        except ValueError as error:
+            raise ValueError(f"{args.recipe}: not a JSON recipe ({error})") from None
+        if not isinstance(recipe, dict):
+            raise ValueError(f"{args.recipe}: a recipe is a JSON object of TrainConfig fields")
         known = {f.name for f in fields(TrainConfig)}
         unknown = set(recipe) - known
         if unknown:
@@ -48,18 +58,32 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         if getattr(args, name) is not None
     }
     if args.init:
+        from core.checkpoint import read_config
         from core.model_store import resolve_model
 
-        overrides["init"] = str(resolve_model(args.init))
+        init_path = resolve_model(args.init)
+        overrides["init"] = str(init_path)
+        if "size" not in overrides and "size" not in recipe:  # fine-tune at the size the model knows
+            overrides["size"] = read_config(init_path).preprocess.size
     if args.no_augment:
         overrides["augment"] = False
     config = replace(config, **overrides)
-    if config.size % 32:
-        raise ValueError(f"--size {config.size} is not a multiple of 32")
+    if config.size % 32 or config.size < 32:
+        raise ValueError(f"--size {config.size} is not a positive multiple of 32")
+    for name in ("width", "epochs", "batch_size"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(config, name)}")
+    from core.models import MODEL_NAMES
+
+    if config.arch not in MODEL_NAMES:
+        raise ValueError(f"unknown --arch {config.arch!r}; valid names: {', '.join(MODEL_NAMES)}")
     return config
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.data import find_samples, split_by_group
+    from core.train import train
+
     config = build_config(args)
     samples, unmatched = find_samples(args.images, args.masks)
     if unmatched:

@@ -51,17 +51,30 @@ class Segmenter:
         self.flip_tta = flip_tta
         self.on_notice = on_notice or (lambda message: None)
         self.batch_size = 4
+        self.path: Path | None = None  # the checkpoint file, when loaded by ``load``
         self.device = select_device(device)
         self.model = model.eval()
         self._move_to(self.device)
 
     @classmethod
     def load(cls, spec: str | Path | None = None, *, device: str = "auto", **kwargs) -> Segmenter:
-        """Load a checkpoint file, run folder, or model name (``default`` when None)."""
+        """Load a checkpoint file, run folder, or model name (``default`` when None).
+
+        The segmenter's ``name`` is the model name asked for (``default``, a user version), else
+        the name recorded in the checkpoint, else the run folder's or the file's name.
+        """
         path = resolve_model(spec)
         model, config = load_model(path)
-        name = str(spec) if spec and not Path(str(spec)).exists() else (config.info.get("name") or path.stem)
-        segmenter = cls(model, config, device=device, name=name, **kwargs)
+        spec_path = Path(str(spec)) if spec not in (None, "") else None
+        if spec_path is None:
+            name = path.stem
+        elif not spec_path.exists():
+            name = str(spec)
+        elif spec_path.is_dir():
+            name = config.info.get("name") or spec_path.resolve().name
+        else:
+            name = config.info.get("name") or path.stem
+        segmenter = cls(model, config, device=device, name=kwargs.pop("name", None) or name, **kwargs)
         segmenter.path = path
         return segmenter
 
@@ -117,7 +130,10 @@ class Segmenter:
         self, images: Sequence[np.ndarray], alphas: Sequence[np.ndarray | None] | None = None
     ) -> list[Prediction]:
         """Mask several photos in batches of ``batch_size``; ``alphas`` limit each mask."""
+        images = [_as_rgb(image) for image in images]
         alphas = list(alphas) if alphas is not None else [None] * len(images)
+        if len(alphas) != len(images):
+            raise ValueError(f"{len(images)} photos but {len(alphas)} alpha masks")
         results: list[Prediction] = []
         for start in range(0, len(images), self.batch_size):
             chunk = images[start : start + self.batch_size]
@@ -140,3 +156,19 @@ class Segmenter:
         if alpha is not None:
             np.minimum(probability, alpha, out=probability)
         return Prediction(probability, uncertainty, seconds + time.perf_counter() - tick)
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    """(H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA uint8 -> (H, W, 3) uint8; else ValueError."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 photo, got {image.dtype} (core.imageio.read_photo converts any file)")
+    if image.ndim >= 2 and (image.shape[0] == 0 or image.shape[1] == 0):
+        raise ValueError(f"the photo is empty: shape {image.shape}")
+    if image.ndim == 2:
+        return np.repeat(image[..., None], 3, axis=2)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image
+    if image.ndim == 3 and image.shape[2] == 4:
+        return np.ascontiguousarray(image[..., :3])
+    raise ValueError(f"expected an (H, W, 3) photo, got shape {image.shape}")

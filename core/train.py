@@ -174,28 +174,42 @@ def train(
     started = time.monotonic()
 
     state_path = out_dir / STATE
-    resuming = state_path.exists() and (out_dir / LAST).exists()
+    resuming = (out_dir / LAST).exists()  # a run folder: resume it rather than overwrite it
+    notes = []
     if resuming:
         model, model_config = load_model(out_dir / LAST)
         if (model_config.arch, model_config.width, model_config.preprocess.size) != (
             config.arch, config.width, config.size,
         ):
+            notes.append(f"the run folder holds a {model_config.arch} of width {model_config.width} at size "
+                         f"{model_config.preprocess.size}, which is what continues")
             config = replace(
                 config, arch=model_config.arch, width=model_config.width, size=model_config.preprocess.size
             )
+        if config.init:
+            notes.append(f"--init {config.init} is ignored: the run folder already has weights")
     elif config.init:
         model, model_config = load_model(config.init)
         config = replace(config, arch=model_config.arch, width=model_config.width)
         model_config = replace(model_config, preprocess=replace(model_config.preprocess, size=config.size))
     else:
         model_config = ModelConfig(arch=config.arch, width=config.width, preprocess=Preprocess(size=config.size))
-        model = model_config.build()
+        with torch.random.fork_rng(devices=[]):  # the seed fixes the initial weights too
+            torch.manual_seed(config.seed)
+            model = model_config.build()
     preprocess = model_config.preprocess
     model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     progress: dict[str, Any] = {"epoch": 0, "step": 0, "best_dice": None, "history": [], "train_seconds": 0.0}
-    if resuming:
+    if resuming and state_path.exists():
         progress = load_optimizer(state_path, optimizer)
+    elif resuming:  # weights without optimizer state: keep the weights and the recorded history
+        history = list(model_config.info.get("history") or [])
+        scores = [record["val_dice"] for record in history if record.get("val_dice") is not None]
+        progress.update(epoch=int(model_config.info.get("epochs_done") or len(history)), history=history,
+                        best_dice=max(scores) if scores else None,
+                        train_seconds=float(model_config.info.get("train_seconds") or 0.0))
+        notes.append(f"{state_path.name} is missing: the optimizer starts afresh")
     base_info = {
         "train_config": config.to_dict(),
         "train_photos": len(train_samples),
@@ -209,10 +223,11 @@ def train(
         "status", epochs=config.epochs,
         message=(f"resuming at epoch {progress['epoch'] + 1}, step {progress['step']}" if resuming
                  else "starting") + f" on {describe_device(device)}; loading {len(train_samples)} + "
-        f"{len(val_samples)} photos",
+        f"{len(val_samples)} photos" + "".join(f"; note: {note}" for note in notes),
     )
-    train_cache = cache_samples(train_samples, preprocess)
-    val_cache = cache_samples(val_samples, preprocess, keep_full_masks=True)
+    left_to_do = progress["epoch"] < config.epochs
+    train_cache = cache_samples(train_samples if left_to_do else [], preprocess)
+    val_cache = cache_samples(val_samples if left_to_do else [], preprocess, keep_full_masks=True)
     steps_per_epoch = math.ceil(len(train_cache) / config.batch_size)
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)

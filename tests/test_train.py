@@ -1,0 +1,231 @@
+"""The training loop: it learns, reports, saves, resumes, stops when asked, and fine-tunes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from core.checkpoint import load_model, read_config
+from core.data import Sample, find_samples, split_by_group
+from core.train import (
+    BEST,
+    HISTORY,
+    LAST,
+    STATE,
+    TrainConfig,
+    TrainEvent,
+    _batch_tensors,
+    learning_rate,
+    segmentation_loss,
+    train,
+)
+
+QUICK = TrainConfig(
+    arch="maskingnet", width=4, size=64, epochs=3, batch_size=2, lr=1e-2, augment=False,
+    max_steps_per_epoch=2, device="cpu", seed=0,
+)
+
+
+@pytest.fixture
+def split(few_cars: Path) -> tuple[list[Sample], list[Sample]]:
+    samples, _ = find_samples(few_cars / "images", few_cars / "masks")
+    train_samples, val_samples = split_by_group(samples, 0.5)  # one car each side
+    assert train_samples and val_samples
+    return train_samples, val_samples
+
+
+def _run(config: TrainConfig, split, out: Path, **kwargs) -> list[TrainEvent]:
+    return list(train(config, *split, out, **kwargs))
+
+
+def test_defaults_follow_the_study():
+    config = TrainConfig()
+    assert (config.lr, config.lr_halve_every, config.batch_size) == (1e-3, 40, 4)
+    assert [learning_rate(config, epoch) for epoch in (0, 39, 40, 79, 80)] == [1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4]
+    assert set(config.to_dict()) >= {"arch", "width", "size", "epochs", "seed", "init"}
+
+
+def test_a_short_run_on_real_photos_lowers_the_loss(split, tmp_path):
+    events = _run(QUICK, split, tmp_path / "run", info={"name": "quick"})
+    kinds = [event.kind for event in events]
+    assert kinds == ["status"] + (["step"] * 2 + ["epoch"]) * 3 + ["done"]
+    epochs = [event for event in events if event.kind == "epoch"]
+    assert [event.epoch for event in epochs] == [1, 2, 3]
+    assert epochs[-1].loss < epochs[0].loss, [event.loss for event in epochs]
+    assert all(event.val_dice is not None and 0.0 <= event.val_dice <= 1.0 for event in epochs)
+    steps = [event for event in events if event.kind == "step"]
+    assert [(e.epoch, e.step, e.steps_per_epoch) for e in steps[:3]] == [(1, 1, 2), (1, 2, 2), (2, 1, 2)]
+    assert all(np.isfinite(e.loss) and e.lr == 1e-2 and e.eta_s is not None for e in steps)
+    assert events[-1].best_dice == max(event.val_dice for event in epochs)
+
+    run = tmp_path / "run"
+    assert {p.name for p in run.iterdir()} == {LAST, BEST, STATE, HISTORY}
+    history = json.loads((run / HISTORY).read_text())
+    assert [record["epoch"] for record in history] == [1, 2, 3]
+    assert [record["loss"] for record in history] == pytest.approx([event.loss for event in epochs])
+    model, config = load_model(run / LAST)
+    assert (config.arch, config.width, config.preprocess.size) == ("maskingnet", 4, 64)
+    assert config.info["name"] == "quick"
+    assert config.info["epochs_done"] == 3
+    assert config.info["train_groups"] == sorted({s.group for s in split[0]})
+    assert config.info["val_groups"] == sorted({s.group for s in split[1]})
+    assert config.info["train_config"]["width"] == 4
+    best = read_config(run / BEST)
+    assert best.info["val_dice"] == events[-1].best_dice
+
+
+def test_resume_continues_at_the_saved_epoch(split, tmp_path):
+    run = tmp_path / "run"
+    _run(replace(QUICK, epochs=2), split, run)
+    weights_after_two, _ = load_model(run / LAST)
+    events = _run(replace(QUICK, epochs=3), split, run)
+    assert events[0].kind == "status" and "resuming at epoch 3" in events[0].message
+    assert {event.epoch for event in events if event.kind in ("step", "epoch")} == {3}
+    history = json.loads((run / HISTORY).read_text())
+    assert [record["epoch"] for record in history] == [1, 2, 3]
+    assert events[-1].kind == "done" and len(events[-1].history) == 3
+    weights_after_three, _ = load_model(run / LAST)
+    changed = [not torch.equal(a, b) for a, b in zip(weights_after_two.parameters(), weights_after_three.parameters())]
+    assert any(changed)
+
+
+def test_a_finished_run_resumed_does_nothing_more(split, tmp_path):
+    run = tmp_path / "run"
+    _run(replace(QUICK, epochs=1), split, run)
+    before = (run / LAST).read_bytes()
+    events = _run(replace(QUICK, epochs=1), split, run)
+    assert [event.kind for event in events] == ["status", "done"]
+    assert (run / LAST).read_bytes() == before
+
+
+def test_should_stop_ends_cleanly_with_the_state_saved(split, tmp_path):
+    run = tmp_path / "run"
+    asked = []
+
+    def stop_after_one_step() -> bool:
+        asked.append(True)
+        return len(asked) > 1
+
+    events = _run(QUICK, split, run, should_stop=stop_after_one_step)
+    assert [event.kind for event in events] == ["status", "step", "stopped"]
+    assert events[-1].step == 1 and "saved" in events[-1].message
+    assert (run / LAST).is_file() and (run / STATE).is_file()
+    assert not (run / BEST).exists()  # no epoch finished, so nothing was validated
+
+    events = _run(replace(QUICK, epochs=1), split, run)
+    assert "resuming at epoch 1, step 1" in events[0].message
+    steps = [event for event in events if event.kind == "step"]
+    assert [(event.epoch, event.step) for event in steps] == [(1, 2)]  # the stopped step is not redone
+    assert events[-1].kind == "done"
+
+
+def test_closing_the_generator_stops_between_steps(split, tmp_path):
+    generator = train(QUICK, *split, tmp_path / "run")
+    assert next(generator).kind == "status"
+    assert next(generator).kind == "step"
+    generator.close()  # what a caller that loses interest does; must not raise
+
+
+def test_the_seed_fixes_the_initial_weights(split, tmp_path):
+    for name in ("a", "b"):
+        _run(QUICK, split, tmp_path / name, should_stop=lambda: True)
+    first, _ = load_model(tmp_path / "a" / LAST)
+    second, _ = load_model(tmp_path / "b" / LAST)
+    assert all(torch.equal(x, y) for x, y in zip(first.state_dict().values(), second.state_dict().values()))
+    _run(replace(QUICK, seed=1), split, tmp_path / "c", should_stop=lambda: True)
+    other, _ = load_model(tmp_path / "c" / LAST)
+    assert not torch.equal(first.classifier.weight, other.classifier.weight)
+
+
+def test_resume_keeps_the_run_folders_network_and_says_so(split, tmp_path):
+    run = tmp_path / "run"
+    _run(QUICK, split, run, should_stop=lambda: True)
+    events = _run(replace(QUICK, arch="unet", width=8, epochs=1, max_steps_per_epoch=1), split, run)
+    assert "holds a maskingnet of width 4" in events[0].message
+    config = read_config(run / LAST)
+    assert (config.arch, config.width) == ("maskingnet", 4)
+
+
+def test_resume_from_weights_whose_optimizer_state_is_missing(split, tmp_path):
+    run = tmp_path / "run"
+    _run(replace(QUICK, epochs=1), split, run)
+    (run / STATE).unlink()
+    events = _run(replace(QUICK, epochs=2), split, run)
+    assert "resuming at epoch 2" in events[0].message and "optimizer starts afresh" in events[0].message
+    assert [event.epoch for event in events if event.kind == "epoch"] == [2]
+    assert [record["epoch"] for record in json.loads((run / HISTORY).read_text())] == [1, 2]
+
+
+def test_fine_tuning_starts_from_the_init_checkpoint(split, tmp_path, tiny_checkpoint):
+    config = replace(QUICK, arch="unet", width=16, size=96, epochs=1, max_steps_per_epoch=1, init=str(tiny_checkpoint))
+    events = _run(config, split, tmp_path / "tuned")
+    assert events[-1].kind == "done"
+    tuned = read_config(tmp_path / "tuned" / LAST)
+    assert (tuned.arch, tuned.width) == ("maskingnet", 4)  # the init's network, not the flags'
+    assert tuned.preprocess.size == 96  # the working size asked for
+    assert tuned.info["name"] == "tiny"  # what the init recorded is kept unless overridden
+
+
+def test_without_validation_photos_every_epoch_is_kept_as_best(split, tmp_path):
+    events = _run(replace(QUICK, epochs=1), (split[0], []), tmp_path / "run")
+    epoch = next(event for event in events if event.kind == "epoch")
+    assert epoch.val_dice is None
+    assert (tmp_path / "run" / BEST).is_file()
+
+
+def test_no_training_photos_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="no training photos"):
+        list(train(QUICK, [], [], tmp_path / "run"))
+
+
+# --- the loss and the batch -------------------------------------------------------------------
+
+
+def test_loss_rewards_the_right_answer():
+    target = torch.zeros(1, 8, 8)
+    target[:, 2:6, 2:6] = 1.0
+    right = torch.stack([-(target * 8 - 4), target * 8 - 4], dim=1)  # confident and correct
+    wrong = -right
+    assert segmentation_loss(right, target, None, 0.5) < 0.1
+    assert segmentation_loss(wrong, target, None, 0.5) > 4
+
+
+def test_loss_without_dice_is_cross_entropy():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 2, 8, 8)
+    target = (torch.rand(2, 8, 8) > 0.5).float()
+    expected = F.cross_entropy(logits, target.long())
+    assert torch.allclose(segmentation_loss(logits, target, None, 0.0), expected, atol=1e-6)
+
+
+def test_pixel_weights_emphasise_the_marked_pixels():
+    target = torch.zeros(1, 4, 4)
+    logits = torch.zeros(1, 2, 4, 4)
+    logits[0, 1, 0, 0] = 5.0  # one badly wrong pixel
+    uniform = segmentation_loss(logits, target, torch.ones(1, 4, 4), 0.0)
+    marked = torch.ones(1, 4, 4)
+    marked[0, 0, 0] = 5.0
+    assert segmentation_loss(logits, target, marked, 0.0) > uniform
+    assert torch.allclose(uniform, segmentation_loss(logits, target, None, 0.0))
+
+
+def test_batches_mix_photos_with_and_without_correction_maps():
+    from core.data import CachedSamples
+    from core.preprocess import Preprocess
+
+    cached = CachedSamples(samples=[], images=[np.zeros((32, 32, 3), np.uint8)] * 2,
+                           targets=[np.ones((32, 32), np.float32)] * 2,
+                           weights=[None, np.full((32, 32), 1.0, np.float32)])
+    config = replace(QUICK, augment=False, correction_weight=4.0)
+    images, targets, weights = _batch_tensors(cached, [0, 1], np.random.default_rng(0), config, Preprocess(size=32))
+    assert images.shape == (2, 3, 32, 32) and targets.shape == (2, 32, 32)
+    assert weights is not None
+    assert weights[0].unique().tolist() == [1.0] and weights[1].unique().tolist() == [5.0]
+    _, _, none = _batch_tensors(cached, [0], np.random.default_rng(0), config, Preprocess(size=32))
+    assert none is None
