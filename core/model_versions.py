@@ -1,0 +1,268 @@
+"""The user's own model versions (made by fine-tuning) and which model is active.
+
+A version is a folder ``<user models dir>/<name>/`` holding
+
+- ``model.safetensors``: weights + the model configuration (``info.name`` is the version name)
+- ``config.json``: the same configuration in plain JSON, plus the recipe, data and figures
+- ``MODEL_CARD.md``: a readable card: where it came from, the data it saw, its figures
+
+A version is written into a staging folder and renamed into place, so it is either complete
+or absent, and an existing name is never overwritten. The active model choice is
+``<app home>/active_model.json`` (``{"model": "<name>"}``, ``default`` = the shipped model),
+written atomically. This module does not import torch until a version is saved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.atomic import write_bytes_atomic
+from core.model_store import (
+    CHECKPOINT_SUFFIX,
+    DEFAULT_MODEL,
+    app_home,
+    list_shipped_models,
+    shipped_model_path,
+    user_model_path,
+    user_models_dir,
+)
+
+ACTIVE_FILE = "active_model.json"
+CONFIG_FILE = "config.json"
+CARD_FILE = "MODEL_CARD.md"
+MODEL_FILE = f"model{CHECKPOINT_SUFFIX}"
+STAGING_DIR = ".staging"  # under the app home, on the same file system as the models
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class VersionError(ValueError):
+    """A version name or operation that cannot be done; the message is one line for the user."""
+
+
+@dataclass
+class ModelVersion:
+    """A saved version, read from its ``config.json`` (no tensors are loaded)."""
+
+    name: str
+    folder: Path
+    created: float = 0.0
+    base_model: str = ""
+    record: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def path(self) -> Path:
+        return self.folder / MODEL_FILE
+
+    @property
+    def card_path(self) -> Path:
+        return self.folder / CARD_FILE
+
+    @property
+    def val_dice_before(self) -> float | None:
+        return self.record.get("figures", {}).get("val_dice_before")
+
+    @property
+    def val_dice_after(self) -> float | None:
+        return self.record.get("figures", {}).get("val_dice_after")
+
+    def summary(self) -> str:
+        """One line for menus: name, date, and the validation Dice it reached."""
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.created)) if self.created else "?"
+        after = self.val_dice_after
+        return f"{self.name} ({when}" + (f", Dice {after:.4f})" if after is not None else ")")
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` when it can name a new version; raise ``VersionError`` saying why not."""
+    name = name.strip()
+    if not _NAME.match(name):
+        raise VersionError(
+            f"{name!r}: a model name is 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit"
+        )
+    if name == DEFAULT_MODEL or name in list_shipped_models():
+        raise VersionError(f"{name!r} is the name of a shipped model; choose another name")
+    if (user_models_dir() / name).exists():
+        raise VersionError(f"{user_models_dir() / name}: a model named {name!r} exists; choose another name")
+    return name
+
+
+def suggest_name(stem: str = "my-model") -> str:
+    """A free version name: ``stem-YYYYMMDD`` then ``-2``, ``-3``..."""
+    base = f"{stem}-{time.strftime('%Y%m%d')}"
+    candidate, number = base, 1
+    while (user_models_dir() / candidate).exists():
+        number += 1
+        candidate = f"{base}-{number}"
+    return candidate
+
+
+def read_version(name: str) -> ModelVersion | None:
+    """The version called ``name``, or None when there is no complete one."""
+    folder = user_models_dir() / name
+    if not (folder / MODEL_FILE).is_file():
+        return None
+    try:
+        record = json.loads((folder / CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        record = {}
+    created = record.get("created") or (folder / MODEL_FILE).stat().st_mtime
+    return ModelVersion(name=name, folder=folder, created=float(created), base_model=str(record.get("base_model", "")),
+                        record=record)
+
+
+def list_versions() -> list[ModelVersion]:
+    """The user's versions, oldest first."""
+    root = user_models_dir()
+    if not root.is_dir():
+        return []
+    found = [read_version(p.name) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted((v for v in found if v is not None), key=lambda v: (v.created, v.name))
+
+
+def save_version(name: str, checkpoint: str | Path, record: dict[str, Any]) -> ModelVersion:
+    """Make ``checkpoint`` the new version ``name`` with ``record`` as its configuration and card.
+
+    The weights are rewritten with ``info.name = name``. Raises ``VersionError`` when the name
+    is taken or invalid; nothing is left behind on failure.
+    """
+    from core.checkpoint import ModelConfig, read_safetensors, save_tensors
+
+    name = check_name(name)
+    root = user_models_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    tensors, metadata = read_safetensors(checkpoint)
+    config = ModelConfig.from_json(metadata["maskingnet"])
+    config.info = {**config.info, "name": name, "base_model": record.get("base_model", ""),
+                   "figures": record.get("figures", {})}
+    model = {key: value for key, value in json.loads(config.to_json()).items() if key != "info"}
+    record = {**record, "name": name, "created": record.get("created") or time.time(), "model": model}
+    scratch = app_home() / STAGING_DIR
+    scratch.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=scratch))
+    try:
+        save_tensors(staging / MODEL_FILE, tensors, {**metadata, "maskingnet": config.to_json()})
+        write_bytes_atomic(staging / CONFIG_FILE, json.dumps(record, indent=1, default=str).encode())
+        write_bytes_atomic(staging / CARD_FILE, render_model_card(record).encode())
+        os.chmod(staging, 0o777 & ~_umask())
+        try:
+            os.rename(staging, root / name)  # fails when the name appeared meanwhile: never overwrite
+        except OSError:
+            raise VersionError(f"{root / name}: a model named {name!r} exists; choose another name") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    version = read_version(name)
+    assert version is not None
+    return version
+
+
+def remove_version(name: str) -> None:
+    """Delete a version. The active model cannot be removed: switch to another one first."""
+    if read_version(name) is None:
+        raise VersionError(f"{user_models_dir() / name}: no such model version")
+    if active_model() == name:
+        raise VersionError(f"{name!r} is the model in use; switch to another model before removing it")
+    folder = user_models_dir() / name
+    scratch = app_home() / STAGING_DIR
+    scratch.mkdir(parents=True, exist_ok=True)
+    trash = Path(tempfile.mkdtemp(prefix=f"{name}.removing.", dir=scratch)) / name
+    os.rename(folder, trash)  # the version disappears at once, even if deleting the files is slow
+    shutil.rmtree(trash.parent, ignore_errors=True)
+
+
+def active_model() -> str:
+    """The active model's name: ``default`` or a version name (a missing version reads as ``default``)."""
+    try:
+        data = json.loads((app_home() / ACTIVE_FILE).read_text())
+        name = str(data.get("model") or DEFAULT_MODEL)
+    except (OSError, ValueError, AttributeError):
+        return DEFAULT_MODEL
+    if name == DEFAULT_MODEL or name in list_shipped_models() or user_model_path(name).is_file():
+        return name
+    return DEFAULT_MODEL
+
+
+def set_active_model(name: str) -> None:
+    """Make ``name`` (``default``, a shipped model or a version) the active model, atomically."""
+    if name != DEFAULT_MODEL and name not in list_shipped_models() and not user_model_path(name).is_file():
+        raise VersionError(f"{user_models_dir() / name}: no such model version")
+    app_home().mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(app_home() / ACTIVE_FILE, json.dumps({"model": name, "since": time.time()}).encode())
+
+
+def model_path(name: str) -> Path:
+    """The checkpoint file of a model name (it may not exist for the shipped default)."""
+    if name == DEFAULT_MODEL or name in list_shipped_models():
+        return shipped_model_path(name)
+    return user_model_path(name)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "n/a"
+
+
+def render_model_card(record: dict[str, Any]) -> str:
+    """Markdown model card from a version record (see ``core.finetune.version_record``)."""
+    figures = record.get("figures", {})
+    data = record.get("data", {})
+    recipe = record.get("train_config", {})
+    created = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.get("created") or time.time()))
+    before, after = figures.get("val_dice_before"), figures.get("val_dice_after")
+    lines = [
+        f"# Model card: {record.get('name', '?')}",
+        "",
+        f"Fine-tuned on {created} from `{record.get('base_model', '?')}` with MaskingNet's in-app fine-tuning.",
+        "",
+        "## Model",
+        f"- architecture: {recipe.get('arch', '?')}, width {recipe.get('width', '?')}, "
+        f"working size {recipe.get('size', '?')} px",
+        f"- starting model: `{record.get('base_model', '?')}` ({record.get('base_model_path', '?')})",
+        "",
+        "## Figures",
+        f"Validation Dice on the {len(data.get('val', []))} held-out photo(s) ({data.get('split_note', '')}):",
+        "",
+        "| model | mean Dice |",
+        "|---|---|",
+        f"| starting model | {_fmt(before)} |",
+        f"| this model | {_fmt(after)} |",
+        "",
+        f"Training took {_fmt(figures.get('train_seconds'), 0)} s on {figures.get('device', '?')}, "
+        f"{figures.get('epochs_done', '?')} epoch(s); the weights of epoch {figures.get('best_epoch', '?')} "
+        "(the best validation Dice) were kept.",
+        "",
+    ]
+    history = figures.get("history") or []
+    if history:
+        lines += ["| epoch | training loss | validation Dice |", "|---|---|---|"]
+        lines += [f"| {h.get('epoch')} | {_fmt(h.get('loss'))} | {_fmt(h.get('val_dice'))} |" for h in history]
+        lines.append("")
+    lines += [
+        "## Recipe",
+        ", ".join(f"{key} {recipe[key]}" for key in ("epochs", "lr", "batch_size", "size", "correction_weight",
+                                                       "augment", "device", "seed") if key in recipe),
+        "",
+        "## Data",
+        f"{len(data.get('train', []))} training photo(s) and {len(data.get('val', []))} validation photo(s); "
+        f"corrected pixels weighted {recipe.get('correction_weight', 0)}x extra.",
+        "",
+    ]
+    for part in ("train", "val"):
+        rows = data.get(part, [])
+        if rows:
+            lines.append(f"### {'Training' if part == 'train' else 'Validation'} photos")
+            lines += [f"- {row.get('image')} (group {row.get('group')}, {row.get('source')})" for row in rows]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,106 @@
+"""The user's model versions: save, list, the active choice, remove; never overwrite."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core import model_versions as mv
+from core.checkpoint import load_model, read_config
+from core.inference import Segmenter
+from core.model_store import app_home, list_user_models, resolve_model, user_model_path
+
+
+def record(**figures) -> dict:
+    return {"base_model": "default", "train_config": {"arch": "maskingnet", "width": 4, "size": 64, "epochs": 2},
+            "data": {"train": [{"image": "/p/a.jpg", "group": "g1", "source": "correction"}],
+                     "val": [{"image": "/p/b.jpg", "group": "g2", "source": "correction"}], "split_note": "1 held out"},
+            "figures": {"val_dice_before": 0.91, "val_dice_after": 0.95, "history": [
+                {"epoch": 1, "loss": 0.3, "val_dice": 0.93}, {"epoch": 2, "loss": 0.2, "val_dice": 0.95}], **figures}}
+
+
+def test_save_list_and_load_a_version(tiny_checkpoint):
+    version = mv.save_version("outdoor", tiny_checkpoint, record())
+    assert version.path == user_model_path("outdoor") and version.path.is_file()
+    assert [v.name for v in mv.list_versions()] == ["outdoor"] == list_user_models()
+    assert (version.val_dice_before, version.val_dice_after) == (0.91, 0.95)
+    config = json.loads((version.folder / mv.CONFIG_FILE).read_text())
+    assert config["model"]["arch"] == "maskingnet" and config["name"] == "outdoor"
+    card = version.card_path.read_text()
+    assert "# Model card: outdoor" in card and "| this model | 0.9500 |" in card and "/p/a.jpg" in card
+    assert read_config(version.path).info["name"] == "outdoor"
+    _, loaded = load_model(resolve_model("outdoor"))  # the CLI's --model/--init name
+    assert loaded.info["figures"]["val_dice_after"] == 0.95
+    assert Segmenter.load(version.path, device="cpu").name == "outdoor"
+    assert "Dice 0.9500" in version.summary()
+    assert not (app_home() / mv.STAGING_DIR).exists() or not any((app_home() / mv.STAGING_DIR).iterdir())
+
+
+def test_names_are_checked_and_never_overwritten(tiny_checkpoint):
+    mv.save_version("v1", tiny_checkpoint, record())
+    before = user_model_path("v1").read_bytes()
+    with pytest.raises(mv.VersionError, match="exists"):
+        mv.save_version("v1", tiny_checkpoint, record(val_dice_after=0.1))
+    assert user_model_path("v1").read_bytes() == before
+    for bad in ("", "default", "../up", "a/b", ".hidden", "x" * 65, "with space"):
+        with pytest.raises(mv.VersionError):
+            mv.check_name(bad)
+    assert mv.check_name(" ok-name_1.2 ") == "ok-name_1.2"
+
+
+def test_suggested_names_are_free(tiny_checkpoint):
+    first = mv.suggest_name()
+    mv.save_version(first, tiny_checkpoint, record())
+    second = mv.suggest_name()
+    assert second != first and second.startswith(first)
+    assert mv.check_name(second) == second
+
+
+def test_active_model_choice(tiny_checkpoint):
+    assert mv.active_model() == "default"
+    mv.save_version("v1", tiny_checkpoint, record())
+    mv.set_active_model("v1")
+    assert mv.active_model() == "v1"
+    assert json.loads((app_home() / mv.ACTIVE_FILE).read_text())["model"] == "v1"
+    with pytest.raises(mv.VersionError, match="no such model version"):
+        mv.set_active_model("nope")
+    assert mv.active_model() == "v1"
+    mv.set_active_model("default")
+    assert mv.active_model() == "default"
+    (app_home() / mv.ACTIVE_FILE).write_text("{broken")
+    assert mv.active_model() == "default"
+
+
+def test_remove_a_version_but_not_the_one_in_use(tiny_checkpoint):
+    mv.save_version("v1", tiny_checkpoint, record())
+    mv.save_version("v2", tiny_checkpoint, record())
+    mv.set_active_model("v2")
+    with pytest.raises(mv.VersionError, match="in use"):
+        mv.remove_version("v2")
+    mv.remove_version("v1")
+    assert [v.name for v in mv.list_versions()] == ["v2"]
+    assert not (app_home() / "models" / "v1").exists()
+    with pytest.raises(mv.VersionError, match="no such"):
+        mv.remove_version("v1")
+    mv.set_active_model("default")
+    mv.remove_version("v2")
+    assert mv.list_versions() == []
+
+
+def test_a_version_whose_folder_vanished_is_not_active(tiny_checkpoint):
+    import shutil
+
+    version = mv.save_version("gone", tiny_checkpoint, record())
+    mv.set_active_model("gone")
+    shutil.rmtree(version.folder)
+    assert mv.active_model() == "default"
+    assert mv.list_versions() == []
+
+
+def test_a_failed_save_leaves_nothing(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"nonsense")
+    with pytest.raises(Exception, match="bad.safetensors"):
+        mv.save_version("v1", bad, record())
+    assert mv.list_versions() == [] and mv.read_version("v1") is None

@@ -1,0 +1,170 @@
+"""The fine-tuning dialog end to end on a tiny model: train, compare, save a version, choose."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from test_finetune_helpers import make_corrections, make_folder
+
+from core import model_versions
+from core.corrections import CorrectionStore
+from core.model_store import app_home
+from maskingnet_app.training_dialog import RESULT, RUNNING, SETUP, TrainingDialog
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> CorrectionStore:
+    store = CorrectionStore()
+    make_corrections(tmp_path / "photos", store, count=6, groups=3)
+    return store
+
+
+def make_dialog(qtbot, store, model, activated: list[str]) -> TrainingDialog:
+    dialog = TrainingDialog(store, str(model), activate=activated.append)
+    qtbot.addWidget(dialog)
+    dialog.epochs.setValue(2)
+    dialog.batch.setValue(2)
+    dialog.size.setValue(64)
+    dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
+    return dialog
+
+
+def leftover_runs() -> list[Path]:
+    runs = app_home() / "runs"
+    return list(runs.iterdir()) if runs.is_dir() else []
+
+
+def test_lists_corrections_with_a_validation_share(qtbot, store, tiny_checkpoint):
+    dialog = make_dialog(qtbot, store, tiny_checkpoint, [])
+    assert dialog.photo_list.count() == 6
+    assert dialog.count_label.text().startswith("6 of 6 photo(s) checked")
+    assert dialog.plan.val and dialog.plan.train
+    assert not {s.group for s in dialog.plan.val} & {s.group for s in dialog.plan.train}
+    assert sum("validation" in dialog.photo_list.item(i).text() for i in range(6)) == len(dialog.plan.val)
+    assert dialog.weighting.isChecked()
+    assert dialog.size.value() == 64  # the starting model's working size
+    assert dialog.train_button.isEnabled()
+
+    dialog.photo_list.item(0).setCheckState(Qt.CheckState.Unchecked)
+    assert dialog.count_label.text().startswith("5 of 6")
+    assert len(dialog.plan.train) + len(dialog.plan.val) == 5
+    dialog.val_share.setValue(0)
+    assert dialog.plan.val == []
+
+    dialog._check_all(False)
+    assert not dialog.train_button.isEnabled()
+    assert "Check at least one photo" in dialog.message.text()
+
+
+def test_presets_and_name_check(qtbot, store, tiny_checkpoint):
+    dialog = make_dialog(qtbot, store, tiny_checkpoint, [])
+    dialog.apply_preset("gpu")
+    assert (dialog.epochs.value(), dialog.batch.value()) == (30, 8)
+    dialog.apply_preset("cpu")
+    assert (dialog.epochs.value(), dialog.batch.value(), dialog.device.currentData()) == (12, 4, "cpu")
+    dialog.name_edit.setText("default")
+    assert "shipped model" in dialog.name_problem.text()
+    assert not dialog.train_button.isEnabled()
+    dialog.name_edit.setText("bad name/")
+    assert not dialog.train_button.isEnabled()
+    dialog.name_edit.setText("fine")
+    assert dialog.name_problem.text() == "" and dialog.train_button.isEnabled()
+
+
+def test_add_a_folder_of_photos_and_masks(qtbot, store, tiny_checkpoint, tmp_path):
+    dialog = make_dialog(qtbot, store, tiny_checkpoint, [])
+    added = dialog.add_folder(make_folder(tmp_path / "extra", count=3))
+    assert added == 3 and dialog.photo_list.count() == 9
+    assert "3 from folders" in dialog.count_label.text()
+    assert dialog.add_folder(tmp_path / "extra") == 0  # the same photos are not added twice
+
+
+def test_missing_default_model_is_explained(qtbot, store):
+    dialog = TrainingDialog(store, "default", activate=lambda name: None)
+    qtbot.addWidget(dialog)
+    assert not dialog.train_button.isEnabled()
+    assert "no default model is installed" in dialog.message.text()
+
+
+def test_tiny_finetuning_saves_a_version_and_waits_for_the_choice(qtbot, store, tiny_checkpoint):
+    activated: list[str] = []
+    dialog = make_dialog(qtbot, store, tiny_checkpoint, activated)
+    dialog.name_edit.setText("tiny-ft")
+    with qtbot.waitSignal(dialog.training_ended, timeout=120_000) as ended:
+        qtbot.mouseClick(dialog.train_button, Qt.MouseButton.LeftButton)
+        assert dialog.pages.currentIndex() == RUNNING
+    assert ended.args == ["finished"], dialog.message.text()
+    assert [v.name for v in model_versions.list_versions()] == ["tiny-ft"]
+    # saved, but not in use until the user says so
+    assert model_versions.active_model() == "default" and activated == []
+    assert dialog.pages.currentIndex() == RESULT
+    assert dialog.old_dice.text() != "n/a" and dialog.new_dice.text() != "n/a"
+    assert dialog.per_photo.rowCount() == len(dialog.plan.val)
+    assert len(dialog.loss_plot.points("training loss")) == 2
+    version = model_versions.read_version("tiny-ft")
+    assert version.card_path.is_file() and version.val_dice_after is not None
+    assert leftover_runs() == []
+
+    qtbot.mouseClick(dialog.use_button, Qt.MouseButton.LeftButton)
+    assert activated == ["tiny-ft"]
+
+
+def test_keep_or_discard_the_new_model(qtbot, store, tiny_checkpoint):
+    dialog = make_dialog(qtbot, store, tiny_checkpoint, [])
+    dialog.epochs.setValue(1)
+    dialog.name_edit.setText("second")
+    with qtbot.waitSignal(dialog.training_ended, timeout=120_000):
+        dialog.start()
+    dialog.discard_new_model()
+    assert model_versions.list_versions() == []
+    assert model_versions.active_model() == "default"
+
+
+def test_stop_leaves_nothing_behind(qtbot, store, tiny_checkpoint):
+    dialog = make_dialog(qtbot, store, tiny_checkpoint, [])
+    dialog.epochs.setValue(200)
+    dialog.name_edit.setText("stopped")
+
+    def stop_on_first_step(event) -> None:
+        if event.train is not None and event.train.kind == "step":
+            dialog.stop()
+
+    with qtbot.waitSignal(dialog.training_ended, timeout=120_000) as ended:
+        dialog.start()
+        dialog.worker.progress.connect(stop_on_first_step)
+    assert ended.args == ["stopped"]
+    qtbot.waitUntil(lambda: not dialog.is_running())
+    assert dialog.pages.currentIndex() == SETUP
+    assert "nothing was saved" in dialog.message.text()
+    assert model_versions.list_versions() == [] and leftover_runs() == []
+    assert dialog.train_button.isEnabled()
+
+
+def test_a_failed_training_keeps_the_active_model(qtbot, store, tiny_checkpoint):
+    model_versions.set_active_model("default")
+    dialog = make_dialog(qtbot, store, tiny_checkpoint, [])
+    dialog.name_edit.setText("broken")
+    for item in dialog.checked_items():
+        item.sample.mask.write_bytes(b"not a png")  # the data goes bad after it was listed
+    with qtbot.waitSignal(dialog.training_ended, timeout=120_000) as ended:
+        dialog.start()
+    assert ended.args == ["failed"]
+    qtbot.waitUntil(lambda: not dialog.is_running())
+    assert dialog.message.text().startswith("Training failed:") and "mask.png" in dialog.message.text()
+    assert model_versions.list_versions() == [] and leftover_runs() == []
+    assert model_versions.active_model() == "default"
+
+
+def test_closing_while_training_stops_first(qtbot, store, tiny_checkpoint):
+    dialog = make_dialog(qtbot, store, tiny_checkpoint, [])
+    dialog.epochs.setValue(200)
+    dialog.name_edit.setText("closing")
+    dialog.show()
+    with qtbot.waitSignal(dialog.training_ended, timeout=120_000):
+        dialog.start()
+        dialog.reject()  # the Close button / Escape while running
+        assert dialog.is_running()
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    assert model_versions.list_versions() == []
