@@ -48,6 +48,9 @@ def evaluate_folder(
     """Predict every photo that has a mask and score it against the mask.
 
     ``groups`` keeps only photos of those groups (cars), e.g. a model's held-out validation cars.
+    ``progress``, if given, is an object with a ``total`` attribute (set here once the photos are
+    counted), ``advance(name)`` (called per photo) and ``close()`` (called at the end, also on error),
+    such as ``core.cli.ProgressBar``.
     """
     import time
 
@@ -62,18 +65,21 @@ def evaluate_folder(
     if progress is not None:
         progress.total = len(samples)
     started = time.perf_counter()
-    for start in range(0, len(samples), segmenter.batch_size):
-        chunk = samples[start : start + segmenter.batch_size]
-        photos = [read_photo(sample.image) for sample in chunk]
-        predictions = segmenter.predict_batch([p.rgb for p in photos], [p.alpha for p in photos])
-        for sample, prediction in zip(chunk, predictions):
-            truth = read_mask(sample.mask)
-            if truth.shape != prediction.mask.shape:
-                raise ValueError(f"{sample.mask}: mask size {truth.shape[::-1]} differs from its photo's")
-            report.scores[sample.name] = dice(prediction.mask, truth)
-            if progress is not None:
-                progress.advance(sample.name)
-    if progress is not None:
-        progress.close()
+    try:
+        for start in range(0, len(samples), segmenter.batch_size):
+            chunk = samples[start : start + segmenter.batch_size]
+            photos = [read_photo(sample.image) for sample in chunk]
+            predictions = segmenter.predict_batch([p.rgb for p in photos], [p.alpha for p in photos])
+            for sample, prediction in zip(chunk, predictions):
+                truth = read_mask(sample.mask)
+                if truth.shape != prediction.mask.shape:
+                    raise ValueError(f"{sample.mask}: mask size {truth.shape[::-1]} differs from its photo's "
+                                     f"{prediction.mask.shape[::-1]}")
+                report.scores[sample.name] = dice(prediction.mask, truth)
+                if progress is not None:
+                    progress.advance(sample.name)
+    finally:
+        if progress is not None:
+            progress.close()
     report.seconds = time.perf_counter() - started
     return report
