@@ -374,8 +374,10 @@ class _Pipeline:
             yield from self._drain()
         finally:
             self.stop.set()
+            # Writers finish the file they are on (atomic either way) before the caller goes on;
+            # a reader still decoding a photo drops it and ends on its own.
             for thread in threads:
-                thread.join(timeout=30)
+                thread.join(timeout=60 if thread.name.startswith("batch-writer") else 0.5)
 
     def _drain(self) -> Iterator[BatchResult]:
         while True:
@@ -414,6 +416,8 @@ class _Pipeline:
             except queue.Empty:
                 return
             item = self._read_one(job)
+            if self.stop.is_set():
+                return
             if isinstance(item, BatchResult):
                 if item.status == "skipped" and self.review is not None and self.review.key(job.output) not in self.known:
                     self.review.record_known(item, job)

@@ -221,8 +221,12 @@ class ReviewLog:
         line = json.dumps(record) + "\n"
         with self._lock:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(line)
+            with open(self.path, "a+b") as handle:
+                if handle.tell() > 0:  # after a line torn by a crash, start a fresh line
+                    handle.seek(-1, 2)
+                    if handle.read(1) != b"\n":
+                        line = "\n" + line
+                handle.write(line.encode())
 
 
 def _apply(items: dict[str, ReviewItem], record: dict) -> None:
