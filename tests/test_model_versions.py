@@ -104,3 +104,48 @@ def test_a_failed_save_leaves_nothing(tmp_path):
     with pytest.raises(Exception, match="bad.safetensors"):
         mv.save_version("v1", bad, record())
     assert mv.list_versions() == [] and mv.read_version("v1") is None
+
+
+# -- the Model menu (Qt) ------------------------------------------------------------------
+
+
+def test_model_menu_switches_and_removes_versions(qtbot, tiny_checkpoint):
+    from maskingnet_app.model_menu import ModelMenu, model_name
+
+    mv.save_version("v1", tiny_checkpoint, record())
+    mv.save_version("v2", tiny_checkpoint, record())
+    state = {"current": "v1"}
+    switched: list[str] = []
+    answers = [False, True]
+    menu = ModelMenu(lambda: state["current"], switched.append, confirm=lambda question: answers.pop(0))
+    qtbot.addWidget(menu)
+    assert menu.choice_names() == ["default", "v1", "v2"] and menu.checked_name() == "v1"
+    default = menu.choices.actions()[0]
+    assert "not installed" in default.text() and not default.isEnabled()
+
+    menu.choices.actions()[2].trigger()
+    assert switched == ["v2"]
+    menu.choose("v1")  # already in use: nothing to do
+    assert switched == ["v2"]
+
+    removable = {a.data(): a.isEnabled() for a in menu.remove_menu.actions()}
+    assert removable == {"v1": False, "v2": True}
+    with qtbot.waitSignal(menu.message) as refused:
+        assert not menu.remove("v1")
+    assert "in use" in refused.args[0]
+    assert not menu.remove("v2")  # the user said no
+    assert [v.name for v in mv.list_versions()] == ["v1", "v2"]
+    with qtbot.waitSignal(menu.model_removed):
+        assert menu.remove("v2")
+    menu.rebuild()
+    assert menu.choice_names() == ["default", "v1"]
+
+    state["current"] = str(mv.model_path("v1"))  # the window may name it by its file
+    assert model_name(state["current"]) == "v1"
+    menu.rebuild()
+    assert menu.checked_name() == "v1"
+    state["current"] = str(tiny_checkpoint)
+    menu.rebuild()
+    assert menu.choice_names()[-1] == str(tiny_checkpoint) and menu.checked_name() == str(tiny_checkpoint)
+    with qtbot.waitSignal(menu.train_requested):
+        menu.train_action.trigger()

@@ -1,0 +1,143 @@
+"""The Model menu: train on my corrections, switch between the shipped default and the user's
+versions, remove a version, open the models folder.
+
+The menu is rebuilt each time it opens, from ``core.model_versions``. It never changes the
+model itself: choosing one calls ``activate(name)`` (the window loads it through its model
+service), and the one in use, as ``current()`` names it, is checked and cannot be removed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QAction, QActionGroup, QDesktopServices
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
+
+from core import model_versions
+from core.model_store import DEFAULT_MODEL, shipped_model_path, user_models_dir
+
+
+def model_name(spec: str | Path | None) -> str:
+    """The model name a spec stands for: ``default``, a version name, or the spec itself."""
+    if spec in (None, ""):
+        return DEFAULT_MODEL
+    path = Path(str(spec))
+    try:
+        if path.name == model_versions.MODEL_FILE and path.parent.parent.resolve() == user_models_dir().resolve():
+            return path.parent.name
+        if path.resolve() == shipped_model_path().resolve():
+            return DEFAULT_MODEL
+    except OSError:
+        pass
+    return str(spec)
+
+
+class ModelMenu(QMenu):
+    """See the module docstring. ``confirm(question)`` asks before a removal (a dialog by default)."""
+
+    train_requested = Signal()
+    model_removed = Signal(str)
+    message = Signal(str)  # one-line errors and notes for the status bar
+
+    def __init__(self, current: Callable[[], str], activate: Callable[[str], None], parent: QWidget | None = None,
+                 *, confirm: Callable[[str], bool] | None = None) -> None:
+        super().__init__("&Model", parent)
+        self.current = current
+        self.activate = activate
+        self.confirm = confirm or self._ask
+        self._keep = QObject(self)  # owns the actions that outlive a rebuild (clear() deletes the menu's own)
+        self.train_action = QAction("&Train on my corrections…", self._keep)
+        self.train_action.setStatusTip("Fine-tune a model on the masks you corrected and save it as a new version")
+        self.train_action.triggered.connect(lambda: self.train_requested.emit())
+        self.choices = QActionGroup(self)
+        self.choices.setExclusive(True)
+        self.remove_menu = QMenu("&Remove a version", self)
+        self.aboutToShow.connect(self.rebuild)
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """List the models again (versions may have been added or removed)."""
+        self.clear()
+        for action in self.choices.actions():
+            self.choices.removeAction(action)
+        self.remove_menu.clear()
+        in_use = model_name(self.current())
+        self.addAction(self.train_action)
+        self.addSeparator()
+        self.addSection("Use model")
+        installed = shipped_model_path().is_file()
+        default = self._choice("Shipped default model" + ("" if installed else " (not installed)"), DEFAULT_MODEL, in_use)
+        default.setEnabled(installed or in_use == DEFAULT_MODEL)
+        versions = model_versions.list_versions()
+        for version in versions:
+            action = self._choice(version.summary(), version.name, in_use)
+            action.setToolTip(str(version.card_path))
+        known = {DEFAULT_MODEL} | {v.name for v in versions}
+        if in_use not in known:
+            other = self._choice(f"Other: {Path(in_use).name}", in_use, in_use)
+            other.setToolTip(in_use)
+        self.addSeparator()
+        for version in versions:
+            label = version.name + (" (in use)" if version.name == in_use else "")
+            action = self.remove_menu.addAction(label)
+            action.setEnabled(version.name != in_use)
+            action.setData(version.name)
+            action.triggered.connect(lambda _=False, name=version.name: self.remove(name))
+        self.remove_menu.setEnabled(any(v.name != in_use for v in versions))
+        self.addMenu(self.remove_menu)
+        card = self.addAction("Show the model card")
+        card.setEnabled(in_use in {v.name for v in versions})
+        card.triggered.connect(lambda: self._open(user_models_dir() / in_use / model_versions.CARD_FILE))
+        folder = self.addAction("Open the models folder")
+        folder.triggered.connect(lambda: self._open(user_models_dir()))
+
+    def _choice(self, text: str, name: str, in_use: str) -> QAction:
+        action = QAction(text, self)
+        action.setCheckable(True)
+        action.setChecked(name == in_use)
+        action.setData(name)
+        action.triggered.connect(lambda _=False, chosen=name: self.choose(chosen))
+        self.choices.addAction(action)
+        self.addAction(action)
+        return action
+
+    def choice_names(self) -> list[str]:
+        """The model names offered, in menu order (for tests and tooltips)."""
+        return [action.data() for action in self.choices.actions()]
+
+    def checked_name(self) -> str | None:
+        action = self.choices.checkedAction()
+        return action.data() if action else None
+
+    def choose(self, name: str) -> None:
+        """Switch to ``name`` unless it is already in use."""
+        if name != model_name(self.current()):
+            self.activate(name)
+
+    def remove(self, name: str) -> bool:
+        """Delete version ``name`` after confirmation; the model in use is refused."""
+        if name == model_name(self.current()):
+            self.message.emit(f"{name} is the model in use; switch to another model before removing it")
+            return False
+        if not self.confirm(f"Delete the model version \u201c{name}\u201d and its model card? This cannot be undone."):
+            return False
+        try:
+            model_versions.remove_version(name)
+        except (model_versions.VersionError, OSError) as error:
+            self.message.emit(str(error))
+            return False
+        self.model_removed.emit(name)
+        self.message.emit(f"Removed the model version {name}")
+        return True
+
+    def _ask(self, question: str) -> bool:
+        answer = QMessageBox.question(self.parentWidget(), "Remove a model version", question)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _open(self, path: Path) -> None:
+        if not path.exists():
+            self.message.emit(f"{path}: not found")
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
