@@ -1,0 +1,167 @@
+"""The window's actions and menus, declared once: the menus, the Help → Shortcuts dialog and
+the README's shortcut table all come from ``ACTION_SPECS`` and ``MOUSE_CONTROLS``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMenu, QMenuBar, QWidget
+
+MENU_TITLES = {"file": "&File", "edit": "&Edit", "view": "&View", "image": "&Mask", "model": "Mo&del", "help": "&Help"}
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One menu action: ``group`` makes checkable actions of one group exclusive."""
+
+    name: str
+    menu: str
+    text: str
+    shortcuts: tuple[str, ...] = ()
+    checkable: bool = False
+    group: str = ""
+    tip: str = ""
+
+
+S = ActionSpec
+SEPARATOR = "-"
+
+# (menu entries in order; SEPARATOR lines are separators, "@name" a sub-menu placeholder)
+ACTION_SPECS: tuple[ActionSpec | str, ...] = (
+    S("open", "file", "&Open Photos…", ("Ctrl+O",), tip="Open one or more photos"),
+    S("open_folder", "file", "Open &Folder…", ("Ctrl+Shift+O",), tip="Open every photo in a folder"),
+    S("open_folder_recursive", "file", "Open Folder with &Sub-folders…", ("Ctrl+Alt+O",)),
+    "file@recent",
+    "file-",
+    S("export", "file", "&Export", ("Ctrl+S",), tip="Export the current photo with the last export settings"),
+    S("export_as", "file", "Export &As…", ("Ctrl+E", "Ctrl+Shift+S"), tip="Choose format, folder and naming, then export"),
+    S("export_all", "file", "Export A&ll…", ("Ctrl+Shift+E",), tip="Export every masked photo"),
+    "file-",
+    S("close_photo", "file", "&Close Photo", ("Ctrl+W",)),
+    S("quit", "file", "&Quit", ("Ctrl+Q",)),
+    S("undo", "edit", "&Undo", ("Ctrl+Z",)),
+    S("redo", "edit", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y")),
+    "edit-",
+    S("paste", "edit", "&Paste Photos", ("Ctrl+V",), tip="Open the image or the files on the clipboard"),
+    S("zoom_in", "view", "Zoom &In", ("Ctrl++", "Ctrl+=")),
+    S("zoom_out", "view", "Zoom &Out", ("Ctrl+-",)),
+    S("zoom_fit", "view", "&Fit in Window", ("Ctrl+0",)),
+    S("zoom_actual", "view", "&100%", ("Ctrl+1",)),
+    "view-",
+    S("view_overlay", "view", "Mask O&verlay", ("1",), checkable=True, group="view"),
+    S("view_cutout", "view", "&Cut-out", ("2",), checkable=True, group="view"),
+    S("view_mask", "view", "&Mask Only", ("3",), checkable=True, group="view"),
+    S("view_original", "view", "O&riginal", ("4",), checkable=True, group="view"),
+    S("toggle_original", "view", "&Toggle Overlay / Original", ("Tab", "O")),
+    "view-",
+    S("overlay_color", "view", "Overlay Co&lour…"),
+    S("background_checker", "view", "Cut-out on Chec&kerboard", checkable=True, group="background"),
+    S("background_color", "view", "Cut-out on Colo&ur…", checkable=True, group="background"),
+    "view-",
+    S("next_photo", "view", "&Next Photo", ("PgDown",)),
+    S("previous_photo", "view", "&Previous Photo", ("PgUp",)),
+    S("tool_brush", "image", "&Brush (adds car)", ("B",), checkable=True, group="tool"),
+    S("tool_eraser", "image", "&Eraser (removes car)", ("E",), checkable=True, group="tool"),
+    S("brush_bigger", "image", "Bigger Brush", ("]",)),
+    S("brush_smaller", "image", "Smaller Brush", ("[",)),
+    S("brush_harder", "image", "Harder Brush", ("Shift+]", "}")),
+    S("brush_softer", "image", "Softer Brush", ("Shift+[", "{")),
+    "image-",
+    S("fill_holes", "image", "Fill &Holes", ("Ctrl+Shift+H",), tip="Make car of small background holes inside the car"),
+    S("remove_islands", "image", "Remove Small &Islands", ("Ctrl+Shift+I",), tip="Remove small specks of car"),
+    S("invert_mask", "image", "In&vert Mask", ("Ctrl+I",)),
+    S("revert_mask", "image", "Revert to &Model Mask", tip="Undo every correction of this photo (undoable)"),
+    S("remask", "image", "Mask &Again with the Model", ("Ctrl+R",)),
+    "model@device",
+    S("load_model_file", "model", "Load Model &File…"),
+    S("cancel_masking", "model", "&Cancel Masking", ("Esc",)),
+    S("shortcuts", "help", "Keyboard &Shortcuts", ("F1", "Ctrl+/")),
+    S("about", "help", "&About MaskingNet"),
+)
+
+DEVICE_LABELS = {"auto": "&Automatic (GPU when there is one)", "cuda": "&CUDA GPU", "mps": "Apple &MPS", "cpu": "C&PU"}
+
+MOUSE_CONTROLS: tuple[tuple[str, str], ...] = (
+    ("Left drag", "Paint with the current tool"),
+    ("Right drag", "Paint with the other tool (eraser when the brush is on)"),
+    ("Wheel", "Zoom around the pointer"),
+    ("Space + drag, middle drag", "Pan"),
+    ("Drop files or folders", "Open them"),
+)
+
+
+@dataclass
+class Menus:
+    """The window's menus; feature dialogs add their actions to these."""
+
+    file: QMenu
+    edit: QMenu
+    view: QMenu
+    image: QMenu
+    model: QMenu
+    help: QMenu
+    recent: QMenu
+    device: QMenu
+
+    def get(self, name: str) -> QMenu:
+        return getattr(self, name)
+
+
+def specs() -> list[ActionSpec]:
+    return [spec for spec in ACTION_SPECS if isinstance(spec, ActionSpec)]
+
+
+def create_actions(parent: QWidget) -> dict[str, QAction]:
+    """One ``QAction`` per spec, with its shortcuts and exclusive groups; not yet connected."""
+    actions: dict[str, QAction] = {}
+    groups: dict[str, QActionGroup] = {}
+    for spec in specs():
+        action = QAction(spec.text, parent)
+        action.setObjectName(spec.name)
+        if spec.shortcuts:
+            action.setShortcuts([QKeySequence(key) for key in spec.shortcuts])
+        if spec.tip:
+            action.setStatusTip(spec.tip)
+        action.setCheckable(spec.checkable)
+        if spec.group:
+            groups.setdefault(spec.group, QActionGroup(parent)).addAction(action)
+        actions[spec.name] = action
+    return actions
+
+
+def build_menus(menubar: QMenuBar, actions: dict[str, QAction]) -> Menus:
+    menus = {name: menubar.addMenu(title) for name, title in MENU_TITLES.items()}
+    submenus: dict[str, QMenu] = {}
+    for entry in ACTION_SPECS:
+        if isinstance(entry, ActionSpec):
+            menus[entry.menu].addAction(actions[entry.name])
+        elif entry.endswith(SEPARATOR):
+            menus[entry[:-1]].addSeparator()
+        else:
+            menu, name = entry.split("@")
+            title = {"recent": "Open &Recent", "device": "&Device"}[name]
+            submenus[name] = menus[menu].addMenu(title)
+    return Menus(**menus, **submenus)
+
+
+def shortcut_text(spec: ActionSpec) -> str:
+    """The shortcuts as the platform shows them, e.g. 'Ctrl+Shift+Z, Ctrl+Y'."""
+    return ", ".join(QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText) for key in spec.shortcuts)
+
+
+def shortcut_rows() -> list[tuple[str, str, str]]:
+    """(menu, command, keys) for every action with a shortcut, then the mouse controls."""
+    rows = [
+        (MENU_TITLES[spec.menu].replace("&", ""), spec.text.replace("&", "").rstrip("…"), shortcut_text(spec))
+        for spec in specs() if spec.shortcuts
+    ]
+    rows += [("Canvas", action, control) for control, action in MOUSE_CONTROLS]
+    return rows
+
+
+def shortcuts_markdown() -> str:
+    """The README's shortcut table (kept identical to the Help → Shortcuts dialog)."""
+    lines = ["| Menu | Command | Keys |", "| --- | --- | --- |"]
+    lines += [f"| {menu} | {command} | {keys.replace('|', '&#124;')} |" for menu, command, keys in shortcut_rows()]
+    return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""The app's remembered settings: one ``QSettings`` store, typed access and the key names.
+
+Every module reads and writes settings through ``settings()`` so they all share one store
+(tests point it at a temporary folder with ``QSettings.setPath``). Keys used across modules:
+
+- ``model/active``: the model spec (file, run folder or name); ``model/device``: auto/cuda/mps/cpu
+- ``brush/size``, ``brush/hardness``, ``view/mode``, ``view/overlay_color``, ``view/overlay_opacity``,
+  ``view/background``
+- ``folders/open``, ``folders/export``, ``recent/files``, ``window/geometry``, ``window/state``
+- ``export/*``: the export dialog's last choices
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QSettings
+
+ORGANIZATION = "MaskingNet"
+APPLICATION = "MaskingNet"
+
+MODEL_ACTIVE = "model/active"
+MODEL_DEVICE = "model/device"
+RECENT_FILES = "recent/files"
+OPEN_FOLDER = "folders/open"
+EXPORT_FOLDER = "folders/export"
+WINDOW_GEOMETRY = "window/geometry"
+WINDOW_STATE = "window/state"
+MAX_RECENT = 12
+
+
+def settings() -> QSettings:
+    """The app's settings store (user scope, INI format on every platform)."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+
+
+def value(key: str, default: Any, kind: type | None = None) -> Any:
+    """``key``'s value converted to ``kind`` (the default's type when None); ``default`` when
+    missing or unconvertible."""
+    raw = settings().value(key, None)
+    if raw is None:
+        return default
+    kind = kind or type(default)
+    try:
+        if kind is bool:
+            return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
+        if kind is list:
+            return [str(item) for item in raw] if isinstance(raw, (list, tuple)) else ([str(raw)] if raw else [])
+        return kind(raw)
+    except (TypeError, ValueError):
+        return default
+
+
+def set_value(key: str, new_value: Any) -> None:
+    settings().setValue(key, new_value)
+
+
+def recent_files() -> list[str]:
+    return value(RECENT_FILES, [], list)
+
+
+def add_recent_files(paths: list[str]) -> list[str]:
+    """Put ``paths`` first in the recent list (no duplicates, at most ``MAX_RECENT``)."""
+    current = [p for p in recent_files() if p not in paths]
+    updated = (list(dict.fromkeys(paths)) + current)[:MAX_RECENT]
+    set_value(RECENT_FILES, updated)
+    return updated
+
+
+def clear_recent_files() -> None:
+    set_value(RECENT_FILES, [])

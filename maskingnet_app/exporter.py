@@ -1,0 +1,188 @@
+"""Exporting edited masks: the naming rule, the remembered export settings, and the worker
+that writes the files (atomically, never over an input photo)."""
+
+from __future__ import annotations
+
+import string
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from core.errors import MaskingNetError
+from core.export import EXPORT_FORMATS, ExportOptions, export_photo
+from core.imageio import Photo, read_photo
+from maskingnet_app import app_settings
+
+PATTERN_FIELDS = ("stem", "name", "ext", "n", "format")
+DEFAULT_PATTERN = "{stem}"
+
+
+def check_pattern(pattern: str) -> str:
+    """Raise ValueError (one line) unless ``pattern`` makes a plain file name."""
+    if not pattern.strip():
+        raise ValueError("the file name pattern is empty")
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None]
+    except ValueError as error:
+        raise ValueError(f"the file name pattern {pattern!r} is malformed ({error})") from None
+    unknown = [name for name in names if name not in PATTERN_FIELDS]
+    if unknown:
+        raise ValueError(f"unknown field {{{unknown[0]}}} in the file name pattern; use "
+                         + ", ".join("{" + f + "}" for f in PATTERN_FIELDS))
+    if "stem" not in names and "name" not in names and "n" not in names:
+        raise ValueError("the file name pattern needs {stem}, {name} or {n}, or every photo gets the same name")
+    if any(sep in pattern for sep in ("/", "\\")):
+        raise ValueError("the file name pattern must not contain folder separators")
+    return pattern
+
+
+def output_name(pattern: str, source: Path, index: int, options: ExportOptions) -> str:
+    """The export file name of ``source``: the pattern's fields filled in, plus the format's suffix."""
+    check_pattern(pattern)
+    name = pattern.format(stem=source.stem, name=source.name, ext=source.suffix.lstrip("."), n=f"{index:04d}",
+                          format=options.format)
+    return name if name.lower().endswith(options.suffix) else name + options.suffix
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """Where and how to export; ``folder`` '' means "ask" (never chosen yet)."""
+
+    folder: str = ""
+    pattern: str = DEFAULT_PATTERN
+    options: ExportOptions = field(default_factory=ExportOptions)
+
+    def output_path(self, source: Path, index: int = 1) -> Path:
+        return Path(self.folder) / output_name(self.pattern, source, index, self.options)
+
+    @classmethod
+    def load(cls) -> ExportSettings:
+        options = ExportOptions()
+        fmt = app_settings.value("export/format", options.format, str)
+        color = app_settings.value("export/background", "#ffffff", str).lstrip("#")
+        try:
+            background = tuple(int(color[i : i + 2], 16) for i in (0, 2, 4))
+        except ValueError:
+            background = options.background
+        options = ExportOptions(
+            format=fmt if fmt in EXPORT_FORMATS else options.format,
+            background=background if len(background) == 3 else options.background,
+            feather=max(0.0, app_settings.value("export/feather", 0.0, float)),
+            quality=min(100, max(1, app_settings.value("export/quality", options.quality, int))),
+        )
+        pattern = app_settings.value("export/pattern", DEFAULT_PATTERN, str)
+        try:
+            check_pattern(pattern)
+        except ValueError:
+            pattern = DEFAULT_PATTERN
+        return cls(app_settings.value(app_settings.EXPORT_FOLDER, "", str), pattern, options)
+
+    def save(self) -> None:
+        app_settings.set_value(app_settings.EXPORT_FOLDER, self.folder)
+        app_settings.set_value("export/pattern", self.pattern)
+        app_settings.set_value("export/format", self.options.format)
+        app_settings.set_value("export/background", "#{:02x}{:02x}{:02x}".format(*self.options.background))
+        app_settings.set_value("export/feather", self.options.feather)
+        app_settings.set_value("export/quality", self.options.quality)
+
+    def with_folder(self, folder: str | Path) -> ExportSettings:
+        return replace(self, folder=str(folder))
+
+
+@dataclass
+class ExportItem:
+    document_id: int
+    source: Path
+    alpha: np.ndarray  # (H, W) uint8, copied when queued
+    output: Path
+
+
+def plan_exports(settings: ExportSettings, sources: list[tuple[int, Path, np.ndarray]]) -> list[ExportItem]:
+    """One item per (document id, photo, alpha); names that collide get -2, -3, …"""
+    items, taken = [], set()
+    for index, (document_id, source, alpha) in enumerate(sources, start=1):
+        base = output = settings.output_path(source, index)
+        counter = 2
+        while output in taken:
+            output = base.with_name(f"{base.stem}-{counter}{base.suffix}")
+            counter += 1
+        taken.add(output)
+        items.append(ExportItem(document_id, source, alpha.copy(), output))
+    return items
+
+
+def export_alpha(photo: Photo, alpha: np.ndarray, output: Path, options: ExportOptions) -> Path:
+    """Export with an edited alpha: binary where the mask is hard, the exact alpha where a soft
+    brush left values in between (folded into the photo's own transparency, which the core
+    multiplies into every cut-out)."""
+    soft = np.any((alpha > 0) & (alpha < 255))
+    if soft:
+        limit = alpha if photo.alpha is None else np.minimum(alpha, photo.alpha)
+        photo = Photo(photo.path, photo.rgb, limit)
+        return export_photo(photo, alpha > 0, output, options)
+    return export_photo(photo, alpha >= 128, output, options)
+
+
+class Exporter(QObject):
+    """Writes ``ExportItem``s one by one on a worker thread; ``cancel`` stops between files."""
+
+    itemDone = Signal(int, str)  # document id, output path
+    itemFailed = Signal(int, str)  # document id, one-line message
+    progress = Signal(int, int)  # done, total
+    finished = Signal(int, int, bool)  # written, failed, cancelled
+
+    def __init__(self, photo_source: Callable[[Path], Photo | None] | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._cached = photo_source or (lambda path: None)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._cancel = threading.Event()
+        self._running = False
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def start(self, items: list[ExportItem], options: ExportOptions, protected: set[Path]) -> bool:
+        """Export ``items``; ``protected`` paths (the open photos) are never written. False when busy."""
+        if self._running:
+            return False
+        self._running = True
+        self._cancel.clear()
+        self._pool.start(lambda: self._run(items, options, {p.resolve() for p in protected}))
+        return True
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def wait(self, msecs: int = -1) -> bool:
+        return self._pool.waitForDone(msecs)
+
+    def _run(self, items: list[ExportItem], options: ExportOptions, protected: set[Path]) -> None:
+        written = failed = 0
+        for done, item in enumerate(items):
+            if self._cancel.is_set():
+                break
+            try:
+                if item.output.resolve() in protected:
+                    raise ValueError(f"{item.output}: refusing to overwrite an open photo; choose another folder or name")
+                photo = self._cached(item.source) or read_photo(item.source)
+                if photo.rgb.shape[:2] != item.alpha.shape:
+                    raise ValueError(f"{item.source}: the photo changed size since it was masked")
+                item.output.parent.mkdir(parents=True, exist_ok=True)
+                export_alpha(photo, item.alpha, item.output, options)
+                written += 1
+                self.itemDone.emit(item.document_id, str(item.output))
+            except (MaskingNetError, ValueError, OSError) as error:
+                failed += 1
+                self.itemFailed.emit(item.document_id, str(error))
+            self.progress.emit(done + 1, len(items))
+        self._running_done(written, failed, self._cancel.is_set())
+
+    def _running_done(self, written: int, failed: int, cancelled: bool) -> None:
+        self._running = False
+        self.finished.emit(written, failed, cancelled)

@@ -1,0 +1,125 @@
+"""Entry points: ``maskingnet-app`` (``run``), ``maskingnet gui`` (``main``) and the headless
+``--self-check PHOTO OUT`` the packaged app is tested with.
+
+    maskingnet-app [PHOTOS_OR_FOLDERS...] [--model M] [--device D]
+    maskingnet-app --self-check PHOTO OUT [--model M] [--device D]
+
+The window opens before torch is imported; the model loads on a worker thread.
+Setting ``MASKINGNET_STARTUP_REPORT=1`` prints when the window was shown and when the model
+was ready, then quits (benchmarks/bench_startup.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from core import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="maskingnet-app", description="MaskingNet: cut cars out of their background.")
+    parser.add_argument("files", nargs="*", help="photos or folders to open")
+    parser.add_argument("--model", default=None, help="checkpoint file, run folder or model name (default: the last one used)")
+    parser.add_argument("--device", default=None, choices=["auto", "cuda", "mps", "cpu"], help="where the model runs")
+    parser.add_argument("--self-check", nargs=2, metavar=("PHOTO", "OUT"), type=Path,
+                        help="without a window: mask PHOTO, write its cut-out PNG to OUT, exit 0 when it worked")
+    parser.add_argument("--version", action="version", version=f"maskingnet-app {__version__}")
+    return parser
+
+
+def self_check(photo: Path, out: Path, model: str | None = None, device: str | None = None) -> int:
+    """Load the model, mask ``photo``, write the cut-out PNG to ``out``; 0 on success, else 1
+    with one line on stderr."""
+    tick = time.perf_counter()
+    try:
+        import PySide6.QtWidgets  # noqa: F401 - the packaged app must carry Qt's libraries
+
+        from core.errors import MaskingNetError
+        from core.export import ExportOptions
+        from core.imageio import read_photo
+        from core.inference import Segmenter
+        from maskingnet_app.exporter import export_alpha
+
+        try:
+            segmenter = Segmenter.load(model or "default", device=device or "auto")
+            image = read_photo(photo)
+            prediction = segmenter.predict(image.rgb, image.alpha)
+            if out.parent != Path(""):
+                out.parent.mkdir(parents=True, exist_ok=True)
+            alpha = prediction.mask.astype("uint8") * 255
+            export_alpha(image, alpha, out, ExportOptions(format="png"))
+        except (MaskingNetError, ValueError, OSError) as error:
+            print(f"self-check failed: {error}", file=sys.stderr)
+            return 1
+    except ImportError as error:
+        print(f"self-check failed: cannot import {error.name or error}", file=sys.stderr)
+        return 1
+    share = float(prediction.mask.mean())
+    print(f"self-check ok: {out} ({segmenter.name} on {segmenter.device_label}, {time.perf_counter() - tick:.2f} s, "
+          f"car {share:.0%} of the photo)")
+    return 0
+
+
+def main(files: list[str], *, model: str | None = None, device: str | None = None) -> int:
+    """Open the window (with ``files``) and run until it is closed; returns the exit code."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from maskingnet_app import app_settings
+    from maskingnet_app.main_window import ICON_PATH, MainWindow
+    from maskingnet_app.model_service import ModelService
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(app_settings.ORGANIZATION)
+    app.setApplicationName(app_settings.APPLICATION)
+    app.setApplicationVersion(__version__)
+    if ICON_PATH.is_file():
+        app.setWindowIcon(QIcon(str(ICON_PATH)))
+    service = ModelService(model, device)
+    window = MainWindow(service, load_model=False)
+    window.show()
+    if os.environ.get("MASKINGNET_STARTUP_REPORT"):
+        _report_startup(window, service)
+    QTimer.singleShot(0, lambda: service.load(remember=model is None))
+    if files:
+        QTimer.singleShot(0, lambda: window.open_paths(files))
+    return app.exec()
+
+
+def _report_startup(window, service) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    def shown() -> None:
+        print(f"window-shown {time.time():.6f} torch-loaded={'torch' in sys.modules}", flush=True)
+
+    def ready(*_args) -> None:
+        print(f"model-{service.state} {time.time():.6f}", flush=True)
+        window.close()
+        QApplication.instance().quit()
+
+    QTimer.singleShot(0, shown)
+    service.modelLoaded.connect(ready)
+    service.modelFailed.connect(ready)
+
+
+def _run(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if args.self_check:
+        return self_check(args.self_check[0], args.self_check[1], args.model, args.device)
+    return main(args.files, model=args.model, device=args.device)
+
+
+def run() -> None:
+    """The ``maskingnet-app`` console script."""
+    sys.exit(_run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,288 @@
+"""The model service: owns the active ``Segmenter``, loads or switches it, and masks photos on a
+worker thread with signals. Torch is imported on the worker, so the window is up first.
+
+Contract:
+- All public signals are emitted on the GUI thread.
+- ``load`` and mask jobs run one at a time, in order, on the service's own thread pool.
+- ``load`` cancels the mask jobs still waiting (each emits ``jobCancelled``); callers resubmit.
+- Other threads (the batch dialog, fine-tuning) use the model through ``borrow()``, which
+  waits until the service is not using it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
+
+from maskingnet_app import app_settings
+
+if TYPE_CHECKING:
+    from core.inference import Segmenter
+
+DEFAULT_SPEC = "default"
+DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+
+
+@dataclass
+class MaskResult:
+    """A mask the model made for one photo: ``alpha`` is (H, W) uint8 0/255 at full resolution."""
+
+    job: int
+    path: Path
+    alpha: np.ndarray
+    seconds: float
+    uncertainty: float
+    model: str
+
+
+def one_line(error: BaseException) -> str:
+    """A user-facing one-line message for an error raised by the core or by torch."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    from core.errors import MaskingNetError
+
+    return text if isinstance(error, (MaskingNetError, ValueError, OSError)) else f"{type(error).__name__}: {text}"
+
+
+class _Job:
+    def __init__(self, job_id: int, path: Path) -> None:
+        self.id = job_id
+        self.path = path
+        self.cancelled = threading.Event()
+
+
+class ModelService(QObject):
+    """See the module docstring. ``spec`` defaults to the remembered ``model/active`` setting."""
+
+    modelLoading = Signal(str)  # spec
+    modelLoaded = Signal(str, str)  # model name, device label
+    modelFailed = Signal(str)  # one-line message
+    jobStarted = Signal(int, str)  # job id, photo path
+    jobFinished = Signal(int, object)  # job id, MaskResult
+    jobFailed = Signal(int, str, str)  # job id, photo path, one-line message
+    jobCancelled = Signal(int)  # job id
+    progress = Signal(int, int)  # jobs done, jobs in this run (0, 0 when idle)
+    notice = Signal(str)  # one-line notices from the model (e.g. a GPU memory fallback)
+
+    _loadDone = Signal(object, object, str, str, bool)  # segmenter or None, spec, device label, message, remember
+    _jobStarted = Signal(object)
+    _jobDone = Signal(object, object, str)  # job, MaskResult or None, message
+
+    def __init__(self, spec: str | Path | None = None, device: str | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._spec = str(spec) if spec else app_settings.value(app_settings.MODEL_ACTIVE, DEFAULT_SPEC, str)
+        self._device = device or app_settings.value(app_settings.MODEL_DEVICE, "auto", str)
+        self._segmenter: Segmenter | None = None
+        self._state = "idle"  # idle, loading, ready, failed
+        self._error = ""
+        self._load_error = "no model is loaded"
+        self._name = ""
+        self._device_label = ""
+        self._last_seconds: float | None = None
+        self._lock = threading.Lock()
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._jobs: dict[int, _Job] = {}
+        self._next_id = 1
+        self._done = 0
+        self._total = 0
+        self._loadDone.connect(self._on_load_done)
+        self._jobStarted.connect(self._on_job_started)
+        self._jobDone.connect(self._on_job_done)
+
+    # -- state ---------------------------------------------------------------------------
+    @property
+    def spec(self) -> str:
+        """The model spec loaded or being loaded."""
+        return self._spec
+
+    @property
+    def device_preference(self) -> str:
+        return self._device
+
+    @property
+    def state(self) -> str:
+        """'idle' (never loaded), 'loading', 'ready' or 'failed'."""
+        return self._state
+
+    @property
+    def is_ready(self) -> bool:
+        return self._state == "ready"
+
+    @property
+    def error(self) -> str:
+        """Why the last load failed (one line), else ''."""
+        return self._error
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def device_label(self) -> str:
+        """e.g. 'CPU, 2 threads' or 'CUDA: NVIDIA H100'; '' before a model is loaded."""
+        return self._device_label
+
+    @property
+    def last_seconds(self) -> float | None:
+        """How long the last mask took, or None."""
+        return self._last_seconds
+
+    @property
+    def segmenter(self) -> Segmenter | None:
+        """The loaded model; use it from another thread only inside ``borrow()``."""
+        return self._segmenter
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._jobs)
+
+    @property
+    def is_busy(self) -> bool:
+        return bool(self._jobs) or self._state == "loading"
+
+    # -- loading -------------------------------------------------------------------------
+    def load(self, spec: str | Path | None = None, device: str | None = None, *, remember: bool = True) -> None:
+        """Load ``spec`` (default: the current spec) on ``device`` in the background.
+
+        Emits ``modelLoading`` now, then ``modelLoaded`` or ``modelFailed``. With ``remember``
+        a successful load is stored as the ``model/active`` setting.
+        """
+        spec = str(spec) if spec else self._spec
+        device = device or self._device
+        self.cancel_all()
+        self._spec, self._device = spec, device
+        self._state, self._error = "loading", ""
+        self.modelLoading.emit(spec)
+        self._pool.start(lambda: self._load_worker(spec, device, remember))
+
+    def set_device(self, device: str) -> None:
+        """Choose auto/cuda/mps/cpu (remembered) and reload the current model on it."""
+        if device not in DEVICE_CHOICES:
+            raise ValueError(f"unknown device {device!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+        app_settings.set_value(app_settings.MODEL_DEVICE, device)
+        self.load(self._spec, device, remember=False)
+
+    def _load_worker(self, spec: str, device: str, remember: bool) -> None:
+        try:
+            from core.inference import Segmenter
+
+            segmenter = Segmenter.load(spec, device=device, on_notice=self.notice.emit)
+            label, message = segmenter.device_label, ""
+        except Exception as error:  # noqa: BLE001 - a worker reports every failure as one line
+            segmenter, label, message = None, "", one_line(error)
+        with self._lock:
+            if (spec, device) == (self._spec, self._device):  # else a newer load is queued
+                self._segmenter, self._load_error = segmenter, message
+        self._loadDone.emit(segmenter, spec, label, message, remember)
+
+    @Slot(object, object, str, str, bool)
+    def _on_load_done(self, segmenter, spec: str, label: str, message: str, remember: bool) -> None:
+        if spec != self._spec or self._segmenter is not segmenter:
+            return  # a newer load was asked for meanwhile
+        if segmenter is None:
+            self._state, self._error = "failed", message
+            self._name, self._device_label = "", ""
+            self.modelFailed.emit(message)
+            return
+        self._state, self._error = "ready", ""
+        self._name, self._device_label = segmenter.name, label
+        if remember:
+            app_settings.set_value(app_settings.MODEL_ACTIVE, spec)
+        self.modelLoaded.emit(self._name, self._device_label)
+
+    # -- masking -------------------------------------------------------------------------
+    def submit(self, path: str | Path) -> int:
+        """Queue a mask job for the photo at ``path``; returns its job id.
+
+        Emits ``jobStarted``, then ``jobFinished`` (a ``MaskResult``), ``jobFailed`` or
+        ``jobCancelled``. Without a loaded model the job fails with the load error.
+        """
+        job = _Job(self._next_id, Path(path))
+        self._next_id += 1
+        self._jobs[job.id] = job
+        self._total += 1
+        self.progress.emit(self._done, self._total)
+        self._pool.start(lambda: self._job_worker(job))
+        return job.id
+
+    def cancel(self, job_id: int) -> None:
+        """Cancel one job: a waiting job never runs; a running one's result is dropped."""
+        job = self._jobs.get(job_id)
+        if job is not None:
+            job.cancelled.set()
+
+    def cancel_all(self) -> None:
+        for job in self._jobs.values():
+            job.cancelled.set()
+
+    def wait_idle(self, msecs: int = -1) -> bool:
+        """Block until every queued load and job has run (tests, shutdown)."""
+        return self._pool.waitForDone(msecs)
+
+    def shutdown(self, msecs: int = 30000) -> None:
+        self.cancel_all()
+        self._pool.waitForDone(msecs)
+
+    @contextlib.contextmanager
+    def borrow(self) -> Iterator[Segmenter]:
+        """Use the loaded model from another thread; raises RuntimeError when none is loaded."""
+        with self._lock:
+            if self._segmenter is None:
+                raise RuntimeError(self._load_error or "no model is loaded")
+            yield self._segmenter
+
+    def _job_worker(self, job: _Job) -> None:
+        if job.cancelled.is_set():
+            self._jobDone.emit(job, None, "")
+            return
+        self._jobStarted.emit(job)
+        try:
+            from core.imageio import read_photo
+
+            tick = time.perf_counter()
+            with self._lock:
+                segmenter = self._segmenter
+                if segmenter is None:
+                    self._jobDone.emit(job, None, f"not masked: {self._load_error or 'no model is loaded'}")
+                    return
+                photo = read_photo(job.path)
+                if job.cancelled.is_set():
+                    self._jobDone.emit(job, None, "")
+                    return
+                prediction = segmenter.predict(photo.rgb, photo.alpha)
+            alpha = prediction.mask.astype(np.uint8) * 255
+            result = MaskResult(job.id, job.path, alpha, time.perf_counter() - tick, prediction.uncertainty, segmenter.name)
+        except MemoryError:
+            self._jobDone.emit(job, None, f"{job.path}: not enough memory to mask this photo")
+            return
+        except Exception as error:  # noqa: BLE001 - a worker reports every failure as one line
+            self._jobDone.emit(job, None, one_line(error))
+            return
+        self._jobDone.emit(job, result, "")
+
+    @Slot(object)
+    def _on_job_started(self, job: _Job) -> None:
+        if not job.cancelled.is_set():
+            self.jobStarted.emit(job.id, str(job.path))
+
+    @Slot(object, object, str)
+    def _on_job_done(self, job: _Job, result: MaskResult | None, message: str) -> None:
+        self._jobs.pop(job.id, None)
+        self._done += 1
+        if job.cancelled.is_set():
+            self.jobCancelled.emit(job.id)
+        elif result is not None:
+            self._last_seconds = result.seconds
+            self.jobFinished.emit(job.id, result)
+        else:
+            self.jobFailed.emit(job.id, str(job.path), message)
+        if not self._jobs:
+            self._done = self._total = 0
+        self.progress.emit(self._done, self._total)
