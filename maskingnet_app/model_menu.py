@@ -1,10 +1,10 @@
-"""The Model menu: train on my corrections, switch between the shipped default and the user's
-versions, remove a version, open the models folder.
+"""The Model menu's entries: train on my corrections, switch between the shipped default and the
+user's versions, remove a version, show a model card, open the models folder.
 
-The menu is rebuilt each time it opens, from ``core.model_versions``. It never changes the
-model itself: choosing one calls ``activate(name)`` (the window loads it through its model
-service), and the one in use, as ``current()`` names it, is checked and cannot be removed.
-"""
+``ModelChooser`` adds these entries to an existing menu (the window's Model menu) and rebuilds
+the list each time the menu opens, from ``core.model_versions``. It never changes the model
+itself: choosing one calls ``activate(name)`` (the window loads it through its model service),
+and the one in use, as ``current()`` names it, is checked and cannot be removed."""
 
 from __future__ import annotations
 
@@ -34,39 +34,58 @@ def model_name(spec: str | Path | None) -> str:
     return str(spec)
 
 
-class ModelMenu(QMenu):
-    """See the module docstring. ``confirm(question)`` asks before a removal (a dialog by default)."""
+class ModelChooser(QObject):
+    """Puts the model entries at the top of ``menu`` (the window's Model menu, whose own entries
+    stay below) and rebuilds the list of models each time the menu opens.
+
+    ``confirm(question)`` asks before a removal (a dialog by default).
+    """
 
     train_requested = Signal()
     model_removed = Signal(str)
     message = Signal(str)  # one-line errors and notes for the status bar
 
-    def __init__(self, current: Callable[[], str], activate: Callable[[str], None], parent: QWidget | None = None,
-                 *, confirm: Callable[[str], bool] | None = None) -> None:
-        super().__init__("&Model", parent)
+    def __init__(self, menu: QMenu, current: Callable[[], str], activate: Callable[[str], None], *,
+                 confirm: Callable[[str], bool] | None = None) -> None:
+        super().__init__(menu)
+        self.menu = menu
         self.current = current
         self.activate = activate
         self.confirm = confirm or self._ask
-        self._keep = QObject(self)  # owns the actions that outlive a rebuild (clear() deletes the menu's own)
-        self.train_action = QAction("&Train on my corrections…", self._keep)
+        self.train_action = QAction("&Train on My Corrections…", self)
         self.train_action.setStatusTip("Fine-tune a model on the masks you corrected and save it as a new version")
         self.train_action.triggered.connect(lambda: self.train_requested.emit())
         self.choices = QActionGroup(self)
         self.choices.setExclusive(True)
-        self.remove_menu = QMenu("&Remove a version", self)
-        self.aboutToShow.connect(self.rebuild)
+        self.header = QAction("Use model", self)
+        self.header.setSeparator(True)
+        self.after_choices = QAction(self)
+        self.after_choices.setSeparator(True)
+        self.remove_menu = QMenu("&Remove a Version", menu)
+        self.card_action = QAction("Show the Model &Card", self)
+        self.card_action.triggered.connect(lambda: self._open(user_models_dir() / model_name(self.current())
+                                                              / model_versions.CARD_FILE))
+        self.folder_action = QAction("Open the Models &Folder", self)
+        self.folder_action.triggered.connect(lambda: self._open(user_models_dir()))
+        self.end = QAction(self)
+        self.end.setSeparator(True)
+        existing = menu.actions()
+        menu.insertActions(existing[0] if existing else None, [
+            self.train_action, self.header, self.after_choices, self.remove_menu.menuAction(), self.card_action,
+            self.folder_action, self.end])
+        self._choice_actions: list[QAction] = []
+        menu.aboutToShow.connect(self.rebuild)
         self.rebuild()
 
     def rebuild(self) -> None:
         """List the models again (versions may have been added or removed)."""
-        self.clear()
-        for action in self.choices.actions():
+        for action in self._choice_actions:
+            self.menu.removeAction(action)
             self.choices.removeAction(action)
+            action.deleteLater()
+        self._choice_actions = []
         self.remove_menu.clear()
         in_use = model_name(self.current())
-        self.addAction(self.train_action)
-        self.addSeparator()
-        self.addSection("Use model")
         installed = shipped_model_path().is_file()
         default = self._choice("Shipped default model" + ("" if installed else " (not installed)"), DEFAULT_MODEL, in_use)
         default.setEnabled(installed or in_use == DEFAULT_MODEL)
@@ -78,7 +97,7 @@ class ModelMenu(QMenu):
         if in_use not in known:
             other = self._choice(f"Other: {Path(in_use).name}", in_use, in_use)
             other.setToolTip(in_use)
-        self.addSeparator()
+        self.menu.insertActions(self.after_choices, self._choice_actions)
         for version in versions:
             label = version.name + (" (in use)" if version.name == in_use else "")
             action = self.remove_menu.addAction(label)
@@ -86,12 +105,7 @@ class ModelMenu(QMenu):
             action.setData(version.name)
             action.triggered.connect(lambda _=False, name=version.name: self.remove(name))
         self.remove_menu.setEnabled(any(v.name != in_use for v in versions))
-        self.addMenu(self.remove_menu)
-        card = self.addAction("Show the model card")
-        card.setEnabled(in_use in {v.name for v in versions})
-        card.triggered.connect(lambda: self._open(user_models_dir() / in_use / model_versions.CARD_FILE))
-        folder = self.addAction("Open the models folder")
-        folder.triggered.connect(lambda: self._open(user_models_dir()))
+        self.card_action.setEnabled(in_use in {v.name for v in versions})
 
     def _choice(self, text: str, name: str, in_use: str) -> QAction:
         action = QAction(text, self)
@@ -100,7 +114,7 @@ class ModelMenu(QMenu):
         action.setData(name)
         action.triggered.connect(lambda _=False, chosen=name: self.choose(chosen))
         self.choices.addAction(action)
-        self.addAction(action)
+        self._choice_actions.append(action)
         return action
 
     def choice_names(self) -> list[str]:
@@ -133,7 +147,7 @@ class ModelMenu(QMenu):
         return True
 
     def _ask(self, question: str) -> bool:
-        answer = QMessageBox.question(self.parentWidget(), "Remove a model version", question)
+        answer = QMessageBox.question(self.menu.window(), "Remove a model version", question)
         return answer == QMessageBox.StandardButton.Yes
 
     def _open(self, path: Path) -> None:
@@ -141,3 +155,12 @@ class ModelMenu(QMenu):
             self.message.emit(f"{path}: not found")
             return
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
+class ModelMenu(QMenu):
+    """A stand-alone "Model" menu holding a ``ModelChooser`` (its signals are on ``chooser``)."""
+
+    def __init__(self, current: Callable[[], str], activate: Callable[[str], None], parent: QWidget | None = None,
+                 *, confirm: Callable[[str], bool] | None = None) -> None:
+        super().__init__("&Model", parent)
+        self.chooser = ModelChooser(self, current, activate, confirm=confirm)

@@ -117,8 +117,8 @@ def test_model_menu_switches_and_removes_versions(qtbot, tiny_checkpoint):
     state = {"current": "v1"}
     switched: list[str] = []
     answers = [False, True]
-    menu = ModelMenu(lambda: state["current"], switched.append, confirm=lambda question: answers.pop(0))
-    qtbot.addWidget(menu)
+    menu = ModelMenu(lambda: state["current"], switched.append, confirm=lambda question: answers.pop(0)).chooser
+    qtbot.addWidget(menu.menu)
     assert menu.choice_names() == ["default", "v1", "v2"] and menu.checked_name() == "v1"
     default = menu.choices.actions()[0]
     assert "not installed" in default.text() and not default.isEnabled()
@@ -149,3 +149,22 @@ def test_model_menu_switches_and_removes_versions(qtbot, tiny_checkpoint):
     assert menu.choice_names()[-1] == str(tiny_checkpoint) and menu.checked_name() == str(tiny_checkpoint)
     with qtbot.waitSignal(menu.train_requested):
         menu.train_action.trigger()
+
+
+def test_model_chooser_goes_on_top_of_an_existing_menu(qtbot, tiny_checkpoint):
+    from PySide6.QtWidgets import QMenu
+
+    from maskingnet_app.model_menu import ModelChooser
+
+    menu = QMenu("Model")
+    qtbot.addWidget(menu)
+    load = menu.addAction("Load Model File…")
+    chooser = ModelChooser(menu, lambda: "default", lambda name: None)
+    mv.save_version("late", tiny_checkpoint, record())
+    menu.aboutToShow.emit()  # opening the menu lists the new version
+    texts = [a.text() for a in menu.actions()]
+    assert texts[0] == chooser.train_action.text() and menu.actions()[-1] is load
+    assert chooser.choice_names() == ["default", "late"] and chooser.checked_name() == "default"
+    assert texts.index("Shipped default model (not installed)") < texts.index(chooser.remove_menu.title())
+    chooser.rebuild()
+    assert [a.text() for a in menu.actions()] == texts  # a rebuild replaces, never duplicates
