@@ -24,6 +24,17 @@ def isolated_home(tmp_path_factory, monkeypatch) -> Path:
     return home
 
 
+@pytest.fixture(autouse=True)
+def isolated_qsettings(isolated_home: Path) -> Path:
+    """Every test's QSettings (the app's remembered settings) live in its own folder."""
+    from PySide6.QtCore import QSettings
+
+    folder = isolated_home / "qsettings"
+    for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(folder))
+    return folder
+
+
 @pytest.fixture
 def carvana_dir() -> Path:
     """The shared Carvana photos; tests that need them skip where they are missing."""
