@@ -44,6 +44,28 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     _fsync_directory(directory)
 
 
+def ensure_writable_folder(folder: str | Path) -> Path:
+    """Create ``folder`` (with its parents) and check that files can be written in it, by
+    creating and removing a probe file; raises ``OutputWriteError`` with a one-line reason."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputWriteError(folder, "exists and is not a folder") from None
+    except OSError as error:
+        raise OutputWriteError(folder, f"cannot create the output folder ({error.strerror or error})") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", suffix=".part", dir=folder)
+    except PermissionError:
+        raise OutputWriteError(folder, "the output folder is not writable") from None
+    except OSError as error:
+        raise OutputWriteError(folder, f"cannot write in the output folder ({error.strerror or error})") from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    return folder
+
+
 def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
     """Call ``write(handle)`` on a temporary file and move it onto ``path`` when it succeeds."""
     with atomic_path(path) as temp_path, open(temp_path, "wb") as handle:

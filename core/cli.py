@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from core import __version__
+from core.atomic import ensure_writable_folder
 from core.errors import MaskingNetError
 
 
@@ -57,7 +58,7 @@ def run_predict(args: argparse.Namespace) -> int:
     if not jobs:
         print("error: no images found in " + ", ".join(map(str, args.paths)), file=sys.stderr)
         return 1
-    args.out.mkdir(parents=True, exist_ok=True)
+    ensure_writable_folder(args.out)
     segmenter = Segmenter.load(args.model, device=args.device)  # --tta is done by the batch (mirror)
     segmenter.on_notice = lambda message: print(f"note: {message}", file=sys.stderr)
     if args.batch_size:

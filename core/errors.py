@@ -34,3 +34,7 @@ class OutputWriteError(MaskingNetError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{path}: {problem}")
+
+
+class NotEnoughMemory(MaskingNetError):
+    """The model ran out of memory even for one photo on the CPU (a GPU falls back to it first)."""

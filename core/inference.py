@@ -13,8 +13,13 @@ from torch import nn
 
 from core.checkpoint import ModelConfig, load_model
 from core.device import autocast, autocast_dtype, describe_device, select_device
+from core.errors import NotEnoughMemory
 from core.model_store import resolve_model
 from core.preprocess import upsample_probability
+
+
+class CpuOutOfMemory(NotEnoughMemory, torch.OutOfMemoryError):
+    """Out of memory on the CPU even for one photo: what to tell the user, in one line."""
 
 
 @dataclass
@@ -95,24 +100,30 @@ class Segmenter:
     def probabilities(self, batch: torch.Tensor) -> np.ndarray:
         """Normalised working-size batch (N, 3, S, S) -> car probabilities (N, S, S) float32.
 
-        On a GPU out-of-memory error the batch is split, and at one photo the model moves to
-        the CPU; ``on_notice`` says so.
+        On an out-of-memory error the batch is split (``batch_size`` is lowered for later
+        calls), and at one photo the model moves from the GPU to the CPU; ``on_notice`` says so.
+        Out of memory on the CPU for one photo raises ``CpuOutOfMemory`` (both a
+        ``torch.OutOfMemoryError`` and a one-line ``MaskingNetError``).
         """
         try:
             return self._probabilities(batch)
         except torch.OutOfMemoryError:
-            if self.device.type == "cpu":
-                raise
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
+            where = "CPU" if self.device.type == "cpu" else "GPU"
             if len(batch) > 1:
-                self.batch_size = max(1, len(batch) // 2)
-                self.on_notice(f"out of GPU memory: batch size lowered to {self.batch_size}")
                 half = len(batch) // 2
+                if half < self.batch_size:
+                    self.batch_size = half
+                    self.on_notice(f"out of {where} memory: batch size lowered to {half}")
                 return np.concatenate([self.probabilities(batch[:half]), self.probabilities(batch[half:])])
-            self.on_notice("out of GPU memory even for one photo: masking on the CPU from now on")
+            if self.device.type == "cpu":
+                raise CpuOutOfMemory(
+                    f"out of memory on the CPU even for one photo at {self.size}x{self.size}; close other programs"
+                ) from None
+            self.on_notice(f"out of {where} memory even for one photo: masking on the CPU from now on")
             self._move_to(torch.device("cpu"))
-            return self._probabilities(batch)
+            return self.probabilities(batch)
 
     def _probabilities(self, batch: torch.Tensor) -> np.ndarray:
         batch = batch.to(self.device, non_blocking=True)
