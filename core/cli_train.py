@@ -14,8 +14,8 @@ if TYPE_CHECKING:  # torch loads only when a command runs, so --help stays insta
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--images", required=True, type=Path, help="folder of photos")
-    parser.add_argument("--masks", required=True, type=Path, help="folder of masks")
+    parser.add_argument("--images", type=Path, help="folder of photos (needs --masks; or use --corrections)")
+    parser.add_argument("--masks", type=Path, help="folder of masks")
     parser.add_argument("-o", "--out", required=True, type=Path, help="run folder (checkpoints; resumes if present)")
     parser.add_argument("--recipe", type=Path, help="JSON file of TrainConfig fields (flags given override it)")
     parser.add_argument("--arch", help="network: unet, segnet, arc1, arc2, arc3, maskingnet")
@@ -31,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", help="checkpoint or model name to fine-tune from")
     parser.add_argument("--max-steps-per-epoch", type=int)
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    parser.add_argument("--corrections", action="store_true",
+                        help="also train on the masks corrected in the app (their corrected pixels weigh more)")
+    parser.add_argument("--correction-weight", type=float, help="extra loss weight of corrected pixels (0: none)")
+    parser.add_argument("--save-as", metavar="NAME",
+                        help="when training finishes, save the best weights as the model version NAME (not made "
+                             "active), with a model card comparing it with --init on the validation photos")
 
 
 def build_config(args: argparse.Namespace) -> TrainConfig:
@@ -54,7 +60,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     overrides = {
         name: getattr(args, name)
         for name in ("arch", "width", "size", "epochs", "batch_size", "lr", "lr_halve_every", "val_fraction",
-                     "seed", "device", "max_steps_per_epoch")
+                     "seed", "device", "max_steps_per_epoch", "correction_weight")
         if getattr(args, name) is not None
     }
     if args.init:
@@ -85,15 +91,31 @@ def run(args: argparse.Namespace) -> int:
     from core.train import train
 
     config = build_config(args)
-    samples, unmatched = find_samples(args.images, args.masks)
+    if args.save_as:
+        from core.model_versions import check_name
+
+        check_name(args.save_as)  # before hours of training, not after
+    if (args.images is None) != (args.masks is None) or (args.images is None and not args.corrections):
+        raise ValueError("give --images and --masks (a folder of photos and one of masks), or --corrections, or both")
+    samples, unmatched = find_samples(args.images, args.masks) if args.images is not None else ([], [])
     if unmatched:
         print(f"note: {len(unmatched)} photo(s) have no mask and are left out, e.g. {unmatched[0]}", file=sys.stderr)
+    if args.corrections:
+        from core.corrections import CorrectionStore
+        from core.finetune import correction_items
+
+        corrected = [item.sample for item in correction_items(CorrectionStore())]
+        print(f"{len(corrected)} photo(s) corrected in the app", flush=True)
+        samples += corrected
     if not samples:
-        raise ValueError(f"{args.images}: no photos with masks in {args.masks}")
+        raise ValueError(f"{args.images or 'the corrections'}: no photos with masks"
+                         + (f" in {args.masks}" if args.masks else ""))
     train_samples, val_samples = split_by_group(samples, config.val_fraction, seed=config.seed)
     print(f"{len(train_samples)} training photos ({len({s.group for s in train_samples})} groups), "
           f"{len(val_samples)} validation photos ({len({s.group for s in val_samples})} groups)", flush=True)
+    finished = False
     for event in train(config, train_samples, val_samples, args.out):
+        finished = finished or event.kind == "done"
         if event.kind == "step":
             if event.step % 50 == 0 or event.step == event.steps_per_epoch:
                 eta = f"{event.eta_s / 60:.0f} min left" if event.eta_s is not None else ""
@@ -105,4 +127,13 @@ def run(args: argparse.Namespace) -> int:
                   f"{event.elapsed_s / 60:.1f} min", flush=True)
         else:
             print(event.message, flush=True)
+    if args.save_as and finished:
+        from core.finetune import version_from_run
+
+        version = version_from_run(args.out, args.save_as, config, train_samples, val_samples, base_model=args.init)
+        before, after = version.val_dice_before, version.val_dice_after
+        figures = (f"; validation Dice {before:.4f} -> {after:.4f}" if before is not None and after is not None
+                   else f"; validation Dice {after:.4f}" if after is not None else "")
+        print(f"saved as the model version {version.name!r} ({version.folder}){figures}; "
+              f"use it with --model {version.name} or from the app's Model menu", flush=True)
     return 0

@@ -380,10 +380,44 @@ def version_record(result: FinetuneResult) -> dict[str, Any]:
     }
 
 
-def save_as_version(result: FinetuneResult, name: str | None = None) -> ModelVersion:
-    """Save a finished run as a new model version (not activated), then delete the run folder."""
+def save_as_version(result: FinetuneResult, name: str | None = None, *, keep_run: bool = False) -> ModelVersion:
+    """Save a finished run as a new model version (not activated), then delete the run folder
+    unless ``keep_run``."""
     from core.model_versions import save_version
 
     version = save_version(name or result.settings.name, result.best_path, version_record(result))
-    remove_run(result.run_dir)
+    if not keep_run:
+        remove_run(result.run_dir)
     return version
+
+
+def version_from_run(
+    run_dir: str | Path, name: str, config: TrainConfig, train: Sequence[Sample], val: Sequence[Sample],
+    *, base_model: str | None = None,
+) -> ModelVersion:
+    """Save a finished ``maskingnet train`` run (its best weights) as the version ``name``,
+    measuring ``base_model`` (when given) and the new weights on ``val`` for its model card.
+    The run folder is kept."""
+    from core.checkpoint import read_config
+    from core.train import BEST, LAST
+
+    run_dir = Path(run_dir)
+    best = run_dir / BEST if (run_dir / BEST).is_file() else run_dir / LAST
+    info = read_config(run_dir / LAST).info
+    base_path = resolve_model(base_model) if base_model else None
+    settings = FinetuneSettings(
+        name=name, base_model=base_model or "", epochs=config.epochs, lr=config.lr, size=config.size,
+        batch_size=config.batch_size, device=config.device, weight_corrections=config.correction_weight > 0,
+        correction_weight=config.correction_weight, val_fraction=config.val_fraction, seed=config.seed,
+        augment=config.augment,
+    )
+    result = FinetuneResult(
+        settings=settings, base_path=base_path or Path(""), run_dir=run_dir, best_path=best, train=list(train),
+        val=list(val), split_note=f"{len({s.group for s in val})} group(s) held out", config=config.to_dict(),
+        history=list(info.get("history") or []),
+        dice_before=evaluate_model(base_path, val, config.device) if base_path else [],
+        dice_after=evaluate_model(best, val, config.device), seconds=float(info.get("train_seconds") or 0.0),
+        device=str(info.get("device", "")),
+        sources={str(s.image): ("correction" if s.weight is not None else str(s.image.parent)) for s in [*train, *val]},
+    )
+    return save_as_version(result, name, keep_run=True)

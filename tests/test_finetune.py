@@ -160,3 +160,38 @@ def test_cli_init_accepts_a_version_name(tmp_path, tiny_checkpoint):
     assert config.info["train_config"]["init"].endswith(str(Path("models") / "mine" / "model.safetensors"))
     assert config.preprocess.size == 64 and config.width == 4
     assert np.isfinite(config.info["history"][0]["loss"])
+
+
+def test_cli_fine_tunes_on_corrections_and_saves_a_version(tmp_path, tiny_checkpoint, capsys):
+    from core.cli import main
+
+    store = CorrectionStore()
+    make_corrections(tmp_path / "photos", store, count=6, groups=3)
+    root = make_folder(tmp_path / "set", count=2)
+    out = tmp_path / "run"
+    code = main(["train", "--corrections", "--images", str(root / "images"), "--masks", str(root / "masks"),
+                 "-o", str(out), "--init", str(tiny_checkpoint), "--epochs", "1", "--batch-size", "4",
+                 "--device", "cpu", "--save-as", "cli-v", "--correction-weight", "2"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "6 photo(s) corrected in the app" in printed and "saved as the model version 'cli-v'" in printed
+    version = model_versions.read_version("cli-v")
+    assert version is not None and version.val_dice_before is not None and version.val_dice_after is not None
+    assert version.record["train_config"]["correction_weight"] == 2.0
+    assert {row["source"] for row in version.record["data"]["train"] + version.record["data"]["val"]} >= {"correction"}
+    assert model_versions.active_model() == "default"
+    assert (out / "best.safetensors").is_file()  # the user's run folder is kept
+
+
+def test_cli_refuses_a_taken_name_before_training(tmp_path, tiny_checkpoint, capsys):
+    from core.cli import main
+
+    model_versions.save_version("taken", tiny_checkpoint, {})
+    root = make_folder(tmp_path / "set", count=2)
+    out = tmp_path / "run"
+    code = main(["train", "--images", str(root / "images"), "--masks", str(root / "masks"), "-o", str(out),
+                 "--init", str(tiny_checkpoint), "--save-as", "taken"])
+    assert code != 0 and "exists" in capsys.readouterr().err
+    assert not (out / "last.safetensors").exists()
+    assert main(["train", "--images", str(root / "images"), "-o", str(out)]) != 0
+    assert "--masks" in capsys.readouterr().err
