@@ -242,6 +242,9 @@ class MainWindow(QMainWindow):
     def paste(self) -> None:
         """Open the files on the clipboard, or the image on it (saved under the app's folder)."""
         data = QApplication.clipboard().mimeData()
+        if data is None:
+            self.show_message("The clipboard holds no image and no photo files", "warning")
+            return
         files = [url.toLocalFile() for url in data.urls() if url.isLocalFile()] if data.hasUrls() else []
         if not files and data.hasText():
             files = [line.strip() for line in data.text().splitlines() if line.strip() and Path(line.strip()).exists()]
