@@ -24,6 +24,7 @@ from core.preprocess import Preprocess
 FORMAT_VERSION = "1"
 _METADATA_KEY = "maskingnet"
 _MAX_HEADER_BYTES = 100_000_000
+MAX_WORKING_SIZE = 4096  # larger working sizes would need gigabytes per photo
 
 
 @dataclass
@@ -87,6 +88,8 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
             header = handle.read(header_length)
         if not header.lstrip().startswith(b"{"):
             raise CheckpointError(path, "not a safetensors model file")
+        if len(header) < header_length:
+            raise CheckpointError(path, "damaged safetensors file (it ends inside its header)")
         metadata = json.loads(header).get("__metadata__") or {}
     except CheckpointError:
         raise
@@ -127,21 +130,25 @@ def _config_from_metadata(path: str | Path, metadata: dict[str, str]) -> ModelCo
         raise CheckpointError(
             path, f"unknown architecture {config.arch!r}; valid names: {', '.join(MODEL_NAMES)}"
         )
+    if config.preprocess.size > MAX_WORKING_SIZE:
+        raise CheckpointError(path, f"working size {config.preprocess.size} is above the limit of {MAX_WORKING_SIZE}")
     return config
 
 
 def load_model(path: str | Path) -> tuple[nn.Module, ModelConfig]:
     """Rebuild the network of a checkpoint on the CPU, in eval mode, with its weights.
 
-    Missing, extra or wrongly shaped tensors raise ``CheckpointError`` naming them.
+    Missing, extra or wrongly shaped tensors, and NaN or infinite weights, raise
+    ``CheckpointError`` naming them. The shapes are checked on a weightless (meta-device)
+    network first, so a configuration that names a huge network allocates nothing.
     """
     tensors, metadata = read_safetensors(path)
     config = _config_from_metadata(path, metadata)
     try:
-        model = config.build()
+        with torch.device("meta"):
+            expected = config.build().state_dict()
     except (UnknownModelError, ValueError) as error:
         raise CheckpointError(path, str(error)) from None
-    expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     wrong = sorted(
@@ -154,6 +161,11 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelConfig]:
             problems.append(f"{len(names)} {label} tensor(s): {shown}")
     if problems:
         raise CheckpointError(path, f"does not fit a {config.arch} of width {config.width}: " + "; ".join(problems))
+    broken = sorted(name for name, tensor in tensors.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all())
+    if broken:
+        shown = ", ".join(broken[:3]) + (f" and {len(broken) - 3} more" if len(broken) > 3 else "")
+        raise CheckpointError(path, f"{len(broken)} tensor(s) hold NaN or infinite values: {shown}")
+    model = config.build()
     model.load_state_dict(tensors)
     model.eval()
     return model, config
