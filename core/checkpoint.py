@@ -189,11 +189,18 @@ def load_optimizer(path: str | Path, optimizer: torch.optim.Optimizer) -> dict[s
     try:
         groups = json.loads(metadata["param_groups"])
         progress = json.loads(metadata["progress"])
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for name, tensor in tensors.items():
+            prefix, index, key = name.split(".", 2)
+            if prefix != "state":
+                raise ValueError(f"unexpected tensor {name!r}")
+            state.setdefault(int(index), {})[key] = tensor
     except (KeyError, ValueError) as error:
         raise CheckpointError(path, f"not a training state file ({error})") from None
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for name, tensor in tensors.items():
-        _, index, key = name.split(".", 2)
-        state.setdefault(int(index), {})[key] = tensor
-    optimizer.load_state_dict({"state": state, "param_groups": groups})
+    if not isinstance(progress, dict) or not isinstance(groups, list):
+        raise CheckpointError(path, "not a training state file (unexpected contents)")
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(path, f"does not fit this model's optimizer ({error})") from None
     return progress

@@ -271,3 +271,20 @@ def test_unknown_names_and_a_missing_default_say_what_to_do(tmp_path):
             with pytest.raises(CheckpointError, match="no default model is installed") as info:
                 resolve_model(spec)
             assert "--model" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_training_state_of_another_network_is_refused(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "state.safetensors"
+    save_optimizer(path, _trained_optimizer(_config("maskingnet").build()), {"epoch": 1})
+    other = torch.optim.Adam(_config("unet").build().parameters())
+    with pytest.raises(CheckpointError, match="does not fit this model's optimizer") as info:
+        load_optimizer(path, other)
+    assert str(path) in str(info.value)
+
+
+def test_a_training_state_with_foreign_tensors_is_refused(tmp_path):
+    path = tmp_path / "state.safetensors"
+    save_file({"weights": torch.zeros(2)}, str(path), metadata={"param_groups": "[]", "progress": "{}"})
+    with pytest.raises(CheckpointError, match="not a training state file"):
+        load_optimizer(path, torch.optim.Adam(_config().build().parameters()))
