@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 
 import numpy as np
@@ -21,7 +22,7 @@ from core.batch import (
 from core.corrections import CorrectionStore
 from core.errors import MaskingNetError
 from core.export import ExportOptions
-from core.imageio import read_photo
+from core.imageio import Photo, read_photo
 from core.inference import Segmenter
 from core.review import FIXED, ReviewLog
 
@@ -151,7 +152,7 @@ def test_an_unexpected_error_in_a_writer_reaches_the_caller(tmp_path, tiny, monk
     def explode(*args, **kwargs):
         raise RuntimeError("encoder bug")
 
-    monkeypatch.setattr(batch_module, "render_export", explode)
+    monkeypatch.setattr(batch_module, "encode_export", explode)
     with pytest.raises(RuntimeError, match="encoder bug"):
         list(run_batch(plan_jobs([src], out, ExportOptions()), tiny, out_dir=out))
     assert not _outputs(out)
@@ -246,3 +247,29 @@ def test_progress_counts_rate_and_time_left():
     assert progress.seconds_left == pytest.approx(2.0)
     assert progress.describe() == "6/10 · 2.0 photos/s · 0:02 left"
     assert format_duration(3723) == "1:02:03" and format_duration(7) == "0:07"
+
+
+@pytest.mark.parametrize("feather", [0.0, 3.0])
+@pytest.mark.parametrize("transparent", [False, True])
+@pytest.mark.parametrize("fmt", ["png", "mask", "jpeg", "webp"])
+def test_fast_encoding_gives_the_pixels_of_render_export(fmt, transparent, feather, tmp_path, monkeypatch):
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    alpha = rng.integers(0, 256, (40, 60), dtype=np.uint8) if transparent else None
+    photo = Photo(tmp_path / "p.png", rgb, alpha)
+    mask = rng.random((40, 60)) > 0.4
+    options = ExportOptions(format=fmt, feather=feather, background=(10, 200, 30))
+    captured = {}
+    real_encode = batch_module.encode_image
+
+    def capture(array, *args, **kwargs):
+        captured["array"] = array
+        return real_encode(array, *args, **kwargs)
+
+    monkeypatch.setattr(batch_module, "encode_image", capture)
+    data = batch_module.encode_export(photo, mask, options)
+    expected = batch_module.render_export(photo, mask, options)
+    if fmt in ("png", "mask"):
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), expected)
+    else:
+        assert np.array_equal(captured["array"], expected)
