@@ -1,0 +1,106 @@
+"""Brush speed on a 1918x1280 photo: milliseconds per dab, including the repaint.
+
+Each dab is one ``Canvas.continue_stroke`` (the brush's numpy work and the recomposition of
+the changed rectangle) followed by a synchronous repaint of the canvas viewport, offscreen.
+"dirty" repaints only the changed rectangle (what an interactive stroke does); "full"
+repaints the whole viewport (the brief's worst case). The pointer moves 6 screen pixels per
+dab, as a quick stroke does.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/bench_brush.py [--dabs 300] [--photo PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QPointF, QRect  # noqa: E402, TID251
+from PySide6.QtWidgets import QApplication  # noqa: E402, TID251
+
+from core.mask_edit import MaskEditor  # noqa: E402
+from maskingnet_app.canvas import Canvas  # noqa: E402
+from maskingnet_app.editor_state import EditorState  # noqa: E402
+
+WIDTH, HEIGHT = 1918, 1280
+STEP_PX = 6  # pointer travel per dab, in screen pixels
+
+
+def test_photo(path: str | None) -> np.ndarray:
+    if path:
+        import cv2
+
+        from core.imageio import read_photo
+
+        return cv2.resize(read_photo(path).rgb, (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (HEIGHT // 8, WIDTH // 8, 3), dtype=np.uint8)
+    return np.repeat(np.repeat(rgb, 8, axis=0), 8, axis=1)[:HEIGHT, :WIDTH].copy()
+
+
+def run(canvas: Canvas, dabs: int, repaint: str) -> list[float]:
+    canvas.begin_stroke()
+    view = canvas.viewport()
+    centre_x, centre_y = view.width() / 2, view.height() / 2
+    radius = 0.3 * min(view.width(), view.height())
+    times = []
+    for i in range(dabs):
+        angle = i * STEP_PX / radius
+        point = QPointF(centre_x + radius * math.cos(angle), centre_y + radius * math.sin(angle))
+        tick = time.perf_counter()
+        x, y = canvas.widget_to_image(point)
+        rect = canvas.continue_stroke(x, y)
+        if repaint == "full":
+            view.repaint()
+        elif rect is not None:
+            top_left = canvas.image_to_widget(rect.left, rect.top)
+            view.repaint(QRect(int(top_left.x()) - 1, int(top_left.y()) - 1,
+                               int(rect.width * canvas.zoom) + 3, int(rect.height * canvas.zoom) + 3))
+        times.append((time.perf_counter() - tick) * 1000)
+    canvas.end_stroke()
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dabs", type=int, default=300)
+    parser.add_argument("--photo", default=None, help="a photo to scale to 1918x1280 (default: synthetic)")
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    state = EditorState(remember=False)
+    canvas = Canvas(state)
+    canvas.resize(1400, 900)
+    canvas.show()
+    app.processEvents()
+    rgb = test_photo(args.photo)
+    alpha = np.zeros((HEIGHT, WIDTH), np.uint8)
+    alpha[300:1000, 400:1500] = 255
+    print(f"photo {WIDTH}x{HEIGHT}, viewport {canvas.viewport().width()}x{canvas.viewport().height()}, "
+          f"platform {app.platformName()}, {args.dabs} dabs per row")
+    print(f"{'view':8} {'zoom':>6} {'brush':>6} {'repaint':>8} {'median ms':>10} {'p95 ms':>8}")
+    for mode in ("overlay", "cutout"):
+        state.set("view_mode", mode)
+        for zoom in ("fit", "100%"):
+            for size in (40, 200):
+                for repaint in ("dirty", "full"):
+                    canvas.set_photo(rgb, None, MaskEditor(alpha))
+                    app.processEvents()
+                    if zoom == "100%":
+                        canvas.actual_size()
+                    app.processEvents()
+                    state.set("brush_size", size)
+                    times = sorted(run(canvas, args.dabs, repaint))
+                    p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
+                    print(f"{mode:8} {zoom:>6} {size:>6} {repaint:>8} {statistics.median(times):>10.2f} {p95:>8.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
