@@ -115,6 +115,8 @@ class LinePlot(QWidget):
             x0, x1 = min(x0, 1.0), max(x1, x0 + 1.0)
         if x1 <= x0:
             x1 = x0 + 1.0
+        margin = (x1 - x0) * 0.03  # keep the end dots off the frame
+        x0, x1 = x0 - margin, x1 + margin
         if self.fixed_y_range is not None:
             y0, y1 = self.fixed_y_range
         elif ys:
@@ -208,6 +210,16 @@ class LinePlot(QWidget):
             painter.setPen(QColor(text_color.red(), text_color.green(), text_color.blue(), 140))
             painter.drawText(plot, Qt.AlignmentFlag.AlignCenter, self.empty_text)
         y = plot.top() + 4
+        if entries:
+            widest = max(metrics.horizontalAdvance(name) for name, _, _ in entries)
+            box = QRectF(plot.right() - widest - 36, plot.top() + 1, widest + 34,
+                         len(entries) * (metrics.height() + 2) + 6)
+            background = QColor(palette.base().color())
+            background.setAlpha(225)
+            painter.setPen(QPen(QColor(text_color.red(), text_color.green(), text_color.blue(), 60), 1))
+            painter.setBrush(background)
+            painter.drawRect(box)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
         for name, color, dashed in entries:
             width = metrics.horizontalAdvance(name)
             x = plot.right() - width - 30

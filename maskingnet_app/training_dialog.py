@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -124,6 +125,7 @@ class TrainingDialog(QDialog):
     version_saved = Signal(str)
     model_activated = Signal(str)
     training_ended = Signal(str)  # 'finished', 'stopped' or 'failed'
+    progressed = Signal(object)  # each core.finetune.FinetuneEvent, on the GUI thread
 
     def __init__(self, store: CorrectionStore, active_model: str = DEFAULT_MODEL,
                  activate: Callable[[str], None] | None = None, parent: QWidget | None = None) -> None:
@@ -445,6 +447,10 @@ class TrainingDialog(QDialog):
 
     @Slot(object)
     def _on_progress(self, event: ft.FinetuneEvent) -> None:
+        self._show_progress(event)
+        self.progressed.emit(event)
+
+    def _show_progress(self, event: ft.FinetuneEvent) -> None:
         if event.kind == "baseline":
             self.dice_plot.set_reference("starting model", event.val_dice)
             self.status.setText(event.message)
@@ -524,7 +530,10 @@ class TrainingDialog(QDialog):
         self.verdict.setWordWrap(True)
         self.per_photo = QTableWidget(0, 3)
         self.per_photo.setHorizontalHeaderLabels(["validation photo", "current model", "new model"])
-        self.per_photo.horizontalHeader().setStretchLastSection(True)
+        header = self.per_photo.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.per_photo.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.result_plot = LinePlot("Validation Dice", x_label="epoch")
         self.use_button = QPushButton("Use the new model")

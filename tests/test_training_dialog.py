@@ -133,7 +133,7 @@ def test_stop_leaves_nothing_behind(qtbot, store, tiny_checkpoint):
 
     with qtbot.waitSignal(dialog.training_ended, timeout=120_000) as ended:
         dialog.start()
-        dialog.worker.progress.connect(stop_on_first_step)
+        dialog.progressed.connect(stop_on_first_step)
     assert ended.args == ["stopped"]
     qtbot.waitUntil(lambda: not dialog.is_running())
     assert dialog.pages.currentIndex() == SETUP
@@ -168,3 +168,28 @@ def test_closing_while_training_stops_first(qtbot, store, tiny_checkpoint):
         assert dialog.is_running()
     qtbot.waitUntil(lambda: not dialog.isVisible())
     assert model_versions.list_versions() == []
+
+
+def test_line_plot_ranges_ticks_and_painting(qtbot):
+    from maskingnet_app.plot_widget import LinePlot, nice_ticks
+
+    assert nice_ticks(0.0, 1.0, 5) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert nice_ticks(0.93, 0.97, 4) == [0.93, 0.94, 0.95, 0.96, 0.97]
+    assert nice_ticks(5.0, 5.0) == [5.0, 5.2, 5.4, 5.6, 5.8, 6.0]
+    plot = LinePlot("Validation Dice", x_label="epoch")
+    qtbot.addWidget(plot)
+    plot.resize(300, 200)
+    empty = plot.grab()  # paints "no data yet"
+    assert not empty.isNull()
+    plot.add_point("new model", 1, 0.90)
+    plot.add_point("new model", 2, 0.95)
+    plot.add_point("new model", 3, float("nan"))  # ignored
+    plot.set_reference("starting model", 0.85)
+    assert plot.points("new model") == [(1.0, 0.90), (2.0, 0.95)]
+    x0, x1, y0, y1 = plot.data_range()
+    assert x0 < 1 and x1 > 2 and y0 < 0.85 and y1 > 0.95
+    image = plot.grab().toImage()
+    assert image.width() == 300
+    plot.set_reference("starting model", None)
+    plot.clear()
+    assert plot.points("new model") == []
