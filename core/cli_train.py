@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", help="checkpoint or model name to fine-tune from")
     parser.add_argument("--max-steps-per-epoch", type=int)
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    parser.add_argument("--vgg-init", help="ImageNet VGG-16-BN weights for a new width-64 encoder: a local "
+                        "vgg16_bn file (.pth or .safetensors), or 'torchvision' (its cache, else a download)")
     parser.add_argument("--corrections", action="store_true",
                         help="also train on the masks corrected in the app (their corrected pixels weigh more)")
     parser.add_argument("--correction-weight", type=float, help="extra loss weight of corrected pixels (0: none)")
@@ -60,7 +62,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     overrides = {
         name: getattr(args, name)
         for name in ("arch", "width", "size", "epochs", "batch_size", "lr", "lr_halve_every", "val_fraction",
-                     "seed", "device", "max_steps_per_epoch", "correction_weight")
+                     "seed", "device", "max_steps_per_epoch", "correction_weight", "vgg_init")
         if getattr(args, name) is not None
     }
     if args.init:
@@ -83,6 +85,8 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
 
     if config.arch not in MODEL_NAMES:
         raise ValueError(f"unknown --arch {config.arch!r}; valid names: {', '.join(MODEL_NAMES)}")
+    if config.vgg_init and (config.arch == "unet" or config.width != 64 or config.init):
+        raise ValueError("--vgg-init fits a new segnet, arc1-3 or maskingnet of --width 64 (not unet, not with --init)")
     return config
 
 

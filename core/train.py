@@ -56,6 +56,7 @@ class TrainConfig:
     init: str | None = None  # a checkpoint to start from (fine-tuning)
     save_every_s: float = 300.0
     max_steps_per_epoch: int | None = None  # for quick runs and tests
+    vgg_init: str | None = None  # VGG-16-BN weights for a fresh width-64 encoder: a file, or "torchvision"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -197,6 +198,12 @@ def train(
         with torch.random.fork_rng(devices=[]):  # the seed fixes the initial weights too
             torch.manual_seed(config.seed)
             model = model_config.build()
+        if config.vgg_init:
+            from core.models.vgg_init import init_encoder_from_vgg, load_vgg16_bn_state
+
+            source = config.vgg_init
+            vgg = load_vgg16_bn_state(download=True) if source == "torchvision" else load_vgg16_bn_state(source)
+            notes.append(f"encoder initialised from VGG-16-BN ({init_encoder_from_vgg(model, vgg)} layers)")
     preprocess = model_config.preprocess
     model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)

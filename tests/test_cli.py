@@ -232,3 +232,10 @@ def test_the_installed_command_runs(few_cars, tiny_checkpoint):
     assert json.loads(done.stdout)["count"] == 2
     version = subprocess.run([str(MASKINGNET), "--version"], capture_output=True, text=True, timeout=60)
     assert version.returncode == 0 and version.stdout.startswith("maskingnet ")
+
+
+def test_train_vgg_init_needs_a_width_64_vgg_network(few_cars, tmp_path, capsys):
+    code = main(["train", "--images", str(few_cars / "images"), "--masks", str(few_cars / "masks"),
+                 "-o", str(tmp_path / "run"), "--width", "16", "--vgg-init", "torchvision"])
+    assert code == 2
+    assert "--vgg-init fits a new segnet, arc1-3 or maskingnet of --width 64" in capsys.readouterr().err

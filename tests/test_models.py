@@ -223,3 +223,63 @@ def test_bfloat16_autocast_forward_works_on_cpu():
         full = model(x)
     assert low.shape == full.shape
     assert torch.isfinite(low).all()
+
+
+# --- ImageNet VGG-16-BN initialisation (from a local file; nothing downloads in tests) ----------
+
+
+@pytest.fixture(scope="module")
+def vgg_features() -> dict[str, torch.Tensor]:
+    """A randomly initialised torchvision VGG-16-BN ``features`` state (the layout of the real one)."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    torch.manual_seed(0)
+    features = make_layers(cfgs["D"], batch_norm=True)
+    with torch.no_grad():
+        for module in features.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.uniform_(-1, 1)
+                module.running_var.uniform_(0.5, 2)
+    return {name: tensor.clone() for name, tensor in features.state_dict().items()}
+
+
+def test_vgg_weights_initialise_the_encoder(vgg_features, tmp_path):
+    from safetensors.torch import save_file
+
+    from core.models.vgg_init import init_encoder_from_vgg, load_vgg16_bn_state
+
+    full = {f"features.{name}": tensor for name, tensor in vgg_features.items()}
+    full["classifier.0.weight"] = torch.zeros(2, 2)  # a whole vgg16_bn state: the head is ignored
+    torch.save(full, tmp_path / "vgg16_bn.pth")
+    save_file(vgg_features, str(tmp_path / "vgg16_bn.safetensors"))
+    for path in (tmp_path / "vgg16_bn.pth", tmp_path / "vgg16_bn.safetensors"):
+        state = load_vgg16_bn_state(path)
+        assert set(state) == set(vgg_features)
+
+    model = create_model("arc2", width=64)
+    assert init_encoder_from_vgg(model, state) == 13
+    layers = [layer for stage in model.encoder.stages for layer in stage]
+    first = layers[0][0].weight
+    assert torch.equal(first[:, :3], vgg_features["0.weight"]) and not first[:, 3:].any()  # coordinate maps start at 0
+    last_conv, last_bn = layers[-1][0], layers[-1][1]
+    assert torch.equal(last_conv.weight, vgg_features["40.weight"])
+    assert torch.equal(last_bn.running_var, vgg_features["41.running_var"])
+
+
+def test_vgg_initialisation_refusals(vgg_features, tmp_path):
+    from core.models.vgg_init import init_encoder_from_vgg, load_vgg16_bn_state
+
+    with pytest.raises(ValueError, match="width 64 only"):
+        init_encoder_from_vgg(create_model("segnet", width=16), vgg_features)
+    with pytest.raises(ValueError, match="only the VGG-encoder networks"):
+        init_encoder_from_vgg(create_model("unet", width=4), vgg_features)
+    with pytest.raises(FileNotFoundError, match="no such VGG-16-BN weights file"):
+        load_vgg16_bn_state(tmp_path / "absent.pth")
+    torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "partial.pth")
+    with pytest.raises(ValueError, match="not VGG-16-BN weights"):
+        load_vgg16_bn_state(tmp_path / "partial.pth")
+    (tmp_path / "junk.pth").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="not a readable VGG-16-BN state dict"):
+        load_vgg16_bn_state(tmp_path / "junk.pth")
+    with pytest.raises(ValueError, match="local VGG-16-BN weights file"):
+        load_vgg16_bn_state()

@@ -229,3 +229,17 @@ def test_batches_mix_photos_with_and_without_correction_maps():
     assert weights[0].unique().tolist() == [1.0] and weights[1].unique().tolist() == [5.0]
     _, _, none = _batch_tensors(cached, [0], np.random.default_rng(0), config, Preprocess(size=32))
     assert none is None
+
+
+def test_a_new_width_64_encoder_can_start_from_vgg_weights(split, tmp_path):
+    from torchvision.models.vgg import cfgs, make_layers
+
+    torch.manual_seed(0)
+    features = make_layers(cfgs["D"], batch_norm=True).state_dict()
+    torch.save({f"features.{name}": tensor for name, tensor in features.items()}, tmp_path / "vgg16_bn.pth")
+    config = replace(QUICK, arch="segnet", width=64, size=32, vgg_init=str(tmp_path / "vgg16_bn.pth"))
+    events = _run(config, split, tmp_path / "run", should_stop=lambda: True)  # save the starting weights
+    assert "encoder initialised from VGG-16-BN (13 layers)" in events[0].message
+    model, saved = load_model(tmp_path / "run" / LAST)
+    assert torch.equal(model.encoder.stages[2][1][0].weight, features["17.weight"])
+    assert saved.info["train_config"]["vgg_init"].endswith("vgg16_bn.pth")

@@ -22,19 +22,31 @@ def load_vgg16_bn_state(path: str | Path | None = None, *, download: bool = Fals
     """The ``features`` weights of torchvision's ImageNet VGG-16-BN."""
     if path is not None:
         path = Path(path)
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such VGG-16-BN weights file")
+        try:
+            if path.suffix == ".safetensors":
+                from safetensors.torch import load_file
 
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+                state = load_file(str(path))
+            else:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # safetensors and torch.load raise many kinds
+            raise ValueError(f"{path}: not a readable VGG-16-BN state dict ({str(error).splitlines()[0]})") from None
     elif download:
         from torchvision.models import VGG16_BN_Weights
 
         state = VGG16_BN_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
     else:
         raise ValueError("give a local VGG-16-BN weights file, or allow the download")
-    return {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.") or k[0].isdigit()}
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: not a state dict")
+    features = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.") or k[:1].isdigit()}
+    missing = [f"{index}.{name}" for index in _TORCHVISION_CONV_INDICES for name in ("weight", "bias")
+               if f"{index}.{name}" not in features]
+    if missing:
+        raise ValueError(f"{path or 'torchvision'}: not VGG-16-BN weights (no {', '.join(missing[:3])})")
+    return features
 
 
 def init_encoder_from_vgg(model: nn.Module, vgg_state: dict[str, torch.Tensor]) -> int:
