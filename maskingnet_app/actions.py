@@ -82,12 +82,12 @@ ACTION_SPECS: tuple[ActionSpec | str, ...] = (
 
 DEVICE_LABELS = {"auto": "&Automatic (GPU when there is one)", "cuda": "&CUDA GPU", "mps": "Apple &MPS", "cpu": "C&PU"}
 
-MOUSE_CONTROLS: tuple[tuple[str, str], ...] = (
-    ("Left drag", "Paint with the current tool"),
-    ("Right drag", "Paint with the other tool (eraser when the brush is on)"),
-    ("Wheel", "Zoom around the pointer"),
-    ("Space + drag, middle drag", "Pan"),
-    ("Drop files or folders", "Open them"),
+MOUSE_CONTROLS: tuple[tuple[str, str], ...] = (  # (command, control)
+    ("Paint with the current tool", "Left drag"),
+    ("Paint with the other tool", "Right drag"),
+    ("Zoom around the pointer", "Wheel"),
+    ("Pan", "Space + drag, middle drag"),
+    ("Open photos and folders", "Drop on the window (Shift: with sub-folders)"),
 )
 
 
@@ -156,7 +156,7 @@ def shortcut_rows() -> list[tuple[str, str, str]]:
         (MENU_TITLES[spec.menu].replace("&", ""), spec.text.replace("&", "").rstrip("…"), shortcut_text(spec))
         for spec in specs() if spec.shortcuts
     ]
-    rows += [("Canvas", action, control) for control, action in MOUSE_CONTROLS]
+    rows += [("Mouse", command, control) for command, control in MOUSE_CONTROLS]
     return rows
 
 

@@ -1,0 +1,114 @@
+"""The model service: loading on a worker thread, mask jobs with signals, cancel, settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_app_helpers import MASK_TIMEOUT_MS, make_photo
+
+from maskingnet_app import app_settings
+from maskingnet_app.model_service import MaskResult, ModelService
+
+
+@pytest.fixture
+def service(qtbot, tiny_checkpoint):
+    service = ModelService(str(tiny_checkpoint), "cpu")
+    yield service
+    service.shutdown()
+
+
+def test_loads_in_the_background_and_remembers_the_model(qtbot, service, tiny_checkpoint):
+    assert service.state == "idle" and service.device_label == ""
+    with qtbot.waitSignal(service.modelLoaded, timeout=MASK_TIMEOUT_MS) as loaded:
+        service.load()
+        assert service.state == "loading"
+    assert loaded.args[0] == "tiny" and loaded.args[1].startswith("CPU, ")
+    assert service.is_ready and service.device_label == loaded.args[1]
+    assert app_settings.value(app_settings.MODEL_ACTIVE, "", str) == str(tiny_checkpoint)
+
+
+def test_a_load_that_is_not_remembered_keeps_the_setting(qtbot, service):
+    with qtbot.waitSignal(service.modelLoaded, timeout=MASK_TIMEOUT_MS):
+        service.load(remember=False)
+    assert app_settings.value(app_settings.MODEL_ACTIVE, "unset", str) == "unset"
+    assert ModelService().spec == "default"
+
+
+def test_a_missing_default_model_fails_with_one_line(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr("core.model_store.SHIPPED_MODELS_DIR", tmp_path / "none")
+    service = ModelService("default", "cpu")
+    with qtbot.waitSignal(service.modelFailed, timeout=MASK_TIMEOUT_MS) as failed:
+        service.load()
+    message = failed.args[0]
+    assert "no default model is installed" in message and "\n" not in message
+    assert service.state == "failed" and service.error == message
+    with pytest.raises(RuntimeError, match="no default model"), service.borrow():
+        pass
+    with qtbot.waitSignal(service.jobFailed, timeout=MASK_TIMEOUT_MS) as job_failed:
+        service.submit(make_photo(tmp_path / "p.png"))
+    assert "no default model" in job_failed.args[2]
+
+
+def test_an_unavailable_device_is_reported(qtbot, service):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with qtbot.waitSignal(service.modelFailed, timeout=MASK_TIMEOUT_MS) as failed:
+        service.set_device("cuda")
+    assert "CUDA" in failed.args[0]
+    assert app_settings.value(app_settings.MODEL_DEVICE, "", str) == "cuda"
+    with pytest.raises(ValueError, match="unknown device"):
+        service.set_device("tpu")
+
+
+def test_mask_jobs_run_after_the_load_and_report_results(qtbot, service, tmp_path):
+    path = make_photo(tmp_path / "car.png", size=(200, 120))
+    service.load()
+    progress = []
+    service.progress.connect(lambda done, total: progress.append((done, total)))
+    started = []
+    service.jobStarted.connect(lambda job, path: started.append(job))
+    with qtbot.waitSignal(service.jobFinished, timeout=MASK_TIMEOUT_MS) as finished:
+        job = service.submit(path)
+    result: MaskResult = finished.args[1]
+    assert started == [job] and finished.args[0] == job
+    assert result.job == job and result.path == path and result.model == "tiny"
+    assert result.alpha.shape == (120, 200) and set(np.unique(result.alpha)) <= {0, 255}
+    assert service.last_seconds == result.seconds > 0
+    assert progress[0] == (0, 1) and progress[-1] == (0, 0) and not service.is_busy
+    with qtbot.waitSignal(service.jobFailed, timeout=MASK_TIMEOUT_MS) as failed:
+        service.submit(tmp_path / "missing.jpg")
+    assert "missing.jpg" in failed.args[2]
+
+
+def test_cancelled_jobs_never_finish(qtbot, service, tmp_path):
+    paths = [make_photo(tmp_path / f"p{i}.png", seed=i) for i in range(4)]
+    with qtbot.waitSignal(service.modelLoaded, timeout=MASK_TIMEOUT_MS):
+        service.load()
+    outcomes: dict[int, str] = {}
+    service.jobFinished.connect(lambda job, result: outcomes.__setitem__(job, "finished"))
+    service.jobCancelled.connect(lambda job: outcomes.__setitem__(job, "cancelled"))
+    jobs = [service.submit(p) for p in paths]
+    service.cancel(jobs[1])
+    service.cancel_all()
+    qtbot.waitUntil(lambda: len(outcomes) == 4, timeout=MASK_TIMEOUT_MS)
+    assert outcomes[jobs[1]] == outcomes[jobs[3]] == "cancelled"
+    assert service.pending_count == 0
+
+
+def test_borrow_lends_the_model_to_other_threads(qtbot, service, tmp_path):
+    with qtbot.waitSignal(service.modelLoaded, timeout=MASK_TIMEOUT_MS):
+        service.load()
+    import threading
+
+    seen = []
+
+    def worker():
+        with service.borrow() as segmenter:
+            seen.append(segmenter.predict(np.zeros((40, 60, 3), np.uint8)).mask.shape)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(30)
+    assert seen == [(40, 60)]
