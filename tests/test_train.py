@@ -234,8 +234,9 @@ def test_batches_mix_photos_with_and_without_correction_maps():
 def test_a_new_width_64_encoder_can_start_from_vgg_weights(split, tmp_path):
     from torchvision.models.vgg import cfgs, make_layers
 
-    torch.manual_seed(0)
-    features = make_layers(cfgs["D"], batch_norm=True).state_dict()
+    with torch.device("meta"):
+        layout = make_layers(cfgs["D"], batch_norm=True).state_dict()
+    features = {name: torch.rand(tensor.shape).to(tensor.dtype) for name, tensor in layout.items()}
     torch.save({f"features.{name}": tensor for name, tensor in features.items()}, tmp_path / "vgg16_bn.pth")
     config = replace(QUICK, arch="segnet", width=64, size=32, vgg_init=str(tmp_path / "vgg16_bn.pth"))
     events = _run(config, split, tmp_path / "run", should_stop=lambda: True)  # save the starting weights
