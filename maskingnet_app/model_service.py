@@ -89,6 +89,7 @@ class ModelService(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._jobs: dict[int, _Job] = {}
+        self._closed = False  # after shutdown(): nothing new starts
         self._next_id = 1
         self._done = 0
         self._total = 0
@@ -154,6 +155,8 @@ class ModelService(QObject):
         Emits ``modelLoading`` now, then ``modelLoaded`` or ``modelFailed``. With ``remember``
         a successful load is stored as the ``model/active`` setting.
         """
+        if self._closed:
+            return
         spec = str(spec) if spec else self._spec
         device = device or self._device
         self.cancel_all()
@@ -206,6 +209,8 @@ class ModelService(QObject):
         """
         job = _Job(self._next_id, Path(path))
         self._next_id += 1
+        if self._closed:  # the window is closing: signals still queued must not start work
+            return job.id
         self._jobs[job.id] = job
         self._total += 1
         self.progress.emit(self._done, self._total)
@@ -227,6 +232,8 @@ class ModelService(QObject):
         return self._pool.waitForDone(msecs)
 
     def shutdown(self, msecs: int = 30000) -> None:
+        """Cancel every job, wait for the running one; later submits and loads start nothing."""
+        self._closed = True
         self.cancel_all()
         self._pool.waitForDone(msecs)
 
