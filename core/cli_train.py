@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import threading
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterator
 
 if TYPE_CHECKING:  # torch loads only when a command runs, so --help stays instant
     from core.train import TrainConfig
@@ -117,20 +120,15 @@ def run(args: argparse.Namespace) -> int:
     train_samples, val_samples = split_by_group(samples, config.val_fraction, seed=config.seed)
     print(f"{len(train_samples)} training photos ({len({s.group for s in train_samples})} groups), "
           f"{len(val_samples)} validation photos ({len({s.group for s in val_samples})} groups)", flush=True)
-    finished = False
-    for event in train(config, train_samples, val_samples, args.out):
-        finished = finished or event.kind == "done"
-        if event.kind == "step":
-            if event.step % 50 == 0 or event.step == event.steps_per_epoch:
-                eta = f"{event.eta_s / 60:.0f} min left" if event.eta_s is not None else ""
-                print(f"epoch {event.epoch}/{event.epochs} step {event.step}/{event.steps_per_epoch} "
-                      f"loss {event.loss:.4f} lr {event.lr:.2e} {eta}", flush=True)
-        elif event.kind == "epoch":
-            dice_text = f"{event.val_dice:.5f}" if event.val_dice is not None else "n/a"
-            print(f"epoch {event.epoch} done: loss {event.loss:.4f}, validation Dice {dice_text}, "
-                  f"{event.elapsed_s / 60:.1f} min", flush=True)
-        else:
-            print(event.message, flush=True)
+    finished = stopped = False
+    with _stop_on_interrupt() as stop_requested:
+        for event in train(config, train_samples, val_samples, args.out, should_stop=stop_requested):
+            finished = finished or event.kind == "done"
+            stopped = stopped or event.kind == "stopped"
+            _print_event(event)
+    if stopped:
+        print(f"to resume, run the same command again (the run folder {args.out} keeps the state)", flush=True)
+        return 130
     if args.save_as and finished:
         from core.finetune import version_from_run
 
@@ -141,3 +139,39 @@ def run(args: argparse.Namespace) -> int:
         print(f"saved as the model version {version.name!r} ({version.folder}){figures}; "
               f"use it with --model {version.name} or from the app's Model menu", flush=True)
     return 0
+
+
+def _print_event(event) -> None:
+    if event.kind == "step":
+        if event.step % 50 == 0 or event.step == event.steps_per_epoch:
+            eta = f"{event.eta_s / 60:.0f} min left" if event.eta_s is not None else ""
+            print(f"epoch {event.epoch}/{event.epochs} step {event.step}/{event.steps_per_epoch} "
+                  f"loss {event.loss:.4f} lr {event.lr:.2e} {eta}", flush=True)
+    elif event.kind == "epoch":
+        dice_text = f"{event.val_dice:.5f}" if event.val_dice is not None else "n/a"
+        print(f"epoch {event.epoch} done: loss {event.loss:.4f}, validation Dice {dice_text}, "
+              f"{event.elapsed_s / 60:.1f} min", flush=True)
+    else:
+        print(event.message, flush=True)
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt() -> Iterator[Callable[[], bool]]:
+    """The first Ctrl-C asks training to stop after the current step (the state is saved);
+    a second one interrupts at once. Yields the ``should_stop`` callable."""
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested.is_set
+        return
+
+    def on_interrupt(signum, frame) -> None:
+        if requested.is_set():
+            raise KeyboardInterrupt
+        requested.set()
+        print("\nstopping after this step, saving the state (Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield requested.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)

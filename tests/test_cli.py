@@ -239,3 +239,32 @@ def test_train_vgg_init_needs_a_width_64_vgg_network(few_cars, tmp_path, capsys)
                  "-o", str(tmp_path / "run"), "--width", "16", "--vgg-init", "torchvision"])
     assert code == 2
     assert "--vgg-init fits a new segnet, arc1-3 or maskingnet of --width 64" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_training_after_the_step_and_saves_the_state(few_cars, tmp_path, capsys, monkeypatch):
+    import signal
+
+    import core.train
+
+    real_loss = core.train.segmentation_loss
+    calls = []
+
+    def loss_then_interrupt(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C during the first step
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(core.train, "segmentation_loss", loss_then_interrupt)
+    run = tmp_path / "run"
+    args = ["train", "--images", str(few_cars / "images"), "--masks", str(few_cars / "masks"), "-o", str(run),
+            "--width", "4", "--size", "64", "--epochs", "1", "--batch-size", "2", "--device", "cpu"]
+    assert main(args) == 130
+    captured = capsys.readouterr()
+    assert "stopping after this step" in captured.err
+    assert "stopped; the state is saved" in captured.out and "to resume, run the same command again" in captured.out
+    assert len(calls) == 1 and (run / "state.safetensors").is_file() and (run / "last.safetensors").is_file()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+    assert main(args) == 0  # the same command resumes and finishes
+    assert "resuming at epoch 1, step 1" in capsys.readouterr().out
