@@ -490,3 +490,23 @@ def test_killed_during_a_corrections_autosave(tmp_path: Path) -> None:
         assert mask is not None and mask.shape == (600, 800)
         assert (mask == first).all() or (mask == ~first).all()
         assert [r.key for r in store.records()] == [key]
+
+
+def test_ctrl_c_during_a_batch_stops_cleanly(tmp_path: Path, tiny_checkpoint: Path, capsys) -> None:
+    """SIGINT (Ctrl-C): one line, exit 130, the writes under way finish, no temporary file left."""
+    count = 40
+    make_photos(tmp_path / "in", count, size=(640, 480))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "core.cli", "predict", str(tmp_path / "in"), "-o", str(out),
+               "--model", str(tiny_checkpoint), "--batch-size", "1"]
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        started = wait_for(lambda: out.is_dir() and len(list(out.glob("*.png"))) >= 3, timeout=120)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert started
+    assert process.returncode == 130 and err == "interrupted\n"
+    written = assert_complete_images(out)
+    assert 3 <= len(written) < count and leftovers(out) == []
