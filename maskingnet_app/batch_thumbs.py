@@ -1,0 +1,118 @@
+"""Thumbnails of batch exports for the review grid, made on a thread pool.
+
+A thumbnail shows the photo with everything the mask calls background tinted, so both a
+missed part of the car and a kept piece of background stand out. It is made from the export
+alone where the export holds the mask (a PNG cut-out keeps the photo's colours under its
+alpha), from the photo and the mask file for mask exports, and is the export itself for
+JPEG/WebP (the car on its background colour).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage
+
+THUMB_SIZE = (168, 112)
+TINT = np.array((255, 42, 109), dtype=np.float32)  # the editor's overlay colour
+TINT_OPACITY = 0.55
+
+
+def _open_small(path: Path, mode: str) -> Image.Image:
+    with Image.open(path) as image:
+        if image.format == "JPEG":
+            image.draft("RGB", (THUMB_SIZE[0] * 2, THUMB_SIZE[1] * 2))
+        small = image.convert(mode)
+        small.thumbnail(THUMB_SIZE, Image.Resampling.BILINEAR, reducing_gap=2.0)
+        return small
+
+
+def render_thumbnail(output: Path, source: Path | None, fmt: str) -> np.ndarray:
+    """An (h, w, 3) uint8 thumbnail of one export (see the module docstring).
+
+    Raises ``OSError`` or ``ValueError`` when the files cannot be read.
+    """
+    if fmt == "png":
+        rgba = np.asarray(_open_small(output, "RGBA"), dtype=np.float32)
+        rgb, alpha = rgba[..., :3], rgba[..., 3:] / 255.0
+    elif fmt == "mask" and source is not None:
+        photo = _open_small(source, "RGB")
+        with Image.open(output) as mask_file:
+            mask = mask_file.convert("L").resize(photo.size, Image.Resampling.BILINEAR)
+        rgb = np.asarray(photo, dtype=np.float32)
+        alpha = np.asarray(mask, dtype=np.float32)[..., None] / 255.0
+    else:
+        return np.ascontiguousarray(np.asarray(_open_small(output, "RGB")))
+    background = (1.0 - alpha) * TINT_OPACITY
+    tinted = rgb * (1.0 - background) + TINT * background
+    return np.clip(tinted + 0.5, 0, 255).astype(np.uint8)
+
+
+def to_qimage(rgb: np.ndarray) -> QImage:
+    """A QImage that owns a copy of the (h, w, 3) uint8 pixels."""
+    rgb = np.ascontiguousarray(rgb)
+    height, width = rgb.shape[:2]
+    return QImage(rgb.data, width, height, width * 3, QImage.Format.Format_RGB888).copy()
+
+
+class _Job(QRunnable):
+    def __init__(self, loader: ThumbnailLoader, key: tuple, output: Path, source: Path | None, fmt: str) -> None:
+        super().__init__()
+        self.loader, self.key, self.output, self.source, self.fmt = loader, key, output, source, fmt
+
+    def run(self) -> None:
+        try:
+            image = to_qimage(render_thumbnail(self.output, self.source, self.fmt))
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            image = QImage()
+        self.loader._done.emit(self.key, image)
+
+
+class ThumbnailLoader(QObject):
+    """Thumbnails by (output path, modification time), made once and kept in a bounded cache.
+
+    ``get`` answers from the cache or schedules the thumbnail and answers None; ``ready(output)``
+    follows on the GUI thread when it is made. A failed thumbnail is an empty ``QImage``.
+    """
+
+    ready = Signal(str)
+    _done = Signal(object, object)
+
+    def __init__(self, capacity: int = 800, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.capacity = capacity
+        self._cache: OrderedDict[tuple, QImage] = OrderedDict()
+        self._pending: set[tuple] = set()
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(2)
+        self._done.connect(self._on_done)
+
+    def get(self, output: Path, source: Path | None, fmt: str) -> QImage | None:
+        try:
+            key = (str(output), output.stat().st_mtime_ns, fmt)
+        except OSError:
+            return QImage()
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        if key not in self._pending:
+            self._pending.add(key)
+            self._pool.start(_Job(self, key, output, source, fmt))
+        return None
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+    def wait(self, msecs: int = -1) -> bool:
+        return self._pool.waitForDone(msecs)
+
+    def _on_done(self, key: tuple, image: QImage) -> None:
+        self._pending.discard(key)
+        self._cache[key] = image
+        while len(self._cache) > self.capacity:
+            self._cache.popitem(last=False)
+        self.ready.emit(key[0])
