@@ -124,6 +124,9 @@ class MainWindow(QMainWindow):
 
     def _install_extensions(self) -> None:
         """Where the feature dialogs add their actions (one line each)."""
+        from maskingnet_app.batch_menu import install_batch_menu
+
+        install_batch_menu(self)  # File: Process Folder…, Review Batch Folder…
 
     # -- layout and wiring ---------------------------------------------------------------
     def _build_layout(self) -> None:

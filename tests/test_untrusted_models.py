@@ -141,8 +141,28 @@ def test_vgg_weights_loader_refuses_code_in_pickles(planted) -> None:
     from core.models.vgg_init import load_vgg16_bn_state
 
     files, sentinel = planted
-    with pytest.raises(ValueError, match="not a readable VGG-16-BN state dict"):
-        load_vgg16_bn_state(files["evil-torch-save.pth"])
+    for name in ("evil-torch-save.pth", "evil-p2.pt"):
+        with pytest.raises(ValueError) as caught:
+            load_vgg16_bn_state(files[name])
+        assert str(caught.value) == (f"{files[name]}: not a readable VGG-16-BN state dict "
+                                     "(it holds Python objects, which are never loaded)")
+    assert not sentinel.exists()
+
+
+def test_planted_pickle_as_vgg_weights_through_maskingnet_train(planted, tmp_path: Path, capsys) -> None:
+    files, sentinel = planted
+    for folder in ("images", "masks"):
+        (tmp_path / "data" / folder).mkdir(parents=True)
+    for index in range(4):
+        Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "data" / "images" / f"car{index}_01.jpg")
+        Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / "data" / "masks" / f"car{index}_01_mask.png")
+    code = cli.main(["train", "--images", str(tmp_path / "data" / "images"), "--masks", str(tmp_path / "data" / "masks"),
+                     "-o", str(tmp_path / "run"), "--arch", "maskingnet", "--width", "64", "--size", "64", "--epochs", "1",
+                     "--vgg-init", str(files["evil-torch-save.pth"])])
+    assert code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: {files['evil-torch-save.pth']}: not a readable VGG-16-BN state dict "
+                      "(it holds Python objects, which are never loaded)"]
     assert not sentinel.exists()
 
 

@@ -7,6 +7,7 @@ local ``vgg16_bn`` state-dict file in safetensors or torchvision's ``.pth`` (loa
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -31,6 +32,9 @@ def load_vgg16_bn_state(path: str | Path | None = None, *, download: bool = Fals
                 state = load_file(str(path))
             else:
                 state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:  # torch's advice to load it unsafely is not for users
+            raise ValueError(f"{path}: not a readable VGG-16-BN state dict (it holds Python objects, "
+                             "which are never loaded)") from None
         except Exception as error:  # safetensors and torch.load raise many kinds
             raise ValueError(f"{path}: not a readable VGG-16-BN state dict ({str(error).splitlines()[0]})") from None
     elif download:
