@@ -227,3 +227,40 @@ def test_a_saved_correction_is_exported_again_and_marked_fixed(qtbot, tmp_path, 
     Image.fromarray(np.zeros((60, 90, 3), dtype=np.uint8)).save(other)
     grid.on_correction_saved(store.save(other, fixed).key)  # not a photo of this batch: ignored
     assert grid.wait(30_000)
+
+
+def test_from_the_main_window_menu_to_a_fixed_export(qtbot, lot, tiny_checkpoint, tmp_path, monkeypatch):
+    from test_app_helpers import MASK_TIMEOUT_MS, drag, make_window, show_document
+
+    from maskingnet_app.batch_menu import show_batch_dialog
+
+    monkeypatch.setattr(review_grid_module, "REEXPORT_DELAY_MS", 0)
+    window = make_window(qtbot, tiny_checkpoint)
+    action = window.actions["process_folder"]
+    assert action in window.menus.get("file").actions()
+    action.trigger()
+    dialog = window.batch_dialog
+    assert dialog.isVisible() and show_batch_dialog(window) is dialog  # one dialog per window
+    out = tmp_path / "out"
+    dialog.input_edit.setText(str(lot))
+    dialog.output_edit.setText(str(out))
+    counts, _ = _run(qtbot, dialog)  # the window's own model, borrowed call by call
+    assert counts["done"] == 4  # the top folder only
+
+    grid = dialog.review
+    item = grid.model.item(0)
+    grid.view.clicked.emit(grid.model.index(0))
+    document = window.current_document()
+    assert document is not None and Path(document.path).resolve() == Path(item.source).resolve()
+    show_document(qtbot, window, document)
+    window.state.set("brush_size", 40)
+    window.actions["tool_brush"].trigger()
+    with qtbot.waitSignal(grid.reexported, timeout=MASK_TIMEOUT_MS) as done:
+        drag(window.canvas, [(100, 100), (300, 100), (300, 300)])
+    assert done.args == [item.output, ""]
+    corrected = window.corrections.load(item.source)
+    with Image.open(out / item.output) as image:
+        assert np.array_equal(np.asarray(image)[..., 3] > 127, corrected)
+    assert ReviewLog(out).items()[item.output].mark == FIXED
+    window.close()
+    assert not dialog.running

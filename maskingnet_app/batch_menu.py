@@ -1,0 +1,123 @@
+"""File → Process Folder… and File → Review Batch Folder…, wired to the main window.
+
+The batch uses the window's model service: its loaded model is borrowed for each model call
+(``ServiceSegmenter``), so no second copy is loaded and the editor's own masks go on between
+two batches of photos. Clicking a photo in the review opens it in the editor; a correction
+saved there is exported again into the batch's folder.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog
+
+if TYPE_CHECKING:
+    from maskingnet_app.batch_dialog import BatchDialog
+    from maskingnet_app.main_window import MainWindow
+    from maskingnet_app.model_service import ModelService
+
+
+class ServiceSegmenter:
+    """The model service's segmenter, borrowed call by call from a batch's worker thread.
+
+    Waits (up to ``wait_seconds``) while the service is still loading. If the user switches
+    the model during the batch, the next call raises a one-line ``MaskingNetError``: what
+    was exported stays, and the next run goes on with the new model.
+    """
+
+    def __init__(self, service: ModelService, *, wait_seconds: float = 600.0) -> None:
+        deadline = time.monotonic() + wait_seconds
+        while service.state == "loading" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self._service = service
+        with service.borrow() as segmenter:
+            self._segmenter = segmenter
+
+    def __getattr__(self, name: str):
+        return getattr(self._segmenter, name)
+
+    @property
+    def batch_size(self) -> int:
+        return self._segmenter.batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        self._segmenter.batch_size = value
+
+    def probabilities(self, batch):
+        from core.errors import MaskingNetError
+
+        with self._service.borrow() as segmenter:
+            if segmenter is not self._segmenter:
+                raise MaskingNetError("the model was switched during the batch; start it again to go on with the new one")
+            return segmenter.probabilities(batch)
+
+
+def install_batch_menu(window: MainWindow) -> None:
+    """Add the two File menu entries (before Export) and keep one batch dialog per window."""
+    process = QAction("&Process Folder…", window)
+    process.setShortcut(QKeySequence("Ctrl+B"))
+    process.setToolTip("Cut out every photo of a folder, then review the doubtful ones first")
+    process.triggered.connect(lambda: show_batch_dialog(window))
+    review = QAction("&Review Batch Folder…", window)
+    review.setToolTip("Open the review of a folder a batch exported to")
+    review.triggered.connect(lambda: choose_review_folder(window))
+    window.add_menu_action("file", process, before="export")
+    window.add_menu_action("file", review, before="export")
+    window.menus.get("file").insertSeparator(window.actions["export"])
+    window.actions["process_folder"] = process
+    window.actions["review_batch"] = review
+    window.installEventFilter(_CloseWatcher(window))
+
+
+def show_batch_dialog(window: MainWindow) -> BatchDialog:
+    """The window's batch dialog (made on first use), shown and raised."""
+    from maskingnet_app.batch_dialog import BatchDialog
+
+    dialog = getattr(window, "batch_dialog", None)
+    if dialog is None:
+        service = window.model_service
+        if service.state == "idle":
+            service.load()
+        dialog = BatchDialog(lambda: ServiceSegmenter(service), open_photo=window.open_in_editor,
+                             corrections=lambda: window.corrections, parent=window)
+        dialog.setWindowFlag(Qt.WindowType.Window, True)
+        window.correctionSaved.connect(dialog.review.on_correction_saved)
+        dialog.batchFinished.connect(lambda counts, cancelled: window.show_message(
+            f"Batch {'stopped' if cancelled else 'finished'}: {counts['done']} exported, {counts['skipped']} already there, "
+            f"{counts['failed']} failed"))
+        window.batch_dialog = dialog
+    dialog.show()
+    dialog.raise_()
+    dialog.activateWindow()
+    return dialog
+
+
+def choose_review_folder(window: MainWindow, folder: str | Path | None = None) -> BatchDialog | None:
+    """Show the review of an output folder (asked for when ``folder`` is None)."""
+    if folder is None:
+        folder = QFileDialog.getExistingDirectory(window, "Review Batch Folder")
+        if not folder:
+            return None
+    dialog = show_batch_dialog(window)
+    if not dialog.running:
+        dialog.output_edit.setText(str(folder))
+        dialog.review.load_folder(folder)
+    dialog.tabs.setCurrentWidget(dialog.review)
+    return dialog
+
+
+class _CloseWatcher(QObject):
+    """Stops a running batch when the window closes (what is exported stays; a rerun resumes)."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Close:
+            dialog = getattr(watched, "batch_dialog", None)
+            if dialog is not None:
+                dialog.shutdown()
+        return False
