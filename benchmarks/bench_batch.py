@@ -25,7 +25,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 
@@ -83,8 +82,9 @@ def make_folder(folder: Path, count: int, distinct: int) -> list[Path]:
     return originals
 
 
-def model_only_rate(segmenter: Segmenter, originals: list[Path], threads: int, seconds: float) -> float:
-    """Photos per second of ``segmenter.probabilities`` on decoded, preprocessed batches."""
+def model_only_rate(segmenter: Segmenter, originals: list[Path], threads: int, seconds: float) -> tuple[float, float]:
+    """Photos per second of ``segmenter.probabilities`` on decoded, preprocessed batches, and
+    the CPU seconds (all threads) it spent per photo."""
     preprocess = segmenter.config.preprocess
     smalls = [preprocess.resize(read_photo(path).rgb) for path in originals[: segmenter.batch_size]]
     while len(smalls) < segmenter.batch_size:
@@ -94,11 +94,11 @@ def model_only_rate(segmenter: Segmenter, originals: list[Path], threads: int, s
     torch.set_num_threads(threads)
     try:
         segmenter.probabilities(tensor)  # warm up
-        count, start = 0, time.perf_counter()
+        count, start, cpu = 0, time.perf_counter(), time.process_time()
         while time.perf_counter() - start < seconds:
             segmenter.probabilities(tensor)
             count += len(smalls)
-        return count / (time.perf_counter() - start)
+        return count / (time.perf_counter() - start), (time.process_time() - cpu) / count
     finally:
         torch.set_num_threads(previous)
 
@@ -109,7 +109,7 @@ def batch_run(segmenter: Segmenter, folder: Path, out: Path, fmt: str, threads: 
     sampler = RssSampler()
     sampler.start()
     marks, first, done = {}, None, 0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for result in run_batch(jobs, segmenter, options, out_dir=out, threads=threads):
         if result.status != "done":
             print(f"  {result.status}: {result.error}")
@@ -120,12 +120,13 @@ def batch_run(segmenter: Segmenter, folder: Path, out: Path, fmt: str, threads: 
             if done == max(1, int(share * len(jobs))):
                 marks[share] = rss_mb()
     end = time.perf_counter()
+    cpu = time.process_time() - cpu
     samples = sampler.stop()
     marks[1.0] = rss_mb()
     return {
         "done": done, "seconds": end - start, "rate": done / (end - start),
         "steady_rate": (done - 1) / (end - first) if done > 1 and end > first else float("nan"),
-        "rss": marks, "peak": max(samples + [marks[1.0]]),
+        "rss": marks, "peak": max(samples + [marks[1.0]]), "cpu_per_photo": cpu / max(1, done),
     }
 
 
@@ -154,10 +155,12 @@ def main() -> int:
         print(f"made {args.count} JPEGs of {FULL_SIZE[0]}x{FULL_SIZE[1]} ({len(originals)} distinct) "
               f"in {time.perf_counter() - tick:.0f} s; RSS {rss_mb():.0f} MB")
 
-        def reference(label: str) -> float:
+        def reference(label: str) -> tuple[float, float]:
+            """The best model-only rate, and the model's CPU seconds per photo at that setting."""
             rates = {t: model_only_rate(segmenter, originals, t, args.model_seconds)
                      for t in sorted({batch_threads, default_threads})}
-            print(f"model only ({label}): " + ", ".join(f"{rate:.2f} photos/s with {t} thread(s)" for t, rate in rates.items()))
+            print(f"model only ({label}): " + ", ".join(
+                f"{rate:.2f} photos/s with {t} thread(s) ({1000 * cpu:.0f} ms CPU/photo)" for t, (rate, cpu) in rates.items()))
             return max(rates.values())
 
         before = reference("before")
@@ -165,11 +168,13 @@ def main() -> int:
             out = folder / f"out-{fmt}"
             figures = batch_run(segmenter, folder, out, fmt, batch_threads)
             after = reference(f"after {fmt}")
-            best = max(before, after)
+            (best, model_cpu) = max(before, after)
             rss = figures["rss"]
             print(f"batch {fmt}: {figures['done']} photos in {figures['seconds']:.1f} s = {figures['rate']:.2f} photos/s "
                   f"(steady {figures['steady_rate']:.2f}); {100 * figures['rate'] / best:.0f}% of the best model-only "
                   f"rate ({best:.2f}); model threads {batch_threads}")
+            print(f"  CPU per photo: batch {1000 * figures['cpu_per_photo']:.0f} ms, model alone {1000 * model_cpu:.0f} ms "
+                  f"(when the CPU is the limit, the batch can reach {100 * model_cpu / figures['cpu_per_photo']:.0f}%)")
             print(f"  RSS at 10% {rss.get(0.1, float('nan')):.0f} MB, 50% {rss.get(0.5, float('nan')):.0f} MB, "
                   f"end {rss[1.0]:.0f} MB, peak {figures['peak']:.0f} MB")
             shutil.rmtree(out, ignore_errors=True)
