@@ -8,8 +8,8 @@ A version is a folder ``<user models dir>/<name>/`` holding
 
 A version is written into a staging folder and renamed into place, so it is either complete
 or absent, and an existing name is never overwritten. The active model choice is
-``<app home>/active_model.json`` (``{"model": "<name>"}``, ``default`` = the shipped model),
-written atomically. This module does not import torch until a version is saved.
+``<app home>/active_model.json`` (``{"model": "<name or file>"}``, ``default`` = the shipped
+model), written atomically. This module does not import torch until a version is saved.
 """
 
 from __future__ import annotations
@@ -167,7 +167,8 @@ def remove_version(name: str) -> None:
     """Delete a version. The active model cannot be removed: switch to another one first."""
     if read_version(name) is None:
         raise VersionError(f"{user_models_dir() / name}: no such model version")
-    if active_model() == name:
+    active = active_model()
+    if active == name or (Path(active).is_absolute() and Path(active) == user_model_path(name).resolve()):
         raise VersionError(f"{name!r} is the model in use; switch to another model before removing it")
     folder = user_models_dir() / name
     scratch = app_home() / STAGING_DIR
@@ -178,23 +179,35 @@ def remove_version(name: str) -> None:
 
 
 def active_model() -> str:
-    """The active model's name: ``default`` or a version name (a missing version reads as ``default``)."""
+    """The active model: ``default``, a shipped model, a version name, or a checkpoint file's
+    path; one that has disappeared reads as ``default``."""
     try:
         data = json.loads((app_home() / ACTIVE_FILE).read_text())
         name = str(data.get("model") or DEFAULT_MODEL)
     except (OSError, ValueError, AttributeError):
         return DEFAULT_MODEL
-    if name == DEFAULT_MODEL or name in list_shipped_models() or user_model_path(name).is_file():
+    if _is_model_name(name) or (Path(name).is_absolute() and Path(name).is_file()):
         return name
     return DEFAULT_MODEL
 
 
-def set_active_model(name: str) -> None:
-    """Make ``name`` (``default``, a shipped model or a version) the active model, atomically."""
-    if name != DEFAULT_MODEL and name not in list_shipped_models() and not user_model_path(name).is_file():
-        raise VersionError(f"{user_models_dir() / name}: no such model version")
+def set_active_model(name: str | Path) -> str:
+    """Make ``name`` (``default``, a shipped model, a version, or a checkpoint file) the active
+    model, atomically; returns what was stored (a file as its absolute path)."""
+    name = str(name)
+    if not _is_model_name(name):
+        if not Path(name).is_file():
+            raise VersionError(f"{user_models_dir() / name}: no such model version or model file")
+        name = str(Path(name).resolve())
     app_home().mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(app_home() / ACTIVE_FILE, json.dumps({"model": name, "since": time.time()}).encode())
+    return name
+
+
+def _is_model_name(name: str) -> bool:
+    if name == DEFAULT_MODEL or name in list_shipped_models():
+        return True
+    return bool(_NAME.match(name)) and user_model_path(name).is_file()
 
 
 def model_path(name: str) -> Path:

@@ -35,6 +35,7 @@ from maskingnet_app.editor_state import EditorState
 from maskingnet_app.export_controller import ExportController
 from maskingnet_app.help_dialogs import ShortcutsDialog, show_about
 from maskingnet_app.message_bar import MessageBar
+from maskingnet_app.model_menu import install_model_menu
 from maskingnet_app.model_service import DEVICE_CHOICES, ModelService
 from maskingnet_app.photo_list import PhotoListView
 from maskingnet_app.session import PhotoSession
@@ -127,6 +128,7 @@ class MainWindow(QMainWindow):
         from maskingnet_app.batch_menu import install_batch_menu
 
         install_batch_menu(self)  # File: Process Folder…, Review Batch Folder…
+        self.model_chooser = install_model_menu(self)  # Model: train on my corrections, versions
 
     # -- layout and wiring ---------------------------------------------------------------
     def _build_layout(self) -> None:

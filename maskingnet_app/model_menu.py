@@ -9,7 +9,7 @@ and the one in use, as ``current()`` names it, is checked and cannot be removed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices
@@ -17,6 +17,9 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from core import model_versions
 from core.model_store import DEFAULT_MODEL, shipped_model_path, user_models_dir
+
+if TYPE_CHECKING:
+    from maskingnet_app.main_window import MainWindow
 
 
 def model_name(spec: str | Path | None) -> str:
@@ -164,3 +167,51 @@ class ModelMenu(QMenu):
                  *, confirm: Callable[[str], bool] | None = None) -> None:
         super().__init__("&Model", parent)
         self.chooser = ModelChooser(self, current, activate, confirm=confirm)
+
+
+def install_model_menu(window: MainWindow) -> ModelChooser:
+    """Put the model entries on top of the window's Model menu and wire them to its model
+    service: choosing a model makes it the active one (``core.model_versions``) and loads it;
+    "Train on My Corrections…" opens the training dialog (not modal: the window stays usable)."""
+    service = window.model_service
+
+    def activate(name: str) -> None:
+        try:
+            model_versions.set_active_model(name)
+        except model_versions.VersionError as error:
+            window.show_message(str(error), "warning")
+            return
+        service.load(name)
+        window.show_message(f"Switching to the model {name}; Mask \u2192 Mask Again re-masks the open photo")
+
+    def open_training() -> None:
+        from PySide6.QtCore import Qt
+
+        from maskingnet_app.training_dialog import TrainingDialog
+
+        dialog = getattr(window, "training_dialog", None)
+        if dialog is None or not dialog.isVisible():
+            dialog = TrainingDialog(window.corrections, service.spec, activate=activate, parent=window)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.version_saved.connect(
+                lambda name: window.show_message(f"Saved the new model version {name} (Model menu)"))
+            dialog.destroyed.connect(lambda: setattr(window, "training_dialog", None))
+            window.training_dialog = dialog
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+
+    def remember_loaded(*_: object) -> None:
+        name = model_name(service.spec)  # keep the active-model file in step with what is loaded
+        if name != model_versions.active_model():
+            try:
+                model_versions.set_active_model(name)
+            except model_versions.VersionError:
+                pass  # a spec that loaded but names no file or version (a run folder): nothing to remember
+
+    chooser = ModelChooser(window.menus.model, lambda: service.spec, activate)
+    chooser.train_requested.connect(open_training)
+    chooser.message.connect(window.show_message)
+    service.modelLoaded.connect(remember_loaded)
+    window.open_training_dialog = open_training
+    return chooser

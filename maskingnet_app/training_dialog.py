@@ -45,6 +45,7 @@ from core import model_versions
 from core.corrections import CorrectionStore
 from core.errors import MaskingNetError
 from core.model_store import DEFAULT_MODEL, resolve_model, shipped_model_path
+from maskingnet_app.model_menu import model_name
 from maskingnet_app.plot_widget import LinePlot
 
 SETUP, RUNNING, RESULT = 0, 1, 2
@@ -200,7 +201,7 @@ class TrainingDialog(QDialog):
         presets.addWidget(self.gpu_preset)
         form.addRow("Presets:", presets)
         self.base_combo = QComboBox()
-        self.base_combo.addItem(f"The model in use ({Path(self.active_model).name})", self.active_model)
+        self.base_combo.addItem(f"The model in use ({Path(model_name(self.active_model)).name})", self.active_model)
         if self.active_model != DEFAULT_MODEL:
             self.base_combo.addItem("The shipped default model", DEFAULT_MODEL)
             if not shipped_model_path().is_file():
@@ -560,7 +561,7 @@ class TrainingDialog(QDialog):
 
     def _show_result(self, version: model_versions.ModelVersion, result: ft.FinetuneResult) -> None:
         before, after = result.val_dice_before, result.val_dice_after
-        base_name = Path(result.settings.base_model).name
+        base_name = Path(model_name(result.settings.base_model)).name
         self.result_title.setText(f"Training finished in {format_duration(result.seconds)}: "
                                   f"saved as the new model \u201c{version.name}\u201d (not in use yet)")
         self.old_label.setText(f"Starting model ({base_name})")

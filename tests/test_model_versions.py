@@ -66,7 +66,14 @@ def test_active_model_choice(tiny_checkpoint):
     with pytest.raises(mv.VersionError, match="no such model version"):
         mv.set_active_model("nope")
     assert mv.active_model() == "v1"
+    assert mv.set_active_model(tiny_checkpoint) == str(tiny_checkpoint.resolve())  # a model file loaded by path
+    assert mv.active_model() == str(tiny_checkpoint.resolve())
+    mv.set_active_model(mv.model_path("v1"))  # the version's own file still protects it
+    with pytest.raises(mv.VersionError, match="in use"):
+        mv.remove_version("v1")
     mv.set_active_model("default")
+    assert mv.active_model() == "default"
+    (app_home() / mv.ACTIVE_FILE).write_text(json.dumps({"model": "relative/file.safetensors"}))
     assert mv.active_model() == "default"
     (app_home() / mv.ACTIVE_FILE).write_text("{broken")
     assert mv.active_model() == "default"

@@ -193,3 +193,43 @@ def test_line_plot_ranges_ticks_and_painting(qtbot):
     plot.set_reference("starting model", None)
     plot.clear()
     assert plot.points("new model") == []
+
+
+def test_from_the_main_window_train_use_and_switch_back(qtbot, tiny_checkpoint, tmp_path):
+    from test_app_helpers import make_window
+
+    window = make_window(qtbot, tiny_checkpoint)
+    service = window.model_service
+    qtbot.waitUntil(lambda: service.is_ready, timeout=60_000)
+    make_corrections(tmp_path / "photos", window.corrections, count=6, groups=3)
+    chooser = window.model_chooser
+    assert window.menus.model.actions()[0] is chooser.train_action
+    assert chooser.checked_name() == str(tiny_checkpoint)  # a file given on the command line
+
+    chooser.train_action.trigger()
+    dialog = window.training_dialog
+    assert dialog.isVisible() and not dialog.isModal()
+    assert dialog.photo_list.count() == 6
+    dialog.epochs.setValue(1)
+    dialog.batch.setValue(2)
+    dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
+    dialog.name_edit.setText("from-window")
+    with qtbot.waitSignal(dialog.training_ended, timeout=120_000):
+        dialog.start()
+    assert service.spec == str(tiny_checkpoint)  # unchanged until the user chooses
+    chooser.rebuild()
+    assert "from-window" in chooser.choice_names()
+    with qtbot.waitSignal(service.modelLoaded, timeout=60_000):
+        dialog.use_new_model()
+    assert service.spec == "from-window" and service.name == "from-window"
+    assert model_versions.active_model() == "from-window"
+    chooser.rebuild()
+    assert chooser.checked_name() == "from-window"
+    assert {a.data(): a.isEnabled() for a in chooser.remove_menu.actions()} == {"from-window": False}
+
+    with qtbot.waitSignal(service.modelLoaded, timeout=60_000):
+        chooser.choose(str(tiny_checkpoint))  # back to the file; the shipped default is not installed here
+    chooser.confirm = lambda question: True
+    assert chooser.remove("from-window")
+    assert model_versions.list_versions() == []
+    window.close()
