@@ -146,8 +146,8 @@ def build_menus(menubar: QMenuBar, actions: dict[str, QAction]) -> Menus:
 
 
 def shortcut_text(spec: ActionSpec) -> str:
-    """The shortcuts as the platform shows them, e.g. 'Ctrl+Shift+Z, Ctrl+Y'."""
-    return ", ".join(QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText) for key in spec.shortcuts)
+    """The shortcuts in Qt's portable form, e.g. 'Ctrl+Shift+Z, Ctrl+Y' (on macOS Ctrl is ⌘)."""
+    return ", ".join(QKeySequence(key).toString(QKeySequence.SequenceFormat.PortableText) for key in spec.shortcuts)
 
 
 def shortcut_rows() -> list[tuple[str, str, str]]:
