@@ -65,9 +65,11 @@ class PhotoDocument:
         return not np.array_equal(self.editor.alpha, self.predicted)
 
     def status_text(self) -> str:
+        """e.g. 'Failed: not an image…' (the file's own name is left out; the list shows it)."""
         text = self.status.label
         if self.status == PhotoStatus.FAILED and self.error:
-            text += f": {self.error}"
+            prefix = f"{self.path}: "
+            text += ": " + (self.error[len(prefix):] if self.error.startswith(prefix) else self.error)
         elif self.status == PhotoStatus.EXPORTED and self.exported_to is not None:
             text += f" to {self.exported_to.name}"
         elif self.status == PhotoStatus.WAITING and self.error:
@@ -102,7 +104,7 @@ class PhotoListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return document.thumbnail
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{document.path}\n{document.status_text()}"
+            return f"{document.path}\n{document.status.label}" + (f": {document.error}" if document.error else "")
         if role == STATUS_ROLE:
             return document.status_text()
         if role == DOCUMENT_ROLE:

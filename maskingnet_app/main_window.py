@@ -112,7 +112,12 @@ class MainWindow(QMainWindow):
         return self._current
 
     def show_message(self, text: str, level: str = "info") -> None:
+        """A one-line message above the canvas, until closed or replaced."""
         self.message_bar.show_message(text, level)
+
+    def show_status(self, text: str, msecs: int = 5000) -> None:
+        """A passing note in the status bar."""
+        self.status.showMessage(text, msecs)
 
     def add_menu_action(self, menu: str, action: QAction, before: str | None = None) -> QAction:
         """Add ``action`` to menu ``menu`` (e.g. 'file'), before the action named ``before``."""
@@ -365,7 +370,7 @@ class MainWindow(QMainWindow):
             return False
         rect = command(*found)
         if rect is None:
-            self.show_message("Nothing to change", "info")
+            self.show_status("Nothing to change")
             return False
         self.canvas.refresh(rect)
         self._after_edit()

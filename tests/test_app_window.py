@@ -128,8 +128,9 @@ def test_an_unreadable_file_shows_failed_with_its_reason_and_the_rest_go_on(qtbo
     bad, good = open_and_wait(qtbot, window, [broken, photo])
     assert bad.status == PhotoStatus.FAILED and "broken.jpg" in bad.error
     assert good.status == PhotoStatus.MASKED
-    row_text = window.session.model.index(0).data(STATUS_ROLE)
-    assert row_text.startswith("Failed: ") and "broken.jpg" in row_text
+    row = window.session.model.index(0)
+    assert row.data(STATUS_ROLE).startswith("Failed: ") and "broken.jpg" not in row.data(STATUS_ROLE)
+    assert bad.error in row.data(Qt.ItemDataRole.ToolTipRole)
     window.photo_list.select_document(bad)
     assert not window.canvas.editing_enabled and not window.actions["export"].isEnabled()
 
