@@ -169,6 +169,8 @@ class BatchDialog(QDialog):
         self.files_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.files_view.verticalHeader().setVisible(False)
         self.files_view.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.files_view.setColumnWidth(0, 280)
+        self.files_view.setColumnWidth(1, 120)
         self.files_view.doubleClicked.connect(self._open_file_row)
         self.review = ReviewGrid(open_photo=open_photo, corrections=corrections)
         self.tabs = QTabWidget()

@@ -19,16 +19,25 @@ from PySide6.QtGui import QImage
 
 THUMB_SIZE = (168, 112)
 TINT = np.array((255, 42, 109), dtype=np.float32)  # the editor's overlay colour
-TINT_OPACITY = 0.55
+TINT_OPACITY = 0.7
 
 
 def _open_small(path: Path, mode: str) -> Image.Image:
+    """The image at thumbnail size; RGBA is shrunk channel by channel, so the colours under
+    transparent pixels survive (Pillow would shrink premultiplied, turning them black)."""
     with Image.open(path) as image:
         if image.format == "JPEG":
             image.draft("RGB", (THUMB_SIZE[0] * 2, THUMB_SIZE[1] * 2))
-        small = image.convert(mode)
-        small.thumbnail(THUMB_SIZE, Image.Resampling.BILINEAR, reducing_gap=2.0)
-        return small
+        image = image.convert(mode)
+    if mode == "RGBA":
+        bands = [_shrink(band) for band in image.split()]
+        return Image.merge("RGBA", bands)
+    return _shrink(image)
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    image.thumbnail(THUMB_SIZE, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return image
 
 
 def render_thumbnail(output: Path, source: Path | None, fmt: str) -> np.ndarray:

@@ -257,7 +257,8 @@ class ReviewGrid(QWidget):
         self.model = ReviewModel(self.loader, self)
 
         self.cars = QListWidget()
-        self.cars.setMinimumWidth(180)
+        self.cars.setMinimumWidth(200)
+        self.cars.setWordWrap(True)
         self.cars.currentItemChanged.connect(self._on_car)
         self.view = QListView()
         self.view.setViewMode(QListView.ViewMode.IconMode)
@@ -301,7 +302,7 @@ class ReviewGrid(QWidget):
         splitter.addWidget(self.cars)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([220, 800])
+        splitter.setSizes([250, 800])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)
@@ -344,13 +345,13 @@ class ReviewGrid(QWidget):
             if len(car.items) < 2:
                 continue
             sign = "\u26a0 " if car.flagged else ""
-            most = ", most" if index == 0 and car.disagreement > 0 else ""
-            entry = QListWidgetItem(f"{sign}{car.car} ({len(car.items)}) · area jump {100 * car.disagreement:.0f}%{most}")
+            entry = QListWidgetItem(f"{sign}{car.car}\n    {len(car.items)} photos · area jump {100 * car.disagreement:.0f}%")
             entry.setData(ItemRole, car.car)
+            tip = "The car whose masks disagree most across its angles. " if index == 0 else ""
             if car.flagged:
                 entry.setForeground(QColor(MARK_COLORS[NEEDS_FIXING]))
-                entry.setToolTip("The mask area jumps between neighbouring angles more than hand-made masks do: "
-                                 "check this car's photos")
+                tip += "Its mask area jumps between neighbouring angles more than hand-made masks do: check its photos."
+            entry.setToolTip(tip or "The largest change of mask area between two neighbouring angles")
             self.cars.addItem(entry)
             if car.car == self.model.car:
                 self.cars.setCurrentItem(entry)
