@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtCore import QEvent, QObject, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
@@ -209,9 +209,30 @@ def install_model_menu(window: MainWindow) -> ModelChooser:
             except model_versions.VersionError:
                 pass  # a spec that loaded but names no file or version (a run folder): nothing to remember
 
+    def stop_training() -> None:
+        dialog = getattr(window, "training_dialog", None)
+        if dialog is not None:
+            dialog.shutdown()
+            dialog.close()
+
     chooser = ModelChooser(window.menus.model, lambda: service.spec, activate)
+    chooser.close_watcher = _CloseWatcher(window, stop_training)
     chooser.train_requested.connect(open_training)
     chooser.message.connect(window.show_message)
     service.modelLoaded.connect(remember_loaded)
     window.open_training_dialog = open_training
     return chooser
+
+
+class _CloseWatcher(QObject):
+    """Calls ``on_close`` when ``widget`` is about to close (a running training is stopped first)."""
+
+    def __init__(self, widget: QWidget, on_close: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self.on_close = on_close
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.Close:
+            self.on_close()
+        return False

@@ -16,6 +16,7 @@ from typing import Callable
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -154,6 +155,9 @@ class TrainingDialog(QDialog):
         layout.addWidget(self.pages)
         self.resize(900, 560)
 
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
         self.load_corrections()
         self.apply_preset("gpu" if self._gpu else "cpu")
         self._base_changed()
@@ -509,6 +513,17 @@ class TrainingDialog(QDialog):
 
     def is_running(self) -> bool:
         return self.thread is not None
+
+    def shutdown(self, timeout_ms: int = 120_000) -> bool:
+        """Stop a training and wait for its thread (the app is quitting); True when it ended."""
+        if self.thread is None or self.worker is None:
+            return True
+        self.worker.request_stop()
+        self.thread.quit()  # the thread's loop ends once the run returns, even without the GUI loop
+        ended = self.thread.wait(timeout_ms)
+        if ended:
+            self._on_thread_done()
+        return ended
 
     # result page ------------------------------------------------------------------------
     def _build_result(self) -> QWidget:

@@ -233,3 +233,19 @@ def test_from_the_main_window_train_use_and_switch_back(qtbot, tiny_checkpoint, 
     assert chooser.remove("from-window")
     assert model_versions.list_versions() == []
     window.close()
+
+
+def test_closing_the_main_window_stops_a_training(qtbot, tiny_checkpoint, tmp_path):
+    from test_app_helpers import make_window
+
+    window = make_window(qtbot, tiny_checkpoint)
+    make_corrections(tmp_path / "photos", window.corrections, count=4, groups=2)
+    window.open_training_dialog()
+    dialog = window.training_dialog
+    dialog.epochs.setValue(500)
+    dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
+    with qtbot.waitSignal(dialog.progressed, timeout=60_000, check_params_cb=lambda e: e.kind == "train"):
+        dialog.start()
+    window.close()
+    assert not dialog.is_running() and not dialog.isVisible()
+    assert model_versions.list_versions() == [] and leftover_runs() == []
