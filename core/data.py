@@ -54,13 +54,16 @@ def find_mask(image: Path, masks_dir: Path) -> Path | None:
     """The mask file for ``image`` in ``masks_dir`` (either naming), or None."""
     for pattern in _MASK_PATTERNS:
         candidate = masks_dir / pattern.format(stem=image.stem)
-        if candidate.is_file():
+        if candidate.is_file() and candidate != image:
             return candidate
     return None
 
 
 def find_samples(images_dir: str | Path, masks_dir: str | Path) -> tuple[list[Sample], list[Path]]:
-    """Pair every photo in ``images_dir`` with its mask; returns (samples, photos without a mask)."""
+    """Pair every photo in ``images_dir`` with its mask; returns (samples, photos without a mask).
+
+    ``images_dir`` and ``masks_dir`` may be one folder (``car.jpg`` beside ``car_mask.png``).
+    """
     images_dir, masks_dir = Path(images_dir), Path(masks_dir)
     if not images_dir.is_dir():
         raise FileNotFoundError(f"{images_dir}: no such folder")
@@ -75,7 +78,9 @@ def find_samples(images_dir: str | Path, masks_dir: str | Path) -> tuple[list[Sa
             unmatched.append(image)
         else:
             samples.append(Sample(image=image, mask=mask, group=group_of(image, images_dir)))
-    return samples, unmatched
+    # Photos and masks in one folder: a mask is not a photo of its own.
+    masks = {sample.mask for sample in samples}
+    return [s for s in samples if s.image not in masks], [p for p in unmatched if p not in masks]
 
 
 def split_by_group(

@@ -331,3 +331,15 @@ def test_colour_jitter_changes_colours_not_geometry():
     out_image, out_target, _ = augment(image, target, None, np.random.default_rng(1), colour_only)
     assert np.array_equal(out_target, target)
     assert not np.array_equal(out_image, image)
+
+
+def test_photos_and_masks_in_one_folder(tmp_path):
+    _touch_image(tmp_path / "car.jpg")
+    _touch_image(tmp_path / "car_mask.png")
+    _touch_image(tmp_path / "0cdf5b5d0ce1_01.jpg")
+    _touch_image(tmp_path / "0cdf5b5d0ce1_01_mask.gif")
+    _touch_image(tmp_path / "alone.png")  # would be its own "plain" mask: it is not
+    samples, unmatched = find_samples(tmp_path, tmp_path)
+    assert {s.image.name: s.mask.name for s in samples} == {
+        "car.jpg": "car_mask.png", "0cdf5b5d0ce1_01.jpg": "0cdf5b5d0ce1_01_mask.gif"}
+    assert [p.name for p in unmatched] == ["alone.png"]
