@@ -26,6 +26,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 
 
+@pytest.fixture(scope="module")
+def many_photos(tmp_path_factory) -> list[Path]:
+    """Ten synthetic photos, big enough that masking and exporting them takes a while."""
+    folder = tmp_path_factory.mktemp("many") / "photos"
+    return [make_photo(folder / f"car{i:02d}.png", size=(960, 600), seed=i) for i in range(10)]
+
+
 def app_threads() -> set[threading.Thread]:
     """Python threads other than this one (Qt's pool threads show up once they ran Python)."""
     return {thread for thread in threading.enumerate() if thread is not threading.current_thread() and thread.is_alive()}
@@ -84,9 +91,9 @@ def test_loading_a_planted_pickle_as_a_model_runs_no_code(qtbot, tiny_checkpoint
         window.close()
 
 
-def test_closing_the_window_during_masking_stops_its_threads(qtbot, tiny_checkpoint, tmp_path) -> None:
+def test_closing_the_window_during_masking_stops_its_threads(qtbot, tiny_checkpoint, many_photos) -> None:
     before = app_threads()
-    photos = [make_photo(tmp_path / "photos" / f"car{i:02d}.png", size=(1600, 1000), seed=i) for i in range(12)]
+    photos = many_photos
     window = make_window(qtbot, tiny_checkpoint)
     qtbot.waitUntil(lambda: window.model_service.is_ready, timeout=MASK_TIMEOUT_MS)
     with qtbot.waitSignal(window.model_service.jobStarted, timeout=MASK_TIMEOUT_MS):
@@ -102,8 +109,8 @@ def test_closing_the_window_during_masking_stops_its_threads(qtbot, tiny_checkpo
     qtbot.waitUntil(lambda: app_threads() <= before, timeout=10000)
 
 
-def test_closing_the_window_during_export_all_leaves_complete_files(qtbot, tiny_checkpoint, tmp_path) -> None:
-    photos = [make_photo(tmp_path / "photos" / f"car{i:02d}.png", size=(1600, 1000), seed=i) for i in range(8)]
+def test_closing_the_window_during_export_all_leaves_complete_files(qtbot, tiny_checkpoint, many_photos, tmp_path) -> None:
+    photos = many_photos
     window = make_window(qtbot, tiny_checkpoint)
     open_and_wait(qtbot, window, photos)
     out = tmp_path / "out"
@@ -116,27 +123,38 @@ def test_closing_the_window_during_export_all_leaves_complete_files(qtbot, tiny_
     for path in written:
         with Image.open(path) as image:
             image.load()
-            assert image.size == (1600, 1000)
+            assert image.size == (960, 600)
 
 
-CLOSE_WHILE_MASKING = """
+CLOSE_DURING_WORK = """
 import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from maskingnet_app.main_window import MainWindow
 from maskingnet_app.model_service import ModelService
 
+mode, model, photos, out = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 app = QApplication(sys.argv[:1])
-window = MainWindow(ModelService(sys.argv[1], "cpu"))
+window = MainWindow(ModelService(model, "cpu"))
 window.show()
-started = []
-def on_started(*args):
-    if not started:
-        started.append(True)
-        print("masking", flush=True)
+told = []
+def close_now(*args):
+    if not told:
+        told.append(True)
+        print(mode, "running", flush=True)
         QTimer.singleShot(0, window.close)
-window.model_service.jobStarted.connect(on_started)
-window.model_service.modelLoaded.connect(lambda *args: window.open_paths(sys.argv[2:]))
+def begin(*args):
+    if mode == "masking":
+        window.model_service.jobStarted.connect(close_now)
+        window.open_paths([photos])
+    else:
+        from maskingnet_app.batch_menu import show_batch_dialog
+        dialog = show_batch_dialog(window)
+        dialog.input_edit.setText(photos)
+        dialog.output_edit.setText(out)
+        dialog.start()
+        dialog.worker.result.connect(close_now)
+window.model_service.modelLoaded.connect(lambda *args: QTimer.singleShot(0, begin))
 code = app.exec()
 print("exited", code, flush=True)
 sys.exit(code)
@@ -147,12 +165,60 @@ def app_env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
 
 
-def test_the_app_process_exits_when_closed_during_masking(tiny_checkpoint, tmp_path) -> None:
-    photos = [make_photo(tmp_path / "photos" / f"car{i:02d}.png", size=(1600, 1000), seed=i) for i in range(10)]
-    done = subprocess.run([sys.executable, "-c", CLOSE_WHILE_MASKING, str(tiny_checkpoint), *map(str, photos)],
-                          cwd=PROJECT_ROOT, env=app_env(tmp_path), capture_output=True, text=True, timeout=180)
-    assert done.stdout.splitlines() == ["masking", "exited 0"], done.stderr
+@pytest.mark.parametrize("mode", ["masking", "batch"])
+def test_the_app_process_exits_when_closed_during_work(tiny_checkpoint, many_photos, tmp_path, mode: str) -> None:
+    """The real app's process: the window closed while masking photos or running Process
+    Folder; the work stops, the process exits by itself with 0, and no traceback is printed."""
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-c", CLOSE_DURING_WORK, mode, str(tiny_checkpoint), str(many_photos[0].parent),
+                           str(out)], cwd=PROJECT_ROOT, env=app_env(tmp_path), capture_output=True, text=True, timeout=180)
+    assert done.stdout.splitlines() == [f"{mode} running", "exited 0"], done.stderr
     assert done.returncode == 0 and "Traceback" not in done.stderr
+    if mode == "batch":
+        written = sorted(out.glob("*.png"))
+        assert 1 <= len(written) < len(many_photos), "the batch was not stopped"
+        assert not list(out.glob(".*.part"))
+        for path in written:
+            with Image.open(path) as image:
+                image.load()
+
+
+def test_closing_the_window_during_a_batch_then_resuming(qtbot, tiny_checkpoint, many_photos, tmp_path) -> None:
+    from maskingnet_app.batch_menu import show_batch_dialog
+
+    photos, total = many_photos[0].parent, len(many_photos)
+    out = tmp_path / "out"
+    window = make_window(qtbot, tiny_checkpoint)
+    qtbot.waitUntil(lambda: window.model_service.is_ready, timeout=MASK_TIMEOUT_MS)
+    dialog = show_batch_dialog(window)
+    dialog.input_edit.setText(str(photos))
+    dialog.output_edit.setText(str(out))
+    with qtbot.waitSignal(dialog.batchStarted):
+        assert dialog.start()
+    worker = dialog.worker
+    qtbot.waitUntil(lambda: len(list(out.glob("*.png"))) >= 1, timeout=MASK_TIMEOUT_MS)
+    window.close()
+    assert not worker.running  # stopped and joined while the window closed
+    written = sorted(out.glob("*.png"))
+    assert len(written) < total and not list(out.glob(".*.part"))
+    for path in written:
+        with Image.open(path) as image:
+            image.load()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=MASK_TIMEOUT_MS)
+    # the next run resumes: what was exported is skipped, the rest is done
+    again = make_window(qtbot, tiny_checkpoint)
+    try:
+        qtbot.waitUntil(lambda: again.model_service.is_ready, timeout=MASK_TIMEOUT_MS)
+        resumed = show_batch_dialog(again)
+        resumed.input_edit.setText(str(photos))
+        resumed.output_edit.setText(str(out))
+        with qtbot.waitSignal(resumed.batchFinished, timeout=MASK_TIMEOUT_MS) as finished:
+            assert resumed.start()
+        counts, cancelled = finished.args
+        assert not cancelled and counts["skipped"] == len(written) and counts["done"] == total - len(written)
+        assert len(list(out.glob("*.png"))) == total
+    finally:
+        again.close()
 
 
 EDIT_LOOP = """
@@ -199,7 +265,7 @@ def test_corrections_survive_the_app_being_killed_during_autosave(qtbot, tiny_ch
     photo = make_photo(tmp_path / "photos" / "car.png", size=(1200, 800))
     top = np.zeros((800, 1200), np.uint8)
     top[:400] = 255
-    for delay in (0.0, 0.17):
+    for delay in (0.1,):
         process = subprocess.Popen([sys.executable, "-c", EDIT_LOOP, str(tiny_checkpoint), str(photo)], cwd=PROJECT_ROOT,
                                    env=app_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
