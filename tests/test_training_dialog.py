@@ -249,3 +249,9 @@ def test_closing_the_main_window_stops_a_training(qtbot, tiny_checkpoint, tmp_pa
     window.close()
     assert not dialog.is_running() and not dialog.isVisible()
     assert model_versions.list_versions() == [] and leftover_runs() == []
+
+
+def test_format_duration():
+    from maskingnet_app.training_worker import format_duration
+
+    assert [format_duration(s) for s in (None, 4.6, 185, 3720)] == ["", "5 s", "3 min 05 s", "1 h 02 min"]
