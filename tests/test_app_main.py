@@ -14,7 +14,7 @@ from test_app_helpers import make_photo
 from core import __version__
 from maskingnet_app.actions import ACTION_SPECS, ActionSpec, shortcut_rows, shortcuts_markdown
 from maskingnet_app.help_dialogs import ShortcutsDialog, about_text
-from maskingnet_app.main import build_parser, self_check
+from maskingnet_app.main import _run, build_parser, self_check
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,13 +42,12 @@ def test_self_check_fails_with_one_line(tmp_path, tiny_checkpoint, capsys):
     assert "nope.safetensors" in capsys.readouterr().err
 
 
-def test_the_command_line(tmp_path, tiny_checkpoint):
+def test_the_command_line(tmp_path, tiny_checkpoint, capsys):
     args = build_parser().parse_args(["a.jpg", "folder", "--model", "m", "--device", "cpu"])
     assert (args.files, args.model, args.device, args.self_check) == (["a.jpg", "folder"], "m", "cpu", None)
     photo = make_photo(tmp_path / "car.png")
-    done = run_app("--self-check", str(photo), str(tmp_path / "cut.png"), "--model", str(tiny_checkpoint), "--device", "cpu")
-    assert done.returncode == 0, done.stderr
-    assert (tmp_path / "cut.png").is_file() and done.stdout.startswith("self-check ok:")
+    code = _run(["--self-check", str(photo), str(tmp_path / "cut.png"), "--model", str(tiny_checkpoint), "--device", "cpu"])
+    assert code == 0 and (tmp_path / "cut.png").is_file() and capsys.readouterr().out.startswith("self-check ok:")
 
 
 def test_the_window_is_up_before_torch_loads(tmp_path, tiny_checkpoint):
