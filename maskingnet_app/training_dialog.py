@@ -211,8 +211,8 @@ class TrainingDialog(QDialog):
     def add_folder(self, folder: str | Path, masks: str | Path | None = None) -> int:
         """Add the photos with masks of a folder (checked); returns how many were added."""
         new, unmatched = ft.folder_items(folder, masks)
-        known = {item.key for item in self.items}
-        new = [item for item in new if item.key not in known]
+        known = {item.sample.image.resolve() for item in self.items}  # a corrected photo is listed once
+        new = [item for item in new if item.sample.image.resolve() not in known]
         self.items.extend(new)
         self._fill_list()
         note = f"; {len(unmatched)} photo(s) without a mask left out" if unmatched else ""

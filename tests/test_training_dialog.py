@@ -79,6 +79,12 @@ def test_add_a_folder_of_photos_and_masks(qtbot, store, tiny_checkpoint, tmp_pat
     assert added == 3 and dialog.photo_list.count() == 9
     assert "3 from folders" in dialog.count_label.text()
     assert dialog.add_folder(tmp_path / "extra") == 0  # the same photos are not added twice
+    corrected = dialog.items[0].sample.image
+    (tmp_path / "again" / "masks").mkdir(parents=True)
+    (tmp_path / "again" / "images").mkdir()
+    (tmp_path / "again" / "images" / corrected.name).symlink_to(corrected)
+    (tmp_path / "again" / "masks" / f"{corrected.stem}.png").symlink_to(dialog.items[0].sample.mask)
+    assert dialog.add_folder(tmp_path / "again") == 0  # already there as a correction (with its weights)
 
 
 def test_missing_default_model_is_explained(qtbot, store):
