@@ -16,6 +16,7 @@ from maskingnet_app.session import PhotoSession
 
 class ExportController(QObject):
     message = Signal(str, str)  # level, one-line text
+    status = Signal(str)  # passing progress notes
     finished = Signal(int, int)  # written, failed
 
     def __init__(self, session: PhotoSession, parent_widget: QWidget) -> None:
@@ -27,6 +28,7 @@ class ExportController(QObject):
         self.exporter.itemDone.connect(self._on_done)
         self.exporter.itemFailed.connect(self._on_failed)
         self.exporter.finished.connect(self._on_finished)
+        self.exporter.progress.connect(lambda done, total: self.status.emit(f"Exported {done} of {total}…"))
         self.ask = self._ask_with_dialog  # tests replace this
         self._first_error = ""
 

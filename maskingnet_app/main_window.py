@@ -203,6 +203,7 @@ class MainWindow(QMainWindow):
         session.message.connect(self.show_message)
         session.correctionSaved.connect(self.correctionSaved)
         self.exports.message.connect(self.show_message)
+        self.exports.status.connect(self.show_status)
         canvas.strokeFinished.connect(self._after_edit)
         canvas.zoomChanged.connect(self.status.show_zoom)
         canvas.cursorMoved.connect(self.status.show_position)
