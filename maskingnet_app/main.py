@@ -34,35 +34,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 def self_check(photo: Path, out: Path, model: str | None = None, device: str | None = None) -> int:
     """Load the model, mask ``photo``, write the cut-out PNG to ``out``; 0 on success, else 1
-    with one line on stderr."""
+    with one line on stderr. Also imports Qt's widgets, which a packaged app must carry."""
     tick = time.perf_counter()
     try:
-        import PySide6.QtWidgets  # noqa: F401 - the packaged app must carry Qt's libraries
-
-        from core.errors import MaskingNetError
-        from core.export import ExportOptions
-        from core.imageio import read_photo
-        from core.inference import Segmenter
-        from maskingnet_app.exporter import export_alpha
-
-        try:
-            segmenter = Segmenter.load(model or "default", device=device or "auto")
-            image = read_photo(photo)
-            prediction = segmenter.predict(image.rgb, image.alpha)
-            if out.parent != Path(""):
-                out.parent.mkdir(parents=True, exist_ok=True)
-            alpha = prediction.mask.astype("uint8") * 255
-            export_alpha(image, alpha, out, ExportOptions(format="png"))
-        except (MaskingNetError, ValueError, OSError) as error:
-            print(f"self-check failed: {error}", file=sys.stderr)
-            return 1
+        segmenter, prediction = _mask_and_export(photo, out, model, device)
     except ImportError as error:
-        print(f"self-check failed: cannot import {error.name or error}", file=sys.stderr)
-        return 1
+        return _fail(f"cannot import {error.name or error}")
+    except Exception as error:  # noqa: BLE001 - a self-check reports any failure as one line
+        from maskingnet_app.model_service import one_line
+
+        return _fail(one_line(error))
     share = float(prediction.mask.mean())
     print(f"self-check ok: {out} ({segmenter.name} on {segmenter.device_label}, {time.perf_counter() - tick:.2f} s, "
           f"car {share:.0%} of the photo)")
     return 0
+
+
+def _mask_and_export(photo: Path, out: Path, model: str | None, device: str | None):
+    import PySide6.QtWidgets  # noqa: F401
+
+    from core.export import ExportOptions
+    from core.imageio import read_photo
+    from core.inference import Segmenter
+    from maskingnet_app.exporter import export_alpha
+
+    segmenter = Segmenter.load(model or "default", device=device or "auto")
+    image = read_photo(photo)
+    prediction = segmenter.predict(image.rgb, image.alpha)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    export_alpha(image, prediction.mask.astype("uint8") * 255, out, ExportOptions(format="png"))
+    return segmenter, prediction
+
+
+def _fail(message: str) -> int:
+    print(f"self-check failed: {message}", file=sys.stderr)
+    return 1
 
 
 def main(files: list[str], *, model: str | None = None, device: str | None = None) -> int:
