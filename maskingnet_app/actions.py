@@ -145,23 +145,42 @@ def build_menus(menubar: QMenuBar, actions: dict[str, QAction]) -> Menus:
     return Menus(**menus, **submenus)
 
 
-def shortcut_text(spec: ActionSpec) -> str:
-    """The shortcuts in Qt's portable form, e.g. 'Ctrl+Shift+Z, Ctrl+Y' (on macOS Ctrl is ⌘)."""
-    return ", ".join(QKeySequence(key).toString(QKeySequence.SequenceFormat.PortableText) for key in spec.shortcuts)
+def _keys(sequences: list[QKeySequence]) -> str:
+    """Shortcuts in Qt's portable form, e.g. 'Ctrl+Shift+Z, Ctrl+Y' (on macOS Ctrl is ⌘)."""
+    return ", ".join(key.toString(QKeySequence.SequenceFormat.PortableText) for key in sequences)
 
 
-def shortcut_rows() -> list[tuple[str, str, str]]:
-    """(menu, command, keys) for every action with a shortcut, then the mouse controls."""
-    rows = [
-        (MENU_TITLES[spec.menu].replace("&", ""), spec.text.replace("&", "").rstrip("…"), shortcut_text(spec))
-        for spec in specs() if spec.shortcuts
-    ]
+def _command(text: str) -> str:
+    return text.replace("&", "").rstrip("…").rstrip(".")
+
+
+def shortcut_rows(menus: Menus | None = None) -> list[tuple[str, str, str]]:
+    """(menu, command, keys) for every menu action with a shortcut, then the mouse controls.
+
+    With ``menus`` (a window's live menus) the actions that feature dialogs added are listed
+    too; without, the window's own actions from ``ACTION_SPECS``.
+    """
+    rows: list[tuple[str, str, str]] = []
+    if menus is None:
+        rows += [(MENU_TITLES[spec.menu].replace("&", ""), _command(spec.text), _keys([QKeySequence(k) for k in spec.shortcuts]))
+                 for spec in specs() if spec.shortcuts]
+    else:
+        for name, title in MENU_TITLES.items():
+            rows += [(title.replace("&", ""), _command(action.text()), _keys(action.shortcuts()))
+                     for action in _menu_actions(menus.get(name)) if action.shortcuts()]
     rows += [("Mouse", command, control) for command, control in MOUSE_CONTROLS]
     return rows
 
 
-def shortcuts_markdown() -> str:
-    """The README's shortcut table (kept identical to the Help → Shortcuts dialog)."""
+def _menu_actions(menu: QMenu) -> list[QAction]:
+    found = []
+    for action in menu.actions():
+        found += _menu_actions(action.menu()) if action.menu() is not None else [action]
+    return found
+
+
+def shortcuts_markdown(rows: list[tuple[str, str, str]] | None = None) -> str:
+    """The README's shortcut table: the rows of the Help → Keyboard Shortcuts dialog."""
     lines = ["| Menu | Command | Keys |", "| --- | --- | --- |"]
-    lines += [f"| {menu} | {command} | {keys.replace('|', '&#124;')} |" for menu, command, keys in shortcut_rows()]
+    lines += [f"| {menu} | {command} | {keys.replace('|', '&#124;')} |" for menu, command, keys in rows or shortcut_rows()]
     return "\n".join(lines)

@@ -20,10 +20,13 @@ from maskingnet_app.actions import shortcut_rows
 
 
 class ShortcutsDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    """The shortcut table; ``rows`` default to the window's own actions (pass the live menus'
+    rows, ``shortcut_rows(window.menus)``, to include the feature dialogs' actions)."""
+
+    def __init__(self, parent: QWidget | None = None, rows: list[tuple[str, str, str]] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard Shortcuts")
-        rows = shortcut_rows()
+        rows = rows if rows is not None else shortcut_rows()
         self.table = QTableWidget(len(rows), 3, self)
         self.table.setHorizontalHeaderLabels(["Menu", "Command", "Keys"])
         self.table.verticalHeader().hide()

@@ -28,7 +28,7 @@ from core.imageio import IMAGE_EXTENSIONS, Photo
 from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect
 from core.model_store import app_home
 from maskingnet_app import app_settings
-from maskingnet_app.actions import DEVICE_LABELS, build_menus, create_actions
+from maskingnet_app.actions import DEVICE_LABELS, build_menus, create_actions, shortcut_rows
 from maskingnet_app.canvas import Canvas
 from maskingnet_app.documents import PhotoDocument, PhotoStatus
 from maskingnet_app.editor_state import EditorState
@@ -189,7 +189,7 @@ class MainWindow(QMainWindow):
             "revert_mask": lambda: self.run_command(
                 lambda e, d: e.replace(d.predicted, "Revert to Model Mask") if d.predicted is not None else None),
             "remask": self.remask_current, "load_model_file": self.load_model_dialog, "cancel_masking": self.cancel_work,
-            "shortcuts": lambda: ShortcutsDialog(self).exec(),
+            "shortcuts": lambda: ShortcutsDialog(self, shortcut_rows(self.menus)).exec(),
             "about": lambda: show_about(self, self.model_service.name, self.model_service.device_label, self.model_service.error),
         }
         for name, handler in handlers.items():

@@ -12,9 +12,11 @@ from PIL import Image
 from test_app_helpers import make_photo
 
 from core import __version__
-from maskingnet_app.actions import ACTION_SPECS, ActionSpec, shortcut_rows, shortcuts_markdown
+from maskingnet_app.actions import ACTION_SPECS, MOUSE_CONTROLS, ActionSpec, shortcut_rows, shortcuts_markdown
 from maskingnet_app.help_dialogs import ShortcutsDialog, about_text
 from maskingnet_app.main import _run, build_parser, self_check
+from maskingnet_app.main_window import MainWindow
+from maskingnet_app.model_service import ModelService
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,13 +62,18 @@ def test_the_window_is_up_before_torch_loads(tmp_path, tiny_checkpoint):
     assert float(lines[0].split()[1]) <= float(lines[1].split()[1])
 
 
-def test_every_shortcut_is_listed_once_and_in_the_readme():
+def test_every_shortcut_is_listed_once_and_in_the_readme(qtbot, tiny_checkpoint):
     keys = [key for spec in ACTION_SPECS if isinstance(spec, ActionSpec) for key in spec.shortcuts]
     assert len(keys) == len(set(keys)), "a key must not do two things"
-    rows = shortcut_rows()
+    window = MainWindow(ModelService(str(tiny_checkpoint), "cpu"), load_model=False)
+    qtbot.addWidget(window)
+    rows = shortcut_rows(window.menus)  # the window's own actions and those the feature dialogs added
+    assert set(shortcut_rows()) <= set(rows)
     assert ("Edit", "Undo", "Ctrl+Z") in rows and ("File", "Open Folder", "Ctrl+Shift+O") in rows
+    live_keys = [key.strip() for _, _, keys in rows[: -len(MOUSE_CONTROLS)] for key in keys.split(", ")]
+    assert len(live_keys) == len(set(live_keys)), "a key must not do two things"
     readme = (PROJECT_ROOT / "README.md").read_text()
-    assert shortcuts_markdown() in readme, "README's shortcut table is out of date: paste shortcuts_markdown()"
+    assert shortcuts_markdown(rows) in readme, "README's shortcut table is out of date: paste shortcuts_markdown(rows)"
 
 
 def test_shortcuts_dialog_and_about(qtbot):
