@@ -147,6 +147,19 @@ def begin(*args):
     if mode == "masking":
         window.model_service.jobStarted.connect(close_now)
         window.open_paths([photos])
+    elif mode == "training":  # fine-tuning on saved corrections, closed at its first progress
+        sys.path.insert(0, "tests")
+        from pathlib import Path
+        from test_finetune_helpers import make_corrections
+        make_corrections(Path(out), window.corrections, count=6, groups=3)
+        window.model_chooser.train_action.trigger()
+        dialog = window.training_dialog
+        dialog.epochs.setValue(200)
+        dialog.batch.setValue(2)
+        dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
+        dialog.name_edit.setText("closing")
+        dialog.progressed.connect(close_now)
+        dialog.start()
     else:
         from maskingnet_app.batch_menu import show_batch_dialog
         dialog = show_batch_dialog(window)
@@ -165,15 +178,20 @@ def app_env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
 
 
-@pytest.mark.parametrize("mode", ["masking", "batch"])
+@pytest.mark.parametrize("mode", ["masking", "batch", "training"])
 def test_the_app_process_exits_when_closed_during_work(tiny_checkpoint, many_photos, tmp_path, mode: str) -> None:
-    """The real app's process: the window closed while masking photos or running Process
-    Folder; the work stops, the process exits by itself with 0, and no traceback is printed."""
+    """The real app's process: the window closed while masking photos, running Process Folder
+    or fine-tuning; the work stops, the process exits by itself with 0, no traceback is printed,
+    and a stopped training saves no model version."""
+    from core import model_versions
+
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, "-c", CLOSE_DURING_WORK, mode, str(tiny_checkpoint), str(many_photos[0].parent),
                            str(out)], cwd=PROJECT_ROOT, env=app_env(tmp_path), capture_output=True, text=True, timeout=180)
     assert done.stdout.splitlines() == [f"{mode} running", "exited 0"], done.stderr
-    assert done.returncode == 0 and "Traceback" not in done.stderr
+    assert done.returncode == 0 and "Traceback" not in done.stderr and "QThread" not in done.stderr
+    if mode == "training":
+        assert model_versions.list_versions() == []
     if mode == "batch":
         written = sorted(out.glob("*.png"))
         assert 1 <= len(written) < len(many_photos), "the batch was not stopped"
