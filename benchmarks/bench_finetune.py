@@ -11,7 +11,7 @@ with --photos DIR) under one camera look, then:
 4. measures Dice on held-out cars of the new kind (and on their original studio photos)
    before and after.
 
-    nice -n 10 .venv/bin/python benchmarks/bench_finetune.py --model /tmp/wip.safetensors
+    nice -n 10 .venv/bin/python benchmarks/bench_finetune.py [--model MODEL] [--lr 5e-4] [--no-weight]
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def simulate_corrections(model: Path, samples: list[Sample], out_dir: Path, devi
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=PROJECT.parent / "shared" / "data" / "carvana512")
-    parser.add_argument("--model", default=None, help="starting model (default: /tmp/wip.safetensors, else 'default')")
+    parser.add_argument("--model", default=None, help="starting model (default: the shipped 'default')")
     parser.add_argument("--train-photos", type=int, default=16, help="photos of the new kind to fine-tune on (1 per car)")
     parser.add_argument("--test-cars", type=int, default=20)
     parser.add_argument("--test-angles", type=int, default=4, help="photos per test car")
@@ -67,7 +67,7 @@ def main() -> int:
                         help=f"backgrounds, from {', '.join(BACKGROUND_KINDS)}")
     parser.add_argument("--photos", type=Path, help="a folder of real photos without cars to use as backgrounds too")
     parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--size", type=int, default=None, help="working size (default: the model's)")
     parser.add_argument("--no-weight", action="store_true", help="do not weight the corrected pixels")
@@ -80,7 +80,7 @@ def main() -> int:
     if not (args.data / "images").is_dir():
         print(f"the Carvana data is not at {args.data}; pass --data", file=sys.stderr)
         return 2
-    model_spec = args.model or ("/tmp/wip.safetensors" if Path("/tmp/wip.safetensors").is_file() else "default")
+    model_spec = args.model or "default"
     model = resolve_model(model_spec)
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-finetune-"))
     import torch
