@@ -120,6 +120,7 @@ def _run_without_root(function) -> int:
     if pid == 0:  # the child: never returns into pytest
         code = 99
         try:
+            signal.alarm(120)  # a forked copy of a threaded process must never hang the tests
             os.setgid(nobody.pw_gid)
             os.setuid(nobody.pw_uid)
             code = function()
