@@ -236,7 +236,9 @@ def render_model_card(record: dict[str, Any]) -> str:
         "## Model",
         f"- architecture: {recipe.get('arch', '?')}, width {recipe.get('width', '?')}, "
         f"working size {recipe.get('size', '?')} px",
-        f"- starting model: `{record.get('base_model', '?')}` ({record.get('base_model_path', '?')})",
+        f"- starting model: `{record.get('base_model', '?')}`"
+        + (f" ({record['base_model_path']})" if record.get("base_model_path") not in (None, record.get("base_model"))
+           else ""),
         "",
         "## Figures",
         f"Validation Dice on the {len(data.get('val', []))} held-out photo(s) ({data.get('split_note', '')}):",
