@@ -46,6 +46,7 @@ class TrainConfig:
     batch_size: int = 4
     lr: float = 1e-3
     lr_halve_every: int = 40
+    lr_milestones: list[int] | None = None  # if set: halve the lr after each of these epochs instead
     dice_weight: float = 0.5  # loss = cross-entropy + dice_weight * (1 - soft Dice)
     correction_weight: float = 4.0  # extra loss weight on pixels marked in a sample's weight map
     augment: bool = True
@@ -103,6 +104,9 @@ def segmentation_loss(
 
 
 def learning_rate(config: TrainConfig, epoch: int) -> float:
+    """The lr of 0-based ``epoch``: halved every ``lr_halve_every`` epochs, or after each milestone."""
+    if config.lr_milestones:
+        return config.lr * 0.5 ** sum(epoch >= milestone for milestone in config.lr_milestones)
     return config.lr * 0.5 ** (epoch // max(1, config.lr_halve_every))
 
 
