@@ -84,7 +84,8 @@ def plan_jobs(
     Photos inside ``out_dir`` (an output folder within the input folder) are left out. Two
     inputs that would get the same output name (``car.jpg`` and ``car.png``) are told apart
     by keeping the original extension in the second name (``car.png.png``). Raises
-    ``MaskingNetError`` when an export would overwrite its own input photo.
+    ``MaskingNetError`` when ``out_dir`` is an input folder or an export would overwrite its
+    own input photo.
     """
     out_dir = Path(out_dir)
     out_real = Path(os.path.realpath(out_dir))
