@@ -97,15 +97,19 @@ def test_cancel_in_the_middle_then_resume(qtbot, lot, tiny_checkpoint, tmp_path)
     out = tmp_path / "out"
     dialog = _dialog(qtbot, tiny_checkpoint, lot, out)
     dialog.recursive_box.setChecked(True)
-    dialog.start_button.setEnabled(True)
+
+    during: list[int] = []
 
     def cancel_after_first(result) -> None:
-        if result.status == "done":
+        if result.status == "done" and not during:
+            dialog.review.refresh()  # the review fills in while the batch runs
+            during.append(dialog.review.model.rowCount())
             dialog.cancel()
 
     dialog.batchStarted.connect(lambda: dialog.worker.result.connect(cancel_after_first))
     counts, cancelled = _run(qtbot, dialog)
     assert cancelled and 1 <= counts["done"] < 8
+    assert during and during[0] >= 1
     assert dialog.status_label.text().startswith("Stopped:")
     assert dialog.start_button.isEnabled() and not dialog.cancel_button.isEnabled()
     first = {p: p.stat().st_mtime_ns for p in _outputs(out)}
