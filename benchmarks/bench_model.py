@@ -5,15 +5,19 @@ For a chosen network, width and working size it prints:
 - the parameter count and the FLOPs of one forward pass (counted by
   ``torch.utils.flop_counter.FlopCounterMode``: convolutions and matrix products, 2 per
   multiply-add; batch norm, ReLU and pooling are not counted),
-- the machine's measured matrix-product rate (a large square product, the best of runs
-  interleaved with the network's own; as ``torch.mm`` and as the same product written as a 1x1
-  convolution, the faster counts), in float32 and, where the CPU has native bfloat16, in bfloat16,
-- milliseconds per image (batch 1, channels_last, ``torch.inference_mode``; median, min and
-  max over the timed runs) in float32 and with bfloat16 autocast, next to the floor
-  FLOPs / matrix-product rate and the share of that floor the network reaches.
+- milliseconds per image (batch 1, channels_last, ``torch.inference_mode``) in float32 and,
+  where the CPU has native bfloat16, with bfloat16 autocast: the median, min and max of the
+  wall-clock time, and the median CPU time the process spent (all its threads),
+- the floor: those FLOPs divided by the rate of a large square matrix product measured in the
+  same run, interleaved with the network's runs (``torch.mm``, and the same product written as
+  a 1x1 convolution so that it runs in oneDNN like the network's convolutions; the faster
+  counts, and the best run of each, since load can only hide a machine's speed, never raise
+  it); as wall time, and as CPU time from the product's FLOPs per CPU-second,
+- the share of the floor the network reaches (floor / median).
 
-Everything is measured in the same run. The machine's load average is printed too: other
-work on the CPU (a training run) slows both the network and the matrix product.
+On a shared machine (a training run, other tests) wall times swing with the load; CPU times
+much less, so the CPU columns are the ones to compare between runs. The load average is
+printed with the figures.
 
     nice -n 10 .venv/bin/python benchmarks/bench_model.py --arch maskingnet --width 16 --size 512
 """
@@ -48,19 +52,19 @@ def count_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
     return int(counter.get_total_flops())
 
 
-def seconds_of(function: Callable[[], object]) -> float:
-    tick = time.perf_counter()
+def timed(function: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
     function()
-    return time.perf_counter() - tick
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def matrix_products(n: int, dtype: torch.dtype) -> dict[str, Callable[[], object]]:
-    """An n x n by n x n product done two ways (2 n^3 FLOPs each).
+    """An n x n by n x n product (2 n^3 FLOPs) done two ways.
 
     ``torch.mm`` goes to the BLAS torch was built with (MKL on x86, which may not use the
     widest vector units of a non-Intel CPU); the same product written as a 1x1 convolution
-    over n pixels goes to oneDNN, the library that runs the networks' convolutions. The
-    faster of the two is what this machine can do, so it sets the floor.
+    over n pixels goes to oneDNN, the library that runs the networks' convolutions.
     """
     a = torch.randn(n, n).to(dtype)
     b = torch.randn(n, n).to(dtype)
@@ -76,20 +80,46 @@ def matrix_products(n: int, dtype: torch.dtype) -> dict[str, Callable[[], object
     return {"torch.mm": lambda: torch.mm(a, b, out=out), "1x1 conv": conv}
 
 
-def measure(forward: Callable[[], object], products: dict[str, Callable[[], object]], runs: int,
-            warmup: int) -> tuple[list[float], dict[str, list[float]]]:
+def measure(
+    forward: Callable[[], object], products: dict[str, Callable[[], object]], runs: int, warmup: int
+) -> tuple[list[tuple[float, float]], dict[str, list[tuple[float, float]]]]:
     """Network and matrix-product timings, interleaved so that both meet the same load."""
     for _ in range(warmup):
         forward()
         for product in products.values():
             product()
-    network: list[float] = []
-    product_seconds: dict[str, list[float]] = {name: [] for name in products}
+    network: list[tuple[float, float]] = []
+    product_times: dict[str, list[tuple[float, float]]] = {name: [] for name in products}
     for _ in range(runs):
-        network.append(seconds_of(forward))
+        network.append(timed(forward))
         for name, product in products.items():
-            product_seconds[name].append(seconds_of(product))
-    return network, product_seconds
+            product_times[name].append(timed(product))
+    return network, product_times
+
+
+def benchmark_precision(model: torch.nn.Module, x: torch.Tensor, flops: int, dtype: torch.dtype | None,
+                        args: argparse.Namespace) -> dict[str, float]:
+    def forward() -> None:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            model(x)
+
+    network, products = measure(forward, matrix_products(args.matmul, dtype or torch.float32), args.runs, args.warmup)
+    product_flops = 2.0 * args.matmul**3
+    wall_rates = {name: product_flops / min(wall for wall, _ in times) for name, times in products.items()}
+    cpu_rates = {name: product_flops / min(max(cpu, 1e-9) for _, cpu in times) for name, times in products.items()}
+    walls = [wall for wall, _ in network]
+    cpus = [cpu for _, cpu in network]
+    floor_wall_ms = 1000 * flops / max(wall_rates.values())
+    floor_cpu_ms = 1000 * flops / max(cpu_rates.values())
+    return {
+        "wall_ms_median": 1000 * statistics.median(walls), "wall_ms_min": 1000 * min(walls),
+        "wall_ms_max": 1000 * max(walls), "cpu_ms_median": 1000 * statistics.median(cpus),
+        "mm_gflops": wall_rates["torch.mm"] / 1e9, "conv1x1_gflops": wall_rates["1x1 conv"] / 1e9,
+        "gflops_per_cpu_second": max(cpu_rates.values()) / 1e9,
+        "floor_wall_ms": floor_wall_ms, "floor_cpu_ms": floor_cpu_ms,
+        "wall_share_of_floor": floor_wall_ms / (1000 * statistics.median(walls)),
+        "cpu_share_of_floor": floor_cpu_ms / (1000 * statistics.median(cpus)),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,12 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=10, help="timed runs per precision")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--matmul", type=int, default=2048, help="side of the square matrix product")
+    parser.add_argument("--matmul", type=int, default=1024, help="side of the square matrix product")
     parser.add_argument("--no-bf16", action="store_true", help="skip bfloat16 even where the CPU has it")
     parser.add_argument("--json", action="store_true", help="also print one JSON object")
     args = parser.parse_args(argv)
-    if args.size % SIZE_MULTIPLE:
-        parser.error(f"--size must be a multiple of {SIZE_MULTIPLE}")
+    if args.size % SIZE_MULTIPLE or args.size < SIZE_MULTIPLE:
+        parser.error(f"--size must be a positive multiple of {SIZE_MULTIPLE}")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -114,44 +144,26 @@ def main(argv: list[str] | None = None) -> int:
     x = torch.randn(1, 3, args.size, args.size).contiguous(memory_format=torch.channels_last)
     parameters = count_parameters(model)
     flops = count_flops(model, x)
-    bf16 = cpu_has_fast_bf16() and not args.no_bf16
     load_before = os.getloadavg()[0]
-
     precisions: list[tuple[str, torch.dtype | None]] = [("float32", None)]
-    if bf16:
+    if cpu_has_fast_bf16() and not args.no_bf16:
         precisions.append(("bf16 autocast", torch.bfloat16))
-    rows = []
-    for label, dtype in precisions:
-        def forward(dtype: torch.dtype | None = dtype) -> None:
-            with torch.inference_mode(), torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-                model(x)
-
-        network, products = measure(forward, matrix_products(args.matmul, dtype or torch.float32), args.runs,
-                                    args.warmup)
-        product_flops = 2.0 * args.matmul**3
-        # The machine's rate is the best one seen: a peak that load can only hide, never raise.
-        rates = {name: product_flops / min(seconds) for name, seconds in products.items()}
-        rate = max(rates.values())
-        median_ms = 1000 * statistics.median(network)
-        floor_ms = 1000 * flops / rate
-        rows.append({"precision": label, "ms_median": median_ms, "ms_min": 1000 * min(network),
-                     "ms_max": 1000 * max(network), "matmul_gflops": rate / 1e9,
-                     "mm_gflops": rates["torch.mm"] / 1e9, "conv1x1_gflops": rates["1x1 conv"] / 1e9,
-                     "floor_ms": floor_ms, "share_of_floor": floor_ms / median_ms,
-                     "share_of_floor_best": floor_ms / (1000 * min(network))})
+    rows = [{"precision": label, **benchmark_precision(model, x, flops, dtype, args)} for label, dtype in precisions]
 
     print(f"{args.arch} width {args.width} at {args.size}x{args.size}, batch 1, channels_last: "
           f"{parameters:,} parameters, {flops / 1e9:.2f} GFLOP per image")
-    print(f"CPU: {torch.get_num_threads()} torch threads, native bf16: {'yes' if cpu_has_fast_bf16() else 'no'}, "
+    print(f"CPU: {torch.get_num_threads()} torch thread(s), native bf16: {'yes' if cpu_has_fast_bf16() else 'no'}, "
           f"load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after, torch {torch.__version__}")
-    print(f"{'precision':<14} {'ms/img median':>13} {'min':>8} {'max':>8} {'mm GFLOP/s':>11} {'1x1conv GFLOP/s':>16} "
-          f"{'floor ms':>9} {'floor/median':>12} {'floor/min':>10}")
+    print(f"{'':14} {'--- wall ms per image ---':>40} {'--- CPU ms per image ---':>30} {'matrix product GFLOP/s':>31}")
+    print(f"{'precision':14} {'median':>8} {'min':>8} {'max':>8} {'floor':>7} {'share':>6} {'median':>9} {'floor':>7} "
+          f"{'share':>6} {'mm':>8} {'1x1conv':>8} {'per CPU-s':>10}")
     for row in rows:
-        print(f"{row['precision']:<14} {row['ms_median']:13.1f} {row['ms_min']:8.1f} {row['ms_max']:8.1f} "
-              f"{row['mm_gflops']:11.1f} {row['conv1x1_gflops']:16.1f} {row['floor_ms']:9.1f} "
-              f"{row['share_of_floor']:12.0%} {row['share_of_floor_best']:10.0%}")
-    print(f"floor = FLOPs / the best {args.matmul}x{args.matmul} matrix product seen (interleaved with the network's "
-          "runs); floor/median = the share of that speed the network reaches")
+        print(f"{row['precision']:14} {row['wall_ms_median']:8.1f} {row['wall_ms_min']:8.1f} {row['wall_ms_max']:8.1f} "
+              f"{row['floor_wall_ms']:7.1f} {row['wall_share_of_floor']:6.0%} {row['cpu_ms_median']:9.1f} "
+              f"{row['floor_cpu_ms']:7.1f} {row['cpu_share_of_floor']:6.0%} {row['mm_gflops']:8.1f} "
+              f"{row['conv1x1_gflops']:8.1f} {row['gflops_per_cpu_second']:10.1f}")
+    print(f"floor = GFLOP per image / the best {args.matmul}x{args.matmul} matrix product seen; "
+          "share = floor / median (how close the network comes to the machine's matrix speed)")
     if args.json:
         print(json.dumps({"arch": args.arch, "width": args.width, "size": args.size, "parameters": parameters,
                           "flops": flops, "threads": torch.get_num_threads(), "load_average": load_before,
