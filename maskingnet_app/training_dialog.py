@@ -50,6 +50,7 @@ from maskingnet_app.plot_widget import LinePlot
 from maskingnet_app.training_worker import FinetuneWorker, format_duration
 
 SETUP, RUNNING, RESULT = 0, 1, 2
+_LIVE_THREADS: set[QThread] = set()  # running training threads outlive a deleted dialog
 VALIDATION_COLOR = QColor("#8a5a00")
 
 
@@ -63,7 +64,7 @@ class TrainingDialog(QDialog):
 
     version_saved = Signal(str)
     model_activated = Signal(str)
-    training_ended = Signal(str)  # 'finished', 'stopped' or 'failed'
+    training_ended = Signal(str)  # 'finished', 'stopped' or 'failed', once the worker thread has ended
     progressed = Signal(object)  # each core.finetune.FinetuneEvent, on the GUI thread
 
     def __init__(self, store: CorrectionStore, active_model: str = DEFAULT_MODEL,
@@ -80,6 +81,7 @@ class TrainingDialog(QDialog):
         self.version: model_versions.ModelVersion | None = None
         self.result: ft.FinetuneResult | None = None
         self._close_when_done = False
+        self._outcome = ""
         self._gpu = ft.gpu_available()
         self.base_problem = ""
         self._shown_blocker = ""
@@ -365,7 +367,9 @@ class TrainingDialog(QDialog):
         self.pages.setCurrentIndex(RUNNING)
         sources = {str(item.sample.image): ("correction" if item.source == "correction" else item.source)
                    for item in self.checked_items()}
-        self.thread = QThread(self)
+        self._outcome = ""
+        self.thread = QThread()  # not the dialog's child: deleting the dialog never kills a running thread
+        _LIVE_THREADS.add(self.thread)
         self.worker = FinetuneWorker(settings, self.plan, sources)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
@@ -421,17 +425,17 @@ class TrainingDialog(QDialog):
         self.progress_bar.setValue(1000)
         self._show_result(version, result)
         self.version_saved.emit(version.name)
-        self.training_ended.emit("finished")
+        self._outcome = "finished"
 
     @Slot(str)
     def _on_stopped(self, message: str) -> None:
         self._back_to_setup(message)
-        self.training_ended.emit("stopped")
+        self._outcome = "stopped"
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self._back_to_setup(message)
-        self.training_ended.emit("failed")
+        self._outcome = "failed"
 
     def _back_to_setup(self, message: str) -> None:
         self.pages.setCurrentIndex(SETUP)
@@ -439,12 +443,15 @@ class TrainingDialog(QDialog):
 
     @Slot()
     def _on_thread_done(self) -> None:
+        if self.thread is None:
+            return  # already handled (by shutdown)
+        _LIVE_THREADS.discard(self.thread)
         if self.worker is not None:
             self.worker.deleteLater()
-        if self.thread is not None:
-            self.thread.deleteLater()
+        self.thread.deleteLater()
         self.worker, self.thread = None, None
         self._validate()
+        self.training_ended.emit(self._outcome or "failed")
         if self._close_when_done:
             super().reject()
 
@@ -459,6 +466,7 @@ class TrainingDialog(QDialog):
         self.thread.quit()  # the thread's loop ends once the run returns, even without the GUI loop
         ended = self.thread.wait(timeout_ms)
         if ended:
+            self._outcome = self._outcome or "stopped"
             self._on_thread_done()
         return ended
 

@@ -102,6 +102,7 @@ def test_tiny_finetuning_saves_a_version_and_waits_for_the_choice(qtbot, store, 
         qtbot.mouseClick(dialog.train_button, Qt.MouseButton.LeftButton)
         assert dialog.pages.currentIndex() == RUNNING
     assert ended.args == ["finished"], dialog.message.text()
+    assert not dialog.is_running()  # the signal comes once the thread has ended
     assert [v.name for v in model_versions.list_versions()] == ["tiny-ft"]
     # saved, but not in use until the user says so
     assert model_versions.active_model() == "default" and activated == []
@@ -141,7 +142,7 @@ def test_stop_leaves_nothing_behind(qtbot, store, tiny_checkpoint):
         dialog.start()
         dialog.progressed.connect(stop_on_first_step)
     assert ended.args == ["stopped"]
-    qtbot.waitUntil(lambda: not dialog.is_running())
+    assert not dialog.is_running()
     assert dialog.pages.currentIndex() == SETUP
     assert "nothing was saved" in dialog.message.text()
     assert model_versions.list_versions() == [] and leftover_runs() == []
@@ -157,7 +158,7 @@ def test_a_failed_training_keeps_the_active_model(qtbot, store, tiny_checkpoint)
     with qtbot.waitSignal(dialog.training_ended, timeout=120_000) as ended:
         dialog.start()
     assert ended.args == ["failed"]
-    qtbot.waitUntil(lambda: not dialog.is_running())
+    assert not dialog.is_running()
     assert dialog.message.text().startswith("Training failed:") and "mask.png" in dialog.message.text()
     assert model_versions.list_versions() == [] and leftover_runs() == []
     assert model_versions.active_model() == "default"
