@@ -35,7 +35,7 @@ from core.errors import MaskingNetError
 from core.export import ExportOptions, alpha_from_mask, render_export
 from core.imageio import Photo, encode_image, iter_image_files, read_mask, read_photo
 from core.inference import Segmenter
-from core.review import REVIEW_LOG_NAME, ReviewLog
+from core.review import REVIEW_LOG_NAME, ReviewLog, folder_lock
 
 # In a batch the PNG encoder, not the disk, competes with the model for the CPU. zlib level 1
 # with the "up" filter encodes a 1918x1280 cut-out in about 45% of the CPU time of Pillow's
@@ -43,7 +43,6 @@ from core.review import REVIEW_LOG_NAME, ReviewLog
 PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1] + (
     [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP] if hasattr(cv2, "IMWRITE_PNG_FILTER_UP") else []
 )
-LOCK_NAME = ".maskingnet-batch.lock"
 _POLL = 0.05  # seconds between checks of should_stop while waiting
 
 
@@ -187,26 +186,12 @@ def format_duration(seconds: float) -> str:
 
 @contextlib.contextmanager
 def output_lock(out_dir: Path) -> Iterator[None]:
-    """Hold ``<out_dir>/.maskingnet-batch.lock``; a second batch into the folder is refused.
-
-    The operating system drops the lock when the process dies, so a killed run never blocks
-    the next one. Where file locks are not available (Windows) nothing is locked.
-    """
-    try:
-        import fcntl
-    except ImportError:
+    """Hold the output folder's batch lock (``core.review.folder_lock``); a second batch into
+    the folder is refused with a one-line ``MaskingNetError``."""
+    with folder_lock(out_dir) as held:
+        if not held:
+            raise MaskingNetError(f"{out_dir}: another batch is writing to this folder")
         yield
-        return
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / LOCK_NAME, "a") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise MaskingNetError(f"{out_dir}: another batch is writing to this folder") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def remove_partial_files(jobs: Iterable[BatchJob], extra: Iterable[Path] = ()) -> int:

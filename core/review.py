@@ -18,6 +18,7 @@ This module is Qt-free and does not import torch.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -25,7 +26,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from core.corrections import CorrectionStore
 
 REVIEW_LOG_NAME = ".maskingnet-review.jsonl"
+LOCK_NAME = ".maskingnet-batch.lock"  # held by the batch writing into the folder
 
 UNREVIEWED, ACCEPTED, NEEDS_FIXING, FIXED = "", "accepted", "needs_fixing", "fixed"
 MARKS = (UNREVIEWED, ACCEPTED, NEEDS_FIXING, FIXED)
@@ -102,6 +104,33 @@ class CarSummary:
     def doubt(self) -> float:
         scores = [item.doubt for item in self.items if item.doubt is not None]
         return max(scores, default=0.0)
+
+
+@contextlib.contextmanager
+def folder_lock(out_dir: str | Path) -> Iterator[bool]:
+    """Try to hold ``<out_dir>/.maskingnet-batch.lock``: yields True while held, False (and
+    nothing held) when a batch (of this or another process) holds it.
+
+    The operating system drops the lock when its process dies, so a killed run never blocks
+    the next one. Where file locks are not available (Windows) it always yields True.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield True
+        return
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / LOCK_NAME, "a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def car_and_angle(source: str | Path, root: str | Path | None = None) -> tuple[str, int]:
@@ -189,7 +218,9 @@ class ReviewLog:
                 elif kind in ("result", "mark") and isinstance(record.get("output"), str):
                     _apply(items, record)
             if len(lines) > 2 * len(items) + 200:
-                self._compact(items, options)
+                with folder_lock(self.out_dir) as idle:
+                    if idle:  # never while a batch appends to the file (its lines would be lost)
+                        self._compact(items, options)
             return items, options
 
     def _read_lines(self) -> list[dict]:

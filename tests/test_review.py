@@ -165,3 +165,17 @@ def test_reexport_from_correction_writes_the_users_mask_and_marks_it_fixed(tmp_p
     assert np.array_equal(np.asarray(Image.open(written)) > 127, mask)
     fixed = log.items()["car_01.png"]
     assert fixed.mark == FIXED and fixed.corrected and fixed.uncertainty == 0.3
+
+
+def test_the_log_is_not_compacted_while_a_batch_writes_to_it(tmp_path):
+    from core.batch import output_lock
+
+    log = ReviewLog(tmp_path)
+    log.record_result(_result(tmp_path, "a", uncertainty=0.1, area=0.2))
+    for _ in range(300):
+        log.set_mark("a.png", ACCEPTED)
+    with output_lock(tmp_path):
+        log.load()
+        assert len((tmp_path / REVIEW_LOG_NAME).read_text().splitlines()) == 301
+    log.load()
+    assert len((tmp_path / REVIEW_LOG_NAME).read_text().splitlines()) == 1
