@@ -29,9 +29,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise OutputWriteError(path, f"cannot write: {error.strerror or error}") from None
     os.close(fd)
     temp_path = Path(temp_name)
-    os.chmod(temp_path, 0o666 & ~_current_umask())
     try:
         yield temp_path
+        os.chmod(temp_path, 0o666 & ~_current_umask())  # mkstemp's 0600 (or a writer's own) -> usual
         with open(temp_path, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(temp_path, path)

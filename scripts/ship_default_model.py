@@ -54,6 +54,11 @@ def time_per_image(segmenter: Segmenter, size: int = 512, runs: int = 20) -> flo
     return statistics.median(times)
 
 
+def fixed_subset(val_groups: list[str]) -> list[str]:
+    """16 validation photos, one per car, angles 01..16 in turn: the test's reproducibility check."""
+    return [f"{car}_{index % 16 + 1:02d}" for index, car in enumerate(sorted(val_groups)[:16])]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("run", type=Path, help="training run folder (uses best.safetensors)")
@@ -67,12 +72,15 @@ def main() -> int:
     segmenter = Segmenter(model, config, device="cpu", name="default")
     report = evaluate_folder(segmenter, images, masks, groups=set(config.info["val_groups"]))
     seconds = time_per_image(segmenter)
+    subset = fixed_subset(config.info["val_groups"])
+    subset_dice = float(np.mean([report.scores[name] for name in subset]))
     info = dict(config.info)
     info.update(
         name="default",
         shipped=time.strftime("%Y-%m-%d"),
         metrics={"val_dice_512": round(report.dice, 6), "val_photos": len(report.scores),
-                 "worst": report.worst(), "cpu_seconds_per_512": round(seconds, 4), "cpu": cpu_name()},
+                 "worst": report.worst(),
+                 "subset": subset, "subset_dice": round(subset_dice, 6), "cpu_seconds_per_512": round(seconds, 4), "cpu": cpu_name()},
     )
     shipped = replace(config, info=info)
     save_model(args.out, model, shipped)

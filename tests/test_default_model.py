@@ -1,0 +1,48 @@
+"""The shipped default model loads and reproduces its recorded validation Dice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.checkpoint import read_config
+from core.evaluate import evaluate_folder
+from core.model_store import shipped_model_path
+
+
+@pytest.fixture
+def default_model_path():
+    path = shipped_model_path()
+    if not path.is_file():
+        pytest.skip(f"no shipped default model at {path}")
+    return path
+
+
+def test_the_default_model_describes_itself(default_model_path):
+    config = read_config(default_model_path)
+    assert config.arch == "maskingnet"
+    assert config.preprocess.size % 32 == 0
+    metrics = config.info["metrics"]
+    assert metrics["val_dice_512"] >= 0.99
+    assert not set(config.info["val_groups"]) & set(config.info["train_groups"])  # split by car
+    assert len(metrics["subset"]) == 16
+    assert default_model_path.stat().st_size < 50_000_000
+
+
+def test_the_default_model_reproduces_its_validation_dice(default_model_path, carvana_dir, tmp_path):
+    from core.inference import Segmenter
+
+    segmenter = Segmenter.load("default", device="cpu")
+    metrics = segmenter.config.info["metrics"]
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for name in metrics["subset"]:
+        (images / f"{name}.jpg").symlink_to(carvana_dir / "images" / f"{name}.jpg")
+        (masks / f"{name}_mask.gif").symlink_to(carvana_dir / "masks" / f"{name}_mask.gif")
+    report = evaluate_folder(segmenter, images, masks)
+    assert len(report.scores) == 16
+    # bf16 on one CPU, float32 on another: the same model, the same figure to a few 1e-4
+    assert report.dice == pytest.approx(metrics["subset_dice"], abs=2e-3)
+    assert min(report.scores.values()) > 0.97
+    assert np.isfinite(report.dice)
