@@ -80,7 +80,8 @@ def main() -> int:
         shipped=time.strftime("%Y-%m-%d"),
         metrics={"val_dice_512": round(report.dice, 6), "val_photos": len(report.scores),
                  "worst": report.worst(),
-                 "subset": subset, "subset_dice": round(subset_dice, 6), "cpu_seconds_per_512": round(seconds, 4), "cpu": cpu_name()},
+                 "subset": subset, "subset_dice": round(subset_dice, 6),
+                 "cpu_seconds_per_512": round(seconds, 4), "cpu": cpu_name()},
     )
     shipped = replace(config, info=info)
     save_model(args.out, model, shipped)
