@@ -8,11 +8,12 @@ For a chosen network, width and working size it prints:
 - milliseconds per image (batch 1, channels_last, ``torch.inference_mode``) in float32 and,
   where the CPU has native bfloat16, with bfloat16 autocast: the median, min and max of the
   wall-clock time, and the median CPU time the process spent (all its threads),
-- the floor: those FLOPs divided by the rate of a large square matrix product measured in the
-  same run, interleaved with the network's runs (``torch.mm``, and the same product written as
-  a 1x1 convolution so that it runs in oneDNN like the network's convolutions; the faster
-  counts, and the best run of each, since load can only hide a machine's speed, never raise
-  it); as wall time, and as CPU time from the product's FLOPs per CPU-second,
+- the floor: those FLOPs divided by the rate of a large matrix product measured in the same
+  run, interleaved with the network's runs (``torch.mm``; the same product as a 1x1
+  convolution, which runs in oneDNN like the network's convolutions; and a 3x3 convolution,
+  an implicit matrix product in the networks' own form; the fastest counts, and the best run
+  of each, since load can only hide a machine's speed, never raise it); as wall time, and as
+  CPU time from the product's FLOPs per CPU-second,
 - the share of the floor the network reaches (floor / median).
 
 On a shared machine (a training run, other tests) wall times swing with the load; CPU times
@@ -59,12 +60,14 @@ def timed(function: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def matrix_products(n: int, dtype: torch.dtype) -> dict[str, Callable[[], object]]:
-    """An n x n by n x n product (2 n^3 FLOPs) done two ways.
+def matrix_products(n: int, dtype: torch.dtype) -> dict[str, tuple[Callable[[], object], float]]:
+    """Large matrix products (callable, FLOPs) done three ways.
 
-    ``torch.mm`` goes to the BLAS torch was built with (MKL on x86, which may not use the
-    widest vector units of a non-Intel CPU); the same product written as a 1x1 convolution
-    over n pixels goes to oneDNN, the library that runs the networks' convolutions.
+    ``torch.mm`` (n x n by n x n) goes to the BLAS torch was built with (MKL on x86, which may
+    not use the widest vector units of a non-Intel CPU). The same product written as a 1x1
+    convolution over n pixels goes to oneDNN, the library that runs the networks'
+    convolutions. A 3x3 convolution (n/4 channels in and out over 4n pixels) is a matrix
+    product too (implicit GEMM, 9 n/4 deep), in the form the networks use most.
     """
     a = torch.randn(n, n).to(dtype)
     b = torch.randn(n, n).to(dtype)
@@ -72,27 +75,38 @@ def matrix_products(n: int, dtype: torch.dtype) -> dict[str, Callable[[], object
     side = 1 << (n.bit_length() // 2)
     pixels = torch.randn(1, n, side, n // side).to(dtype).contiguous(memory_format=torch.channels_last)
     weight = torch.randn(n, n, 1, 1).to(dtype).contiguous(memory_format=torch.channels_last)
+    channels, square = max(1, n // 4), 2 * side
+    image = torch.randn(1, channels, square, 4 * n // square).to(dtype).contiguous(memory_format=torch.channels_last)
+    kernel = torch.randn(channels, channels, 3, 3).to(dtype).contiguous(memory_format=torch.channels_last)
 
-    def conv() -> None:
+    def conv1x1() -> None:
         with torch.inference_mode():
             torch.nn.functional.conv2d(pixels, weight)
 
-    return {"torch.mm": lambda: torch.mm(a, b, out=out), "1x1 conv": conv}
+    def conv3x3() -> None:
+        with torch.inference_mode():
+            torch.nn.functional.conv2d(image, kernel, padding=1)
+
+    return {
+        "torch.mm": (lambda: torch.mm(a, b, out=out), 2.0 * n**3),
+        "1x1 conv": (conv1x1, 2.0 * n**3),
+        "3x3 conv": (conv3x3, 2.0 * 9 * channels**2 * 4 * n),
+    }
 
 
 def measure(
-    forward: Callable[[], object], products: dict[str, Callable[[], object]], runs: int, warmup: int
+    forward: Callable[[], object], products: dict[str, tuple[Callable[[], object], float]], runs: int, warmup: int
 ) -> tuple[list[tuple[float, float]], dict[str, list[tuple[float, float]]]]:
     """Network and matrix-product timings, interleaved so that both meet the same load."""
     for _ in range(warmup):
         forward()
-        for product in products.values():
+        for product, _ in products.values():
             product()
     network: list[tuple[float, float]] = []
     product_times: dict[str, list[tuple[float, float]]] = {name: [] for name in products}
     for _ in range(runs):
         network.append(timed(forward))
-        for name, product in products.items():
+        for name, (product, _) in products.items():
             product_times[name].append(timed(product))
     return network, product_times
 
@@ -103,10 +117,11 @@ def benchmark_precision(model: torch.nn.Module, x: torch.Tensor, flops: int, dty
         with torch.inference_mode(), torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
             model(x)
 
-    network, products = measure(forward, matrix_products(args.matmul, dtype or torch.float32), args.runs, args.warmup)
-    product_flops = 2.0 * args.matmul**3
-    wall_rates = {name: product_flops / min(wall for wall, _ in times) for name, times in products.items()}
-    cpu_rates = {name: product_flops / min(max(cpu, 1e-9) for _, cpu in times) for name, times in products.items()}
+    products = matrix_products(args.matmul, dtype or torch.float32)
+    network, times = measure(forward, products, args.runs, args.warmup)
+    # Each product's best run: load can only hide a machine's speed, never raise it.
+    wall_rates = {name: products[name][1] / min(wall for wall, _ in runs) for name, runs in times.items()}
+    cpu_rates = {name: products[name][1] / min(max(cpu, 1e-9) for _, cpu in runs) for name, runs in times.items()}
     walls = [wall for wall, _ in network]
     cpus = [cpu for _, cpu in network]
     floor_wall_ms = 1000 * flops / max(wall_rates.values())
@@ -114,8 +129,8 @@ def benchmark_precision(model: torch.nn.Module, x: torch.Tensor, flops: int, dty
     return {
         "wall_ms_median": 1000 * statistics.median(walls), "wall_ms_min": 1000 * min(walls),
         "wall_ms_max": 1000 * max(walls), "cpu_ms_median": 1000 * statistics.median(cpus),
-        "mm_gflops": wall_rates["torch.mm"] / 1e9, "conv1x1_gflops": wall_rates["1x1 conv"] / 1e9,
-        "gflops_per_cpu_second": max(cpu_rates.values()) / 1e9,
+        **{f"{name} GFLOP/s": rate / 1e9 for name, rate in wall_rates.items()},
+        "GFLOP per CPU-second": max(cpu_rates.values()) / 1e9,
         "floor_wall_ms": floor_wall_ms, "floor_cpu_ms": floor_cpu_ms,
         "wall_share_of_floor": floor_wall_ms / (1000 * statistics.median(walls)),
         "cpu_share_of_floor": floor_cpu_ms / (1000 * statistics.median(cpus)),
@@ -154,15 +169,16 @@ def main(argv: list[str] | None = None) -> int:
           f"{parameters:,} parameters, {flops / 1e9:.2f} GFLOP per image")
     print(f"CPU: {torch.get_num_threads()} torch thread(s), native bf16: {'yes' if cpu_has_fast_bf16() else 'no'}, "
           f"load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after, torch {torch.__version__}")
-    print(f"{'':14} {'--- wall ms per image ---':>40} {'--- CPU ms per image ---':>30} {'matrix product GFLOP/s':>31}")
-    print(f"{'precision':14} {'median':>8} {'min':>8} {'max':>8} {'floor':>7} {'share':>6} {'median':>9} {'floor':>7} "
-          f"{'share':>6} {'mm':>8} {'1x1conv':>8} {'per CPU-s':>10}")
+    print(f"{'':14} {'--- wall ms per image ---':>40} {'-- CPU ms per image --':>24} "
+          f"{'-- matrix products, GFLOP/s --':>42}")
+    print(f"{'precision':14} {'median':>8} {'min':>8} {'max':>8} {'floor':>7} {'share':>6} {'median':>8} {'floor':>7} "
+          f"{'share':>6} {'mm':>7} {'1x1conv':>8} {'3x3conv':>8} {'per CPU-s':>10}")
     for row in rows:
         print(f"{row['precision']:14} {row['wall_ms_median']:8.1f} {row['wall_ms_min']:8.1f} {row['wall_ms_max']:8.1f} "
-              f"{row['floor_wall_ms']:7.1f} {row['wall_share_of_floor']:6.0%} {row['cpu_ms_median']:9.1f} "
-              f"{row['floor_cpu_ms']:7.1f} {row['cpu_share_of_floor']:6.0%} {row['mm_gflops']:8.1f} "
-              f"{row['conv1x1_gflops']:8.1f} {row['gflops_per_cpu_second']:10.1f}")
-    print(f"floor = GFLOP per image / the best {args.matmul}x{args.matmul} matrix product seen; "
+              f"{row['floor_wall_ms']:7.1f} {row['wall_share_of_floor']:6.0%} {row['cpu_ms_median']:8.1f} "
+              f"{row['floor_cpu_ms']:7.1f} {row['cpu_share_of_floor']:6.0%} {row['torch.mm GFLOP/s']:7.1f} "
+              f"{row['1x1 conv GFLOP/s']:8.1f} {row['3x3 conv GFLOP/s']:8.1f} {row['GFLOP per CPU-second']:10.1f}")
+    print(f"floor = GFLOP per image / the fastest of the matrix products (size {args.matmul}), best run of each; "
           "share = floor / median (how close the network comes to the machine's matrix speed)")
     if args.json:
         print(json.dumps({"arch": args.arch, "width": args.width, "size": args.size, "parameters": parameters,
