@@ -260,17 +260,19 @@ def test_user_model_versions_resolve_by_name(tiny_checkpoint, isolated_home):
     assert resolve_model("my-cars-v1") == path
 
 
-def test_unknown_names_and_a_missing_default_say_what_to_do(tmp_path):
+def test_unknown_names_and_a_missing_default_say_what_to_do(tmp_path, monkeypatch):
+    import core.model_store
+
     with pytest.raises(CheckpointError, match="no such model file or model name"):
         resolve_model("no-such-model")
     if shipped_model_path().is_file():
         assert resolve_model(None) == shipped_model_path()
         assert resolve_model("default") == shipped_model_path()
-    else:
-        for spec in (None, "", "default"):
-            with pytest.raises(CheckpointError, match="no default model is installed") as info:
-                resolve_model(spec)
-            assert "--model" in str(info.value) and "\n" not in str(info.value)
+    monkeypatch.setattr(core.model_store, "SHIPPED_MODELS_DIR", tmp_path / "nothing-shipped")
+    for spec in (None, "", "default"):
+        with pytest.raises(CheckpointError, match="no default model is installed") as info:
+            resolve_model(spec)
+        assert "--model" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_a_training_state_of_another_network_is_refused(tmp_path):

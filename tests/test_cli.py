@@ -181,8 +181,10 @@ def test_train_recipe_file(few_cars, tmp_path, capsys):
     assert "not a JSON recipe" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(shipped_model_path().is_file(), reason="the shipped default model is installed")
-def test_missing_default_model_is_one_line_and_non_zero(photos, tmp_path, capsys):
+def test_missing_default_model_is_one_line_and_non_zero(photos, tmp_path, capsys, monkeypatch):
+    import core.model_store
+
+    monkeypatch.setattr(core.model_store, "SHIPPED_MODELS_DIR", tmp_path / "no-shipped-models")
     code = main(["predict", str(photos / "odd.png"), "-o", str(tmp_path / "out"), "--model", "default"])
     assert code != 0
     err = capsys.readouterr().err
@@ -268,3 +270,13 @@ def test_ctrl_c_stops_training_after_the_step_and_saves_the_state(few_cars, tmp_
 
     assert main(args) == 0  # the same command resumes and finishes
     assert "resuming at epoch 1, step 1" in capsys.readouterr().out
+
+
+def test_the_shipped_default_model_is_what_model_omitted_means(photos, tmp_path, capsys):
+    if not shipped_model_path().is_file():
+        pytest.skip("no shipped default model in resources/models")
+    out = tmp_path / "out"
+    assert main(["predict", str(photos / "odd.png"), "-o", str(out), "--mask-only", "--device", "cpu"]) == 0
+    with Image.open(out / "odd.png") as mask:
+        assert mask.size == (97, 61)
+    assert "(default on CPU" in capsys.readouterr().err
