@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# A runner started in the background inherits Ctrl-C as ignored; the Ctrl-C tests need Python's own
+# handler here and in the processes they start.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 # The tests' networks are tiny: one intra-op thread is as fast, and far faster on a busy machine
 # (2 threads spin against each other when another process holds a core). Set before torch loads.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -72,3 +78,11 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
     save_model(path, config.build().eval(), config)
     return path
+
+
+@pytest.fixture
+def no_shipped_models(tmp_path: Path, monkeypatch) -> Path:
+    """Pretend no model ships with the app (as before one is trained)."""
+    empty = tmp_path / "no-shipped-models"
+    monkeypatch.setattr("core.model_store.SHIPPED_MODELS_DIR", empty)
+    return empty

@@ -116,7 +116,7 @@ def test_a_failed_save_leaves_nothing(tmp_path):
 # -- the Model menu (Qt) ------------------------------------------------------------------
 
 
-def test_model_menu_switches_and_removes_versions(qtbot, tiny_checkpoint):
+def test_model_menu_switches_and_removes_versions(qtbot, tiny_checkpoint, no_shipped_models):
     from maskingnet_app.model_menu import ModelMenu, model_name
 
     mv.save_version("v1", tiny_checkpoint, record())
@@ -158,7 +158,7 @@ def test_model_menu_switches_and_removes_versions(qtbot, tiny_checkpoint):
         menu.train_action.trigger()
 
 
-def test_model_chooser_goes_on_top_of_an_existing_menu(qtbot, tiny_checkpoint):
+def test_model_chooser_goes_on_top_of_an_existing_menu(qtbot, tiny_checkpoint, no_shipped_models):
     from PySide6.QtWidgets import QMenu
 
     from maskingnet_app.model_menu import ModelChooser

@@ -87,7 +87,7 @@ def test_add_a_folder_of_photos_and_masks(qtbot, store, tiny_checkpoint, tmp_pat
     assert dialog.add_folder(tmp_path / "again") == 0  # already there as a correction (with its weights)
 
 
-def test_missing_default_model_is_explained(qtbot, store):
+def test_missing_default_model_is_explained(qtbot, store, no_shipped_models):
     dialog = TrainingDialog(store, "default", activate=lambda name: None)
     qtbot.addWidget(dialog)
     assert not dialog.train_button.isEnabled()

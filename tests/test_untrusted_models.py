@@ -298,7 +298,7 @@ def test_a_good_model_still_loads(tmp_path: Path) -> None:
     load_model(half)  # float16 weights are widened, not refused
 
 
-def test_missing_model_and_folder_without_checkpoint(tmp_path: Path, capsys) -> None:
+def test_missing_model_and_folder_without_checkpoint(tmp_path: Path, capsys, no_shipped_models) -> None:
     source = photo(tmp_path)
     (tmp_path / "run").mkdir()
     cases = {
