@@ -9,31 +9,25 @@ class MaskingNetError(Exception):
     """Base of the errors meant to be shown to a user as one line."""
 
 
-class ImageReadError(MaskingNetError):
+class FileProblem(MaskingNetError):
+    """A problem with one file: the message is ``"<path>: <problem>"``."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class ImageReadError(FileProblem):
     """An input image that cannot be read: missing, empty, corrupt, too large or unsupported."""
 
-    def __init__(self, path: str | Path, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{path}: {problem}")
 
-
-class CheckpointError(MaskingNetError):
+class CheckpointError(FileProblem):
     """A model file that cannot be used: not safetensors, wrong tensors, unknown configuration."""
 
-    def __init__(self, path: str | Path, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{path}: {problem}")
 
-
-class OutputWriteError(MaskingNetError):
+class OutputWriteError(FileProblem):
     """An output that could not be written; nothing partial is left behind."""
-
-    def __init__(self, path: str | Path, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{path}: {problem}")
 
 
 class NotEnoughMemory(MaskingNetError):
