@@ -66,7 +66,7 @@ def main() -> int:
     parser.add_argument("--kinds", default="gradient,texture,bricks,clutter,scene",
                         help=f"backgrounds, from {', '.join(BACKGROUND_KINDS)}")
     parser.add_argument("--photos", type=Path, help="a folder of real photos without cars to use as backgrounds too")
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=24)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--size", type=int, default=None, help="working size (default: the model's)")

@@ -61,9 +61,9 @@ def test_lists_corrections_with_a_validation_share(qtbot, store, tiny_checkpoint
 def test_presets_and_name_check(qtbot, store, tiny_checkpoint):
     dialog = make_dialog(qtbot, store, tiny_checkpoint, [])
     dialog.apply_preset("gpu")
-    assert (dialog.epochs.value(), dialog.batch.value()) == (30, 8)
+    assert (dialog.epochs.value(), dialog.batch.value()) == (48, 8)
     dialog.apply_preset("cpu")
-    assert (dialog.epochs.value(), dialog.batch.value(), dialog.device.currentData()) == (12, 4, "cpu")
+    assert (dialog.epochs.value(), dialog.batch.value(), dialog.device.currentData()) == (24, 4, "cpu")
     dialog.name_edit.setText("default")
     assert "shipped model" in dialog.name_problem.text()
     assert not dialog.train_button.isEnabled()
