@@ -58,8 +58,8 @@ class FinetuneSettings:
         return asdict(self)
 
 
-# Presets, from benchmarks/bench_finetune.py on a 2-core CPU: lr 5e-4 beat 2e-4, and 24 epochs
-# beat 12 (23 s for 13 photos). The GPU preset takes batches of 8 and as many steps. The rate
+# Presets, from benchmarks/bench_finetune.py on a 2-core CPU (see the README): lr 5e-4 beat 2e-4,
+# and 24 epochs beat 12 (21 s for 13 photos). The GPU preset takes batches of 8 and as many steps. The rate
 # halves at half the epochs.
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {"epochs": 24, "batch_size": 4, "lr": 5e-4, "device": "cpu"},
