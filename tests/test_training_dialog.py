@@ -262,3 +262,19 @@ def test_format_duration():
     from maskingnet_app.training_worker import format_duration
 
     assert [format_duration(s) for s in (None, 4.6, 185, 3720)] == ["", "5 s", "3 min 05 s", "1 h 02 min"]
+
+
+def test_the_shipped_default_can_be_the_starting_model(qtbot, store, tiny_checkpoint, tmp_path, monkeypatch):
+    import shutil
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    shutil.copy(tiny_checkpoint, shipped / "default.safetensors")
+    monkeypatch.setattr("core.model_store.SHIPPED_MODELS_DIR", shipped)
+    model_versions.save_version("mine", tiny_checkpoint, {})
+    dialog = make_dialog(qtbot, store, "mine", [])
+    assert [dialog.base_combo.itemData(i) for i in range(dialog.base_combo.count())] == ["mine", "default"]
+    assert "(mine)" in dialog.base_combo.itemText(0)
+    assert dialog.base_combo.model().item(1).isEnabled()
+    dialog.base_combo.setCurrentIndex(1)
+    assert dialog.settings().base_model == "default" and dialog.train_button.isEnabled()
