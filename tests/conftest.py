@@ -86,3 +86,14 @@ def no_shipped_models(tmp_path: Path, monkeypatch) -> Path:
     empty = tmp_path / "no-shipped-models"
     monkeypatch.setattr("core.model_store.SHIPPED_MODELS_DIR", empty)
     return empty
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models run faster on one thread (and do not fight a busy machine for two)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

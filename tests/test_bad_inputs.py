@@ -29,7 +29,10 @@ from core.preprocess import Preprocess
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Pillow warns before core.imageio refuses; the CLI silences it, pytest re-enables it per test.
-pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning"),
+    pytest.mark.usefixtures("one_torch_thread"),
+]
 RED = (220, 30, 30)
 BLUE = (30, 60, 200)
 
@@ -358,13 +361,6 @@ def test_exif_orientation_through_the_cli(tmp_path: Path, monkeypatch, capsys) -
 # Sizes: tiny photos, and a very large one at full resolution.
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models run faster on one thread (and do not fight a busy machine for two)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_tiny_photos_are_masked_at_their_size(tmp_path: Path, tiny_checkpoint: Path, capsys) -> None:

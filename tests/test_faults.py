@@ -34,12 +34,7 @@ from core.inference import Segmenter
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_photos(folder: Path, count: int, size: tuple[int, int] = (64, 48)) -> list[Path]:
