@@ -11,7 +11,7 @@ import numpy as np
 from core.data import find_samples
 from core.imageio import read_mask, read_photo
 from core.inference import Segmenter
-from core.metrics import dice
+from core.metrics import dice, stray_regions
 
 
 @dataclass
@@ -19,6 +19,8 @@ class EvalReport:
     model: str
     device: str
     scores: dict[str, float] = field(default_factory=dict)  # photo name -> Dice
+    speckles: dict[str, int] = field(default_factory=dict)  # photo name -> car islands in the background
+    holes: dict[str, int] = field(default_factory=dict)  # photo name -> background gaps in the body
     unmatched: int = 0
     seconds: float = 0.0
 
@@ -29,14 +31,22 @@ class EvalReport:
     def worst(self, count: int = 5) -> list[tuple[str, float]]:
         return sorted(self.scores.items(), key=lambda item: item[1])[:count]
 
+    def stray_summary(self) -> str:
+        """One line: how many photos have speckles or holes, and how many of each in all."""
+        with_speckles = sum(1 for count in self.speckles.values() if count)
+        with_holes = sum(1 for count in self.holes.values() if count)
+        return (f"speckles (car islands in the background): {sum(self.speckles.values())} in {with_speckles} of "
+                f"{len(self.scores)} photos; holes (gaps in the body): {sum(self.holes.values())} in {with_holes}")
+
     def to_dict(self) -> dict[str, Any]:
         return {"dice": self.dice, "count": len(self.scores), "worst": [{"image": n, "dice": d} for n, d in self.worst()],
+                "speckles": sum(self.speckles.values()), "holes": sum(self.holes.values()),
                 "model": self.model, "device": self.device, "photos_without_mask": self.unmatched,
                 "seconds": round(self.seconds, 2)}
 
     def summary(self) -> str:
         lines = [f"mean Dice {self.dice:.5f} over {len(self.scores)} photos ({self.model} on {self.device}, "
-                 f"{self.seconds:.1f} s)", "worst:"]
+                 f"{self.seconds:.1f} s)", self.stray_summary(), "worst:"]
         lines += [f"  {name}: {score:.5f}" for name, score in self.worst()]
         return "\n".join(lines)
 
@@ -76,6 +86,7 @@ def evaluate_folder(
                     raise ValueError(f"{sample.mask}: mask size {truth.shape[::-1]} differs from its photo's "
                                      f"{prediction.mask.shape[::-1]}")
                 report.scores[sample.name] = dice(prediction.mask, truth)
+                report.speckles[sample.name], report.holes[sample.name] = stray_regions(prediction.mask, truth)
                 if progress is not None:
                     progress.advance(sample.name)
     finally:

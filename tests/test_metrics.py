@@ -1,4 +1,4 @@
-"""The study's Dice coefficient: DSC = 2|X∩Y| / (|X| + |Y|), 1 when both masks are empty."""
+"""The study's Dice coefficient (DSC = 2|X∩Y| / (|X| + |Y|), 1 when both masks are empty) and stray regions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from core.metrics import dice, mean_dice
+from core.metrics import dice, mean_dice, stray_regions
 
 
 def test_both_empty_is_one():
@@ -86,3 +86,35 @@ def test_mean_dice_of_nothing_is_nan():
 def test_mean_dice_counts_empty_pairs_as_perfect():
     empty = np.zeros((3, 3), bool)
     assert mean_dice([(empty, empty), (empty, empty)]) == 1.0
+
+
+def test_stray_regions_of_a_perfect_prediction_are_none():
+    truth = np.zeros((40, 60), bool)
+    truth[10:30, 10:50] = True
+    assert stray_regions(truth, truth) == (0, 0)
+
+
+def test_a_car_island_in_the_background_is_a_speckle():
+    truth = np.zeros((40, 60), bool)
+    truth[10:30, 10:40] = True
+    prediction = truth.copy()
+    prediction[2:4, 52:54] = True  # away from the car
+    prediction[5:7, 2:4] = True
+    prediction[10:30, 40:42] = True  # a bulge on the car's edge is not a speckle
+    assert stray_regions(prediction, truth) == (2, 0)
+    assert stray_regions(prediction, truth, min_pixels=5) == (0, 0)
+
+
+def test_a_gap_punched_into_the_body_is_a_hole_but_a_true_gap_is_not():
+    truth = np.zeros((40, 60), bool)
+    truth[5:35, 5:55] = True
+    truth[18:22, 28:32] = False  # a real gap (a window seen through) in the truth
+    prediction = truth.copy()
+    prediction[10:13, 10:13] = False  # a hole
+    prediction[18:22, 28:32] = True  # the real gap filled in: a Dice error, not a hole
+    assert stray_regions(prediction, truth) == (0, 1)
+
+
+def test_stray_regions_refuse_mismatched_shapes():
+    with pytest.raises(ValueError):
+        stray_regions(np.zeros((4, 4), bool), np.zeros((4, 5), bool))
