@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from core.checkpoint import ModelConfig, load_model
+from core.cleanup import remove_strays
 from core.device import autocast, autocast_dtype, describe_device, select_device
 from core.errors import NotEnoughMemory
 from core.model_store import resolve_model
@@ -158,12 +159,14 @@ class Segmenter:
 
     @staticmethod
     def finish(
-        small: np.ndarray, width: int, height: int, alpha: np.ndarray | None = None, seconds: float = 0.0
+        small: np.ndarray, width: int, height: int, alpha: np.ndarray | None = None, seconds: float = 0.0,
+        *, clean: bool = True,
     ) -> Prediction:
-        """Turn working-size probabilities into a full-resolution ``Prediction``."""
+        """Turn working-size probabilities into a full-resolution ``Prediction``; ``clean``
+        removes specks and pinholes first (``core.cleanup``)."""
         tick = time.perf_counter()
         uncertainty = float(np.mean((small > 0.1) & (small < 0.9)))
-        probability = upsample_probability(small, width, height)
+        probability = upsample_probability(remove_strays(small) if clean else small, width, height)
         if alpha is not None:
             np.minimum(probability, alpha, out=probability)
         return Prediction(probability, uncertainty, seconds + time.perf_counter() - tick)

@@ -1,0 +1,58 @@
+"""Stray-region removal: small islands and pinholes go, the car and real gaps stay."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.cleanup import remove_strays
+from core.inference import Segmenter
+
+
+def _car(size: int = 512) -> np.ndarray:
+    probability = np.zeros((size, size), np.float32)
+    probability[80:180, 40:220] = 0.97
+    return probability
+
+
+def test_a_clean_map_comes_back_unchanged_and_uncopied():
+    probability = _car()
+    assert remove_strays(probability) is probability
+
+
+def test_small_islands_and_pinholes_are_removed():
+    probability = _car()
+    probability[10:13, 10:13] = 0.9  # a 9-pixel speck in the background (strays: under 15.7 at 512)
+    probability[120:123, 100:103] = 0.1  # a 9-pixel pinhole in the body
+    cleaned = remove_strays(probability)
+    assert cleaned[10:13, 10:13].max() == 0.0
+    assert cleaned[120:123, 100:103].min() == 1.0
+    assert np.array_equal(cleaned[80:180, 40:220] >= 0.5, np.ones((100, 180), bool))
+    assert probability[10:13, 10:13].min() == np.float32(0.9)  # the input is left alone
+
+
+def test_real_gaps_and_large_parts_stay():
+    probability = _car()
+    probability[150:180, 100:140] = 0.0  # a 30x40 gap reaching the bottom edge of the body
+    probability[100:110, 60:70] = 0.0  # a 100-pixel hole: larger than the stray size
+    probability[20:30, 20:30] = 0.8  # a 100-pixel separate part
+    cleaned = remove_strays(probability)
+    assert np.array_equal(cleaned >= 0.5, probability >= 0.5)
+
+
+def test_background_at_the_border_is_never_filled():
+    probability = np.ones((64, 64), np.float32)
+    probability[0, 0] = 0.0  # a one-pixel background corner is open to the outside
+    assert remove_strays(probability)[0, 0] == 0.0
+
+
+def test_the_largest_car_region_is_kept_however_small():
+    probability = np.zeros((256, 256), np.float32)
+    probability[5:7, 5:7] = 0.9
+    assert remove_strays(probability)[5:7, 5:7].min() == np.float32(0.9)
+
+
+def test_finish_cleans_unless_asked_not_to():
+    probability = _car()
+    probability[10:13, 10:13] = 0.9
+    assert not Segmenter.finish(probability, 1024, 1024).mask[20:26, 20:26].any()
+    assert Segmenter.finish(probability, 1024, 1024, clean=False).mask[21:25, 21:25].all()
