@@ -1,9 +1,10 @@
 """Remove the specks a user would otherwise paint away: tiny car islands in the background
 and tiny background pinholes in the car, on the working-size probabilities.
 
-Measured on 216 held-out photos (benchmarks/eval_inference_options.py): regions under 6e-5 of
-the working area (8 pixels at 384x384) leave the mean Dice unchanged and remove about two
-thirds of the speckles and holes. Real gaps (between spokes, under a pickup) are larger.
+Measured with the shipped model on 216 held-out photos (benchmarks/eval_inference_options.py):
+clearing regions under 6e-5 of the working area (8 pixels at 384x384) leaves the mean Dice
+unchanged (0.99415) and takes the speckles from 7 to 1 and the holes from 76 to 30. Real gaps
+(between spokes, under a pickup) are larger.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """Ship a trained run as the default model: copy its best checkpoint into resources/models
 and write the model card from figures measured here and now.
 
-    .venv/bin/python scripts/ship_default_model.py RUN_DIR [--data ../shared/data/carvana512]
+    .venv/bin/python scripts/ship_default_model.py RUN_DIR [RUN_DIR ...] [--data ../shared/data/carvana512]
+
+Several run folders are the stages of one model, in order (each started from the one
+before): the last one's best checkpoint ships, and the card lists every stage.
 
 The card's hand-written part (everything below the line '<!-- notes -->') is kept.
 """
@@ -23,7 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.checkpoint import load_model, save_model  # noqa: E402
+from core.checkpoint import load_model, read_config, save_model  # noqa: E402
 from core.evaluate import evaluate_folder  # noqa: E402
 from core.inference import Segmenter  # noqa: E402
 from core.model_store import shipped_model_path  # noqa: E402
@@ -59,14 +62,43 @@ def fixed_subset(val_groups: list[str]) -> list[str]:
     return [f"{car}_{index % 16 + 1:02d}" for index, car in enumerate(sorted(val_groups)[:16])]
 
 
+RECIPES = ["default-256.json", "default-384.json"]
+
+
+def display_path(path: Path) -> str:
+    """The path relative to the project where it lies inside it."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def stage_lines(number: int, stage: dict) -> list[str]:
+    """One training stage in the card: its recipe and its validation Dice per epoch."""
+    recipe = {key: value for key, value in stage["train_config"].items() if key != "init"}
+    return [
+        f"### Stage {number}: working size {recipe['size']}"
+        + (", starting from stage " + str(number - 1) if stage["train_config"].get("init") else ", from scratch"),
+        "```json",
+        json.dumps(recipe),
+        "```",
+        f"{stage.get('epochs_done')} epochs, {stage.get('train_seconds', 0) / 3600:.2f} h.",
+        "",
+        "| epoch | train loss | validation Dice (512x512) |",
+        "|---:|---:|---:|",
+        *[f"| {h['epoch']} | {h['loss']:.4f} | {h['val_dice']:.5f} |" for h in stage.get("history", [])],
+        "",
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("run", type=Path, help="training run folder (uses best.safetensors)")
+    parser.add_argument("runs", type=Path, nargs="+",
+                        help="training run folders, one per stage in order (the last one's best.safetensors ships)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "carvana512")
     parser.add_argument("--out", type=Path, default=shipped_model_path())
     args = parser.parse_args()
 
-    model, config = load_model(args.run / "best.safetensors")
+    model, config = load_model(args.runs[-1] / "best.safetensors")
+    stages = [read_config(run / "best.safetensors").info for run in args.runs[:-1]] + [config.info]
     images, masks = args.data / "images", args.data / "masks"
     torch.set_num_threads(2)
     segmenter = Segmenter(model, config, device="cpu", name="default")
@@ -78,8 +110,12 @@ def main() -> int:
     info.update(
         name="default",
         shipped=time.strftime("%Y-%m-%d"),
+        stages=[{"train_config": stage["train_config"], "history": stage.get("history", []),
+                 "train_seconds": stage.get("train_seconds", 0.0), "epochs_done": stage.get("epochs_done")}
+                for stage in stages],
         metrics={"val_dice_512": round(report.dice, 6), "val_photos": len(report.scores),
                  "worst": report.worst(),
+                 "speckles": sum(report.speckles.values()), "holes": sum(report.holes.values()),
                  "subset": subset, "subset_dice": round(subset_dice, 6),
                  "cpu_seconds_per_512": round(seconds, 4), "cpu": cpu_name()},
     )
@@ -90,11 +126,10 @@ def main() -> int:
     if card_path.is_file() and NOTES_MARKER in card_path.read_text():
         notes = card_path.read_text().split(NOTES_MARKER, 1)[1]
     recipe = info["train_config"]
-    history = info.get("history", [])
     lines = [
         "# Model card: the default MaskingNet",
         "",
-        f"- File: `{args.out.relative_to(ROOT)}` ({args.out.stat().st_size / 1e6:.1f} MB, safetensors; "
+        f"- File: `{display_path(args.out)}` ({args.out.stat().st_size / 1e6:.1f} MB, safetensors; "
         "configuration in its metadata)",
         f"- Architecture: {config.arch}, width {config.width} ({count_parameters(model):,} parameters), "
         f"{config.num_classes} classes",
@@ -112,25 +147,23 @@ def main() -> int:
         "Training cars: " + ", ".join(f"`{g}`" for g in info["train_groups"]),
         "",
         "## Recipe",
-        "```json",
-        json.dumps(recipe, indent=1),
-        "```",
-        "Reproduce (the checked-in recipe `resources/recipes/default.json`; resumes if interrupted):",
+        f"{len(stages)} stage(s), each starting from the one before; the checked-in recipes are "
+        + ", ".join(f"`resources/recipes/{name}`" for name in RECIPES[:len(stages)]) + ".",
+        "Reproduce (resumes if interrupted):",
         "```",
         "bash scripts/train_default.sh",
         "```",
-        f"Training: {info.get('epochs_done')} epochs, {info.get('train_seconds', 0) / 3600:.2f} h on "
+        f"Training in all: {sum(stage.get('train_seconds', 0) for stage in stages) / 3600:.2f} h on "
         f"{info.get('device')} ({cpu_name()}), bf16 autocast, channels-last, data decoded in memory.",
         "",
-        "| epoch | train loss | validation Dice (512x512) |",
-        "|---:|---:|---:|",
-        *[f"| {h['epoch']} | {h['loss']:.4f} | {h['val_dice']:.5f} |" for h in history],
-        "",
+        *[line for number, stage in enumerate(stages, 1) for line in stage_lines(number, stage)],
         "## Figures (measured by `scripts/ship_default_model.py`)",
         f"- Validation mean Dice at 512x512 over {len(report.scores)} photos of held-out cars: "
         f"**{report.dice:.5f}**",
         "  (rerun: `.venv/bin/maskingnet eval --images ../shared/data/carvana512/images "
         "--masks ../shared/data/carvana512/masks --held-out`)",
+        f"- Clean masks: {report.stray_summary()} (a speckle is a predicted car region touching no car "
+        "pixel of the truth; a hole is a predicted background region touching no background pixel of the truth)",
         f"- CPU time per 512x512 photo, end to end, 2 threads: {seconds * 1000:.0f} ms ({cpu_name()})",
         "",
         "The 5 worst validation photos:",

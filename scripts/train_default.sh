@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Retrain the shipped default model from ../shared/data/carvana512 (resumes an interrupted run),
-# then copy it into resources/models with a fresh model card.
+# Retrain the shipped default model from ../shared/data/carvana512 in two stages (each resumes
+# if interrupted), then copy it into resources/models with a fresh model card.
+#   stage 1: from scratch at working size 256 (cheap epochs learn the shapes)
+#   stage 2: from stage 1's best weights at working size 384 (finer edges)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/carvana512}
 RUN=${RUN:-runs/default}
-.venv/bin/maskingnet train --recipe resources/recipes/default.json \
-    --images "$DATA/images" --masks "$DATA/masks" -o "$RUN"
-.venv/bin/python scripts/ship_default_model.py "$RUN" --data "$DATA"
+.venv/bin/maskingnet train --recipe resources/recipes/default-256.json \
+    --images "$DATA/images" --masks "$DATA/masks" -o "$RUN/stage1-256"
+.venv/bin/maskingnet train --recipe resources/recipes/default-384.json --init "$RUN/stage1-256/best.safetensors" \
+    --images "$DATA/images" --masks "$DATA/masks" -o "$RUN/stage2-384"
+.venv/bin/python scripts/ship_default_model.py "$RUN/stage1-256" "$RUN/stage2-384" --data "$DATA"

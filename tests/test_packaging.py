@@ -103,7 +103,7 @@ def test_bundle_carries_the_app_and_nothing_else(bundle: Path) -> None:
     for exe in ("maskingnet-app", "maskingnet"):
         assert os.access(bundle / exe, os.X_OK), exe
     for needed in ("resources/models/default.safetensors", "resources/icons/maskingnet.png",
-                   "resources/recipes/default.json", "PySide6/Qt/plugins/platforms/libqoffscreen.so",
+                   "resources/recipes/default-256.json", "PySide6/Qt/plugins/platforms/libqoffscreen.so",
                    "PySide6/Qt/plugins/platforms/libqxcb.so", "PySide6/Qt/plugins/imageformats"):
         assert (internal / needed).exists(), needed
     unwanted = ("torchvision", "tkinter", "_tkinter", "tests", "torch/include", "torch/test",
