@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+from core.cleanup import enclosed_background, small_car_regions
 
 TILE = 64
 BRUSH, ERASER = "brush", "eraser"
@@ -260,22 +261,11 @@ class MaskEditor:
     def fill_holes(self, max_area: int | None = None) -> Rect | None:
         """Make car of background regions enclosed by car (not touching the border), those of
         at most ``max_area`` pixels when given. One undo step."""
-        background = (~self.mask).astype(np.uint8)
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(background, connectivity=4)
-        height, width = background.shape
-        keep = np.zeros(count, dtype=bool)
-        for label in range(1, count):
-            left, top, w, h, area = stats[label]
-            touches = left == 0 or top == 0 or left + w == width or top + h == height
-            keep[label] = not touches and (max_area is None or area <= max_area)
-        return self._apply_region(keep[labels], 255, "Fill Holes")
+        return self._apply_region(enclosed_background(self.mask, max_area), 255, "Fill Holes")
 
     def remove_islands(self, max_area: int) -> Rect | None:
         """Make background of car regions of at most ``max_area`` pixels. One undo step."""
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(self.mask.astype(np.uint8), connectivity=8)
-        small = np.zeros(count, dtype=bool)
-        small[1:] = stats[1:, cv2.CC_STAT_AREA] <= max_area
-        return self._apply_region(small[labels], 0, "Remove Small Islands")
+        return self._apply_region(small_car_regions(self.mask, max_area), 0, "Remove Small Islands")
 
     def invert(self) -> Rect | None:
         """Swap car and background. One undo step."""
