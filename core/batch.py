@@ -32,8 +32,8 @@ import torch
 from core.atomic import write_bytes_atomic
 from core.corrections import CorrectionStore, photo_key
 from core.errors import MaskingNetError
-from core.export import ExportOptions, alpha_from_mask, render_export
-from core.imageio import Photo, encode_image, iter_image_files, read_mask, read_photo
+from core.export import ExportOptions, alpha_from_mask, export_profile, render_export
+from core.imageio import Photo, encode_image, iter_image_files, read_mask, read_photo, with_icc_profile
 from core.inference import Segmenter
 from core.review import REVIEW_LOG_NAME, ReviewLog, folder_lock
 
@@ -504,7 +504,7 @@ def encode_export(photo: Photo, mask: np.ndarray, options: ExportOptions) -> byt
     if options.format == "png":
         bgra = cv2.cvtColor(photo.rgb, cv2.COLOR_RGB2BGRA)
         bgra[..., 3] = alpha_from_mask(mask, options.feather, photo.alpha)
-        return _encode_png(bgra)
+        return with_icc_profile(_encode_png(bgra), photo.icc_profile)
     if options.format == "mask":
         return _encode_png(render_export(photo, mask, options))
     if mask.shape != photo.rgb.shape[:2]:
@@ -515,7 +515,8 @@ def encode_export(photo: Photo, mask: np.ndarray, options: ExportOptions) -> byt
         cv2.copyTo(photo.rgb, mask.astype(np.uint8), array)
     else:
         array = render_export(photo, mask, options)
-    return encode_image(array, "JPEG" if options.format == "jpeg" else "WEBP", quality=options.quality)
+    return encode_image(array, "JPEG" if options.format == "jpeg" else "WEBP", quality=options.quality,
+                        icc_profile=export_profile(photo, options))
 
 
 def _encode_png(array: np.ndarray) -> bytes:

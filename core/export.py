@@ -54,6 +54,11 @@ def render_export(photo: Photo, mask: np.ndarray, options: ExportOptions) -> np.
     return composite_on(photo.rgb, alpha, options.background)
 
 
+def export_profile(photo: Photo, options: ExportOptions) -> bytes | None:
+    """The colour profile the export carries: the photo's own, except on a mask (not colour)."""
+    return None if options.format == "mask" else photo.icc_profile
+
+
 def composite_on(rgb: np.ndarray, alpha: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
     """``rgb`` over a flat ``background`` by ``alpha`` (uint8), in integers and strips of rows,
     so a 100-megapixel photo needs no full-size float copies."""
@@ -72,5 +77,6 @@ def export_photo(photo: Photo, mask: np.ndarray, path: str | Path, options: Expo
     if path.exists() and photo.path.exists() and path.resolve() == photo.path.resolve():
         raise ValueError(f"{path}: refusing to overwrite the input photo")
     fmt = {"png": "PNG", "mask": "PNG", "jpeg": "JPEG", "webp": "WEBP"}[options.format]
-    write_image(path, render_export(photo, mask, options), format=fmt, quality=options.quality)
+    write_image(path, render_export(photo, mask, options), format=fmt, quality=options.quality,
+                icc_profile=export_profile(photo, options))
     return path

@@ -37,11 +37,16 @@ class Photo:
     ``rgb`` is (H, W, 3) uint8. Where the file had transparency, ``rgb`` is composited over
     white and ``alpha`` (H, W) uint8 keeps it: transparent input pixels stay transparent in
     every cut-out (the exported alpha is the mask times this alpha).
+
+    ``icc_profile`` is the file's embedded RGB colour profile (Display P3, Adobe RGB, ...), or
+    None for plain sRGB. The pixels are kept as they are and every cut-out carries the same
+    profile, so its colours look as they do in the photo.
     """
 
     path: Path
     rgb: np.ndarray
     alpha: np.ndarray | None = None
+    icc_profile: bytes | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -180,11 +185,41 @@ def read_photo(path: str | Path) -> Photo:
         image = _decode(path, opened)
         try:
             rgb, alpha = _photo_arrays(image)
+            profile = rgb_profile(image)
         except MemoryError:
             raise ImageReadError(path, "not enough memory to decode this image") from None
         finally:
             image.close()
-    return Photo(path=path, rgb=rgb, alpha=alpha)
+    return Photo(path=path, rgb=rgb, alpha=alpha, icc_profile=profile)
+
+
+def rgb_profile(image: Image.Image) -> bytes | None:
+    """The image's embedded ICC profile where it describes the RGB pixels ``read_photo`` keeps.
+
+    A CMYK or grey profile is dropped: those pixels are converted to RGB without it (plain
+    sRGB), and an RGB file must not carry a profile of another colour space.
+    """
+    profile = image.info.get("icc_profile")
+    if image.mode not in ("RGB", "RGBA", "RGBX", "P") or not isinstance(profile, bytes):
+        return None
+    # ICC header: bytes 16..19 name the data colour space; 36..39 hold the signature 'acsp'
+    if len(profile) < 128 or profile[16:20] != b"RGB " or profile[36:40] != b"acsp":
+        return None
+    return profile
+
+
+def with_icc_profile(png: bytes, profile: bytes | None) -> bytes:
+    """PNG bytes with an iCCP chunk carrying ``profile`` after the IHDR (unchanged for None).
+
+    For encoders that cannot embed a profile themselves (OpenCV's)."""
+    if profile is None:
+        return png
+    ihdr_end = len(_PNG_SIGNATURE) + 8 + 13 + 4  # the IHDR chunk is first and 13 bytes long
+    if not png.startswith(_PNG_SIGNATURE) or png[12:16] != b"IHDR":
+        raise ValueError("not a PNG stream")
+    data = b"ICC profile\0\0" + zlib.compress(profile)  # name, separator, method 0 (deflate)
+    chunk = struct.pack(">I", len(data)) + b"iCCP" + data + struct.pack(">I", zlib.crc32(b"iCCP" + data))
+    return png[:ihdr_end] + chunk + png[ihdr_end:]
 
 
 def _photo_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
@@ -246,29 +281,34 @@ def read_mask(path: str | Path) -> np.ndarray:
     return values > threshold
 
 
-def encode_png(array: np.ndarray, *, compress_level: int = 3) -> bytes:
-    """PNG bytes of a (H, W), (H, W, 3) or (H, W, 4) uint8 array."""
+def encode_png(array: np.ndarray, *, compress_level: int = 3, icc_profile: bytes | None = None) -> bytes:
+    """PNG bytes of a (H, W), (H, W, 3) or (H, W, 4) uint8 array, with ``icc_profile`` if given."""
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="PNG", compress_level=compress_level)
+    extra = {"icc_profile": icc_profile} if icc_profile else {}
+    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="PNG", compress_level=compress_level, **extra)
     return buffer.getvalue()
 
 
-def encode_image(array: np.ndarray, format: str, *, quality: int = 92) -> bytes:
-    """Encode a uint8 array as PNG, JPEG or WEBP."""
+def encode_image(array: np.ndarray, format: str, *, quality: int = 92, icc_profile: bytes | None = None) -> bytes:
+    """Encode a uint8 array as PNG, JPEG or WEBP, with ``icc_profile`` if given."""
     format = format.upper()
     if format == "PNG":
-        return encode_png(array)
+        return encode_png(array, icc_profile=icc_profile)
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format=format, quality=quality)
+    extra = {"icc_profile": icc_profile} if icc_profile else {}
+    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format=format, quality=quality, **extra)
     return buffer.getvalue()
 
 
-def write_image(path: str | Path, array: np.ndarray, *, format: str | None = None, quality: int = 92) -> None:
+def write_image(
+    path: str | Path, array: np.ndarray, *, format: str | None = None, quality: int = 92,
+    icc_profile: bytes | None = None,
+) -> None:
     """Encode ``array`` and write it to ``path`` atomically (format from the suffix by default)."""
     path = Path(path)
     if format is None:
         format = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(path.suffix.lower(), "PNG")
-    write_bytes_atomic(path, encode_image(array, format, quality=quality))
+    write_bytes_atomic(path, encode_image(array, format, quality=quality, icc_profile=icc_profile))
 
 
 def iter_image_files(

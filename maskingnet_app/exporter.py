@@ -122,7 +122,7 @@ def export_alpha(photo: Photo, alpha: np.ndarray, output: Path, options: ExportO
     soft = np.any((alpha > 0) & (alpha < 255))
     if soft:
         limit = alpha if photo.alpha is None else np.minimum(alpha, photo.alpha)
-        photo = Photo(photo.path, photo.rgb, limit)
+        photo = replace(photo, alpha=limit)
         return export_photo(photo, alpha > 0, output, options)
     return export_photo(photo, alpha >= 128, output, options)
 
