@@ -143,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_event(event) -> None:
     if event.kind == "step":
+        if event.message:
+            print(event.message, flush=True)
         if event.step % 50 == 0 or event.step == event.steps_per_epoch:
             eta = f"{event.eta_s / 60:.0f} min left" if event.eta_s is not None else ""
             print(f"epoch {event.epoch}/{event.epochs} step {event.step}/{event.steps_per_epoch} "

@@ -103,6 +103,15 @@ def segmentation_loss(
     return cross_entropy + dice_weight * (1 - soft_dice).mean()
 
 
+def finite_step(model: nn.Module, loss: torch.Tensor) -> bool:
+    """Whether ``loss`` and every gradient of ``model`` are finite (else the step is skipped, as
+    mixed-precision training does: an inf reaching Adam's moments would ruin every later step)."""
+    if not torch.isfinite(loss):
+        return False
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    return bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
+
+
 def learning_rate(config: TrainConfig, epoch: int) -> float:
     """The lr of 0-based ``epoch``: halved every ``lr_halve_every`` epochs, or after each milestone."""
     if config.lr_milestones:
@@ -279,8 +288,12 @@ def train(
             loss = segmentation_loss(logits, targets, weights, config.dice_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+            skipped = not finite_step(model, loss)
+            if skipped:  # one bad step must not turn the weights or Adam's moments into inf/NaN
+                progress["skipped_steps"] = progress.get("skipped_steps", 0) + 1
+            else:
+                optimizer.step()
+                losses.append(loss.item())
             progress["step"] = step + 1
             progress["epoch_losses"] = losses
             step_times.append(time.monotonic() - tick)
@@ -288,8 +301,10 @@ def train(
             mean_step = float(np.mean(step_times[-50:]))
             yield TrainEvent(
                 "step", epoch=epoch + 1, epochs=config.epochs, step=step + 1, steps_per_epoch=steps_per_epoch,
-                loss=float(np.mean(losses[-20:])), lr=lr, best_dice=progress["best_dice"],
+                loss=float(np.mean(losses[-20:])) if losses else float("nan"), lr=lr, best_dice=progress["best_dice"],
                 elapsed_s=time.monotonic() - started, eta_s=remaining_steps * mean_step,
+                message=(f"step {step + 1} skipped: the loss or a gradient was not finite "
+                         f"({progress['skipped_steps']} skipped in this run)" if skipped else ""),
             )
             if time.monotonic() - last_save > config.save_every_s:
                 checkpoint()
@@ -297,7 +312,8 @@ def train(
         scores = evaluate_cached(model, val_cache, preprocess, device, dtype) if len(val_cache) else []
         val_dice = float(np.mean(scores)) if scores else None
         record = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None, "val_dice": val_dice,
-                  "lr": lr, "seconds": round(seconds_before + time.monotonic() - started, 1)}
+                  "lr": lr, "seconds": round(seconds_before + time.monotonic() - started, 1),
+                  "skipped_steps": progress.get("skipped_steps", 0)}
         progress["history"].append(record)
         progress.update(epoch=epoch + 1, step=0, epoch_losses=[])
         improved = val_dice is not None and (progress["best_dice"] is None or val_dice > progress["best_dice"])

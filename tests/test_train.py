@@ -95,6 +95,47 @@ def test_resume_continues_at_the_saved_epoch(split, tmp_path):
     assert any(changed)
 
 
+class _InfiniteGradient(torch.autograd.Function):
+    """Passes the loss through unchanged and sends inf back: a finite loss with a broken gradient."""
+
+    @staticmethod
+    def forward(ctx, loss):
+        return loss.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * float("inf")
+
+
+@pytest.mark.parametrize("breakage", ["gradient", "loss"])
+def test_a_step_with_non_finite_values_is_skipped_and_the_weights_stay_finite(split, tmp_path, monkeypatch, breakage):
+    import core.train as train_module
+
+    calls = []
+
+    def broken_on_the_third_step(*args, **kwargs):
+        loss = segmentation_loss(*args, **kwargs)
+        calls.append(1)
+        if len(calls) != 3:
+            return loss
+        return _InfiniteGradient.apply(loss) if breakage == "gradient" else loss * float("inf")
+
+    monkeypatch.setattr(train_module, "segmentation_loss", broken_on_the_third_step)
+    run = tmp_path / "run"
+    events = _run(QUICK, split, run)
+    skipped = [event for event in events if event.kind == "step" and event.message]
+    assert [(event.epoch, event.step) for event in skipped] == [(2, 1)]
+    assert "skipped: the loss or a gradient was not finite" in skipped[0].message
+    assert events[-1].kind == "done"
+    history = json.loads((run / HISTORY).read_text())
+    assert [record["skipped_steps"] for record in history] == [0, 1, 1]
+    assert all(np.isfinite(record["loss"]) for record in history)
+    model, _ = load_model(run / LAST)
+    assert all(torch.isfinite(parameter).all() for parameter in model.parameters())
+    resumed = _run(replace(QUICK, epochs=4), split, run)
+    assert all(np.isfinite(event.loss) for event in resumed if event.kind == "epoch")
+
+
 def test_a_finished_run_resumed_does_nothing_more(split, tmp_path):
     run = tmp_path / "run"
     _run(replace(QUICK, epochs=1), split, run)
