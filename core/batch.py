@@ -44,6 +44,10 @@ PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1] + (
     [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP] if hasattr(cv2, "IMWRITE_PNG_FILTER_UP") else []
 )
 _POLL = 0.05  # seconds between checks of should_stop while waiting
+# Decoded photos held at once between reading and writing, in bytes, beside the count limits of the
+# queues: ordinary photos (7 MB at 1918x1280) never reach it, while 100-megapixel ones (300 MB
+# each) go through a few at a time instead of twenty. A photo larger than this goes through alone.
+MAX_BYTES_IN_FLIGHT = 1 << 30
 
 
 @dataclass
@@ -228,6 +232,7 @@ def run_batch(
     corrections: CorrectionStore | None = None,
     mirror: bool = False,
     threads: int | None = None,
+    max_bytes_in_flight: int = MAX_BYTES_IN_FLIGHT,
 ) -> Iterator[BatchResult]:
     """Mask and export every job; see the module docstring.
 
@@ -235,6 +240,7 @@ def run_batch(
     ``mirror`` also runs the model on the mirrored photos: the mask is the average of both
     (slower, a little better) and each result gets a ``mirror`` disagreement score.
     ``threads``: CPU threads for the model (default: all cores but one; restored afterwards).
+    ``max_bytes_in_flight`` bounds the decoded photos held between reading and writing.
     """
     out_path = Path(out_dir) if out_dir is not None else None
     if review is None and out_path is not None:
@@ -245,7 +251,8 @@ def run_batch(
             remove_partial_files(jobs, [out_path / REVIEW_LOG_NAME])
         if review is not None:
             review.record_options(options)
-        pipeline = _Pipeline(jobs, segmenter, options, skip_existing, review, corrections, mirror)
+        pipeline = _Pipeline(jobs, segmenter, options, skip_existing, review, corrections, mirror,
+                             max_bytes_in_flight)
         yield from pipeline.run(should_stop)
 
 
@@ -283,11 +290,43 @@ class _Loaded:
     probability: np.ndarray | None = None
     mirror: float | None = None
 
+    @property
+    def nbytes(self) -> int:
+        """The decoded arrays this item holds (what the byte budget counts)."""
+        arrays = (self.photo.rgb, self.photo.alpha, self.mask)
+        return sum(array.nbytes for array in arrays if array is not None)
+
+
+class _ByteBudget:
+    """Bytes of decoded photos in flight. ``take`` waits while taking would pass ``limit``, except
+    when nothing is held: one photo always goes through, however large."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used, self.peak = limit, 0, 0
+        self._changed = threading.Condition()
+
+    def take(self, nbytes: int, stopped: Callable[[], bool]) -> bool:
+        """Wait for room for ``nbytes``; False once ``stopped()`` (nothing taken)."""
+        with self._changed:
+            while self.used and self.used + nbytes > self.limit:
+                if stopped():
+                    return False
+                self._changed.wait(timeout=_POLL)
+            self.used += nbytes
+            self.peak = max(self.peak, self.used)
+            return True
+
+    def give_back(self, nbytes: int) -> None:
+        with self._changed:
+            self.used -= nbytes
+            self._changed.notify_all()
+
 
 class _Pipeline:
     def __init__(
         self, jobs: list[BatchJob], segmenter: Segmenter, options: ExportOptions, skip_existing: bool,
         review: ReviewLog | None, corrections: CorrectionStore | None, mirror: bool,
+        max_bytes_in_flight: int = MAX_BYTES_IN_FLIGHT,
     ) -> None:
         self.segmenter, self.options, self.skip_existing = segmenter, options, skip_existing
         self.review, self.corrections, self.mirror = review, corrections, mirror
@@ -308,6 +347,7 @@ class _Pipeline:
         self.loaded: queue.Queue = queue.Queue(maxsize=2 * segmenter.batch_size)
         self.to_write: queue.Queue = queue.Queue(maxsize=segmenter.batch_size + self.n_writers)
         self.results: queue.Queue = queue.Queue()
+        self.budget = _ByteBudget(max_bytes_in_flight)
         self.stop = threading.Event()
 
     def run(self, should_stop: Callable[[], bool]) -> Iterator[BatchResult]:
@@ -413,6 +453,8 @@ class _Pipeline:
                 if item.status == "skipped" and self.review is not None and self.review.key(job.output) not in self.known:
                     self.review.record_known(item, job)
                 self.results.put(item)
+            elif not self.budget.take(item.nbytes, self.stop.is_set):
+                return
             elif item.mask is not None:
                 _put(self.to_write, item, self.stop.is_set)
             else:
@@ -467,7 +509,10 @@ class _Pipeline:
                 continue
             if item is _WRITER_DONE or self.stop.is_set():
                 return
-            result = _write_one(item, self.options)
+            try:
+                result = _write_one(item, self.options)
+            finally:
+                self.budget.give_back(item.nbytes)
             if result.status == "done" and self.review is not None:
                 self.review.record_result(result, item.job)
             self.results.put(result)

@@ -159,6 +159,33 @@ def test_an_unexpected_error_in_a_writer_reaches_the_caller(tmp_path, tiny, monk
     assert not list(out.glob(".*.part"))
 
 
+@pytest.mark.parametrize("limit, most_at_once", [(1, 1), (3 * 96 * 64 * 3, 3)])
+def test_decoded_photos_in_flight_stay_within_the_byte_budget(tmp_path, tiny, monkeypatch, limit, most_at_once):
+    budgets = []
+    original = batch_module._ByteBudget
+
+    def recorded(limit):
+        budgets.append(original(limit))
+        return budgets[-1]
+
+    monkeypatch.setattr(batch_module, "_ByteBudget", recorded)
+    src, out = _folder(tmp_path / "in", 12), tmp_path / "out"  # 12 photos of 96x64: 18 kB each
+    results = list(run_batch(plan_jobs([src], out, ExportOptions()), tiny, max_bytes_in_flight=limit))
+    assert len(results) == 12 and {r.status for r in results} == {"done"}
+    [budget] = budgets
+    assert budget.used == 0  # every photo given back
+    assert 96 * 64 * 3 <= budget.peak <= most_at_once * 96 * 64 * 3  # a photo over the budget still goes, alone
+
+
+def test_a_stop_while_a_reader_waits_for_the_byte_budget_ends_the_batch(tmp_path, tiny):
+    src, out = _folder(tmp_path / "in", 8), tmp_path / "out"
+    seen = []
+    for result in run_batch(plan_jobs([src], out, ExportOptions()), tiny, should_stop=lambda: len(seen) >= 2,
+                            max_bytes_in_flight=1):
+        seen.append(result)
+    assert 2 <= len(seen) < 8 and {r.status for r in seen} == {"done"}
+
+
 def test_transparent_photos_stay_transparent(tmp_path, tiny):
     src, out = tmp_path / "in", tmp_path / "out"
     path = _photo(src / "cut.png", mode="RGBA")
