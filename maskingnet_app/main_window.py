@@ -79,7 +79,14 @@ class MainWindow(QMainWindow):
         self._install_extensions()
         self._sync_actions()
         if load_model and self.model_service.state == "idle":
-            QTimer.singleShot(0, self.model_service.load)
+            QTimer.singleShot(0, self._load_model_if_idle)
+
+    def _load_model_if_idle(self) -> None:
+        """The deferred first load, unless something asked for a model meanwhile (the batch
+        dialog, opened before the event loop ran): a second load would replace the model that
+        a batch has just borrowed."""
+        if self.model_service.state == "idle":
+            self.model_service.load()
 
     # -- public API ----------------------------------------------------------------------
     @property

@@ -326,3 +326,18 @@ def test_close_photo_and_stepping_through_the_list(qtbot, window, tmp_path):
     assert len(window.session.documents) == 2 and window.current_document() is not documents[1]
     window.actions["previous_photo"].trigger()
     assert window.current_document() is documents[0]
+
+
+def test_a_model_asked_for_before_the_event_loop_runs_is_loaded_once(qtbot, tiny_checkpoint):
+    from maskingnet_app.main_window import MainWindow
+    from maskingnet_app.model_service import ModelService
+
+    service = ModelService(str(tiny_checkpoint), "cpu")
+    loads: list[str] = []
+    service.modelLoading.connect(loads.append)
+    window = MainWindow(service)  # queues its own first load
+    qtbot.addWidget(window)
+    service.load()  # e.g. the batch dialog, opened before the queued load ran
+    qtbot.waitUntil(lambda: service.state == "ready", timeout=MASK_TIMEOUT_MS)
+    qtbot.wait(50)
+    assert loads == [str(tiny_checkpoint)]
