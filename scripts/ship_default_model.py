@@ -62,7 +62,7 @@ def fixed_subset(val_groups: list[str]) -> list[str]:
     return [f"{car}_{index % 16 + 1:02d}" for index, car in enumerate(sorted(val_groups)[:16])]
 
 
-RECIPES = ["default-256.json", "default-384.json"]
+RECIPES = ["default-256.json", "default-384.json", "default-512.json"]
 
 
 def display_path(path: Path) -> str:
@@ -86,7 +86,17 @@ def stage_lines(number: int, stage: dict) -> list[str]:
         "|---:|---:|---:|",
         *[f"| {h['epoch']} | {h['loss']:.4f} | {h['val_dice']:.5f} |" for h in stage.get("history", [])],
         "",
+        *skipped_line(stage.get("history", [])),
     ]
+
+
+def skipped_line(history: list[dict]) -> list[str]:
+    """A sentence on the training steps skipped for non-finite gradients, where there were any."""
+    skipped = history[-1].get("skipped_steps", 0) if history else 0
+    if not skipped:
+        return []
+    return [f"{skipped} training steps were skipped because their loss or gradients were not finite "
+            "(the weights were left unchanged on those steps; see the notes).", ""]
 
 
 def main() -> int:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Retrain the shipped default model from ../shared/data/carvana512 in two stages (each resumes
+# Retrain the shipped default model from ../shared/data/carvana512 in three stages (each resumes
 # if interrupted), then copy it into resources/models with a fresh model card.
 #   stage 1: from scratch at working size 256 (cheap epochs learn the shapes)
 #   stage 2: from stage 1's best weights at working size 384 (finer edges)
+#   stage 3: from stage 2's best weights at 512, the masks' own size
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/carvana512}
@@ -11,4 +12,6 @@ RUN=${RUN:-runs/default}
     --images "$DATA/images" --masks "$DATA/masks" -o "$RUN/stage1-256"
 .venv/bin/maskingnet train --recipe resources/recipes/default-384.json --init "$RUN/stage1-256/best.safetensors" \
     --images "$DATA/images" --masks "$DATA/masks" -o "$RUN/stage2-384"
-.venv/bin/python scripts/ship_default_model.py "$RUN/stage1-256" "$RUN/stage2-384" --data "$DATA"
+.venv/bin/maskingnet train --recipe resources/recipes/default-512.json --init "$RUN/stage2-384/best.safetensors" \
+    --images "$DATA/images" --masks "$DATA/masks" -o "$RUN/stage3-512"
+.venv/bin/python scripts/ship_default_model.py "$RUN/stage1-256" "$RUN/stage2-384" "$RUN/stage3-512" --data "$DATA"
