@@ -284,8 +284,8 @@ def read_mask(path: str | Path) -> np.ndarray:
 def encode_png(array: np.ndarray, *, compress_level: int = 3, icc_profile: bytes | None = None) -> bytes:
     """PNG bytes of a (H, W), (H, W, 3) or (H, W, 4) uint8 array, with ``icc_profile`` if given."""
     buffer = io.BytesIO()
-    extra = {"icc_profile": icc_profile} if icc_profile else {}
-    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="PNG", compress_level=compress_level, **extra)
+    Image.fromarray(np.ascontiguousarray(array)).save(
+        buffer, format="PNG", compress_level=compress_level, icc_profile=icc_profile)
     return buffer.getvalue()
 
 
@@ -295,8 +295,7 @@ def encode_image(array: np.ndarray, format: str, *, quality: int = 92, icc_profi
     if format == "PNG":
         return encode_png(array, icc_profile=icc_profile)
     buffer = io.BytesIO()
-    extra = {"icc_profile": icc_profile} if icc_profile else {}
-    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format=format, quality=quality, **extra)
+    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format=format, quality=quality, icc_profile=icc_profile)
     return buffer.getvalue()
 
 
