@@ -132,16 +132,18 @@ def batch_run(segmenter: Segmenter, folder: Path, out: Path, fmt: str, threads: 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="/tmp/wip.safetensors")
+    parser.add_argument("--model", default="default")
     parser.add_argument("--count", type=int, default=200, help="photos in the folder")
     parser.add_argument("--distinct", type=int, default=16, help="different photos among them")
     parser.add_argument("--formats", default="png,jpeg", help="export formats to time, comma-separated")
     parser.add_argument("--threads", type=int, default=0, help="model threads in the batch (default: the batch's own)")
     parser.add_argument("--model-seconds", type=float, default=20.0, help="time for each model-only measurement")
     parser.add_argument("--batch-size", type=int, default=0)
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
+                        help="average with the mirrored photo, as the app does (--no-tta: single pass)")
     args = parser.parse_args()
 
-    segmenter = Segmenter.load(args.model, device="cpu")
+    segmenter = Segmenter.load(args.model, device="cpu", flip_tta=args.tta)
     if args.batch_size:
         segmenter.batch_size = args.batch_size
     batch_threads = args.threads or default_model_threads()

@@ -230,15 +230,16 @@ def run_batch(
     out_dir: str | Path | None = None,
     review: ReviewLog | None = None,
     corrections: CorrectionStore | None = None,
-    mirror: bool = False,
+    mirror: bool | None = None,
     threads: int | None = None,
     max_bytes_in_flight: int = MAX_BYTES_IN_FLIGHT,
 ) -> Iterator[BatchResult]:
     """Mask and export every job; see the module docstring.
 
     ``skip_existing`` leaves photos whose output exists (unless their correction is newer).
-    ``mirror`` also runs the model on the mirrored photos: the mask is the average of both
-    (slower, a little better) and each result gets a ``mirror`` disagreement score.
+    ``mirror`` also runs the model on the mirrored photos: the mask comes from the average of
+    both (twice the model time, a better mask) and each result gets a ``mirror`` disagreement
+    score. None (the default) follows ``segmenter.flip_tta``.
     ``threads``: CPU threads for the model (default: all cores but one; restored afterwards).
     ``max_bytes_in_flight`` bounds the decoded photos held between reading and writing.
     """
@@ -251,6 +252,8 @@ def run_batch(
             remove_partial_files(jobs, [out_path / REVIEW_LOG_NAME])
         if review is not None:
             review.record_options(options)
+        if mirror is None:
+            mirror = segmenter.flip_tta
         pipeline = _Pipeline(jobs, segmenter, options, skip_existing, review, corrections, mirror,
                              max_bytes_in_flight)
         yield from pipeline.run(should_stop)
@@ -484,13 +487,8 @@ class _Pipeline:
     def _infer(self, batch: list[_Loaded]) -> None:
         tick = time.perf_counter()
         tensor = self.preprocess.to_tensor([item.small for item in batch])
-        if self.mirror:
-            both = self.segmenter.probabilities(torch.cat([tensor, tensor.flip(-1)]))
-            direct, mirrored = both[: len(batch)], both[len(batch):, :, ::-1]
-            probabilities = (direct + mirrored) / 2
-            disagreement = np.mean((direct >= 0.5) != (mirrored >= 0.5), axis=(1, 2))
-        else:
-            probabilities = self.segmenter.probabilities(tensor)
+        probabilities, disagreement = self.segmenter.probabilities_and_disagreement(tensor, mirror=self.mirror)
+        if disagreement is None:
             disagreement = [None] * len(batch)
         share = (time.perf_counter() - tick) / len(batch)
         for item, probability, score in zip(batch, probabilities, disagreement):

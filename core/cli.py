@@ -42,7 +42,7 @@ class ProgressBar:
 def _load_segmenter(args: argparse.Namespace):
     from core.inference import Segmenter
 
-    return Segmenter.load(args.model, device=args.device, flip_tta=getattr(args, "tta", False))
+    return Segmenter.load(args.model, device=args.device, flip_tta=args.tta)
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -59,7 +59,7 @@ def run_predict(args: argparse.Namespace) -> int:
         print("error: no images found in " + ", ".join(map(str, args.paths)), file=sys.stderr)
         return 1
     ensure_writable_folder(args.out)
-    segmenter = Segmenter.load(args.model, device=args.device)  # --tta is done by the batch (mirror)
+    segmenter = Segmenter.load(args.model, device=args.device, flip_tta=args.tta)
     segmenter.on_notice = lambda message: print(f"note: {message}", file=sys.stderr)
     if args.batch_size:
         segmenter.batch_size = args.batch_size
@@ -67,7 +67,7 @@ def run_predict(args: argparse.Namespace) -> int:
     live = sys.stderr.isatty()
     review = ReviewLog(args.out)
     for result in run_batch(jobs, segmenter, options, skip_existing=args.skip_existing, out_dir=args.out,
-                            review=review, corrections=CorrectionStore(), mirror=args.tta, threads=args.threads):
+                            review=review, corrections=CorrectionStore(), threads=args.threads):
         progress.add(result)
         if result.status == "failed":
             print(("\n" if live else "") + f"error: {result.error}", file=sys.stderr)
@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     def model_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--model", default="default", help="checkpoint file, run folder or model name (default: default)")
         sub.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cuda, mps or cpu")
-        sub.add_argument("--tta", action="store_true", help="average with the mirrored photo (slower, a little better)")
+        sub.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
+                         help="average with the mirrored photo: a better mask, twice the model time (default: on)")
 
     predict = commands.add_parser("predict", help="cut out photos: RGBA PNGs or masks")
     predict.add_argument("paths", nargs="+", type=Path, help="photos or folders")

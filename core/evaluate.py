@@ -23,6 +23,7 @@ class EvalReport:
     holes: dict[str, int] = field(default_factory=dict)  # photo name -> background gaps in the body
     unmatched: int = 0
     seconds: float = 0.0
+    mirror: bool = False  # masks averaged with the mirrored photos' (``Segmenter.flip_tta``)
 
     @property
     def dice(self) -> float:
@@ -41,11 +42,12 @@ class EvalReport:
     def to_dict(self) -> dict[str, Any]:
         return {"dice": self.dice, "count": len(self.scores), "worst": [{"image": n, "dice": d} for n, d in self.worst()],
                 "speckles": sum(self.speckles.values()), "holes": sum(self.holes.values()),
-                "model": self.model, "device": self.device, "photos_without_mask": self.unmatched,
+                "model": self.model, "device": self.device, "mirror": self.mirror, "photos_without_mask": self.unmatched,
                 "seconds": round(self.seconds, 2)}
 
     def summary(self) -> str:
-        lines = [f"mean Dice {self.dice:.5f} over {len(self.scores)} photos ({self.model} on {self.device}, "
+        mirror = ", mirror-averaged" if self.mirror else ""
+        lines = [f"mean Dice {self.dice:.5f} over {len(self.scores)} photos ({self.model} on {self.device}{mirror}, "
                  f"{self.seconds:.1f} s)", self.stray_summary(), "worst:"]
         lines += [f"  {name}: {score:.5f}" for name, score in self.worst()]
         return "\n".join(lines)
@@ -71,7 +73,8 @@ def evaluate_folder(
         samples = samples[:limit]
     if not samples:
         raise ValueError(f"{images_dir}: no photos with masks in {masks_dir}")
-    report = EvalReport(model=segmenter.name, device=segmenter.device_label, unmatched=len(unmatched))
+    report = EvalReport(model=segmenter.name, device=segmenter.device_label, unmatched=len(unmatched),
+                        mirror=segmenter.flip_tta)
     if progress is not None:
         progress.total = len(samples)
     started = time.perf_counter()

@@ -48,7 +48,7 @@ FORMAT_LABELS = {
 STATUS_LABELS = {"waiting": "waiting", "done": "done", "skipped": "already exported", "failed": "failed"}
 STATUS_COLORS = {"done": "#2e9d4f", "skipped": "#868e96", "failed": "#c92a2a"}
 KEY_INPUT, KEY_OUTPUT, KEY_FORMAT, KEY_RECURSIVE, KEY_MIRROR = (
-    "batch/input", "batch/output", "batch/format", "batch/recursive", "batch/mirror")
+    "batch/input", "batch/output", "batch/format", "batch/recursive", "batch/mirror-average")
 REFRESH_MS = 1000  # the review grid re-reads the log at most this often during a batch
 
 
@@ -148,8 +148,8 @@ class BatchDialog(QDialog):
         self.format_box.setCurrentIndex(max(0, self.format_box.findData(app_settings.value(KEY_FORMAT, "png", str))))
         self.redo_box = QCheckBox("Redo photos already exported")
         self.redo_box.setToolTip("Otherwise photos whose export exists are skipped, so a stopped batch resumes")
-        self.mirror_box = QCheckBox("Also check the mirrored photo (better doubt score, twice the model time)")
-        self.mirror_box.setChecked(app_settings.value(KEY_MIRROR, False, bool))
+        self.mirror_box = QCheckBox("Average with the mirrored photo (better masks and doubt scores, twice the model time)")
+        self.mirror_box.setChecked(app_settings.value(KEY_MIRROR, True, bool))
         self.start_button = QPushButton("Start")
         self.start_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel")

@@ -32,7 +32,7 @@ class BatchSettings:
     options: ExportOptions = field(default_factory=ExportOptions)
     recursive: bool = False
     redo: bool = False  # export again even where the output exists
-    mirror: bool = False  # also mask the mirrored photo: better doubt score, twice the model time
+    mirror: bool = True  # also mask the mirrored photo and average: better masks and doubt scores, twice the model time
 
 
 def resolve_model(source: ModelSource) -> Segmenter:

@@ -225,6 +225,20 @@ def test_mirror_check_scores_every_photo(tmp_path, tiny):
     assert all(item.mirror is not None for item in ReviewLog(out).items().values())
 
 
+@pytest.mark.parametrize("flip_tta", [True, False])
+def test_the_batch_mirrors_as_the_segmenter_does_and_masks_as_it_does(tmp_path, tiny_checkpoint, flip_tta):
+    segmenter = Segmenter.load(tiny_checkpoint, device="cpu", flip_tta=flip_tta)
+    src, out = _folder(tmp_path / "in", 2), tmp_path / "out"
+    jobs = plan_jobs([src], out, ExportOptions(format="mask"))
+    results = list(run_batch(jobs, segmenter, ExportOptions(format="mask"), out_dir=out))
+    assert all((r.mirror is not None) == flip_tta for r in results)
+    for job in jobs:
+        expected = segmenter.predict(read_photo(job.source).rgb).mask
+        assert np.array_equal(np.asarray(Image.open(job.output)) > 127, expected)
+    turned_off = list(run_batch(jobs, segmenter, ExportOptions(format="mask"), out_dir=out, mirror=False))
+    assert all(r.mirror is None for r in turned_off)
+
+
 def test_leftovers_of_a_killed_run_are_removed_and_nothing_else(tmp_path):
     out = tmp_path / "out"
     out.mkdir()

@@ -101,6 +101,17 @@ def test_eval_json_prints_dice_and_count(few_cars, tiny_checkpoint, capsys):
     assert 0.0 <= report["dice"] <= 1.0
     assert len(report["worst"]) == 5 and report["worst"][0]["dice"] <= report["worst"][-1]["dice"]
     assert report["photos_without_mask"] == 0 and report["model"] == "tiny"
+    assert report["mirror"] is True  # mirror averaging is the default
+
+
+def test_eval_no_tta_measures_the_single_pass(few_cars, tiny_checkpoint, capsys):
+    args = ["eval", "--images", str(few_cars / "images"), "--masks", str(few_cars / "masks"),
+            "--model", str(tiny_checkpoint), "--device", "cpu", "--limit", "2"]
+    assert main([*args, "--no-tta"]) == 0
+    single = capsys.readouterr().out
+    assert main(args) == 0
+    mirrored = capsys.readouterr().out
+    assert "mirror-averaged" in mirrored.splitlines()[0] and "mirror-averaged" not in single
 
 
 def test_eval_summary_and_limit(few_cars, tiny_checkpoint, capsys):

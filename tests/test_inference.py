@@ -107,14 +107,42 @@ def test_real_photo_at_its_own_resolution(segmenter, carvana_dir):
     assert prediction.probability.shape == (1280, 1918)
 
 
-def test_mirroring_at_test_time_makes_the_answer_mirror_symmetric(tiny_checkpoint):
-    mirrored = Segmenter.load(tiny_checkpoint, device="cpu", flip_tta=True)
+def test_mirroring_at_test_time_is_on_by_default_and_makes_the_answer_mirror_symmetric(tiny_checkpoint):
+    mirrored = Segmenter.load(tiny_checkpoint, device="cpu")
+    assert mirrored.flip_tta
     photo = _photo(48, 80)
     once = mirrored.predict(photo).probability
     flipped = mirrored.predict(photo[:, ::-1].copy()).probability
     assert np.array_equal(once, flipped[:, ::-1])
-    plain = Segmenter.load(tiny_checkpoint, device="cpu").predict(photo).probability
+    plain = Segmenter.load(tiny_checkpoint, device="cpu", flip_tta=False).predict(photo).probability
     assert not np.array_equal(once, plain)
+    assert not np.array_equal(plain, Segmenter.load(tiny_checkpoint, device="cpu", flip_tta=False)
+                              .predict(photo[:, ::-1].copy()).probability[:, ::-1])
+
+
+class _RedIsCar(torch.nn.Module):
+    """A stand-in network that is not mirror-symmetric: car where the (normalised) red channel
+    plus a left-to-right ramp is above zero."""
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        car = batch[:, 0] + torch.linspace(-1.5, 1.5, batch.shape[-1])
+        return torch.stack([torch.zeros_like(car), car], dim=1)
+
+
+def test_disagreement_with_the_mirror_image(segmenter):
+    red_is_car = Segmenter(_RedIsCar(), segmenter.config, device="cpu")
+    photos = [_photo(40, 40, seed) for seed in range(3)]
+    batch = red_is_car.config.preprocess(photos)
+    probabilities, disagreement = red_is_car.probabilities_and_disagreement(batch, mirror=True)
+    assert probabilities.shape == (3, red_is_car.size, red_is_car.size)
+    assert np.array_equal(probabilities, red_is_car.probabilities(batch))  # flip_tta is on: the same path
+    direct = red_is_car.probabilities_and_disagreement(batch, mirror=False)[0] >= 0.5
+    mirrored = red_is_car.probabilities_and_disagreement(batch.flip(-1), mirror=False)[0][:, :, ::-1] >= 0.5
+    expected = np.mean(direct != mirrored, axis=(1, 2))
+    assert disagreement.shape == (3,) and np.allclose(disagreement, expected)
+    assert disagreement[:3].min() > 0.1
+    plain, none = red_is_car.probabilities_and_disagreement(batch, mirror=False)
+    assert none is None and not np.array_equal(plain, probabilities)
 
 
 # --- loading and names ------------------------------------------------------------------------
@@ -184,10 +212,10 @@ def test_out_of_gpu_memory_halves_the_batch_then_falls_back_to_the_cpu(tiny_chec
     segmenter.device = torch.device("cuda")  # pretend; every call "on the GPU" runs out of memory
     real = Segmenter._probabilities
 
-    def flaky(self, batch):
+    def flaky(self, batch, mirror):
         if self.device.type == "cuda":
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(self, batch)
+        return real(self, batch, mirror)
 
     monkeypatch.setattr(Segmenter, "_probabilities", flaky)
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
@@ -203,7 +231,7 @@ def test_out_of_gpu_memory_halves_the_batch_then_falls_back_to_the_cpu(tiny_chec
 def test_out_of_memory_on_the_cpu_is_not_hidden(tiny_checkpoint, monkeypatch):
     segmenter = Segmenter.load(tiny_checkpoint, device="cpu")
 
-    def broke(self, batch):
+    def broke(self, batch, mirror):
         raise torch.OutOfMemoryError("simulated")
 
     monkeypatch.setattr(Segmenter, "_probabilities", broke)
