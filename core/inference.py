@@ -47,8 +47,7 @@ class Segmenter:
 
     ``flip_tta`` (on by default) averages the model's answer for each photo with its answer for
     the mirrored photo: twice the model time, a better mask (figures in the default model's
-    card). ``on_notice`` receives one-line messages such as an
-    out-of-memory fallback.
+    card). ``on_notice`` receives one-line messages such as an out-of-memory fallback.
     """
 
     def __init__(
