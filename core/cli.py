@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--recursive", action="store_true", help="scan sub-folders, mirrored in the output")
     predict.add_argument("--skip-existing", action="store_true",
                          help="leave photos whose output exists (resume an interrupted run)")
-    predict.add_argument("--batch-size", type=int, default=0, help="photos per model call (default 4)")
+    predict.add_argument("--batch-size", type=int, default=0, help="photos per model call (default: 1 on the CPU, 4 on a GPU)")
     predict.add_argument("--threads", type=int, default=0,
                          help="CPU threads for the model (default: all cores but one, which decodes and encodes)")
     model_options(predict)

@@ -58,9 +58,11 @@ class Segmenter:
         self.name = name or config.info.get("name", config.arch)
         self.flip_tta = flip_tta
         self.on_notice = on_notice or (lambda message: None)
-        self.batch_size = 4
         self.path: Path | None = None  # the checkpoint file, when loaded by ``load``
         self.device = select_device(device)
+        # photos per model call; on the CPU one at a time is fastest (512x512 on 2 cores: 63 ms
+        # per photo alone, 103 ms in fours: the activations outgrow the caches)
+        self.batch_size = 1 if self.device.type == "cpu" else 4
         self.model = model.eval()
         self._move_to(self.device)
 
@@ -143,10 +145,11 @@ class Segmenter:
     def _probabilities(self, batch: torch.Tensor, mirror: bool) -> tuple[np.ndarray, np.ndarray | None]:
         batch = batch.to(self.device, non_blocking=True)
         with autocast(self.device, self.dtype):
+            direct = self.model(batch).float()
             if not mirror:
-                return torch.softmax(self.model(batch).float(), dim=1)[:, 1].cpu().numpy(), None
-            both = self.model(torch.cat([batch, batch.flip(-1)])).float()
-        direct, mirrored = both[: len(batch)], both[len(batch):].flip(-1)
+                return torch.softmax(direct, dim=1)[:, 1].cpu().numpy(), None
+            # two calls, not one of twice the size: faster on the CPU (124 against 160 ms at 512)
+            mirrored = self.model(batch.flip(-1)).float().flip(-1)
         probability = torch.softmax((direct + mirrored) / 2, dim=1)[:, 1]
         disagreement = (direct.argmax(1) != mirrored.argmax(1)).float().mean(dim=(1, 2))
         return probability.cpu().numpy(), disagreement.cpu().numpy()

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Retrain the shipped default model from ../shared/data/carvana512 in three stages (each resumes
+# Retrain the shipped default model from ../shared/data/carvana512 in four stages (each resumes
 # if interrupted), then copy it into resources/models with a fresh model card.
 #   stage 1: from scratch at working size 256 (cheap epochs learn the shapes)
 #   stage 2: from stage 1's best weights at working size 384 (finer edges)
 #   stage 3: from stage 2's best weights at 512, the masks' own size
+#   stage 4: from stage 3's best weights at 512 without augmentation, at a low learning rate
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/carvana512}
@@ -14,4 +15,7 @@ RUN=${RUN:-runs/default}
     --images "$DATA/images" --masks "$DATA/masks" -o "$RUN/stage2-384"
 .venv/bin/maskingnet train --recipe resources/recipes/default-512.json --init "$RUN/stage2-384/best.safetensors" \
     --images "$DATA/images" --masks "$DATA/masks" -o "$RUN/stage3-512"
-.venv/bin/python scripts/ship_default_model.py "$RUN/stage1-256" "$RUN/stage2-384" "$RUN/stage3-512" --data "$DATA"
+.venv/bin/maskingnet train --recipe resources/recipes/default-512-clean.json --init "$RUN/stage3-512/best.safetensors" \
+    --images "$DATA/images" --masks "$DATA/masks" -o "$RUN/stage4-512-clean"
+.venv/bin/python scripts/ship_default_model.py "$RUN/stage1-256" "$RUN/stage2-384" "$RUN/stage3-512" \
+    "$RUN/stage4-512-clean" --data "$DATA"

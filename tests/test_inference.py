@@ -210,6 +210,7 @@ def test_out_of_gpu_memory_halves_the_batch_then_falls_back_to_the_cpu(tiny_chec
     notices: list[str] = []
     segmenter.on_notice = notices.append
     segmenter.device = torch.device("cuda")  # pretend; every call "on the GPU" runs out of memory
+    segmenter.batch_size = 4  # as on a GPU
     real = Segmenter._probabilities
 
     def flaky(self, batch, mirror):
