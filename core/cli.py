@@ -93,13 +93,24 @@ def run_predict(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     from core.evaluate import evaluate_folder
 
+    if (args.masks is None) == (args.parts is None):
+        raise ValueError("give --masks (whole-car masks) or --parts (part labels), one of them")
     segmenter = _load_segmenter(args)
+    if args.parts is not None:
+        from core.evaluate_parts import evaluate_parts, read_part_names
+
+        names = read_part_names(args.part_names) if args.part_names else None
+        parts_report = evaluate_parts(segmenter, args.images, args.parts, part_names=names, limit=args.limit,
+                                      progress=ProgressBar(0))
+        print(json.dumps(parts_report.to_dict()) if args.json else parts_report.summary())
+        return 0
     groups = None
     if args.held_out:
         groups = set(segmenter.config.info.get("val_groups", []))
         if not groups:
             raise ValueError(f"{segmenter.name}: the model records no held-out validation cars")
-    report = evaluate_folder(segmenter, args.images, args.masks, limit=args.limit, progress=ProgressBar(0), groups=groups)
+    report = evaluate_folder(segmenter, args.images, args.masks, limit=args.limit, progress=ProgressBar(0), groups=groups,
+                             confidence_dir=args.confidence)
     if args.json:
         print(json.dumps(report.to_dict()))
     else:
@@ -147,8 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(handler=run_predict)
 
     evaluate = commands.add_parser("eval", help="mean Dice of a model on photos with masks")
-    evaluate.add_argument("--images", required=True, type=Path)
-    evaluate.add_argument("--masks", required=True, type=Path)
+    evaluate.add_argument("--images", required=True, type=Path, help="folder of photos")
+    evaluate.add_argument("--masks", type=Path, help="folder of whole-car masks (<stem>.png or <stem>_mask.gif)")
+    evaluate.add_argument("--confidence", type=Path,
+                          help="folder of 8-bit maps <stem>.png: score only the pixels > 127 (labels made by teachers)")
+    evaluate.add_argument("--parts", type=Path, help="folder of part label maps <stem>.png (0 = not labelled): "
+                          "report the share of labelled car-part pixels kept, instead of Dice")
+    evaluate.add_argument("--part-names", type=Path, help="JSON {\"1\": \"wheel\", ...} naming the parts (with --parts)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--limit", type=int, default=0, help="only the first N photos (sorted)")
     evaluate.add_argument("--held-out", action="store_true",

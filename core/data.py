@@ -15,8 +15,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from core.imageio import IMAGE_EXTENSIONS, read_mask, read_rgb
-from core.preprocess import Preprocess
+from core.imageio import IMAGE_EXTENSIONS, read_gray, read_mask, read_rgb
+from core.preprocess import Preprocess, resize_array
 
 _CARVANA_NAME = re.compile(r"^([0-9a-f]{12})_\d{2}$")
 _MASK_PATTERNS = ("{stem}_mask.gif", "{stem}_mask.png", "{stem}.png", "{stem}.gif", "{stem}_mask.jpg")
@@ -27,13 +27,17 @@ class Sample:
     """One photo with its mask; ``group`` keeps photos of one car together in splits.
 
     ``weight`` optionally names an 8-bit map whose pixels > 0 count extra in the loss
-    (the pixels a user corrected).
+    (the pixels a user corrected). ``confidence`` optionally names an 8-bit map of how far each
+    mask pixel is trusted (255: fully, 0: unknown, left out of the loss and of the Dice), as for
+    labels made by teacher models. ``source`` names the data set, for figures per source.
     """
 
     image: Path
     mask: Path
     group: str
     weight: Path | None = None
+    confidence: Path | None = None
+    source: str = ""
 
     @property
     def name(self) -> str:
@@ -111,7 +115,9 @@ class CachedSamples:
     images: list[np.ndarray] = field(default_factory=list)  # (S, S, 3) uint8
     targets: list[np.ndarray] = field(default_factory=list)  # (S, S) float32 in [0, 1]
     weights: list[np.ndarray | None] = field(default_factory=list)  # (S, S) float32 or None
+    confidences: list[np.ndarray | None] = field(default_factory=list)  # (S, S) float32 in [0, 1] or None
     full_masks: list[np.ndarray] = field(default_factory=list)  # (H, W) bool
+    full_confidences: list[np.ndarray | None] = field(default_factory=list)  # (H, W) bool (trusted) or None
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -124,9 +130,21 @@ def cache_samples(
     keep_full_masks: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> CachedSamples:
-    """Decode and resize every sample once so training never touches the disk again."""
+    """Decode and resize every sample once so training never touches the disk again.
+
+    A sample listed more than once (oversampled) is decoded once; its entries share the arrays.
+    """
     cached = CachedSamples(samples=list(samples))
+    seen: dict[Sample, int] = {}
     for index, sample in enumerate(samples):
+        first = seen.setdefault(sample, index)
+        if first != index:
+            for column in (cached.images, cached.targets, cached.weights, cached.confidences):
+                column.append(column[first])
+            if keep_full_masks:
+                cached.full_masks.append(cached.full_masks[first])
+                cached.full_confidences.append(cached.full_confidences[first])
+            continue
         cached.images.append(preprocess.resize(read_rgb(sample.image)))
         mask = read_mask(sample.mask)
         cached.targets.append(preprocess.resize_mask(mask))
@@ -134,8 +152,20 @@ def cache_samples(
             cached.weights.append(preprocess.resize_mask(read_mask(sample.weight)))
         else:
             cached.weights.append(None)
+        confidence = read_confidence(sample.confidence, mask.shape) if sample.confidence is not None else None
+        cached.confidences.append(resize_array(confidence, preprocess.size, preprocess.size)
+                                  if confidence is not None else None)
         if keep_full_masks:
             cached.full_masks.append(mask)
+            cached.full_confidences.append(confidence > 0.5 if confidence is not None else None)
         if progress is not None:
             progress(index + 1, len(samples))
     return cached
+
+
+def read_confidence(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """An 8-bit confidence map as float32 in [0, 1]; it must have the mask's ``shape``."""
+    confidence = read_gray(path).astype(np.float32) / 255.0
+    if confidence.shape != shape:
+        raise ValueError(f"{path}: confidence map size {confidence.shape[::-1]} differs from its mask's {shape[::-1]}")
+    return confidence

@@ -258,6 +258,15 @@ def read_rgb(path: str | Path) -> np.ndarray:
     return read_photo(path).rgb
 
 
+def read_gray(path: str | Path) -> np.ndarray:
+    """An 8-bit map (a confidence or weight map) as a (H, W) uint8 array; colour files give luminance."""
+    path = Path(path)
+    with _open_checked(path) as opened:
+        image = _decode(path, opened)
+    values = np.asarray(image.convert("L")) if image.mode != "L" else np.asarray(image)
+    return np.ascontiguousarray(values, dtype=np.uint8)
+
+
 def read_mask(path: str | Path) -> np.ndarray:
     """A mask file as a (H, W) bool array, True = car.
 

@@ -85,18 +85,23 @@ class TrainEvent:
 def segmentation_loss(
     logits: torch.Tensor, target: torch.Tensor, pixel_weight: torch.Tensor | None, dice_weight: float
 ) -> torch.Tensor:
-    """Cross-entropy against soft targets (share of car per pixel) plus a soft-Dice term."""
+    """Cross-entropy against soft targets (share of car per pixel) plus a soft-Dice term.
+
+    ``pixel_weight`` scales each pixel's cross-entropy; pixels of weight 0 (unknown labels) are
+    left out of the Dice term too.
+    """
     logits = logits.float()
     log_probs = F.log_softmax(logits, dim=1)
     cross_entropy = -(target * log_probs[:, 1] + (1 - target) * log_probs[:, 0])
+    car = log_probs[:, 1].exp()
     if pixel_weight is not None:
-        cross_entropy = cross_entropy * pixel_weight
-        cross_entropy = cross_entropy.sum() / pixel_weight.sum()
+        cross_entropy = (cross_entropy * pixel_weight).sum() / pixel_weight.sum().clamp_min(1.0)
+        known = (pixel_weight > 0).float()
+        car, target = car * known, target * known
     else:
         cross_entropy = cross_entropy.mean()
     if dice_weight <= 0:
         return cross_entropy
-    car = log_probs[:, 1].exp()
     intersection = (car * target).sum(dim=(1, 2))
     total = car.sum(dim=(1, 2)) + target.sum(dim=(1, 2))
     soft_dice = (2 * intersection + 1.0) / (total + 1.0)
@@ -138,31 +143,45 @@ def evaluate_cached(
     model: nn.Module, cached: CachedSamples, preprocess: Preprocess, device: torch.device,
     dtype: torch.dtype | None,
 ) -> list[float]:
-    """Per-image Dice at each mask's own resolution (probabilities upsampled, then cut at 0.5)."""
+    """Per-image Dice at each mask's own resolution (probabilities upsampled, then cut at 0.5),
+    over the trusted pixels only where a sample has a confidence map."""
     scores = []
-    for probability, truth in zip(predict_cached(model, cached, preprocess, device, dtype), cached.full_masks):
+    predictions = predict_cached(model, cached, preprocess, device, dtype)
+    for probability, truth, trusted in zip(predictions, cached.full_masks, cached.full_confidences):
         full = upsample_probability(probability, truth.shape[1], truth.shape[0]) >= 128
-        scores.append(dice(full, truth))
+        scores.append(dice(full[trusted], truth[trusted]) if trusted is not None else dice(full, truth))
     return scores
+
+
+def dice_by_source(samples: Sequence[Sample], scores: Sequence[float]) -> dict[str, float]:
+    """Mean Dice per ``Sample.source`` (the key "" for samples of no named source)."""
+    by_source: dict[str, list[float]] = {}
+    for sample, score in zip(samples, scores):
+        by_source.setdefault(sample.source, []).append(score)
+    return {source: float(np.mean(values)) for source, values in sorted(by_source.items())}
 
 
 def _batch_tensors(
     cached: CachedSamples, indices: Sequence[int], rng: np.random.Generator, config: TrainConfig,
     preprocess: Preprocess,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(images, targets, pixel weights or None): weight = confidence x (1 + correction_weight x corrected)."""
     images, targets, weights = [], [], []
-    any_weight = any(cached.weights[i] is not None for i in indices)
+    any_weight = any(cached.weights[i] is not None or cached.confidences[i] is not None for i in indices)
     for index in indices:
-        image, target, weight = cached.images[index], cached.targets[index], cached.weights[index]
-        if any_weight and weight is None:
-            weight = np.zeros_like(target)
+        image, target = cached.images[index], cached.targets[index]
+        corrected, confidence = cached.weights[index], cached.confidences[index]
+        maps = None
+        if any_weight:  # the two maps travel as one 2-channel array through the augmentation
+            maps = np.stack([corrected if corrected is not None else np.zeros_like(target),
+                             confidence if confidence is not None else np.ones_like(target)], axis=-1)
         if config.augment:
-            image, target, weight = augment(image, target, weight, rng, AugmentConfig())
+            image, target, maps = augment(image, target, maps, rng, AugmentConfig())
         images.append(image)
         targets.append(np.ascontiguousarray(target))
-        if any_weight:
-            weights.append(1.0 + config.correction_weight * np.ascontiguousarray(weight))
-    pixel_weight = torch.from_numpy(np.stack(weights)) if any_weight else None
+        if maps is not None:
+            weights.append(np.ascontiguousarray(maps[..., 1] * (1.0 + config.correction_weight * maps[..., 0])))
+    pixel_weight = torch.from_numpy(np.stack(weights).astype(np.float32)) if any_weight else None
     return preprocess.to_tensor(images), torch.from_numpy(np.stack(targets)), pixel_weight
 
 
@@ -310,10 +329,14 @@ def train(
                 checkpoint()
                 last_save = time.monotonic()
         scores = evaluate_cached(model, val_cache, preprocess, device, dtype) if len(val_cache) else []
-        val_dice = float(np.mean(scores)) if scores else None
+        by_source = dice_by_source(val_cache.samples, scores)
+        # Each source counts alike, however many photos it has (one source: the plain mean).
+        val_dice = float(np.mean(list(by_source.values()))) if scores else None
         record = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None, "val_dice": val_dice,
                   "lr": lr, "seconds": round(seconds_before + time.monotonic() - started, 1),
                   "skipped_steps": progress.get("skipped_steps", 0)}
+        if len(by_source) > 1:
+            record["val_dice_by_source"] = {source: round(value, 5) for source, value in by_source.items()}
         progress["history"].append(record)
         progress.update(epoch=epoch + 1, step=0, epoch_losses=[])
         improved = val_dice is not None and (progress["best_dice"] is None or val_dice > progress["best_dice"])

@@ -262,7 +262,7 @@ def test_batches_mix_photos_with_and_without_correction_maps():
 
     cached = CachedSamples(samples=[], images=[np.zeros((32, 32, 3), np.uint8)] * 2,
                            targets=[np.ones((32, 32), np.float32)] * 2,
-                           weights=[None, np.full((32, 32), 1.0, np.float32)])
+                           weights=[None, np.full((32, 32), 1.0, np.float32)], confidences=[None, None])
     config = replace(QUICK, augment=False, correction_weight=4.0)
     images, targets, weights = _batch_tensors(cached, [0, 1], np.random.default_rng(0), config, Preprocess(size=32))
     assert images.shape == (2, 3, 32, 32) and targets.shape == (2, 32, 32)
