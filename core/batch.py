@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import torch
 
-from core.atomic import write_bytes_atomic
+from core.atomic import temp_stem, write_bytes_atomic
 from core.corrections import CorrectionStore, photo_key
 from core.errors import MaskingNetError, printable
 from core.export import ExportOptions, alpha_from_mask, export_profile, render_export
@@ -206,7 +206,7 @@ def remove_partial_files(jobs: Iterable[BatchJob], extra: Iterable[Path] = ()) -
     the outputs of ``jobs`` (and beside the ``extra`` paths); returns how many went."""
     names: dict[Path, set[str]] = {}
     for path in [job.output for job in jobs] + list(extra):
-        names.setdefault(path.parent, set()).add(path.name)
+        names.setdefault(path.parent, set()).add(temp_stem(path.name))
     removed = 0
     for folder, wanted in names.items():
         try:

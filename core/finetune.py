@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from core.corrections import CorrectionStore
 from core.data import Sample, find_samples, split_by_group
 from core.model_store import app_home, resolve_model
+from core.records import Fields, RecordError, read_json
 
 if TYPE_CHECKING:
     from core.model_versions import ModelVersion
@@ -272,18 +273,28 @@ def remove_run(run_dir: str | Path) -> None:
     shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def run_owner(folder: Path) -> int | None:
+    """The process id recorded in a run folder's ``owner.json``; None when the folder is not
+    one the app made (no such file, a link, or a damaged record): such a folder is never
+    deleted."""
+    if folder.is_symlink() or not folder.is_dir():
+        return None
+    try:
+        return Fields(read_json(folder / OWNER_FILE), folder / OWNER_FILE).int("pid", low=1)
+    except (OSError, RecordError):
+        return None
+
+
 def cleanup_stale_runs() -> list[Path]:
-    """Delete run folders left by processes that are gone (a crash); returns what was removed."""
+    """Delete the run folders the app made (with a valid ``owner.json``) for processes that
+    are gone (a crash); returns what was removed. Anything else under ``runs`` is left alone."""
     root = app_home() / RUNS_DIR
-    removed = []
+    removed: list[Path] = []
     if not root.is_dir():
         return removed
     for folder in root.iterdir():
-        try:
-            pid = int(json.loads((folder / OWNER_FILE).read_text())["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pid = -1
-        if pid != os.getpid() and not _process_alive(pid):
+        pid = run_owner(folder)
+        if pid is not None and pid != os.getpid() and not _process_alive(pid):
             remove_run(folder)
             removed.append(folder)
     return removed

@@ -28,6 +28,8 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
+# A mask's grey pixels are its soft edge (a few percent); a photo given as a mask has mostly grey ones.
+MAX_MIDDLE_SHARE = 0.25
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
 
 
@@ -263,12 +265,14 @@ def read_rgb(path: str | Path) -> np.ndarray:
     return read_photo(path).rgb
 
 
-def read_mask(path: str | Path) -> np.ndarray:
+def read_mask(path: str | Path, *, strict: bool = False) -> np.ndarray:
     """A mask file as a (H, W) bool array, True = car.
 
     The rule: palette images are read by index, colour images by their brightest channel.
     Masks whose values are only 0 and 1 (Carvana's GIFs) take value > 0 as car; masks that
     use larger values (0/255, anti-aliased) take value > 127, so a soft edge splits at half.
+    ``strict`` (training data) refuses with ``ImageReadError`` a file whose pixels are mostly
+    neither dark nor bright: a photo given as a mask.
     """
     path = Path(path)
     with _open_checked(path) as opened:
@@ -283,6 +287,11 @@ def read_mask(path: str | Path) -> np.ndarray:
         values = _to_uint8(np.asarray(image)) if image.mode != "1" else np.asarray(image).astype(np.uint8)
     values = np.asarray(values)
     threshold = 0 if values.max(initial=0) <= 1 else 127
+    if strict and threshold:
+        middle = float(np.mean((values > 31) & (values < 224)))
+        if middle > MAX_MIDDLE_SHARE:
+            raise ImageReadError(path, f"looks like a photo, not a mask ({middle:.0%} of its pixels are neither dark "
+                                       "nor bright)")
     return values > threshold
 
 

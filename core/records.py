@@ -160,6 +160,8 @@ class Fields:
     naming the file, the field and what is wrong. ``where`` (e.g. ``"line 3"``) is added to
     the message. Getters with a ``default`` return it when the field is absent or null."""
 
+    REQUIRED: Any = _MISSING  # the ``default`` of a field that must be there
+
     def __init__(self, data: Any, path: str | Path, where: str = "") -> None:
         self.path, self.where = Path(path), where
         if not isinstance(data, dict):
