@@ -136,15 +136,17 @@ def run_predict(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
     counts = progress.counts
     print(f"{counts['done']} masked, {counts['skipped']} skipped, {counts['failed']} failed "
-          f"({segmenter.name} on {segmenter.device_label}) -> {args.out}", file=sys.stderr)
+          f"({segmenter.name} on {segmenter.device_label}) -> {printable(args.out)}", file=sys.stderr)
     items = review.items()
     _notes(review.problems + corrections.problems)
     doubtful = [item for item in rank_by_doubt(items.values())[:5] if item.doubt is not None]
     if doubtful:
-        print("check first: " + ", ".join(f"{item.output} ({item.doubt:.3f})" for item in doubtful), file=sys.stderr)
+        print("check first: " + ", ".join(f"{printable(item.output)} ({item.doubt:.3f})" for item in doubtful),
+              file=sys.stderr)
     flagged = [car for car in group_cars(items.values()) if car.flagged]
     if flagged:
-        print("masks disagree across angles: " + ", ".join(f"{car.car} ({car.disagreement:.2f})" for car in flagged[:5]),
+        print("masks disagree across angles: "
+              + ", ".join(f"{printable(car.car)} ({car.disagreement:.2f})" for car in flagged[:5]),
               file=sys.stderr)
     return 1 if counts["failed"] or unreadable else 0
 

@@ -177,7 +177,9 @@ def train_config(settings: FinetuneSettings, base_path: Path) -> TrainConfig:
 
 
 def evaluate_model(path: str | Path, samples: Sequence[Sample], device: str = "auto") -> list[float]:
-    """Per-photo Dice of a checkpoint on ``samples`` (the training loop's validation metric)."""
+    """Per-photo Dice of a checkpoint on ``samples`` (the training loop's validation metric).
+
+    Raises ``ValueError`` naming the file when a sample cannot be used (see ``cache_samples``)."""
     from core.checkpoint import load_model
     from core.data import cache_samples
     from core.device import autocast_dtype, select_device
@@ -189,6 +191,8 @@ def evaluate_model(path: str | Path, samples: Sequence[Sample], device: str = "a
     torch_device = select_device(device)
     model = model.to(torch_device)
     cached = cache_samples(samples, config.preprocess, keep_full_masks=True)
+    if cached.left_out:  # figures on fewer photos than listed would compare unlike with unlike
+        raise ValueError(cached.left_out[0])
     return evaluate_cached(model, cached, config.preprocess, torch_device, autocast_dtype(torch_device))
 
 
