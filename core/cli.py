@@ -78,19 +78,18 @@ def _notes(lines: Sequence[str], limit: int = 5) -> None:
 def _report_left_out(left_out: list, listed: bool) -> int:
     """Say what the folder scan left out (a count, the names when ``listed``); returns the
     number of folders that could not be read (each an error)."""
-    from core.imageio import IMAGE_EXTENSIONS
+    from core.imageio import describe_left_out
 
     unreadable = [item for item in left_out if item.unreadable]
     for item in unreadable:
         print(f"error: {printable(item.path)}: {item.reason}", file=sys.stderr)
-    skipped = [item for item in left_out if not item.unreadable]
-    if skipped:
-        print(f"note: {len(skipped)} file(s) left out of the folder scan: no image extension "
-              f"({', '.join(sorted(IMAGE_EXTENSIONS))})" + ("" if listed else "; --list-left-out names them"),
-              file=sys.stderr)
+    summary = describe_left_out(left_out)
+    if summary:
+        print(f"note: {summary}" + ("" if listed else "; --list-left-out names them"), file=sys.stderr)
         if listed:
-            for item in skipped:
-                print(f"left out: {printable(item.path)} ({item.reason})", file=sys.stderr)
+            for item in left_out:
+                if not item.unreadable:
+                    print(f"left out: {printable(item.path)} ({item.reason})", file=sys.stderr)
     return len(unreadable)
 
 

@@ -334,6 +334,16 @@ class LeftOut:
     unreadable: bool = False
 
 
+def describe_left_out(left_out: list[LeftOut]) -> str:
+    """One line on the files a folder scan left out by its rule ('' when none); folders that
+    could not be read are errors and are reported one by one by the caller."""
+    skipped = [item for item in left_out if not item.unreadable]
+    if not skipped:
+        return ""
+    return (f"{len(skipped)} file(s) left out of the folder scan: no image extension "
+            f"({', '.join(sorted(IMAGE_EXTENSIONS))})")
+
+
 def iter_image_files(
     paths: Iterable[str | Path], *, recursive: bool = False, left_out: list[LeftOut] | None = None
 ) -> Iterator[tuple[Path, Path]]:

@@ -213,9 +213,12 @@ class ReviewLog:
                 else:
                     _apply(items, record)
             if len(lines) > 2 * len(items) + 200:
-                with folder_lock(self.out_dir) as idle:
-                    if idle:  # never while a batch appends to the file (its lines would be lost)
-                        self._compact(items, options)
+                try:
+                    with folder_lock(self.out_dir) as idle:
+                        if idle:  # never while a batch appends to the file (its lines would be lost)
+                            self._compact(items, options)
+                except (MaskingNetError, OSError) as error:  # the log still reads; it stays long
+                    self.problems.append(one_line(error))
             return items, options
 
     def _read_lines(self) -> list[dict | ExportOptions]:
