@@ -21,7 +21,7 @@ import math
 import os
 import stat
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from core.errors import FileProblem, MaskingNetError, printable
 
@@ -171,84 +171,63 @@ class Fields:
     def error(self, problem: str) -> RecordError:
         return RecordError(self.path, f"{self.where}: {problem}" if self.where else problem)
 
-    def _get(self, key: str, default: Any) -> Any:
+    def _typed(self, key: str, default: Any, accept: Callable[[Any], bool], wanted: str) -> Any:
+        """The field's value when ``accept`` takes it; ``default`` when absent or null (an error
+        when there is none); ``RecordError`` saying what was ``wanted`` otherwise."""
         value = self.data.get(key)
         if value is None:
             if default is _MISSING:
                 raise self.error(f"the field {key!r} is missing")
             return default
+        if not accept(value):
+            raise self.error(f"the field {key!r} should be {wanted}, found {_describe(value)}")
         return value
-
-    def _wrong(self, key: str, value: Any, wanted: str) -> RecordError:
-        return self.error(f"the field {key!r} should be {wanted}, found {_describe(value)}")
 
     def str(self, key: str, default: Any = _MISSING, *, choices: tuple[str, ...] | None = None,
             max_length: int = 4096) -> Any:
-        value = self._get(key, default)
-        if value is default and default is not _MISSING:
-            return value
-        if not isinstance(value, str) or len(value) > max_length or "\0" in value:
-            raise self._wrong(key, value, "a text")
-        if choices is not None and value not in choices:
-            raise self._wrong(key, value, "one of " + ", ".join(repr(choice) for choice in choices))
-        return value
+        wanted = "a text" if choices is None else "one of " + ", ".join(repr(choice) for choice in choices)
+        return self._typed(key, default, lambda v: isinstance(v, str) and len(v) <= max_length and "\0" not in v
+                           and (choices is None or v in choices), wanted)
 
     def bool(self, key: str, default: Any = _MISSING) -> Any:
-        value = self._get(key, default)
-        if value is default and default is not _MISSING:
-            return value
-        if not isinstance(value, bool):
-            raise self._wrong(key, value, "true or false")
-        return value
+        return self._typed(key, default, lambda v: isinstance(v, bool), "true or false")
 
     def int(self, key: str, default: Any = _MISSING, *, low: int | None = None, high: int | None = None) -> Any:
-        value = self._get(key, default)
-        if value is default and default is not _MISSING:
-            return value
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self._wrong(key, value, "a whole number")
-        _check_range(self, key, value, low, high)
-        return value
+        return self._typed(key, default, lambda v: _is_number(v, int) and _within(v, low, high),
+                           "a whole number" + _bounds(low, high))
 
     def float(self, key: str, default: Any = _MISSING, *, low: float | None = None, high: float | None = None) -> Any:
-        value = self._get(key, default)
-        if value is default and default is not _MISSING:
-            return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self._wrong(key, value, "a finite number")
-        _check_range(self, key, value, low, high)
-        return float(value)
+        value = self._typed(key, default, lambda v: _is_number(v, (int, float)) and math.isfinite(v)
+                            and _within(v, low, high), "a finite number" + _bounds(low, high))
+        return float(value) if value is not None else None
 
     def dict(self, key: str, default: Any = _MISSING) -> Any:
-        value = self._get(key, default)
-        if value is default and default is not _MISSING:
-            return value
-        if not isinstance(value, dict):
-            raise self._wrong(key, value, "a JSON object")
-        return value
+        return self._typed(key, default, lambda v: isinstance(v, dict), "a JSON object")
 
     def list(self, key: str, default: Any = _MISSING, *, of: type | tuple[type, ...] | None = None) -> Any:
-        value = self._get(key, default)
-        if value is default and default is not _MISSING:
-            return value
-        if not isinstance(value, list) or (of is not None and not all(
-                isinstance(item, of) and not (isinstance(item, bool) and of is not bool) for item in value)):
-            wanted = "a list" if of is None else f"a list of {_type_names(of)}"
-            raise self._wrong(key, value, wanted)
-        return value
+        return self._typed(key, default, lambda v: isinstance(v, list) and (of is None or all(
+            isinstance(item, of) and not (isinstance(item, bool) and of is not bool) for item in v)),
+            "a list" if of is None else f"a list of {_type_names(of)}")
+
+
+def _is_number(value: Any, kinds: type | tuple[type, ...]) -> bool:
+    return isinstance(value, kinds) and not isinstance(value, bool)
+
+
+def _within(value: float, low: float | None, high: float | None) -> bool:
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def _bounds(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f" between {low} and {high}"
+    return f" of at least {low}" if low is not None else f" of at most {high}" if high is not None else ""
 
 
 def _type_names(kinds: type | tuple[type, ...]) -> str:
     names = {str: "texts", int: "whole numbers", float: "numbers", dict: "JSON objects", bool: "true/false"}
     kinds = kinds if isinstance(kinds, tuple) else (kinds,)
     return " or ".join(names.get(kind, kind.__name__) for kind in kinds)
-
-
-def _check_range(fields: Fields, key: str, value: float, low: float | None, high: float | None) -> None:
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = (f"between {low} and {high}" if low is not None and high is not None
-                  else f"at least {low}" if low is not None else f"at most {high}")
-        raise fields.error(f"the field {key!r} should be {bounds}, found {_describe(value)}")
 
 
 def one_line(error: BaseException) -> str:

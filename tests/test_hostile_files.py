@@ -434,11 +434,11 @@ def test_eval_held_out_with_val_groups_of_the_wrong_type_names_the_model(tmp_pat
 
 
 @pytest.mark.parametrize(("recipe", "words"), [
-    ({"epochs": "10"}, "the field 'epochs' should be a whole number, found \"10\""),
+    ({"epochs": "10"}, "the field 'epochs' should be a whole number of at least 1, found \"10\""),
     ({"lr_milestones": 5}, "the field 'lr_milestones' should be a list of whole numbers, found 5"),
     ({"lr": float("nan")}, "the field 'lr' should be a finite number"),
     ({"augment": "yes"}, "the field 'augment' should be true or false"),
-    ({"size": 100000}, "the field 'size' should be between 32 and 4096"),
+    ({"size": 100000}, "the field 'size' should be a whole number between 32 and 4096, found 100000"),
     ([], "expected a JSON object, found list"),
 ])
 def test_bad_recipes_name_the_file(tmp_path, capsys, recipe, words):
