@@ -104,7 +104,10 @@ def run(args: argparse.Namespace) -> int:
         from core.corrections import CorrectionStore
         from core.finetune import correction_items
 
-        corrected = [item.sample for item in correction_items(CorrectionStore())]
+        store = CorrectionStore()
+        corrected = [item.sample for item in correction_items(store)]
+        for problem in store.problems:  # damaged corrections are skipped, each named once
+            print(f"note: {problem}", file=sys.stderr)
         print(f"{len(corrected)} photo(s) corrected in the app", flush=True)
         samples += corrected
     if not samples:

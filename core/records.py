@@ -40,13 +40,11 @@ def _describe(value: Any) -> str:
     return printable(shown if len(shown) <= 40 else shown[:37] + "...")
 
 
-def check_regular(path: str | Path, *, follow: bool = True) -> os.stat_result:
-    """``os.stat`` of ``path`` (``lstat`` unless ``follow``), raising ``RecordError`` unless it
-    is a regular file: a FIFO, device, socket or folder is refused before anything opens it.
+def check_regular(path: str | Path) -> os.stat_result:
+    """``os.stat`` of ``path`` (links followed), raising ``RecordError`` unless it is a regular
+    file: a FIFO, device, socket or folder is refused before anything opens it.
     ``FileNotFoundError`` passes through."""
-    info = os.stat(path) if follow else os.lstat(path)
-    if stat.S_ISLNK(info.st_mode):
-        raise RecordError(path, "is a symbolic link; refusing to follow it")
+    info = os.stat(path)
     if not stat.S_ISREG(info.st_mode):
         raise RecordError(path, f"is not a regular file ({_kind(info.st_mode)}); refusing to read it")
     return info
@@ -133,8 +131,9 @@ def inside(folder: str | Path, relative: str, source: str | Path) -> Path:
 @contextlib.contextmanager
 def hold_lock(path: str | Path) -> Iterator[bool]:
     """Try to hold an exclusive lock on the file ``path`` (created, never through a link):
-    yields True while held, False (nothing held) when another holder has it. The operating system drops the lock when its process
-    dies. Where file locks are not available (Windows) it always yields True."""
+    yields True while held, False (nothing held) when another holder has it. The operating
+    system drops the lock when its process dies. Where file locks are not available (Windows)
+    it always yields True."""
     try:
         import fcntl
     except ImportError:

@@ -36,10 +36,10 @@ from core.checkpoint import (
 )
 from core.data import CachedSamples, Sample, cache_samples
 from core.device import autocast, autocast_dtype, describe_device, select_device
-from core.errors import MaskingNetError, printable
+from core.errors import CheckpointError, MaskingNetError, printable
 from core.metrics import dice
 from core.preprocess import Preprocess, upsample_probability
-from core.records import Fields, hold_lock
+from core.records import Fields, RecordError, hold_lock
 
 LAST, BEST, STATE, HISTORY = "last.safetensors", "best.safetensors", "state.safetensors", "history.json"
 RUN_LOCK = ".maskingnet-train.lock"  # held by the training writing into a run folder
@@ -111,6 +111,23 @@ def recipe_from_json(data: Any, path: str | Path) -> dict[str, Any]:
         else:
             values[name] = checked.str(name, missing)
     return values
+
+
+def checked_progress(data: Any, path: str | Path) -> dict[str, Any]:
+    """The training progress saved in a run folder's state file, its types checked;
+    ``CheckpointError`` (one line naming the file) when it cannot be resumed from."""
+    try:
+        fields = Fields(data, path)
+        return {
+            **fields.data,
+            "epoch": fields.int("epoch", 0, low=0), "step": fields.int("step", 0, low=0),
+            "best_dice": fields.float("best_dice", None, low=0.0, high=1.0),
+            "history": fields.list("history", [], of=dict), "train_seconds": fields.float("train_seconds", 0.0, low=0.0),
+            "epoch_losses": fields.list("epoch_losses", [], of=(int, float)),
+            "skipped_steps": fields.int("skipped_steps", 0, low=0),
+        }
+    except RecordError as error:
+        raise CheckpointError(path, f"the saved training state cannot be resumed ({error.problem})") from None
 
 
 @dataclass
@@ -285,7 +302,7 @@ def _train(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     progress: dict[str, Any] = {"epoch": 0, "step": 0, "best_dice": None, "history": [], "train_seconds": 0.0}
     if resuming and state_path.exists():
-        progress = load_optimizer(state_path, optimizer)
+        progress = checked_progress(load_optimizer(state_path, optimizer), state_path)
     elif resuming:  # weights without optimizer state: keep the weights and the recorded history
         history = list(model_config.info.get("history") or [])
         scores = [record["val_dice"] for record in history if record.get("val_dice") is not None]

@@ -576,3 +576,25 @@ def test_a_folder_scan_says_what_it_left_out(tmp_path, tiny_checkpoint, capsys):
     assert "note: 2 file(s) left out of the folder scan: no image extension" in err and "noext" not in err
     assert main([*args, "--list-left-out", "--skip-existing"]) == 0
     assert f"left out: {root / 'noext'} (no image extension)" in capsys.readouterr().err
+
+
+def test_a_damaged_training_state_names_the_file():
+    from core.train import checked_progress
+
+    path = Path("/runs/r/state.safetensors")
+    assert checked_progress({"epoch": 2, "step": 1}, path)["epoch"] == 2
+    for progress in ({"epoch": "x"}, {"history": 5}, [], {"best_dice": float("nan")}):
+        with pytest.raises(MaskingNetError) as caught:
+            checked_progress(progress, path)
+        assert _one_line(str(caught.value), path) and "cannot be resumed" in str(caught.value)
+
+
+def test_editor_settings_of_any_value_never_stop_the_app(qtbot):
+    from maskingnet_app import app_settings
+    from maskingnet_app.editor_state import EditorState
+
+    for key in ("brush/size", "brush/hardness", "view/overlay_opacity", "mask/cleanup_percent"):
+        for raw in ("inf", "-inf", "nan", "abc", "1e999"):
+            app_settings.set_value(key, raw)
+            EditorState()  # falls back to a valid value
+    assert 1 <= EditorState().brush_size
