@@ -304,11 +304,12 @@ def _train(
     if resuming and state_path.exists():
         progress = checked_progress(load_optimizer(state_path, optimizer), state_path)
     elif resuming:  # weights without optimizer state: keep the weights and the recorded history
-        history = list(model_config.info.get("history") or [])
-        scores = [record["val_dice"] for record in history if record.get("val_dice") is not None]
-        progress.update(epoch=int(model_config.info.get("epochs_done") or len(history)), history=history,
-                        best_dice=max(scores) if scores else None,
-                        train_seconds=float(model_config.info.get("train_seconds") or 0.0))
+        info = model_config.info
+        history = checked_progress({"history": info.get("history")}, out_dir / LAST)["history"]
+        scores = [r["val_dice"] for r in history if isinstance(r.get("val_dice"), float) and math.isfinite(r["val_dice"])]
+        progress.update(checked_progress({"epoch": info.get("epochs_done") or len(history), "history": history,
+                                          "best_dice": max(scores) if scores else None,
+                                          "train_seconds": info.get("train_seconds")}, out_dir / LAST))
         notes.append(f"{state_path.name} is missing: the optimizer starts afresh")
     base_info = {
         "train_config": config.to_dict(),
