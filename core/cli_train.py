@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import signal
 import sys
 import threading
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -53,16 +52,10 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     config = TrainConfig()
     recipe: dict = {}
     if args.recipe:
-        try:
-            recipe = json.loads(args.recipe.read_text())
-        except ValueError as error:
-            raise ValueError(f"{args.recipe}: not a JSON recipe ({error})") from None
-        if not isinstance(recipe, dict):
-            raise ValueError(f"{args.recipe}: a recipe is a JSON object of TrainConfig fields")
-        known = {f.name for f in fields(TrainConfig)}
-        unknown = set(recipe) - known
-        if unknown:
-            raise ValueError(f"{args.recipe}: unknown recipe field(s) {', '.join(sorted(unknown))}")
+        from core.records import read_json
+        from core.train import recipe_from_json
+
+        recipe = recipe_from_json(read_json(args.recipe), args.recipe)
         config = replace(config, **recipe)
     overrides = {
         name: getattr(args, name)
@@ -121,7 +114,10 @@ def run(args: argparse.Namespace) -> int:
         from core.corrections import CorrectionStore
         from core.finetune import correction_items
 
-        corrected = [item.sample for item in correction_items(CorrectionStore())]
+        store = CorrectionStore()
+        corrected = [item.sample for item in correction_items(store)]
+        for problem in store.problems:  # damaged corrections are skipped, each named once
+            print(f"note: {problem}", file=sys.stderr)
         print(f"{len(corrected)} photo(s) corrected in the app", flush=True)
         samples += corrected
     if not samples:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -25,13 +25,25 @@ from torch import nn
 
 from core.atomic import write_bytes_atomic
 from core.augment import AugmentConfig, augment
-from core.checkpoint import ModelConfig, load_model, load_optimizer, save_model, save_optimizer
+from core.checkpoint import (
+    MAX_WIDTH,
+    MAX_WORKING_SIZE,
+    ModelConfig,
+    load_model,
+    load_optimizer,
+    save_model,
+    save_optimizer,
+)
 from core.data import CachedSamples, Sample, cache_samples
 from core.device import autocast, autocast_dtype, describe_device, select_device
+from core.errors import CheckpointError, MaskingNetError, printable
 from core.metrics import dice
 from core.preprocess import Preprocess, upsample_probability
+from core.records import Fields, RecordError, hold_lock
 
 LAST, BEST, STATE, HISTORY = "last.safetensors", "best.safetensors", "state.safetensors", "history.json"
+RUN_LOCK = ".maskingnet-train.lock"  # held by the training writing into a run folder
+MAX_NOTES = 10  # left-out photos named one by one; the rest are counted
 
 
 @dataclass
@@ -61,6 +73,61 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# Ranges of the recipe's numbers (fields not named here: any value of the field's type).
+_RECIPE_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "width": (2, MAX_WIDTH), "size": (32, MAX_WORKING_SIZE), "epochs": (1, None), "batch_size": (1, None),
+    "lr": (0.0, 10.0), "lr_halve_every": (1, None), "dice_weight": (0.0, None), "correction_weight": (0.0, None),
+    "val_fraction": (0.0, 0.9), "seed": (0, None), "save_every_s": (0.0, None), "max_steps_per_epoch": (1, None),
+}
+
+
+def recipe_from_json(data: Any, path: str | Path) -> dict[str, Any]:
+    """The fields of a recipe file (a JSON object of ``TrainConfig`` fields), each checked
+    against the field's type and range; ``RecordError`` (one line naming ``path``) otherwise."""
+    checked = Fields(data, path)
+    known = {f.name: f for f in fields(TrainConfig)}
+    unknown = sorted(set(checked.data) - set(known))
+    if unknown:
+        raise checked.error(f"unknown recipe field(s) {', '.join(printable(name) for name in unknown)}")
+    defaults = TrainConfig()
+    values: dict[str, Any] = {}
+    for name in checked.data:
+        default = getattr(defaults, name)
+        nullable = default is None
+        missing = None if nullable else Fields.REQUIRED
+        low, high = _RECIPE_RANGES.get(name, (None, None))
+        if name == "lr_milestones":
+            values[name] = checked.list(name, None, of=int)
+            if values[name] and min(values[name]) < 0:
+                raise checked.error(f"the field {name!r} should hold epochs (whole numbers >= 0)")
+        elif isinstance(default, bool):
+            values[name] = checked.bool(name, missing)
+        elif isinstance(default, int) or name == "max_steps_per_epoch":
+            values[name] = checked.int(name, missing, low=low, high=high)
+        elif isinstance(default, float):
+            values[name] = checked.float(name, missing, low=low, high=high)
+        else:
+            values[name] = checked.str(name, missing)
+    return values
+
+
+def checked_progress(data: Any, path: str | Path) -> dict[str, Any]:
+    """The training progress saved in a run folder's state file, its types checked;
+    ``CheckpointError`` (one line naming the file) when it cannot be resumed from."""
+    try:
+        fields = Fields(data, path)
+        return {
+            **fields.data,
+            "epoch": fields.int("epoch", 0, low=0), "step": fields.int("step", 0, low=0),
+            "best_dice": fields.float("best_dice", None, low=0.0, high=1.0),
+            "history": fields.list("history", [], of=dict), "train_seconds": fields.float("train_seconds", 0.0, low=0.0),
+            "epoch_losses": fields.list("epoch_losses", [], of=(int, float)),
+            "skipped_steps": fields.int("skipped_steps", 0, low=0),
+        }
+    except RecordError as error:
+        raise CheckpointError(path, f"the saved training state cannot be resumed ({error.problem})") from None
 
 
 @dataclass
@@ -196,12 +263,25 @@ def train(
 ) -> Iterator[TrainEvent]:
     """Train (or fine-tune, with ``config.init``) and yield progress; resumes from ``out_dir``.
 
-    ``info`` is merged into the saved checkpoints' configuration (e.g. a model name).
+    ``info`` is merged into the saved checkpoints' configuration (e.g. a model name). The run
+    folder is locked while the generator runs: a second training into it (this process or
+    another) raises ``MaskingNetError`` instead of overwriting the first one's files.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not train_samples:
         raise ValueError("no training photos with masks were given")
+    with hold_lock(out_dir / RUN_LOCK) as held:
+        if not held:
+            raise MaskingNetError(f"{printable(out_dir)}: another training is using this run folder; wait for it "
+                                  "to finish or choose another folder")
+        yield from _train(config, train_samples, val_samples, out_dir, should_stop=should_stop, info=info)
+
+
+def _train(
+    config: TrainConfig, train_samples: Sequence[Sample], val_samples: Sequence[Sample], out_dir: Path, *,
+    should_stop: Callable[[], bool], info: dict[str, Any] | None,
+) -> Iterator[TrainEvent]:
     device = select_device(config.device)
     dtype = autocast_dtype(device) if config.mixed_precision else None
     started = time.monotonic()
@@ -241,13 +321,14 @@ def train(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     progress: dict[str, Any] = {"epoch": 0, "step": 0, "best_dice": None, "history": [], "train_seconds": 0.0}
     if resuming and state_path.exists():
-        progress = load_optimizer(state_path, optimizer)
+        progress = checked_progress(load_optimizer(state_path, optimizer), state_path)
     elif resuming:  # weights without optimizer state: keep the weights and the recorded history
-        history = list(model_config.info.get("history") or [])
-        scores = [record["val_dice"] for record in history if record.get("val_dice") is not None]
-        progress.update(epoch=int(model_config.info.get("epochs_done") or len(history)), history=history,
-                        best_dice=max(scores) if scores else None,
-                        train_seconds=float(model_config.info.get("train_seconds") or 0.0))
+        info = model_config.info
+        history = checked_progress({"history": info.get("history")}, out_dir / LAST)["history"]
+        scores = [r["val_dice"] for r in history if isinstance(r.get("val_dice"), float) and math.isfinite(r["val_dice"])]
+        progress.update(checked_progress({"epoch": info.get("epochs_done") or len(history), "history": history,
+                                          "best_dice": max(scores) if scores else None,
+                                          "train_seconds": info.get("train_seconds")}, out_dir / LAST))
         notes.append(f"{state_path.name} is missing: the optimizer starts afresh")
     base_info = {
         "train_config": config.to_dict(),
@@ -267,6 +348,14 @@ def train(
     left_to_do = progress["epoch"] < config.epochs
     train_cache = cache_samples(train_samples if left_to_do else [], preprocess)
     val_cache = cache_samples(val_samples if left_to_do else [], preprocess, keep_full_masks=True)
+    left_out = train_cache.left_out + val_cache.left_out
+    if left_to_do and not len(train_cache):
+        raise ValueError(f"no usable training photos: {left_out[0]}" if left_out else "no training photos")
+    for line in left_out[:MAX_NOTES]:
+        yield TrainEvent("status", epochs=config.epochs, message=f"note: left out: {line}")
+    if len(left_out) > MAX_NOTES:
+        yield TrainEvent("status", epochs=config.epochs,
+                         message=f"note: {len(left_out) - MAX_NOTES} more photo(s) left out for the same reasons")
     steps_per_epoch = math.ceil(len(train_cache) / config.batch_size)
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)

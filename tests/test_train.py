@@ -65,7 +65,7 @@ def test_a_short_run_on_real_photos_lowers_the_loss(split, tmp_path):
     assert events[-1].best_dice == max(event.val_dice for event in epochs)
 
     run = tmp_path / "run"
-    assert {p.name for p in run.iterdir()} == {LAST, BEST, STATE, HISTORY}
+    assert {p.name for p in run.iterdir() if not p.name.startswith(".")} == {LAST, BEST, STATE, HISTORY}
     history = json.loads((run / HISTORY).read_text())
     assert [record["epoch"] for record in history] == [1, 2, 3]
     assert [record["loss"] for record in history] == pytest.approx([event.loss for event in epochs])
