@@ -55,11 +55,12 @@ class EvalReport:
 
 def evaluate_folder(
     segmenter: Segmenter, images_dir: str | Path, masks_dir: str | Path, *, limit: int = 0, progress=None,
-    groups: set[str] | None = None, confidence_dir: str | Path | None = None,
+    groups: set[str] | None = None, confidence_dir: str | Path | None = None, stems: set[str] | None = None,
 ) -> EvalReport:
     """Predict every photo that has a mask and score it against the mask.
 
-    ``groups`` keeps only photos of those groups (cars), e.g. a model's held-out validation cars.
+    ``groups`` keeps only photos of those groups (cars), e.g. a model's held-out validation cars;
+    ``stems`` only the photos of those names.
     ``confidence_dir``, if given, holds ``<stem>.png`` maps: only pixels above 127 are scored (photos
     without a map are left out), for labels that are trusted only in part.
     ``progress``, if given, is an object with a ``total`` attribute (set here once the photos are
@@ -71,6 +72,8 @@ def evaluate_folder(
     samples, unmatched = find_samples(images_dir, masks_dir)
     if groups is not None:
         samples = [sample for sample in samples if sample.group in groups]
+    if stems is not None:
+        samples = [sample for sample in samples if sample.image.stem in stems]
     if confidence_dir is not None:
         if not Path(confidence_dir).is_dir():
             raise FileNotFoundError(f"{confidence_dir}: no such folder")

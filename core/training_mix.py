@@ -4,8 +4,9 @@ A mix file is JSON: ``{"sources": [SOURCE, ...]}`` where each SOURCE is an objec
 ``name``, ``images`` and ``masks`` (folders), and optionally ``confidence`` (a folder of 8-bit
 maps named like the masks, ``<stem>.png``: how far each label pixel is trusted), ``split``
 (``"group"``: by car, Carvana's ids or sub-folders; ``"photo"``: every photo apart),
-``val_fraction`` (default 0.2) and ``repeat`` (how many times a training photo is listed per
-epoch, default 1). Folders may use ``${MASKINGNET_DATA}`` (default ``../shared/data``) and
+``val_fraction`` (default 0.2), ``val_every`` (score every N-th validation photo during training,
+default 1: all; the others stay held out all the same) and ``repeat`` (how many times a training
+photo is listed per epoch, default 1). Folders may use ``${MASKINGNET_DATA}`` (default ``../shared/data``) and
 ``${MASKINGNET_LABELS}`` (default ``~/.cache/maskingnet-labels``); relative folders are taken
 from the working directory.
 """
@@ -32,6 +33,7 @@ class MixSource:
     confidence: Path | None = None
     split: str = "group"
     val_fraction: float = 0.2
+    val_every: int = 1
     repeat: int = 1
 
     @classmethod
@@ -39,7 +41,7 @@ class MixSource:
         """Validate one source object; errors name ``where`` (the file and the entry)."""
         if not isinstance(data, dict):
             raise ValueError(f"{where}: a source is an object with name, images and masks")
-        unknown = set(data) - {"name", "images", "masks", "confidence", "split", "val_fraction", "repeat"}
+        unknown = set(data) - {"name", "images", "masks", "confidence", "split", "val_fraction", "val_every", "repeat"}
         if unknown:
             raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         for key in ("name", "images", "masks"):
@@ -53,15 +55,17 @@ class MixSource:
         val_fraction = data.get("val_fraction", 0.2)
         if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
             raise ValueError(f"{where}: 'val_fraction' must be a number in [0, 1)")
-        repeat = data.get("repeat", 1)
-        if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 100:
-            raise ValueError(f"{where}: 'repeat' must be a whole number from 1 to 100")
+        counts = {}
+        for key in ("repeat", "val_every"):
+            counts[key] = data.get(key, 1)
+            if isinstance(counts[key], bool) or not isinstance(counts[key], int) or not 1 <= counts[key] <= 100:
+                raise ValueError(f"{where}: {key!r} must be a whole number from 1 to 100")
         try:
             folders = {key: _folder(data[key]) for key in ("images", "masks", "confidence") if data.get(key)}
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from None
         return cls(name=data["name"], images=folders["images"], masks=folders["masks"],
-                   confidence=folders.get("confidence"), split=split, val_fraction=float(val_fraction), repeat=repeat)
+                   confidence=folders.get("confidence"), split=split, val_fraction=float(val_fraction), **counts)
 
 
 def _folder(text: str) -> Path:
@@ -114,6 +118,8 @@ def mix_samples(sources: list[MixSource], *, seed: int = 0) -> tuple[list[Sample
                                                          else s.group)) for s in samples]
         source_train, source_val = split_by_group(samples, source.val_fraction, seed=seed)
         train += source_train * source.repeat
-        val += source_val
-        notes.append(f"{source.name}: {len(source_train)} training photos (x{source.repeat}), {len(source_val)} validation")
+        val += source_val[:: source.val_every]
+        scored = f" ({len(source_val[:: source.val_every])} scored)" if source.val_every > 1 else ""
+        notes.append(f"{source.name}: {len(source_train)} training photos (x{source.repeat}), "
+                     f"{len(source_val)} validation{scored}")
     return train, val, notes

@@ -5,6 +5,10 @@
 #   stage 2: from stage 1's best weights at working size 384 (finer edges)
 #   stage 3: from stage 2's best weights at 512, the masks' own size
 #   stage 4: from stage 3's best weights at 512 without augmentation, at a low learning rate
+#   stage 5: from stage 4's best weights, the outdoor mix (resources/recipes/outdoor-mix.json:
+#            Carvana + teacher-labelled stanford-cars and car-parts photos) at 384
+#   stage 6: from stage 5's best weights, the outdoor mix at 512
+# Stages 5-6 need the outdoor labels: bash scripts/make_outdoor_labels.sh (hours; resumable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/carvana512}
@@ -17,5 +21,10 @@ RUN=${RUN:-runs/default}
     --images "$DATA/images" --masks "$DATA/masks" -o "$RUN/stage3-512"
 .venv/bin/maskingnet train --recipe resources/recipes/default-512-clean.json --init "$RUN/stage3-512/best.safetensors" \
     --images "$DATA/images" --masks "$DATA/masks" -o "$RUN/stage4-512-clean"
+.venv/bin/maskingnet train --mix resources/recipes/outdoor-mix.json --recipe resources/recipes/outdoor-384.json \
+    --init "$RUN/stage4-512-clean/best.safetensors" -o "$RUN/stage5-outdoor-384"
+.venv/bin/maskingnet train --mix resources/recipes/outdoor-mix.json --recipe resources/recipes/outdoor-512.json \
+    --init "$RUN/stage5-outdoor-384/best.safetensors" -o "$RUN/stage6-outdoor-512"
 .venv/bin/python scripts/ship_default_model.py "$RUN/stage1-256" "$RUN/stage2-384" "$RUN/stage3-512" \
-    "$RUN/stage4-512-clean" --data "$DATA"
+    "$RUN/stage4-512-clean" \
+    "$RUN/stage5-outdoor-384" "$RUN/stage6-outdoor-512" --data "$DATA"

@@ -48,13 +48,16 @@ def test_a_mix_splits_each_source_on_its_own_and_repeats_training_photos(tmp_pat
                         confidence=False)
     outdoor = _photo_set(tmp_path / "outdoor", [f"street_{i:05d}" for i in range(10)], confidence=True)
     mix = _mix_file(tmp_path, [
-        {"name": "studio", "images": str(studio / "images"), "masks": str(studio / "masks"), "val_fraction": 0.34},
+        {"name": "studio", "images": str(studio / "images"), "masks": str(studio / "masks"), "val_fraction": 0.34,
+         "val_every": 2},
         {"name": "outdoor", "images": str(outdoor / "images"), "masks": str(outdoor / "masks"),
          "confidence": str(outdoor / "confidence"), "split": "photo", "val_fraction": 0.2, "repeat": 3},
     ])
     train_samples, val_samples, notes = mix_samples(read_mix(mix))
     studio_val = {s.group for s in val_samples if s.source == "studio"}
     assert len(studio_val) == 1 and not studio_val & {s.group for s in train_samples}  # one car, not both sides
+    assert len([s for s in val_samples if s.source == "studio"]) == 1  # of its 2 photos, every 2nd is scored
+    assert len([s for s in train_samples if s.source == "studio"]) == 4  # the other is not trained on
     outdoor_train = [s for s in train_samples if s.source == "outdoor"]
     outdoor_val = [s for s in val_samples if s.source == "outdoor"]
     assert len(outdoor_val) == 2 and len(outdoor_train) == 3 * 8

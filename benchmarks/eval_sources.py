@@ -1,0 +1,86 @@
+"""A model's figures per data source, the way the model card reports them.
+
+- carvana: mean Dice on the held-out Carvana cars (exact masks), mirror-averaged as the app masks;
+- stanford-cars: mean Dice on the model's held-out stanford-cars photos against the teacher
+  labels, over the trusted pixels only (agreement with the labels, not truth);
+- car-parts test (100 photos never trained on): Dice against teacher labels (trusted pixels), and
+  the share of hand-labelled car-part pixels kept, all parts and wheels and mirrors apart (truth,
+  but recall only).
+
+    .venv/bin/python benchmarks/eval_sources.py --model default --model RUN/best.safetensors [--json FILE]
+
+Labels come from ``scripts/make_outdoor_labels.sh`` (``$MASKINGNET_LABELS``, default
+``~/.cache/maskingnet-labels``); a source whose labels are missing is skipped with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from core.evaluate import evaluate_folder  # noqa: E402
+from core.evaluate_parts import evaluate_parts, read_part_names  # noqa: E402
+from core.inference import Segmenter  # noqa: E402
+
+
+def held_out_stanford(segmenter: Segmenter, labels: Path) -> float | None:
+    """Mean trusted-pixel Dice on the stanford-cars photos the model held out (recorded in it)."""
+    stems = {g.split(":", 1)[1] for g in segmenter.config.info.get("val_groups", []) if g.startswith("stanford-cars:")}
+    folder = labels / "stanford-cars" / "labels"
+    if not stems or not (folder / "masks").is_dir():
+        return None
+    report = evaluate_folder(segmenter, folder / "images", folder / "masks", confidence_dir=folder / "confidence",
+                             groups=None, limit=0, progress=None, stems=stems)
+    return report.dice
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", required=True, help="model file, run folder or name (repeatable)")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--labels", type=Path,
+                        default=Path(os.environ.get("MASKINGNET_LABELS", "~/.cache/maskingnet-labels")).expanduser())
+    parser.add_argument("--no-tta", action="store_true", help="single pass instead of mirror-averaged")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    results = {}
+    for spec in args.model:
+        segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta)
+        figures: dict = {}
+        carvana = args.data / "carvana512"
+        studio_groups = {g for g in segmenter.config.info.get("val_groups", []) if ":" not in g}
+        if studio_groups:
+            figures["carvana_dice"] = evaluate_folder(segmenter, carvana / "images", carvana / "masks",
+                                                      groups=studio_groups).dice
+        figures["stanford_dice_vs_labels"] = held_out_stanford(segmenter, args.labels)
+        test_labels = args.labels / "car-parts-test" / "labels"
+        if (test_labels / "masks").is_dir():
+            report = evaluate_folder(segmenter, test_labels / "images", test_labels / "masks",
+                                     confidence_dir=test_labels / "confidence")
+            figures["car_parts_test_dice_vs_labels"] = report.dice
+            figures["car_parts_test_labelled_photos"] = len(report.scores)
+            figures["car_parts_test_worst"] = report.worst()
+        parts = evaluate_parts(segmenter, args.data / "car-parts" / "test" / "images",
+                               args.data / "car-parts" / "test" / "parts",
+                               part_names=read_part_names(args.data / "car-parts" / "parts.json"))
+        summary = parts.to_dict()
+        figures.update(car_parts_recall=summary["recall"], wheels_recall=summary["wheels"],
+                       mirrors_recall=summary["mirrors"], car_parts_worst=summary["worst"])
+        results[spec] = figures
+        print(spec, json.dumps(figures), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
