@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 
 from core.imageio import Photo, write_image
+from core.listing.presets import ListingSpec
+from core.listing.render import render_listing
 
 EXPORT_FORMATS = ("png", "mask", "jpeg", "webp")
 
@@ -18,12 +20,15 @@ class ExportOptions:
     """``format``: 'png' (RGBA cut-out), 'mask' (8-bit 0/255), 'jpeg' or 'webp' (on ``background``).
 
     ``feather`` softens the alpha edge by a Gaussian of that many pixels (0 = hard edge).
+    ``listing``: make a listing photo (``core.listing``: framed, on its background, with its
+    shadow) in ``format`` instead of a plain cut-out.
     """
 
     format: str = "png"
     background: tuple[int, int, int] = (255, 255, 255)
     feather: float = 0.0
     quality: int = 92
+    listing: ListingSpec | None = None
 
     @property
     def suffix(self) -> str:
@@ -47,6 +52,8 @@ def render_export(photo: Photo, mask: np.ndarray, options: ExportOptions) -> np.
     if mask.shape != photo.rgb.shape[:2]:
         raise ValueError(f"mask {mask.shape[::-1]} and photo {photo.rgb.shape[1::-1]} differ in size")
     alpha = alpha_from_mask(mask, options.feather, photo.alpha)
+    if options.listing is not None:
+        return render_listing(photo.rgb, alpha, options.listing, format=options.format, fallback=options.background)
     if options.format == "mask":
         return alpha if options.feather > 0 else (alpha >= 128).astype(np.uint8) * 255
     if options.format == "png":
