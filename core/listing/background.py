@@ -77,23 +77,34 @@ def parse_background(text: str) -> Background:
 
 
 def render_background(background: Background, width: int, height: int) -> np.ndarray | None:
-    """(height, width, 3) uint8 pixels of ``background`` (a new array), None when transparent."""
+    """(height, width, 3) uint8 pixels of ``background`` (a new array), None when transparent.
+    The last few drawn are cached: a batch draws the same one for every photo."""
     if background.kind == "transparent":
         return None
+    stamp = 0
+    if background.kind == "image":
+        try:
+            stamp = Path(background.name).stat().st_mtime_ns
+        except OSError as error:
+            raise MaskingNetError(f"{background.name}: cannot read the background image "
+                                  f"({error.strerror or error})") from None
+    return _drawn(background, stamp, width, height).copy()
+
+
+@functools.lru_cache(maxsize=4)
+def _drawn(background: Background, stamp: int, width: int, height: int) -> np.ndarray:
+    """The pixels of an opaque background (read-only; ``stamp`` is an image file's mtime)."""
     if background.kind == "color":
         out = np.empty((height, width, 3), np.uint8)
         out[:] = background.colors[0]
-        return out
-    if background.kind == "gradient":
-        return _vertical(height, width, [(0.0, background.colors[0]), (1.0, background.colors[1])])
-    if background.kind == "preset":
-        return _studio(width, height, *BACKGROUND_PRESETS[background.name])
-    path = Path(background.name)
-    try:
-        mtime = path.stat().st_mtime_ns
-    except OSError as error:
-        raise MaskingNetError(f"{path}: cannot read the background image ({error.strerror or error})") from None
-    return _cover(str(path), mtime, width, height).copy()
+    elif background.kind == "gradient":
+        out = _vertical(height, width, [(0.0, background.colors[0]), (1.0, background.colors[1])])
+    elif background.kind == "preset":
+        out = _studio(width, height, *BACKGROUND_PRESETS[background.name])
+    else:
+        out = _cover(background.name, width, height)
+    out.setflags(write=False)
+    return out
 
 
 def _vertical(height: int, width: int, stops: list[tuple[float, tuple[int, int, int]]]) -> np.ndarray:
@@ -117,9 +128,8 @@ def _studio(width: int, height: int, wall_top, wall_low, floor_high, floor_low, 
     return np.clip(image + 0.5, 0, 255).astype(np.uint8)
 
 
-@functools.lru_cache(maxsize=4)
-def _cover(path: str, mtime: int, width: int, height: int) -> np.ndarray:
-    """The image at ``path`` scaled to cover width x height and centred (cached per size)."""
+def _cover(path: str, width: int, height: int) -> np.ndarray:
+    """The image at ``path`` scaled to cover width x height and centred."""
     try:
         rgb = read_photo(path).rgb
     except MaskingNetError as error:
@@ -130,6 +140,4 @@ def _cover(path: str, mtime: int, width: int, height: int) -> np.ndarray:
     size = (max(width, round(rgb.shape[1] * scale)), max(height, round(rgb.shape[0] * scale)))
     resized = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     left, top = (size[0] - width) // 2, (size[1] - height) // 2
-    out = np.ascontiguousarray(resized[top : top + height, left : left + width])
-    out.setflags(write=False)
-    return out
+    return np.ascontiguousarray(resized[top : top + height, left : left + width])

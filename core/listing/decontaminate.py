@@ -48,8 +48,9 @@ def estimate_foreground(rgb: np.ndarray, alpha: np.ndarray, *, soften: float = 1
     a = weight[ys, xs].astype(np.float32)[:, None] / 255
     observed = image[ys, xs].astype(np.float32)
     # premultiplied car and background: [I a, a] and [I (1 - a), 1 - a], uint8
-    fore = np.dstack([_times(image, weight), weight])
-    back = np.dstack([image - fore[..., :3], 255 - weight])
+    times = _times(image, weight)
+    fore = _with_channel(times, weight)
+    back = _with_channel(cv2.subtract(image, times), cv2.bitwise_not(weight))
     f = b = None
     for radius in radii:
         if f is not None:  # the narrow pass sees the first pass's answer in the band
@@ -69,6 +70,13 @@ def estimate_foreground(rgb: np.ndarray, alpha: np.ndarray, *, soften: float = 1
 def _times(image: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """``image * weight / 255`` in uint8."""
     return cv2.multiply(image, cv2.merge([weight] * 3), scale=1 / 255)
+
+
+def _with_channel(rgb: np.ndarray, fourth: np.ndarray) -> np.ndarray:
+    """(H, W, 4) uint8 of ``rgb`` and ``fourth``."""
+    out = cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)
+    out[..., 3] = fourth
+    return out
 
 
 def _local_sums(image: np.ndarray, radius: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:

@@ -6,7 +6,6 @@ Coordinates are pixels; a placement maps photo pixel centres ``p`` to ``p * scal
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -80,36 +79,21 @@ def place(box: Box, frame: GroupFrame, width: int) -> Placement:
 
 def warp_region(image: np.ndarray, placement: Placement, size: tuple[int, int], box: Box,
                 pad: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """The part of ``image`` around ``box`` (``pad`` photo pixels more on each side) scaled by the
-    placement: returns the scaled array and its (left, top) in the output of ``size`` (width,
-    height). Parts outside the photo are zero (transparent where ``image`` is an alpha)."""
+    """The part of ``image`` around ``box`` (``pad`` photo pixels more on each side, within the
+    photo) scaled by the placement and clipped to an output of ``size`` (width, height): returns
+    the scaled array and its (left, top) in the output. Positions are rounded to whole output
+    pixels (framing needs no finer), so one resize does it."""
     h, w = image.shape[:2]
     s = placement.scale
-    # the output pixels that the padded box covers, then the photo area that feeds them
-    x0 = max(0, math.floor((box.left - pad) * s + placement.dx))
-    y0 = max(0, math.floor((box.top - pad) * s + placement.dy))
-    x1 = min(size[0], math.ceil((box.right + pad) * s + placement.dx))
-    y1 = min(size[1], math.ceil((box.bottom + pad) * s + placement.dy))
-    if x1 <= x0 or y1 <= y0:
+    sx0, sy0 = max(0, box.left - pad), max(0, box.top - pad)
+    sx1, sy1 = min(w, box.right + pad), min(h, box.bottom + pad)
+    dx0, dy0 = round(sx0 * s + placement.dx), round(sy0 * s + placement.dy)
+    dw, dh = max(1, round((sx1 - sx0) * s)), max(1, round((sy1 - sy0) * s))
+    ox0, oy0 = max(0, dx0), max(0, dy0)
+    ox1, oy1 = min(size[0], dx0 + dw), min(size[1], dy0 + dh)
+    if ox1 <= ox0 or oy1 <= oy0:
         return np.zeros((0, 0) + image.shape[2:], image.dtype), (0, 0)
-    matrix = np.array([[s, 0, 0], [0, s, 0]], np.float64)
-    # the photo area that feeds the region, with a pixel to spare for interpolation
-    sx0 = max(0, math.floor((x0 - placement.dx) / s) - 1)
-    sy0 = max(0, math.floor((y0 - placement.dy) / s) - 1)
-    sx1 = min(w, math.ceil((x1 - placement.dx) / s) + 2)
-    sy1 = min(h, math.ceil((y1 - placement.dy) / s) + 2)
     source = image[sy0:sy1, sx0:sx1]
-    shift = sx0 * s + placement.dx - x0, sy0 * s + placement.dy - y0
-    if s < 1:  # shrink with area averaging (no aliasing), then place it at the exact sub-pixel offset
-        dsize = (max(1, round(source.shape[1] * s)), max(1, round(source.shape[0] * s)))
-        small = cv2.resize(source, dsize, interpolation=cv2.INTER_AREA)
-        fx, fy = dsize[0] / source.shape[1], dsize[1] / source.shape[0]
-        # pixel centres: x_small = (x + 0.5) * fx - 0.5, so x_out = x_small * s / fx + shift + s / 2 * (1 / fx - 1)
-        matrix = np.array([[s / fx, 0, shift[0] + s / 2 * (1 / fx - 1)],
-                           [0, s / fy, shift[1] + s / 2 * (1 / fy - 1)]], np.float64)
-        source = small
-    else:
-        matrix[:, 2] = shift
-    out = cv2.warpAffine(source, matrix, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return out, (x0, y0)
+    if (dw, dh) != (source.shape[1], source.shape[0]):  # area averaging to shrink (no aliasing)
+        source = cv2.resize(source, (dw, dh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    return source[oy0 - dy0 : oy1 - dy0, ox0 - dx0 : ox1 - dx0], (ox0, oy0)

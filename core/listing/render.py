@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from core.listing.background import parse_background, render_background
@@ -70,21 +71,22 @@ def flatten(layers: ListingLayers, background: np.ndarray | None) -> np.ndarray:
     """The listing photo: (H, W, 3) on ``background`` (modified in place and returned), or
     (H, W, 4) RGBA when it is None. In the RGBA the shadow is a black layer under the car, so
     the alpha is the car's exactly where there is no shadow, and 255 where the car is opaque."""
-    a = layers.alpha.astype(np.uint16)
-    s = layers.shadow.astype(np.uint16)
     if background is None:
+        a = layers.alpha.astype(np.uint16)
+        s = layers.shadow.astype(np.uint16)
         out_alpha = a + (s * (255 - a) + 127) // 255
         rgb = (layers.rgb.astype(np.uint32) * a[..., None] + out_alpha[..., None] // 2) // np.maximum(out_alpha, 1)[..., None]
         return np.dstack([rgb.astype(np.uint8), out_alpha.astype(np.uint8)])
     rows = np.flatnonzero(layers.shadow.any(axis=1))
     if rows.size:  # darken the floor under the shadow
         band = slice(rows[0], rows[-1] + 1)
-        background[band] = (background[band].astype(np.uint16) * (255 - s[band, :, None]) + 127) // 255
+        light = cv2.bitwise_not(layers.shadow[band])
+        background[band] = cv2.multiply(background[band], cv2.merge([light] * 3), scale=1 / 255)
     box = car_box(layers.alpha, threshold=1)
     if box is not None:
         rows, cols = slice(box.top, box.bottom), slice(box.left, box.right)
-        weight = a[rows, cols, None]
-        background[rows, cols] = (layers.rgb[rows, cols] * weight + background[rows, cols] * (255 - weight) + 127) // 255
+        weight = layers.alpha[rows, cols].astype(np.float32) * (1 / 255)
+        background[rows, cols] = cv2.blendLinear(layers.rgb[rows, cols], background[rows, cols], weight, 1 - weight)
     return background
 
 
