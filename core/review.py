@@ -32,6 +32,7 @@ import numpy as np
 
 from core.atomic import write_bytes_atomic
 from core.export import ExportOptions
+from core.listing.presets import spec_from_dict
 
 if TYPE_CHECKING:
     from core.batch import BatchJob, BatchResult
@@ -284,9 +285,11 @@ def _apply(items: dict[str, ReviewItem], record: dict) -> None:
 
 def _options_from(record: dict) -> ExportOptions | None:
     try:
+        listing = record.get("listing")
         return ExportOptions(
             format=str(record.get("format", "png")), background=tuple(int(v) for v in record.get("background", (255,) * 3)),
             feather=float(record.get("feather", 0.0)), quality=int(record.get("quality", 92)),
+            listing=spec_from_dict(listing, "the review log's listing settings") if listing is not None else None,
         )
     except (TypeError, ValueError):
         return None

@@ -15,6 +15,8 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 from core.errors import MaskingNetError
 from core.export import EXPORT_FORMATS, ExportOptions, export_photo
 from core.imageio import Photo, read_photo
+from core.listing.framing import GroupFrame
+from core.listing.group_gate import frames_by_car
 from maskingnet_app import app_settings
 
 PATTERN_FIELDS = ("stem", "name", "ext", "n", "format")
@@ -115,7 +117,8 @@ def plan_exports(settings: ExportSettings, sources: list[tuple[int, Path, np.nda
     return items
 
 
-def export_alpha(photo: Photo, alpha: np.ndarray, output: Path, options: ExportOptions) -> Path:
+def export_alpha(photo: Photo, alpha: np.ndarray, output: Path, options: ExportOptions,
+                 frame: GroupFrame | None = None) -> Path:
     """Export with an edited alpha: binary where the mask is hard, the exact alpha where a soft
     brush left values in between (folded into the photo's own transparency, which the core
     multiplies into every cut-out)."""
@@ -123,8 +126,8 @@ def export_alpha(photo: Photo, alpha: np.ndarray, output: Path, options: ExportO
     if soft:
         limit = alpha if photo.alpha is None else np.minimum(alpha, photo.alpha)
         photo = replace(photo, alpha=limit)
-        return export_photo(photo, alpha > 0, output, options)
-    return export_photo(photo, alpha >= 128, output, options)
+        return export_photo(photo, alpha > 0, output, options, frame)
+    return export_photo(photo, alpha >= 128, output, options, frame)
 
 
 class Exporter(QObject):
@@ -164,7 +167,10 @@ class Exporter(QObject):
 
     def _run(self, items: list[ExportItem], options: ExportOptions, protected: set[Path]) -> None:
         written = failed = 0
-        for done, item in enumerate(items):
+        # listing photos: every angle of a car (among the photos exported) shares one frame
+        frames = (frames_by_car([(item.source, item.alpha) for item in items], options.listing)
+                  if options.listing is not None else [None] * len(items))
+        for done, (item, frame) in enumerate(zip(items, frames)):
             if self._cancel.is_set():
                 break
             try:
@@ -174,7 +180,7 @@ class Exporter(QObject):
                 if photo.rgb.shape[:2] != item.alpha.shape:
                     raise ValueError(f"{item.source}: the photo changed size since it was masked")
                 item.output.parent.mkdir(parents=True, exist_ok=True)
-                export_alpha(photo, item.alpha, item.output, options)
+                export_alpha(photo, item.alpha, item.output, options, frame)
                 written += 1
                 self.itemDone.emit(item.document_id, str(item.output))
             except (MaskingNetError, ValueError, OSError) as error:

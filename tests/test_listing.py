@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from listing_scene import CAR_RED, car_alpha, composite
 from PIL import Image
 
 from core.listing.background import parse_background, render_background
@@ -23,7 +24,6 @@ from core.listing.presets import (
     with_size,
 )
 from core.listing.render import listing_layers, render_listing
-from tests.listing_scene import CAR_RED, car_alpha, composite
 
 GREEN = (40, 160, 60)
 

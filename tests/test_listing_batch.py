@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from listing_scene import car_alpha, composite
 from PIL import Image
 
 from core.batch import plan_jobs, run_batch
@@ -13,7 +14,6 @@ from core.export import ExportOptions
 from core.inference import Segmenter
 from core.listing.framing import car_box
 from core.listing.presets import ListingSpec
-from tests.listing_scene import car_alpha, composite
 
 SPEC = ListingSpec(320, 240, 0.1, "#ffffff", shadow=False)
 

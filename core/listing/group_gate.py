@@ -17,7 +17,7 @@ from typing import Any, Iterable, Protocol
 
 import numpy as np
 
-from core.listing.framing import Box, GroupFrame, fit_group
+from core.listing.framing import Box, GroupFrame, car_box, fit_group
 from core.listing.presets import ListingSpec
 from core.review import car_and_angle
 
@@ -101,3 +101,19 @@ class FrameGate:
     def _frame(self, group: list[Held]) -> GroupFrame | None:
         boxes = [held.box for held in group if held.box is not None]
         return fit_group(boxes, self.spec.width, self.spec.height, self.spec.margin) if boxes else None
+
+
+def frames_by_car(entries: Iterable[tuple[Path, np.ndarray]], spec: ListingSpec) -> list[GroupFrame | None]:
+    """The frame of each (photo path, alpha) shared with the other photos of its car (grouped
+    as ``FrameGate`` groups them); None for all when ``spec`` is not framed or a car is empty."""
+    entries = list(entries)
+    if not spec.framed:
+        return [None] * len(entries)
+    cars = [car_and_angle(path)[0] for path, _ in entries]
+    boxes: dict[str, list[Box]] = defaultdict(list)
+    for car, (_, alpha) in zip(cars, entries):
+        box = car_box(alpha)
+        if box is not None:
+            boxes[car].append(box)
+    frames = {car: fit_group(found, spec.width, spec.height, spec.margin) for car, found in boxes.items()}
+    return [frames.get(car) for car in cars]
