@@ -18,6 +18,7 @@ from core.listing.presets import ListingSpec
 from core.listing.render import render_listing
 from core.mask_edit import Rect
 
+BACKDROP = (42, 42, 46)  # around a listing photo of another aspect: the canvas's own backdrop
 # byte order of one ARGB32 pixel in memory
 _B, _G, _R, _A = (0, 1, 2, 3) if sys.byteorder == "little" else (3, 2, 1, 0)
 
@@ -109,7 +110,7 @@ class DisplayImage:
 
 
     def _show_listing(self) -> None:
-        """The listing photo, scaled to fit the photo's frame and centred; transparent around it."""
+        """The listing photo, scaled to fit the photo's frame and centred, on the canvas's backdrop."""
         alpha = self.alpha if self.photo_alpha is None else np.minimum(self.alpha, self.photo_alpha)
         try:
             listing = render_listing(self.rgb, alpha, self.listing)
@@ -123,7 +124,8 @@ class DisplayImage:
         size = (max(1, round(listing.shape[1] * scale)), max(1, round(listing.shape[0] * scale)))
         fitted = cv2.resize(listing, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         left, top = (width - size[0]) // 2, (height - size[1]) // 2
-        self._buffer[:] = 0
+        _put_rgb(self._buffer, *BACKDROP)
+        self._buffer[..., _A] = 255
         out = self._buffer[top : top + size[1], left : left + size[0]]
         if fitted.shape[2] == 3:
             _put_rgb(out, fitted[..., 0], fitted[..., 1], fitted[..., 2])
