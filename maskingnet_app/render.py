@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 from PySide6.QtGui import QColor, QImage
 
+from core.errors import MaskingNetError
 from core.listing.presets import ListingSpec
 from core.listing.render import render_listing
 from core.mask_edit import Rect
@@ -42,6 +43,7 @@ class DisplayImage:
         self.color = (255, 42, 109)
         self.opacity = 0.5
         self.listing = ListingSpec()
+        self.listing_error = ""  # why the listing view is empty ('' when it is not)
         self.update()
 
     @property
@@ -114,7 +116,7 @@ class DisplayImage:
         alpha = self.alpha if self.photo_alpha is None else np.minimum(self.alpha, self.photo_alpha)
         try:
             listing = render_listing(self.rgb, alpha, self.listing)
-        except (ValueError, OSError) as error:  # e.g. a background image that went away
+        except (ValueError, OSError, MaskingNetError) as error:  # e.g. a background image that went away
             self.listing_error = str(error)
             listing = np.zeros((8, 8, 4), np.uint8)
         else:
