@@ -20,7 +20,7 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -80,6 +80,7 @@ class BatchResult:
     seconds: float = 0.0
     mirror: float | None = None
     corrected: bool = False
+    box: tuple[int, int, int, int] | None = None  # the car's box in the photo, when framed with its car
 
 
 def plan_jobs(
@@ -531,6 +532,7 @@ def _write_one(item: _Loaded, options: ExportOptions, frame: GroupFrame | None =
     return BatchResult(
         job.source, job.output, "done", uncertainty=uncertainty, area=area, mirror=item.mirror,
         corrected=item.mask is not None, seconds=item.seconds + time.perf_counter() - tick,
+        box=astuple(held.box) if held is not None and held.box is not None else None,
     )
 
 

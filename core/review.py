@@ -32,6 +32,7 @@ import numpy as np
 
 from core.atomic import write_bytes_atomic
 from core.export import ExportOptions
+from core.listing.framing import Box, GroupFrame, fit_group
 from core.listing.presets import spec_from_dict
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ class ReviewItem:
     corrected: bool = False
     mark: str = UNREVIEWED
     updated: float = 0.0
+    box: tuple[int, int, int, int] | None = None  # the car's box in the photo, for a listing framed with its car
 
     @property
     def doubt(self) -> float | None:
@@ -179,6 +181,7 @@ class ReviewLog:
             "angle": angle, "uncertainty": _rounded(result.uncertainty), "mirror": _rounded(result.mirror),
             "area": _rounded(result.area), "corrected": bool(result.corrected),
             "mark": FIXED if result.corrected else UNREVIEWED,
+            **({"box": list(result.box)} if result.box is not None else {}),
         })
 
     def record_known(self, result: BatchResult, job: BatchJob | None = None) -> None:
@@ -275,12 +278,25 @@ def _apply(items: dict[str, ReviewItem], record: dict) -> None:
             item.area = _number(record.get("area"))
             item.corrected = bool(record.get("corrected", False))
             item.mark = str(record.get("mark", UNREVIEWED))
+            box = record.get("box")
+            valid = isinstance(box, list) and len(box) == 4 and all(isinstance(v, int) for v in box)
+            item.box = tuple(box) if valid else None
     else:
         mark = record.get("mark", UNREVIEWED)
         item.mark = mark if mark in MARKS else UNREVIEWED
         item.corrected = item.corrected or bool(record.get("corrected", False))
     item.updated = float(record.get("time", record.get("updated", item.updated)) or 0.0)
     items[key] = item
+
+
+def _car_frame(item: ReviewItem, log: ReviewLog, options: ExportOptions) -> GroupFrame | None:
+    """The frame a listing photo shared with its car's other angles in the batch (from their
+    logged boxes, so a re-exported angle keeps their scale and ground line); None otherwise."""
+    spec = options.listing
+    if spec is None or not spec.framed or item.box is None:
+        return None
+    boxes = [Box(*other.box) for other in log.items().values() if other.car == item.car and other.box is not None]
+    return fit_group(boxes, spec.width, spec.height, spec.margin)
 
 
 def _options_from(record: dict) -> ExportOptions | None:
@@ -382,6 +398,6 @@ def reexport_from_correction(
                               f"the photo {photo.rgb.shape[1]}x{photo.rgb.shape[0]}")
     output = log.out_dir / item.output
     output.parent.mkdir(parents=True, exist_ok=True)
-    export_photo(photo, mask, output, options)
+    export_photo(photo, mask, output, options, _car_frame(item, log, options))
     log.set_corrected(item.output)
     return output

@@ -104,3 +104,22 @@ def test_predict_takes_a_preset_and_the_pieces_on_their_own(tmp_path, tiny_check
     assert main(["predict", *base, "-o", str(tmp_path / "d"), "--margin", "0.1"]) == 2
     assert "--margin" in capsys.readouterr().err
     assert main(["predict", *base, "-o", str(tmp_path / "d"), "--background", "#ffffff", "--mask-only"]) == 2
+
+
+def test_an_angle_re_exported_from_its_correction_keeps_its_cars_frame(tmp_path, tiny):
+    from core.review import ReviewLog, reexport_from_correction
+
+    store = _angles(tmp_path / "in")
+    out = tmp_path / "out"
+    options = ExportOptions(format="jpeg", listing=SPEC)
+    jobs = plan_jobs([tmp_path / "in"], out, options)
+    list(run_batch(jobs, tiny, options, out_dir=out, corrections=store))
+    log = ReviewLog(out)
+    item = log.items()[jobs[2].output.name]
+    assert item.box is not None and log.options().listing == SPEC
+    fixed = car_alpha(scale=0.5, left=0.25) >= 128  # the user moved the car's outline a little
+    store.save(jobs[2].source, fixed)
+    jobs[2].output.unlink()
+    reexport_from_correction(item, log, store)
+    widths = _car_widths([jobs[0].output, jobs[2].output])
+    assert widths[1] / widths[0] == pytest.approx(0.5, abs=0.03)  # not blown up to fill the frame alone
