@@ -7,6 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from listing_scene import CAR_RED, car_alpha, composite
 from PIL import Image
 
@@ -163,7 +165,7 @@ def test_presets_are_saved_atomically_and_read_back_validated(tmp_path):
     assert find_preset("1:1 1080x1080", path).spec.width == 1080
     with pytest.raises(ValueError, match="unknown listing preset 'x'"):
         find_preset("x", path)
-    for text, problem in [("{", "not valid JSON"), ('{"presets": 3}', "expected"),
+    for text, problem in [("{", "not readable JSON"), ('{"presets": 3}', "expected"),
                           ('{"presets": [{"name": "a", "width": "big"}]}', "width has the wrong type"),
                           ('{"presets": [{"name": "a", "colour": 1}]}', "unknown setting"),
                           ('{"presets": [{"name": "a", "margin": 0.7}]}', "margin"),
@@ -183,3 +185,25 @@ def test_no_car_gives_the_bare_background():
     empty = np.zeros((50, 80), np.uint8)
     out = render_listing(np.zeros((50, 80, 3), np.uint8), empty, ListingSpec(160, 120, 0.1, "#ffffff"))
     assert out.shape == (120, 160, 3) and out.min() == 255
+
+
+_leaf = (st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=True, allow_infinity=True)
+         | st.text(max_size=6) | st.sampled_from(["#ffffff", "transparent", "studio-white", "gradient:#000000,#ffffff"]))
+_keys = st.sampled_from(["name", "width", "height", "margin", "background", "shadow", "shadow_opacity",
+                         "shadow_softness", "shadow_length", "decontaminate", "presets"]) | st.text(max_size=4)
+_json = st.recursive(_leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=6),
+                     max_leaves=14)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=_json | st.fixed_dictionaries({"presets": st.lists(st.dictionaries(_keys, _leaf, max_size=8), max_size=3)}))
+def test_any_presets_file_is_read_or_refused_in_one_line_naming_it(tmp_path, data):
+    path = tmp_path / "listing_presets.json"
+    path.write_text(json.dumps(data))
+    try:
+        presets = load_user_presets(path)
+    except ValueError as error:
+        assert str(error).startswith(f"{path}: ") and "\n" not in str(error)
+        return
+    for preset in presets:
+        assert preset.spec.checked() == preset.spec and preset.name.strip()

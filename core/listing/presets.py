@@ -15,6 +15,7 @@ from core.atomic import write_bytes_atomic
 from core.listing.background import parse_background
 from core.listing.shadow import ShadowStyle
 from core.model_store import app_home
+from core.records import RecordError, one_line, read_json
 
 PRESETS_FILE = "listing_presets.json"
 MAX_SIDE = 10000
@@ -109,19 +110,16 @@ def spec_from_dict(data: object, where: str) -> ListingSpec:
 
 
 def load_user_presets(path: Path | None = None) -> list[ListingPreset]:
-    """The user's presets (none when the file is absent); ValueError naming the file when it
-    is not a valid presets file."""
+    """The user's presets (none when the file is absent); ValueError (one line, naming the
+    file) when it is not a valid presets file: unreadable, not a regular file, not JSON, or a
+    preset with a missing name, an unknown setting or a value of the wrong type or range."""
     path = path or presets_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_json(path)  # a regular file of sane size, parsed (core.records)
     except FileNotFoundError:
         return []
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: cannot read the listing presets ({error})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
+    except RecordError as error:
+        raise ValueError(one_line(error)) from None
     if not isinstance(data, dict) or not isinstance(data.get("presets"), list):
         raise ValueError(f"{path}: expected {{\"presets\": [...]}}")
     presets, names = [], set()
