@@ -45,6 +45,16 @@ def _car_widths(paths):
     return widths
 
 
+def _listing_batch(tmp_path, tiny):
+    """A car's three angles made into listing photos: (corrections, output folder, options, jobs)."""
+    store = _angles(tmp_path / "in")
+    out = tmp_path / "out"
+    options = ExportOptions(format="jpeg", listing=SPEC)
+    jobs = plan_jobs([tmp_path / "in"], out, options)
+    list(run_batch(jobs, tiny, options, out_dir=out, corrections=store))
+    return store, out, options, jobs
+
+
 @pytest.mark.parametrize("keep_bytes", [1 << 30, 0])  # held photos kept decoded, or decoded again
 def test_a_batch_frames_every_angle_of_a_car_at_one_scale(tmp_path, tiny, keep_bytes):
     store = _angles(tmp_path / "in")
@@ -62,11 +72,7 @@ def test_a_batch_frames_every_angle_of_a_car_at_one_scale(tmp_path, tiny, keep_b
 
 
 def test_a_resumed_batch_redoes_a_car_that_was_left_half_done(tmp_path, tiny):
-    store = _angles(tmp_path / "in")
-    out = tmp_path / "out"
-    options = ExportOptions(format="jpeg", listing=SPEC)
-    jobs = plan_jobs([tmp_path / "in"], out, options)
-    list(run_batch(jobs, tiny, options, out_dir=out, corrections=store))
+    store, out, options, jobs = _listing_batch(tmp_path, tiny)
     jobs[2].output.unlink()
     results = list(run_batch(jobs, tiny, options, out_dir=out, corrections=store, skip_existing=True))
     assert sorted(r.status for r in results) == ["done"] * 3
@@ -109,11 +115,7 @@ def test_predict_takes_a_preset_and_the_pieces_on_their_own(tmp_path, tiny_check
 def test_an_angle_re_exported_from_its_correction_keeps_its_cars_frame(tmp_path, tiny):
     from core.review import ReviewLog, reexport_from_correction
 
-    store = _angles(tmp_path / "in")
-    out = tmp_path / "out"
-    options = ExportOptions(format="jpeg", listing=SPEC)
-    jobs = plan_jobs([tmp_path / "in"], out, options)
-    list(run_batch(jobs, tiny, options, out_dir=out, corrections=store))
+    store, out, options, jobs = _listing_batch(tmp_path, tiny)
     log = ReviewLog(out)
     item = log.items()[jobs[2].output.name]
     assert item.box is not None and log.options().listing == SPEC
