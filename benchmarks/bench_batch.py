@@ -11,6 +11,10 @@ upscaling the shared photos (never inside the project), then measures:
 
     .venv/bin/python benchmarks/bench_batch.py --model /tmp/wip.safetensors --count 200
     .venv/bin/python benchmarks/bench_batch.py --model /tmp/wip.safetensors --count 1000 --formats png
+    .venv/bin/python benchmarks/bench_batch.py --formats png,listing --listing-preset "4:3 1600x1200"
+
+The photos are named as 16 angles per car (``car0000_01.jpg``...), so a listing run frames each
+car's angles together (``core.listing``: they wait at the batch's gate until the car is masked).
 
 Prints figures only; nothing is asserted.
 """
@@ -32,6 +36,7 @@ from core.batch import default_model_threads, plan_jobs, run_batch
 from core.export import ExportOptions
 from core.imageio import read_photo
 from core.inference import Segmenter
+from core.listing.presets import DEFAULT_PRESET, find_preset
 
 SHARED_IMAGES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "carvana512" / "images"
 FULL_SIZE = (1918, 1280)
@@ -78,7 +83,7 @@ def make_folder(folder: Path, count: int, distinct: int) -> list[Path]:
     photos = folder / "photos"
     photos.mkdir()
     for n in range(count):
-        (photos / f"photo_{n:05d}.jpg").hardlink_to(originals[n % len(originals)])
+        (photos / f"car{n // 16:04d}_{n % 16 + 1:02d}.jpg").hardlink_to(originals[n % len(originals)])
     return originals
 
 
@@ -103,8 +108,10 @@ def model_only_rate(segmenter: Segmenter, originals: list[Path], threads: int, s
         torch.set_num_threads(previous)
 
 
-def batch_run(segmenter: Segmenter, folder: Path, out: Path, fmt: str, threads: int | None) -> dict:
-    options = ExportOptions(format=fmt)
+def batch_run(segmenter: Segmenter, folder: Path, out: Path, fmt: str, threads: int | None,
+              preset: str = DEFAULT_PRESET) -> dict:
+    options = (ExportOptions(format="jpeg", listing=find_preset(preset).spec) if fmt == "listing"
+               else ExportOptions(format=fmt))
     jobs = plan_jobs([folder / "photos"], out, options)
     sampler = RssSampler()
     sampler.start()
@@ -135,7 +142,9 @@ def main() -> int:
     parser.add_argument("--model", default="default")
     parser.add_argument("--count", type=int, default=200, help="photos in the folder")
     parser.add_argument("--distinct", type=int, default=16, help="different photos among them")
-    parser.add_argument("--formats", default="png,jpeg", help="export formats to time, comma-separated")
+    parser.add_argument("--formats", default="png,jpeg",
+                        help="export formats to time, comma-separated: png, jpeg, webp, mask, listing")
+    parser.add_argument("--listing-preset", default=DEFAULT_PRESET, help="the preset of the 'listing' format")
     parser.add_argument("--threads", type=int, default=0, help="model threads in the batch (default: the batch's own)")
     parser.add_argument("--model-seconds", type=float, default=20.0, help="time for each model-only measurement")
     parser.add_argument("--batch-size", type=int, default=0)
@@ -168,7 +177,7 @@ def main() -> int:
         before = reference("before")
         for fmt in [f.strip() for f in args.formats.split(",") if f.strip()]:
             out = folder / f"out-{fmt}"
-            figures = batch_run(segmenter, folder, out, fmt, batch_threads)
+            figures = batch_run(segmenter, folder, out, fmt, batch_threads, args.listing_preset)
             after = reference(f"after {fmt}")
             (best, model_cpu) = max(before, after)
             rss = figures["rss"]

@@ -20,8 +20,7 @@ import os
 import queue
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -30,11 +29,15 @@ import numpy as np
 import torch
 
 from core.atomic import temp_stem, write_bytes_atomic
+from core.batch_progress import BatchProgress, format_duration  # noqa: F401 - re-exported: the batch's API
 from core.corrections import CorrectionStore, photo_key
 from core.errors import MaskingNetError, printable
 from core.export import ExportOptions, alpha_from_mask, export_profile, render_export
 from core.imageio import LeftOut, Photo, encode_image, iter_image_files, read_mask, read_photo, with_icc_profile
 from core.inference import Segmenter
+from core.listing.framing import GroupFrame, car_box
+from core.listing.group_gate import FrameGate, Held, ReadyGroup
+from core.listing.render import render_listing
 from core.records import one_line
 from core.review import REVIEW_LOG_NAME, ReviewLog, folder_lock
 
@@ -78,6 +81,7 @@ class BatchResult:
     seconds: float = 0.0
     mirror: float | None = None
     corrected: bool = False
+    box: tuple[int, int, int, int] | None = None  # the car's box in the photo, when framed with its car
 
 
 def plan_jobs(
@@ -127,68 +131,6 @@ def default_model_threads(cores: int | None = None) -> int:
     """Threads for CPU inference in a batch: all cores but one, which decodes and encodes."""
     cores = cores or cpu_count()
     return max(1, cores - 1)
-
-
-class BatchProgress:
-    """Count, rate and time left of a running batch, from its results.
-
-    The rate counts only photos that were processed (not skipped) over the last ``window``
-    seconds, so a resumed run that skips hundreds of photos first does not promise too much.
-    """
-
-    def __init__(self, total: int, *, window: float = 20.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.total = total
-        self.counts = {"done": 0, "skipped": 0, "failed": 0}
-        self.window = window
-        self.clock = clock
-        self.started = clock()
-        self._recent: deque[float] = deque()
-
-    @property
-    def finished(self) -> int:
-        return sum(self.counts.values())
-
-    def add(self, result: BatchResult) -> None:
-        self.counts[result.status] = self.counts.get(result.status, 0) + 1
-        if result.status != "skipped":
-            self._recent.append(self.clock())
-
-    @property
-    def rate(self) -> float:
-        """Photos per second processed lately (0 until two have finished)."""
-        now = self.clock()
-        while len(self._recent) > 2 and now - self._recent[0] > self.window:
-            self._recent.popleft()
-        if len(self._recent) < 2:
-            return 0.0
-        span = max(now, self._recent[-1]) - self._recent[0]
-        return (len(self._recent) - 1) / span if span > 0 else 0.0
-
-    @property
-    def seconds_left(self) -> float | None:
-        """Estimated seconds to finish, or None while the rate is unknown."""
-        rate = self.rate
-        if rate <= 0:
-            return None
-        return (self.total - self.finished) / rate
-
-    def describe(self) -> str:
-        """E.g. '37/120 · 4.2 photos/s · 0:20 left'."""
-        parts = [f"{self.finished}/{self.total}"]
-        if self.rate > 0:
-            parts.append(f"{self.rate:.1f} photos/s")
-        left = self.seconds_left
-        if left is not None:
-            parts.append(f"{format_duration(left)} left")
-        return " · ".join(parts)
-
-
-def format_duration(seconds: float) -> str:
-    """'0:07', '12:30', '1:02:03'."""
-    seconds = int(round(max(0.0, seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 @contextlib.contextmanager
@@ -295,11 +237,17 @@ class _Loaded:
     seconds: float = 0.0
     probability: np.ndarray | None = None
     mirror: float | None = None
+    uncertainty: float | None = None  # of the finished mask, for a photo held at the listing gate
+    area: float | None = None
 
     @property
     def nbytes(self) -> int:
         """The decoded arrays this item holds (what the byte budget counts)."""
-        arrays = (self.photo.rgb, self.photo.alpha, self.mask)
+        return self.nbytes_of(self.photo) + (self.mask.nbytes if self.mask is not None else 0)
+
+    @staticmethod
+    def nbytes_of(photo: Photo | None) -> int:
+        arrays = (photo.rgb, photo.alpha) if photo is not None else ()
         return sum(array.nbytes for array in arrays if array is not None)
 
 
@@ -355,6 +303,10 @@ class _Pipeline:
         self.results: queue.Queue = queue.Queue()
         self.budget = _ByteBudget(max_bytes_in_flight)
         self.stop = threading.Event()
+        listing = options.listing
+        # every angle of a car shares one frame: its photos wait at the gate until all are masked
+        self.gate = (FrameGate(jobs, listing, max_bytes_in_flight // 2)
+                     if listing is not None and listing.framed else None)
 
     def run(self, should_stop: Callable[[], bool]) -> Iterator[BatchResult]:
         threads = [threading.Thread(target=self._guard, args=(self._read_all, _READER_DONE), name=f"batch-reader-{i}",
@@ -459,6 +411,9 @@ class _Pipeline:
                 if item.status == "skipped" and self.review is not None and self.review.key(job.output) not in self.known:
                     self.review.record_known(item, job)
                 self.results.put(item)
+                ready = self.gate.hold(job, None) if self.gate is not None else None
+                if ready is not None:
+                    _put(self.to_write, ready, self.stop.is_set)
             elif not self.budget.take(item.nbytes, self.stop.is_set):
                 return
             elif item.mask is not None:
@@ -471,7 +426,7 @@ class _Pipeline:
         try:
             key = photo_key(job.source) if self.corrected_keys else None
             correction = self.corrections.get(key) if key in self.corrected_keys else None
-            if self.skip_existing and job.output.is_file():
+            if self.skip_existing and job.output.is_file() and not (self.gate and self.gate.must_redo(job)):
                 if correction is None or correction.updated <= job.output.stat().st_mtime:
                     return BatchResult(job.source, job.output, "skipped")
             photo = read_photo(job.source)
@@ -513,25 +468,65 @@ class _Pipeline:
                 continue
             if item is _WRITER_DONE or self.stop.is_set():
                 return
-            try:
-                result = _write_one(item, self.options)
-            finally:
-                self.budget.give_back(item.nbytes)
-            if result.status == "done" and self.review is not None:
-                self.review.record_result(result, item.job)
-            self.results.put(result)
+            if isinstance(item, ReadyGroup):
+                written = self._write_group(item)
+            else:
+                nbytes = item.nbytes
+                try:
+                    written = self._write_item(item)
+                finally:
+                    self.budget.give_back(nbytes)
+            for result, job in written:
+                if result.status == "done" and self.review is not None:
+                    self.review.record_result(result, job)
+                self.results.put(result)
+
+    def _write_item(self, item: _Loaded) -> list[tuple[BatchResult, BatchJob]]:
+        """Write one photo, or hold it at the gate until every angle of its car is masked."""
+        if self.gate is None or not self.gate.grouped(item.job):
+            return [(_write_one(item, self.options), item.job)]
+        tick = time.perf_counter()
+        try:
+            mask, item.uncertainty, item.area = _finished_mask(item)
+        except (MaskingNetError, ValueError, MemoryError) as error:
+            failed = BatchResult(item.job.source, item.job.output, "failed", f"{item.job.source}: {error}")
+            ready = self.gate.hold(item.job, None)
+            return [(failed, item.job)] + (self._write_group(ready) if ready else [])
+        item.seconds += time.perf_counter() - tick
+        photo, item.photo = item.photo, None  # the gate decides whether the photo stays decoded
+        ready = self.gate.hold(item.job, Held(item, photo, mask, car_box(mask)), item.nbytes_of(photo))
+        return self._write_group(ready) if ready is not None else []
+
+    def _write_group(self, ready: ReadyGroup) -> list[tuple[BatchResult, BatchJob]]:
+        written = []
+        for held in ready.held:
+            written.append((_write_one(held.item, self.options, ready.frame, held), held.item.job))
+            self.gate.release(held)
+        return written
 
 
-def _write_one(item: _Loaded, options: ExportOptions) -> BatchResult:
-    job, photo = item.job, item.photo
+def _finished_mask(item: _Loaded) -> tuple[np.ndarray, float, float]:
+    """The full-size mask of a loaded photo: the user's, or the model's; its uncertainty, car share."""
+    if item.mask is not None:
+        return item.mask, 0.0, float(np.mean(item.mask))
+    photo = item.photo
+    prediction = Segmenter.finish(item.probability, photo.rgb.shape[1], photo.rgb.shape[0], photo.alpha)
+    return prediction.mask, prediction.uncertainty, float(np.mean(item.probability >= 0.5))
+
+
+def _write_one(item: _Loaded, options: ExportOptions, frame: GroupFrame | None = None,
+               held: Held | None = None) -> BatchResult:
+    """Export one photo; a ``held`` one (from the gate) comes with its mask and its car's ``frame``."""
+    job = item.job
     tick = time.perf_counter()
     try:
-        if item.mask is not None:
-            mask, uncertainty, area = item.mask, 0.0, float(np.mean(item.mask))
+        if held is not None:
+            photo = held.photo or read_photo(job.source)
+            mask, uncertainty, area = held.mask, item.uncertainty, item.area
         else:
-            prediction = Segmenter.finish(item.probability, photo.rgb.shape[1], photo.rgb.shape[0], photo.alpha)
-            mask, uncertainty, area = prediction.mask, prediction.uncertainty, float(np.mean(item.probability >= 0.5))
-        data = encode_export(photo, mask, options)
+            photo = item.photo
+            mask, uncertainty, area = _finished_mask(item)
+        data = encode_export(photo, mask, options, frame)
         job.output.parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(job.output, data)
     except (MaskingNetError, ValueError) as error:
@@ -543,13 +538,23 @@ def _write_one(item: _Loaded, options: ExportOptions) -> BatchResult:
     return BatchResult(
         job.source, job.output, "done", uncertainty=uncertainty, area=area, mirror=item.mirror,
         corrected=item.mask is not None, seconds=item.seconds + time.perf_counter() - tick,
+        box=astuple(held.box) if held is not None and held.box is not None else None,
     )
 
 
-def encode_export(photo: Photo, mask: np.ndarray, options: ExportOptions) -> bytes:
+def encode_export(photo: Photo, mask: np.ndarray, options: ExportOptions, frame: GroupFrame | None = None) -> bytes:
     """The file bytes of ``photo``'s export: the pixels of ``core.export.render_export``,
     made and encoded with less CPU (PNG through OpenCV with ``PNG_PARAMS``; hard-edged
-    composites by copying pixels instead of blending in floating point)."""
+    composites by copying pixels instead of blending in floating point). A listing photo is
+    framed with ``frame`` (its car's, shared by all its angles) when given."""
+    if options.listing is not None:
+        array = render_listing(photo.rgb, alpha_from_mask(mask, options.feather, photo.alpha), options.listing, frame,
+                               format=options.format, fallback=options.background)
+        if options.format == "png":
+            code = cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR
+            return with_icc_profile(_encode_png(cv2.cvtColor(array, code)), photo.icc_profile)
+        return encode_image(array, "JPEG" if options.format == "jpeg" else "WEBP", quality=options.quality,
+                            icc_profile=photo.icc_profile)
     if options.format == "png":
         bgra = cv2.cvtColor(photo.rgb, cv2.COLOR_RGB2BGRA)
         bgra[..., 3] = alpha_from_mask(mask, options.feather, photo.alpha)

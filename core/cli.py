@@ -105,9 +105,12 @@ def run_predict(args: argparse.Namespace) -> int:
     from core.corrections import CorrectionStore
     from core.export import ExportOptions
     from core.inference import Segmenter
+    from core.listing import cli as listing_cli
     from core.review import ReviewLog, group_cars, rank_by_doubt
 
-    options = ExportOptions(format="mask" if args.mask_only else args.format, feather=args.feather)
+    listing = listing_cli.spec_from_args(args)
+    fmt = listing_cli.output_format("mask" if args.mask_only else args.format, listing)
+    options = ExportOptions(format=fmt, feather=args.feather, listing=listing)
     left_out: list = []
     jobs = plan_jobs(args.paths, args.out, options, recursive=args.recursive, left_out=left_out)
     unreadable = _report_left_out(left_out, args.list_left_out)
@@ -208,8 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("paths", nargs="+", type=Path, help="photos or folders")
     predict.add_argument("-o", "--out", required=True, type=Path, help="output folder")
     predict.add_argument("--mask-only", action="store_true", help="write 8-bit 0/255 masks instead of cut-outs")
-    predict.add_argument("--format", default="png", choices=["png", "mask", "jpeg", "webp"],
-                         help="png: transparent cut-out; jpeg/webp: on white")
+    predict.add_argument("--format", choices=["png", "mask", "jpeg", "webp"],
+                         help="png: transparent cut-out (the default); jpeg/webp: on white (a listing photo: "
+                              "jpeg on an opaque background)")
     predict.add_argument("--feather", type=feather_pixels, default=0.0, help="soften the edge by this many pixels")
     predict.add_argument("--recursive", action="store_true", help="scan sub-folders, mirrored in the output")
     predict.add_argument("--list-left-out", action="store_true",
@@ -221,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--threads", type=whole_number(0), default=0,
                          help="CPU threads for the model (default: all cores but one, which decodes and encodes)")
     model_options(predict)
+    from core.listing import cli as listing_cli
+
+    listing_cli.add_arguments(predict)
     predict.set_defaults(handler=run_predict)
 
     evaluate = commands.add_parser("eval", help="mean Dice of a model on photos with masks")

@@ -11,6 +11,9 @@ import cv2
 import numpy as np
 
 from core.imageio import Photo, write_image
+from core.listing.framing import GroupFrame
+from core.listing.presets import ListingSpec
+from core.listing.render import render_listing
 
 EXPORT_FORMATS = ("png", "mask", "jpeg", "webp")
 MAX_FEATHER = 100.0  # pixels; a wider blur only costs time (1e6 stalls the encoder)
@@ -22,12 +25,15 @@ class ExportOptions:
 
     ``feather`` softens the alpha edge by a Gaussian of that many pixels (0 = hard edge, at
     most ``MAX_FEATHER``). Values out of range raise ``ValueError`` (one line).
+    ``listing``: make a listing photo (``core.listing``: framed, on its background, with its
+    shadow) in ``format`` instead of a plain cut-out.
     """
 
     format: str = "png"
     background: tuple[int, int, int] = (255, 255, 255)
     feather: float = 0.0
     quality: int = 92
+    listing: ListingSpec | None = None
 
     def __post_init__(self) -> None:
         if self.format not in EXPORT_FORMATS:
@@ -60,13 +66,16 @@ def alpha_from_mask(mask: np.ndarray, feather: float = 0.0, photo_alpha: np.ndar
     return alpha
 
 
-def render_export(photo: Photo, mask: np.ndarray, options: ExportOptions) -> np.ndarray:
-    """The image array to write for ``options.format``."""
+def render_export(photo: Photo, mask: np.ndarray, options: ExportOptions, frame: GroupFrame | None = None) -> np.ndarray:
+    """The image array to write for ``options.format``; a listing photo is framed with ``frame``
+    (its car's, shared by its angles) when given."""
     if options.format not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {options.format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     if mask.shape != photo.rgb.shape[:2]:
         raise ValueError(f"mask {mask.shape[::-1]} and photo {photo.rgb.shape[1::-1]} differ in size")
     alpha = alpha_from_mask(mask, options.feather, photo.alpha)
+    if options.listing is not None:
+        return render_listing(photo.rgb, alpha, options.listing, frame, format=options.format, fallback=options.background)
     if options.format == "mask":
         return alpha if options.feather > 0 else (alpha >= 128).astype(np.uint8) * 255
     if options.format == "png":
@@ -91,12 +100,13 @@ def composite_on(rgb: np.ndarray, alpha: np.ndarray, background: tuple[int, int,
     return out
 
 
-def export_photo(photo: Photo, mask: np.ndarray, path: str | Path, options: ExportOptions = ExportOptions()) -> Path:
+def export_photo(photo: Photo, mask: np.ndarray, path: str | Path, options: ExportOptions = ExportOptions(),
+                 frame: GroupFrame | None = None) -> Path:
     """Write the export atomically; refuses to overwrite the input photo."""
     path = Path(path)
     if path.exists() and photo.path.exists() and path.resolve() == photo.path.resolve():
         raise ValueError(f"{path}: refusing to overwrite the input photo")
     fmt = {"png": "PNG", "mask": "PNG", "jpeg": "JPEG", "webp": "WEBP"}[options.format]
-    write_image(path, render_export(photo, mask, options), format=fmt, quality=options.quality,
+    write_image(path, render_export(photo, mask, options, frame), format=fmt, quality=options.quality,
                 icc_profile=export_profile(photo, options))
     return path

@@ -82,11 +82,11 @@ class ModelVersion:
 
     @property
     def val_dice_before(self) -> float | None:
-        return self.record.get("figures", {}).get("val_dice_before")
+        return (self.record.get("figures") or {}).get("val_dice_before")  # "figures": null is none
 
     @property
     def val_dice_after(self) -> float | None:
-        return self.record.get("figures", {}).get("val_dice_after")
+        return (self.record.get("figures") or {}).get("val_dice_after")
 
     def summary(self) -> str:
         """One line for menus: name, date, and the validation Dice it reached."""

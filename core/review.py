@@ -33,6 +33,8 @@ import numpy as np
 from core.atomic import write_bytes_atomic
 from core.errors import MaskingNetError, printable
 from core.export import ExportOptions
+from core.listing.framing import Box, GroupFrame, fit_group
+from core.listing.presets import ListingSpec, spec_from_dict
 from core.records import Fields, RecordError, hold_lock, inside, one_line, open_nofollow, parse_json, read_bytes
 
 if TYPE_CHECKING:
@@ -73,6 +75,7 @@ class ReviewItem:
     corrected: bool = False
     mark: str = UNREVIEWED
     updated: float = 0.0
+    box: tuple[int, int, int, int] | None = None  # the car's box in the photo, for a listing framed with its car
 
     @property
     def doubt(self) -> float | None:
@@ -172,6 +175,7 @@ class ReviewLog:
             "angle": angle, "uncertainty": _rounded(result.uncertainty), "mirror": _rounded(result.mirror),
             "area": _rounded(result.area), "corrected": bool(result.corrected),
             "mark": FIXED if result.corrected else UNREVIEWED,
+            **({"box": list(result.box)} if result.box is not None else {}),
         })
 
     def record_known(self, result: BatchResult, job: BatchJob | None = None) -> None:
@@ -301,6 +305,10 @@ def parse_line(data: Any, path: str | Path, where: str = "") -> dict | ExportOpt
         record["scored"] = "uncertainty" in fields.data  # a "known" line (no scores) keeps earlier scores
         for name in ("uncertainty", "mirror", "area"):
             record[name] = fields.float(name, None, low=0.0, high=2.0)
+        box = fields.list("box", None, of=int)  # the car's box of a listing photo framed with its car
+        if box is not None and len(box) != 4:
+            raise fields.error("box must be 4 whole numbers")
+        record["box"] = tuple(box) if box is not None else None
     return record
 
 
@@ -312,9 +320,16 @@ def options_from(fields: Fields) -> ExportOptions:
         return ExportOptions(
             format=fields.str("format", defaults.format), background=tuple(background),
             feather=fields.float("feather", defaults.feather), quality=fields.int("quality", defaults.quality),
+            listing=_listing_from(fields),
         )
     except ValueError as error:
         raise fields.error(str(error)) from None
+
+
+def _listing_from(fields: Fields) -> ListingSpec | None:
+    """The listing settings of an options line, None for plain cut-outs (ValueError when bad)."""
+    listing = fields.dict("listing", None)
+    return spec_from_dict(listing, "listing") if listing is not None else None
 
 
 def _is_relative_key(output: str) -> bool:
@@ -335,11 +350,22 @@ def _apply(items: dict[str, ReviewItem], record: dict) -> None:
             item.uncertainty, item.mirror, item.area = record["uncertainty"], record["mirror"], record["area"]
             item.corrected = record["corrected"]
             item.mark = record["mark"]
+            item.box = record["box"]
     else:
         item.mark = record["mark"]
         item.corrected = item.corrected or record["corrected"]
     item.updated = record["time"]
     items[key] = item
+
+
+def _car_frame(item: ReviewItem, log: ReviewLog, options: ExportOptions) -> GroupFrame | None:
+    """The frame a listing photo shared with its car's other angles in the batch (from their
+    logged boxes, so a re-exported angle keeps their scale and ground line); None otherwise."""
+    spec = options.listing
+    if spec is None or not spec.framed or item.box is None:
+        return None
+    boxes = [Box(*other.box) for other in log.items().values() if other.car == item.car and other.box is not None]
+    return fit_group(boxes, spec.width, spec.height, spec.margin)
 
 
 def _rounded(value: float | None) -> float | None:
@@ -418,6 +444,6 @@ def reexport_from_correction(
                               f"the photo {photo.rgb.shape[1]}x{photo.rgb.shape[0]}")
     output = inside(log.out_dir, item.output, log.path)  # a planted '../x' or '/x' is refused
     output.parent.mkdir(parents=True, exist_ok=True)
-    export_photo(photo, mask, output, options)
+    export_photo(photo, mask, output, options, _car_frame(item, log, options))
     log.set_corrected(item.output)
     return output

@@ -36,9 +36,11 @@ from PySide6.QtWidgets import (
 
 from core.errors import printable
 from core.export import ExportOptions
+from core.listing.background import parse_background
 from core.review import ReviewItem
 from maskingnet_app import app_settings
 from maskingnet_app.batch_worker import BatchSettings, BatchWorker, ModelSource
+from maskingnet_app.listing_dialog import ListingPanel, remember_spec, remembered_spec
 from maskingnet_app.review_grid import ReviewGrid
 
 FORMAT_LABELS = {
@@ -46,6 +48,7 @@ FORMAT_LABELS = {
     "mask": "Mask only (PNG, white = car)",
     "jpeg": "JPEG on white",
     "webp": "WebP on white",
+    "listing": "Listing photo (framed, on a background, with a shadow)",
 }
 STATUS_LABELS = {"waiting": "waiting", "done": "done", "skipped": "already exported", "failed": "failed"}
 STATUS_COLORS = {"done": "#2e9d4f", "skipped": "#868e96", "failed": "#c92a2a"}
@@ -148,6 +151,10 @@ class BatchDialog(QDialog):
         for key, label in FORMAT_LABELS.items():
             self.format_box.addItem(label, key)
         self.format_box.setCurrentIndex(max(0, self.format_box.findData(app_settings.value(KEY_FORMAT, "png", str))))
+        self.listing_panel = ListingPanel(remembered_spec())
+        self.format_box.currentIndexChanged.connect(
+            lambda: self.listing_panel.setVisible(self.format_box.currentData() == "listing"))
+        self.listing_panel.setVisible(self.format_box.currentData() == "listing")
         self.redo_box = QCheckBox("Redo photos already exported")
         self.redo_box.setToolTip("Otherwise photos whose export exists are skipped, so a stopped batch resumes")
         self.mirror_box = QCheckBox("Average with the mirrored photo (better masks and doubt scores, twice the model time)")
@@ -184,6 +191,7 @@ class BatchDialog(QDialog):
         form.addRow("", self.recursive_box)
         form.addRow("Export to:", self._with_browse(self.output_edit, "Export to Folder"))
         form.addRow("Format:", self.format_box)
+        form.addRow(self.listing_panel)
         form.addRow("", self.redo_box)
         form.addRow("", self.mirror_box)
         run_row = QHBoxLayout()
@@ -206,9 +214,14 @@ class BatchDialog(QDialog):
     # -- running -------------------------------------------------------------------------
     def settings(self) -> BatchSettings:
         fmt = self.format_box.currentData()
+        if fmt == "listing":  # the angles of a car share a frame (core.listing)
+            spec = self.listing_panel.spec()
+            options = ExportOptions(format="jpeg" if parse_background(spec.background).opaque else "png", listing=spec)
+        else:
+            options = ExportOptions(format=fmt)
         return BatchSettings(
             inputs=[Path(self.input_edit.text().strip())], out_dir=Path(self.output_edit.text().strip()),
-            options=ExportOptions(format=fmt), recursive=self.recursive_box.isChecked(),
+            options=options, recursive=self.recursive_box.isChecked(),
             redo=self.redo_box.isChecked(), mirror=self.mirror_box.isChecked(),
         )
 
@@ -221,6 +234,11 @@ class BatchDialog(QDialog):
             return f"{source}: no such folder."
         if not target:
             return "Choose the folder the exports go to."
+        if self.format_box.currentData() == "listing":
+            try:
+                self.listing_panel.spec()
+            except ValueError as error:
+                return str(error).capitalize() + "."
         return ""
 
     @property
@@ -237,8 +255,10 @@ class BatchDialog(QDialog):
             self._set_status(problem, error=True)
             return False
         settings = self.settings()
+        if settings.options.listing is not None:
+            remember_spec(settings.options.listing, self.listing_panel.preset_name())
         for key, value in ((KEY_INPUT, self.input_edit.text().strip()), (KEY_OUTPUT, self.output_edit.text().strip()),
-                           (KEY_FORMAT, settings.options.format), (KEY_RECURSIVE, settings.recursive),
+                           (KEY_FORMAT, self.format_box.currentData()), (KEY_RECURSIVE, settings.recursive),
                            (KEY_MIRROR, settings.mirror)):
             app_settings.set_value(key, value)
         self.worker = BatchWorker(settings, self._model, corrections=self._corrections, parent=self)
@@ -275,7 +295,7 @@ class BatchDialog(QDialog):
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         for widget in (self.input_edit, self.output_edit, self.recursive_box, self.format_box, self.redo_box,
-                       self.mirror_box):
+                       self.mirror_box, self.listing_panel):
             widget.setEnabled(not running)
 
     def _set_status(self, text: str, error: bool = False) -> None:

@@ -17,6 +17,7 @@ from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QApplication, QLineEdit, QWidget
 
+from core.listing.presets import ListingSpec
 from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect
 from maskingnet_app.editor_state import EditorState
 from maskingnet_app.render import DisplayImage
@@ -57,6 +58,7 @@ class Canvas(QAbstractScrollArea):
         self._space = False
         self._stroking = False
         self._checker = QBrush(_checker_pixmap())
+        self._listing = ListingSpec()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
         self.viewport().setMouseTracking(True)
@@ -85,7 +87,8 @@ class Canvas(QAbstractScrollArea):
 
     @property
     def editing_enabled(self) -> bool:
-        return self._display is not None and self._editor is not None
+        """Painting works on a photo with a mask, in every view but the listing (another frame)."""
+        return self._display is not None and self._editor is not None and self.state.view_mode != "listing"
 
     def set_photo(self, rgb: np.ndarray | None, photo_alpha: np.ndarray | None = None,
                   editor: MaskEditor | None = None, *, keep_view: bool = False) -> None:
@@ -98,7 +101,7 @@ class Canvas(QAbstractScrollArea):
         else:
             self._display = DisplayImage(rgb, editor.alpha if editor else None, photo_alpha)
             self._display.configure(mode=self.state.view_mode, color=self.state.overlay_color,
-                                    opacity=self.state.overlay_opacity)
+                                    opacity=self.state.overlay_opacity, listing=self._listing)
         if not keep_view or self._display is None:
             self._fit = True
         self._update_geometry()
@@ -113,6 +116,15 @@ class Canvas(QAbstractScrollArea):
             self._display.configure(alpha=editor.alpha if editor else None)
         self._update_cursor()
         self.viewport().update()
+
+    def set_listing(self, spec: ListingSpec) -> None:
+        """The listing settings the "listing" view shows."""
+        self._listing = spec
+        if self._display is not None:
+            self._display.listing = spec
+            if self.state.view_mode == "listing":
+                self._display.update()
+                self.viewport().update()
 
     def set_notice(self, text: str) -> None:
         """A short status drawn over the photo, e.g. 'Masking…' ('' hides it)."""
@@ -420,6 +432,7 @@ class Canvas(QAbstractScrollArea):
         if name in ("view_mode", "overlay_color", "overlay_opacity") and self._display is not None:
             self._display.configure(mode=self.state.view_mode, color=self.state.overlay_color,
                                     opacity=self.state.overlay_opacity)
+            self._update_cursor()
             self.viewport().update()
         elif name in ("background", "background_color"):
             self.viewport().update()

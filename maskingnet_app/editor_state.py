@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor
 from core.mask_edit import BRUSH, ERASER
 from maskingnet_app import app_settings
 
-VIEW_MODES = ("overlay", "cutout", "mask", "original")
+VIEW_MODES = ("overlay", "cutout", "mask", "original", "listing")
 MIN_BRUSH, MAX_BRUSH = 1, 2000
 BACKGROUNDS = ("checker", "color")
 

@@ -4,13 +4,16 @@ the exporter, and reports each photo's outcome in the photo list and the message
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QWidget
 
+from core.listing.presets import ListingSpec
 from maskingnet_app.documents import PhotoDocument, PhotoStatus
 from maskingnet_app.export_dialog import ExportDialog
 from maskingnet_app.exporter import Exporter, ExportSettings, plan_exports
+from maskingnet_app.listing_dialog import ListingExportDialog, remembered_spec
 from maskingnet_app.session import PhotoSession
 
 
@@ -30,6 +33,8 @@ class ExportController(QObject):
         self.exporter.finished.connect(self._on_finished)
         self.exporter.progress.connect(lambda done, total: self.status.emit(f"Exported {done} of {total}…"))
         self.ask = self._ask_with_dialog  # tests replace this
+        self.ask_listing = self._ask_listing_with_dialog  # and this
+        self._folder = ""
         self._first_error = ""
 
     def export(self, documents: list[PhotoDocument], *, choose: bool = False) -> bool:
@@ -49,6 +54,7 @@ class ExportController(QObject):
                 return False
             self.settings = chosen
             self.settings.save()
+        self._folder = self.settings.folder
         items = plan_exports(self.settings, [(d.id, d.path, d.editor.alpha) for d in ready])
         protected = {d.path for d in self.session.documents}
         skipped = len(documents) - len(ready)
@@ -56,6 +62,32 @@ class ExportController(QObject):
             self.message.emit("info", f"{skipped} photo(s) without a mask are left out")
         self._first_error = ""
         return self.exporter.start(items, self.settings.options, protected)
+
+    def export_listing(self, documents: list[PhotoDocument], *,
+                       preview: Callable[[ListingSpec], None] = lambda spec: None) -> bool:
+        """Listing photos of ``documents`` that have a mask (the angles of a car share a frame),
+        with the settings the listing dialog gives; ``preview`` sees them change live."""
+        ready = [d for d in documents if d.editor is not None]
+        if not ready:
+            self.message.emit("warning", "Nothing to export yet: no photo has a mask")
+            return False
+        if self.exporter.running:
+            self.message.emit("warning", "An export is still running")
+            return False
+        chosen = self.ask_listing([d.path for d in ready], preview)
+        if chosen is None:
+            preview(remembered_spec())
+            return False
+        preview(chosen.options.listing)
+        self._folder = chosen.folder
+        items = plan_exports(chosen, [(d.id, d.path, d.editor.alpha) for d in ready])
+        self._first_error = ""
+        return self.exporter.start(items, chosen.options, {d.path for d in self.session.documents})
+
+    def _ask_listing_with_dialog(self, sources: list[Path], preview: Callable[[ListingSpec], None]) -> ExportSettings | None:
+        dialog = ListingExportDialog(sources, self.parent_widget)
+        dialog.previewChanged.connect(preview)
+        return dialog.settings() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
     def _ask_with_dialog(self, settings: ExportSettings, sources: list[Path]) -> ExportSettings | None:
         dialog = ExportDialog(settings, sources, self.parent_widget)
@@ -73,7 +105,7 @@ class ExportController(QObject):
             self.message.emit("error", message)
 
     def _on_finished(self, written: int, failed: int, cancelled: bool) -> None:
-        folder = self.settings.folder
+        folder = self._folder
         if cancelled:
             self.message.emit("warning", f"Export cancelled after {written} file(s)")
         elif failed:

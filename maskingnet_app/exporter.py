@@ -16,6 +16,8 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 from core.errors import MaskingNetError, printable
 from core.export import EXPORT_FORMATS, MAX_FEATHER, ExportOptions, export_photo
 from core.imageio import Photo, read_photo
+from core.listing.framing import GroupFrame
+from core.listing.group_gate import frames_by_car
 from core.records import one_line
 from maskingnet_app import app_settings
 
@@ -129,7 +131,8 @@ def plan_exports(settings: ExportSettings, sources: list[tuple[int, Path, np.nda
     return items
 
 
-def export_alpha(photo: Photo, alpha: np.ndarray, output: Path, options: ExportOptions) -> Path:
+def export_alpha(photo: Photo, alpha: np.ndarray, output: Path, options: ExportOptions,
+                 frame: GroupFrame | None = None) -> Path:
     """Export with an edited alpha: binary where the mask is hard, the exact alpha where a soft
     brush left values in between (folded into the photo's own transparency, which the core
     multiplies into every cut-out)."""
@@ -137,8 +140,8 @@ def export_alpha(photo: Photo, alpha: np.ndarray, output: Path, options: ExportO
     if soft:
         limit = alpha if photo.alpha is None else np.minimum(alpha, photo.alpha)
         photo = replace(photo, alpha=limit)
-        return export_photo(photo, alpha > 0, output, options)
-    return export_photo(photo, alpha >= 128, output, options)
+        return export_photo(photo, alpha > 0, output, options, frame)
+    return export_photo(photo, alpha >= 128, output, options, frame)
 
 
 def _failure(item: ExportItem, error: BaseException) -> str:
@@ -189,12 +192,15 @@ class Exporter(QObject):
         """Contract: whatever happens, each item is reported done or failed and the exporter
         is free again at the end (``finished`` is emitted)."""
         written = failed = 0
+        # listing photos: every angle of a car (among the photos exported) shares one frame
+        frames = (frames_by_car([(item.source, item.alpha) for item in items], options.listing)
+                  if options.listing is not None else [None] * len(items))
         try:
-            for done, item in enumerate(items):
+            for done, (item, frame) in enumerate(zip(items, frames)):
                 if self._cancel.is_set():
                     break
                 try:
-                    self._export_one(item, options, protected)
+                    self._export_one(item, options, protected, frame)
                     written += 1
                     self.itemDone.emit(item.document_id, str(item.output))
                 except Exception as error:  # noqa: BLE001 - every failure is shown as one line
@@ -204,14 +210,15 @@ class Exporter(QObject):
         finally:
             self._running_done(written, failed, self._cancel.is_set())
 
-    def _export_one(self, item: ExportItem, options: ExportOptions, protected: set[Path]) -> None:
+    def _export_one(self, item: ExportItem, options: ExportOptions, protected: set[Path],
+                    frame: GroupFrame | None = None) -> None:
         if item.output.resolve() in protected:
             raise ValueError(f"{item.output}: refusing to overwrite an open photo; choose another folder or name")
         photo = self._cached(item.source) or read_photo(item.source)
         if photo.rgb.shape[:2] != item.alpha.shape:
             raise ValueError(f"{item.source}: the photo changed size since it was masked")
         item.output.parent.mkdir(parents=True, exist_ok=True)
-        export_alpha(photo, item.alpha, item.output, options)
+        export_alpha(photo, item.alpha, item.output, options, frame)
 
     def _running_done(self, written: int, failed: int, cancelled: bool) -> None:
         self._running = False

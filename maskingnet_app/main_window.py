@@ -34,6 +34,7 @@ from maskingnet_app.documents import PhotoDocument, PhotoStatus
 from maskingnet_app.editor_state import EditorState
 from maskingnet_app.export_controller import ExportController
 from maskingnet_app.help_dialogs import ShortcutsDialog, show_about
+from maskingnet_app.listing_dialog import remembered_spec
 from maskingnet_app.message_bar import MessageBar
 from maskingnet_app.model_menu import install_model_menu
 from maskingnet_app.model_service import DEVICE_CHOICES, ModelService
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self.actions = create_actions(self)
         self.menus = build_menus(self.menuBar(), self.actions)
         self.canvas = Canvas(self.state)
+        self.canvas.set_listing(remembered_spec())
         self.message_bar = MessageBar()
         self.photo_list = PhotoListView(self.session.model)
         self.tool_options = ToolOptionsBar(self.state, [self.actions["tool_brush"], self.actions["tool_eraser"]])
@@ -179,11 +181,13 @@ class MainWindow(QMainWindow):
             "open": self.open_dialog, "open_folder": lambda: self.open_folder_dialog(False),
             "open_folder_recursive": lambda: self.open_folder_dialog(True),
             "export": lambda: self.export_current(choose=False), "export_as": lambda: self.export_current(choose=True),
-            "export_all": self.export_all, "close_photo": self.close_current, "quit": self.close,
+            "export_all": self.export_all, "export_listing": self.export_listing,
+            "close_photo": self.close_current, "quit": self.close,
             "undo": self.undo, "redo": self.redo, "paste": self.paste,
             "zoom_in": canvas.zoom_in, "zoom_out": canvas.zoom_out, "zoom_fit": canvas.fit, "zoom_actual": canvas.actual_size,
             "view_overlay": lambda: state.set("view_mode", "overlay"), "view_cutout": lambda: state.set("view_mode", "cutout"),
             "view_mask": lambda: state.set("view_mode", "mask"), "view_original": lambda: state.set("view_mode", "original"),
+            "view_listing": lambda: state.set("view_mode", "listing"),
             "toggle_original": state.toggle_original, "overlay_color": self.tool_options.choose_overlay_color,
             "background_checker": lambda: state.set("background", "checker"), "background_color": self.choose_background,
             "next_photo": lambda: self.photo_list.step(1), "previous_photo": lambda: self.photo_list.step(-1),
@@ -400,6 +404,10 @@ class MainWindow(QMainWindow):
     def export_all(self) -> bool:
         return self.exports.export(self.session.documents, choose=True)
 
+    def export_listing(self) -> bool:
+        """Listing photos of every masked photo; the listing view follows the dialog's settings."""
+        return self.exports.export_listing(self.session.documents, preview=self.canvas.set_listing)
+
     def cancel_work(self) -> None:
         self.session.cancel_all()
         self.exports.exporter.cancel()
@@ -438,6 +446,7 @@ class MainWindow(QMainWindow):
         for name in ("export", "export_as"):
             a[name].setEnabled(editor is not None)
         a["export_all"].setEnabled(any(d.editor is not None for d in self.session.documents))
+        a["export_listing"].setEnabled(a["export_all"].isEnabled())
         a["close_photo"].setEnabled(document is not None)
         a[f"view_{state.view_mode}"].setChecked(True)
         a[f"tool_{state.tool}"].setChecked(True)

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from maskingnet_app.editor_state import MAX_BRUSH, MIN_BRUSH, VIEW_MODES, EditorState
 
-VIEW_LABELS = {"overlay": "Overlay", "cutout": "Cut-out", "mask": "Mask only", "original": "Original"}
+VIEW_LABELS = {"overlay": "Overlay", "cutout": "Cut-out", "mask": "Mask only", "original": "Original", "listing": "Listing"}
 
 
 def color_icon(color: str, side: int = 16) -> QIcon:
@@ -58,7 +58,7 @@ class ToolOptionsBar(QToolBar):
         self.view_box = QComboBox()
         for mode in VIEW_MODES:
             self.view_box.addItem(VIEW_LABELS[mode], mode)
-        self.view_box.setToolTip("What the canvas shows (1 to 4; Tab or O toggles the original)")
+        self.view_box.setToolTip("What the canvas shows (1 to 5; Tab or O toggles the original; 5: the listing photo)")
         self.view_box.currentIndexChanged.connect(lambda index: state.set("view_mode", self.view_box.itemData(index)))
         self._add_labelled("View", self.view_box)
 
