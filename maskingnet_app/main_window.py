@@ -122,6 +122,10 @@ class MainWindow(QMainWindow):
         """A one-line message above the canvas, until closed or replaced."""
         self.message_bar.show_message(text, level)
 
+    def _show_level_message(self, level: str, text: str) -> None:
+        """Slot of the parts' ``message(level, text)`` signals (note the order)."""
+        self.show_message(text, level)
+
     def show_status(self, text: str, msecs: int = 5000) -> None:
         """A passing note in the status bar."""
         self.status.showMessage(text, msecs)
@@ -207,9 +211,9 @@ class MainWindow(QMainWindow):
         session.photoReady.connect(self._on_photo_ready)
         session.maskChanged.connect(self._on_mask_changed)
         session.documentChanged.connect(self._on_document_changed)
-        session.message.connect(self.show_message)
+        session.message.connect(self._show_level_message)
         session.correctionSaved.connect(self.correctionSaved)
-        self.exports.message.connect(self.show_message)
+        self.exports.message.connect(self._show_level_message)
         self.exports.status.connect(self.show_status)
         canvas.strokeFinished.connect(self._after_edit)
         canvas.zoomChanged.connect(self.status.show_zoom)
