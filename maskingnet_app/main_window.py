@@ -194,7 +194,7 @@ class MainWindow(QMainWindow):
             "tool_brush": lambda: state.set("tool", BRUSH), "tool_eraser": lambda: state.set("tool", ERASER),
             "brush_bigger": lambda: state.step_brush_size(1), "brush_smaller": lambda: state.step_brush_size(-1),
             "brush_harder": lambda: state.step_hardness(1), "brush_softer": lambda: state.step_hardness(-1),
-            "fill_holes": lambda: self.run_command(lambda e, d: e.fill_holes(state.cleanup_area(*d.size))),
+            "fill_holes": lambda: self.run_command(lambda e, d: e.fill_holes()),  # every enclosed hole
             "remove_islands": lambda: self.run_command(lambda e, d: e.remove_islands(state.cleanup_area(*d.size))),
             "invert_mask": lambda: self.run_command(lambda e, d: e.invert()),
             "revert_mask": lambda: self.run_command(

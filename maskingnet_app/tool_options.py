@@ -80,7 +80,7 @@ class ToolOptionsBar(QToolBar):
         self.cleanup_box.setDecimals(3)
         self.cleanup_box.setSingleStep(0.05)
         self.cleanup_box.setSuffix(" %")
-        self.cleanup_box.setToolTip("Fill Holes and Remove Small Islands act on regions up to this share of the photo")
+        self.cleanup_box.setToolTip("Remove Small Islands removes car regions up to this share of the photo")
         self.cleanup_box.valueChanged.connect(lambda value: state.set("cleanup_percent", value))
         self._add_labelled("Clean-up up to", self.cleanup_box)
 
