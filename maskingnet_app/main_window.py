@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.photos_dock = dock
         self.addToolBar(self.tool_options)
+        self.tool_options.return_focus_to(self.canvas)
         self.setStatusBar(self.status)
         a = self.actions
         self.photo_list.add_context_actions([a["remask"], a["revert_mask"], a["export_as"], a["close_photo"]])
