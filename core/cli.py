@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import Iterator, Sequence, TextIO
 
 from core import __version__
 from core.atomic import ensure_writable_folder
@@ -39,6 +41,21 @@ class ProgressBar:
             self.stream.write("\n")
 
 
+@contextlib.contextmanager
+def removed_if_left_empty(folder: Path) -> Iterator[None]:
+    """Remove ``folder`` and the parents made for it when the block fails and leaves them empty."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        yield
+    except BaseException:
+        for made in missing:  # innermost first; stops at the first one that holds something
+            try:
+                made.rmdir()
+            except OSError:
+                break
+        raise
+
+
 def _load_segmenter(args: argparse.Namespace):
     from core.inference import Segmenter
 
@@ -51,6 +68,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from core.corrections import CorrectionStore
     from core.export import ExportOptions
     from core.inference import Segmenter
+    from core.model_store import resolve_model
     from core.review import ReviewLog, group_cars, rank_by_doubt
 
     options = ExportOptions(format="mask" if args.mask_only else args.format, feather=args.feather)
@@ -58,8 +76,14 @@ def run_predict(args: argparse.Namespace) -> int:
     if not jobs:
         print("error: no images found in " + ", ".join(map(str, args.paths)), file=sys.stderr)
         return 1
-    ensure_writable_folder(args.out)
-    segmenter = Segmenter.load(args.model, device=args.device, flip_tta=args.tta)
+    if not any(os.path.exists(job.source) for job in jobs):  # nothing to mask: no model, no folder
+        for job in jobs:
+            print(f"error: {job.source}: no such file", file=sys.stderr)
+        return 1
+    resolve_model(args.model)  # a missing model fails here, before the output folder is made
+    with removed_if_left_empty(args.out):
+        ensure_writable_folder(args.out)
+        segmenter = Segmenter.load(args.model, device=args.device, flip_tta=args.tta)
     segmenter.on_notice = lambda message: print(f"note: {message}", file=sys.stderr)
     if args.batch_size:
         segmenter.batch_size = args.batch_size
@@ -91,8 +115,16 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from core.data import find_samples
     from core.evaluate import evaluate_folder
+    from core.model_store import resolve_model
 
+    for folder in (args.images, args.masks):  # checked before the model loads
+        if not folder.is_dir():
+            raise ValueError(f"{folder}: no such folder")
+    resolve_model(args.model)
+    if not find_samples(args.images, args.masks)[0]:
+        raise ValueError(f"{args.images}: no photos with masks in {args.masks}")
     segmenter = _load_segmenter(args)
     groups = None
     if args.held_out:
@@ -147,8 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(handler=run_predict)
 
     evaluate = commands.add_parser("eval", help="mean Dice of a model on photos with masks")
-    evaluate.add_argument("--images", required=True, type=Path)
-    evaluate.add_argument("--masks", required=True, type=Path)
+    evaluate.add_argument("--images", required=True, type=Path, help="folder of photos (e.g. Carvana's train/)")
+    evaluate.add_argument("--masks", required=True, type=Path,
+                          help="folder of their true masks: <stem>.png or <stem>_mask.gif")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--limit", type=int, default=0, help="only the first N photos (sorted)")
     evaluate.add_argument("--held-out", action="store_true",
