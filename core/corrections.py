@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import write_bytes_atomic
-from core.data import Sample, group_of
+from core.data import Sample
+from core.grouping import photo_group
 from core.imageio import encode_png, read_mask
 from core.model_store import app_home
 
@@ -97,7 +98,7 @@ class CorrectionStore:
         meta = {
             "source": str(photo_path.resolve()),
             "name": photo_path.stem,
-            "group": previous.get("group") or _group_of_photo(photo_path),
+            "group": previous.get("group") or photo_group(photo_path),
             "width": int(mask.shape[1]),
             "height": int(mask.shape[0]),
             "model": model or previous.get("model", ""),
@@ -144,9 +145,3 @@ class CorrectionStore:
             group=meta.get("group", key), width=int(meta.get("width", 0)), height=int(meta.get("height", 0)),
             model=meta.get("model", ""), updated=float(meta.get("updated", 0.0)), saves=int(meta.get("saves", 0)),
         )
-
-
-def _group_of_photo(path: Path) -> str:
-    """Carvana's car id where the name has one, else the photo's folder (one shoot, one car)."""
-    carvana = group_of(path)
-    return carvana if carvana != path.stem else (path.parent.name or path.stem)

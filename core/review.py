@@ -32,6 +32,7 @@ import numpy as np
 
 from core.atomic import write_bytes_atomic
 from core.export import ExportOptions
+from core.grouping import photo_group
 
 if TYPE_CHECKING:
     from core.batch import BatchJob, BatchResult
@@ -134,21 +135,10 @@ def folder_lock(out_dir: str | Path) -> Iterator[bool]:
 
 
 def car_and_angle(source: str | Path, root: str | Path | None = None) -> tuple[str, int]:
-    """The car a photo shows and its angle number.
-
-    ``<car>_<nn>`` names give the car and the angle; other photos belong to the car of their
-    folder (one shoot per folder), named relative to ``root``, angle -1.
-    """
-    source = Path(source)
-    folder = source.parent
-    if root is not None and Path(root) != folder and Path(root) in folder.parents:
-        prefix = folder.relative_to(root).as_posix() + "/"
-    else:
-        prefix = ""
-    match = _ANGLE_NAME.match(source.stem)
-    if match:
-        return prefix + match.group(1), int(match.group(2))
-    return (prefix.rstrip("/") or folder.name or "."), -1
+    """The car a photo shows (``core.grouping.photo_group``: Carvana id, numbered series, else
+    folder, named relative to ``root``) and its angle: the number of a ``<car>_<nn>`` name, else -1."""
+    match = _ANGLE_NAME.match(Path(source).stem)
+    return photo_group(source, root), int(match.group(2)) if match else -1
 
 
 class ReviewLog:

@@ -55,7 +55,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     after = _snapshot(USER_APP_FOLDERS)
     changed = sorted(path for path in set(after) | set(_USER_FILES_BEFORE) if after.get(path) != _USER_FILES_BEFORE.get(path))
     if changed:
-        print(f"\nerror: the tests changed the user's home: {', '.join(changed[:5])}")
+        print(f"\nerror: the user's MaskingNet folders changed during the tests (by a test, or by another"
+              f" program running meanwhile): {', '.join(changed[:5])}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
