@@ -32,7 +32,7 @@ import torch
 from core.atomic import write_bytes_atomic
 from core.corrections import CorrectionStore, photo_key
 from core.errors import MaskingNetError
-from core.export import ExportOptions, alpha_from_mask, export_profile, render_export
+from core.export import ExportOptions, alpha_from_mask, export_profile, render_export, soft_edge_alpha
 from core.imageio import Photo, encode_image, iter_image_files, read_mask, read_photo, with_icc_profile
 from core.inference import Segmenter
 from core.review import REVIEW_LOG_NAME, ReviewLog, folder_lock
@@ -524,7 +524,8 @@ def _write_one(item: _Loaded, options: ExportOptions) -> BatchResult:
             mask, uncertainty, area = item.mask, 0.0, float(np.mean(item.mask))
         else:
             prediction = Segmenter.finish(item.probability, photo.rgb.shape[1], photo.rgb.shape[0], photo.alpha)
-            mask, uncertainty, area = prediction.mask, prediction.uncertainty, float(np.mean(item.probability >= 0.5))
+            uncertainty, area = prediction.uncertainty, float(np.mean(item.probability >= 0.5))
+            mask = soft_edge_alpha(prediction.probability, out=prediction.probability)  # anti-aliased outline
         data = encode_export(photo, mask, options)
         job.output.parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(job.output, data)
@@ -552,10 +553,16 @@ def encode_export(photo: Photo, mask: np.ndarray, options: ExportOptions) -> byt
         return _encode_png(render_export(photo, mask, options))
     if mask.shape != photo.rgb.shape[:2]:
         raise ValueError(f"mask {mask.shape[::-1]} and photo {photo.rgb.shape[1::-1]} differ in size")
-    if options.feather == 0 and photo.alpha is None:  # every pixel is the photo's or the background's
+    if options.feather == 0 and photo.alpha is None:  # blend only the pixels of the soft outline
         array = np.empty_like(photo.rgb)
         array[:] = options.background
-        cv2.copyTo(photo.rgb, mask.astype(np.uint8), array)
+        solid = mask if mask.dtype == np.bool_ else mask == 255
+        cv2.copyTo(photo.rgb, solid.view(np.uint8), array)
+        if mask.dtype == np.uint8:
+            rows, cols = np.nonzero((mask > 0) & (mask < 255))
+            weight = mask[rows, cols, None].astype(np.uint16)
+            blended = (photo.rgb[rows, cols] * weight + np.array(options.background, np.uint16) * (255 - weight) + 127) // 255
+            array[rows, cols] = blended
     else:
         array = render_export(photo, mask, options)
     return encode_image(array, "JPEG" if options.format == "jpeg" else "WEBP", quality=options.quality,

@@ -15,6 +15,7 @@ from core.checkpoint import ModelConfig, load_model
 from core.cleanup import remove_strays
 from core.device import autocast, autocast_dtype, describe_device, select_device
 from core.errors import NotEnoughMemory
+from core.export import soft_edge_alpha
 from core.model_store import resolve_model
 from core.preprocess import upsample_probability
 
@@ -40,6 +41,12 @@ class Prediction:
     def mask(self) -> np.ndarray:
         """(H, W) bool, True = car."""
         return self.probability >= 128
+
+    @property
+    def alpha(self) -> np.ndarray:
+        """(H, W) uint8, the cut-out's default alpha: 0/255 (= ``mask``) but anti-aliased along
+        the outline (``core.export.soft_edge_alpha``). The app, the CLI and the batch export it."""
+        return soft_edge_alpha(self.probability)
 
 
 class Segmenter:

@@ -264,7 +264,7 @@ class ModelService(QObject):
                     self._jobDone.emit(job, None, "")
                     return
                 prediction = segmenter.predict(photo.rgb, photo.alpha)
-            alpha = prediction.mask.astype(np.uint8) * 255
+            alpha = prediction.alpha  # the model's mask, anti-aliased along the outline
             result = MaskResult(job.id, job.path, alpha, time.perf_counter() - tick, prediction.uncertainty, segmenter.name)
         except MemoryError:
             self._jobDone.emit(job, None, f"{job.path}: not enough memory to mask this photo")
