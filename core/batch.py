@@ -524,7 +524,7 @@ def _write_one(item: _Loaded, options: ExportOptions) -> BatchResult:
             mask, uncertainty, area = item.mask, 0.0, float(np.mean(item.mask))
         else:
             prediction = Segmenter.finish(item.probability, photo.rgb.shape[1], photo.rgb.shape[0], photo.alpha)
-            uncertainty, area = prediction.uncertainty, float(np.mean(item.probability >= 0.5))
+            uncertainty, area = prediction.uncertainty, prediction.area
             mask = soft_edge_alpha(prediction.probability, out=prediction.probability)  # anti-aliased outline
         data = encode_export(photo, mask, options)
         job.output.parent.mkdir(parents=True, exist_ok=True)

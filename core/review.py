@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 import numpy as np
 
 from core.atomic import write_bytes_atomic
+from core.doubt import EMPTY_AREA, doubt_score
 from core.export import ExportOptions
 from core.grouping import photo_group
 
@@ -45,8 +46,6 @@ UNREVIEWED, ACCEPTED, NEEDS_FIXING, FIXED = "", "accepted", "needs_fixing", "fix
 MARKS = (UNREVIEWED, ACCEPTED, NEEDS_FIXING, FIXED)
 MARK_LABELS = {UNREVIEWED: "not reviewed", ACCEPTED: "accepted", NEEDS_FIXING: "needs fixing", FIXED: "fixed"}
 
-# A mask covering less than this share of the working image probably missed the car.
-EMPTY_AREA = 0.02
 # A car is flagged when the mask area of one angle differs from a neighbouring angle's by more
 # than this share of the car's median area. Hand-made Carvana masks never exceed 0.26
 # (99th percentile 0.245 over 272 cars x 16 angles), so a larger jump is a mask error.
@@ -73,18 +72,9 @@ class ReviewItem:
 
     @property
     def doubt(self) -> float | None:
-        """How unsure the mask is, for sorting: larger = check first; None = not scored.
-
-        The share of undecided pixels (probability in (0.1, 0.9)), plus the share of pixels
-        where the photo and its mirror image disagree when that was measured, plus a penalty
-        that grows as the mask nears empty (a photo where no car was found).
-        """
-        if self.uncertainty is None:
-            return None
-        score = self.uncertainty + (self.mirror or 0.0)
-        if self.area is not None and self.area < EMPTY_AREA:
-            score += 0.5 * (EMPTY_AREA - self.area) / EMPTY_AREA
-        return score
+        """How unsure the mask is, for sorting (``core.doubt.doubt_score``): larger = check
+        first; None = not scored."""
+        return None if self.uncertainty is None else doubt_score(self.uncertainty, self.mirror, self.area)
 
     @property
     def name(self) -> str:
