@@ -16,6 +16,7 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
+from maskingnet_app import app_settings
 from maskingnet_app.review_keys import install_review_keys, open_from_review
 
 if TYPE_CHECKING:
@@ -106,7 +107,8 @@ def show_batch_dialog(window: MainWindow) -> BatchDialog:
 def choose_review_folder(window: MainWindow, folder: str | Path | None = None) -> BatchDialog | None:
     """Show the review of an output folder (asked for when ``folder`` is None)."""
     if folder is None:
-        folder = QFileDialog.getExistingDirectory(window, "Review Batch Folder")
+        start = app_settings.start_folder(app_settings.OPEN_FOLDER)
+        folder = QFileDialog.getExistingDirectory(window, "Review Batch Folder", start)
         if not folder:
             return None
     dialog = show_batch_dialog(window)
