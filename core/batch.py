@@ -33,7 +33,7 @@ from core.atomic import write_bytes_atomic
 from core.corrections import CorrectionStore, photo_key
 from core.errors import MaskingNetError
 from core.export import ExportOptions, alpha_from_mask, export_profile, render_export, soft_edge_alpha
-from core.imageio import Photo, encode_image, iter_image_files, read_mask, read_photo, with_icc_profile
+from core.imageio import Photo, encode_image, iter_image_files, read_photo, with_icc_profile
 from core.inference import Segmenter
 from core.review import REVIEW_LOG_NAME, ReviewLog, folder_lock
 
@@ -288,7 +288,7 @@ class _Loaded:
     job: BatchJob
     photo: Photo
     small: np.ndarray | None  # working-size photo for the model, None when ``mask`` is given
-    mask: np.ndarray | None = None  # the user's corrected mask
+    mask: np.ndarray | None = None  # the user's corrected alpha (uint8, exact)
     seconds: float = 0.0
     probability: np.ndarray | None = None
     mirror: float | None = None
@@ -472,7 +472,7 @@ class _Pipeline:
                 if correction is None or correction.updated <= job.output.stat().st_mtime:
                     return BatchResult(job.source, job.output, "skipped")
             photo = read_photo(job.source)
-            mask = read_mask(correction.mask_path) if correction is not None else None
+            mask = self.corrections.load_alpha(job.source, key=key) if correction is not None else None
             if mask is not None and mask.shape != photo.rgb.shape[:2]:
                 mask = None  # a correction of another version of the photo: predict afresh
             small = self.preprocess.resize(photo.rgb) if mask is None else None
@@ -521,7 +521,7 @@ def _write_one(item: _Loaded, options: ExportOptions) -> BatchResult:
     tick = time.perf_counter()
     try:
         if item.mask is not None:
-            mask, uncertainty, area = item.mask, 0.0, float(np.mean(item.mask))
+            mask, uncertainty, area = item.mask, 0.0, float(np.mean(item.mask >= 128))
         else:
             prediction = Segmenter.finish(item.probability, photo.rgb.shape[1], photo.rgb.shape[0], photo.alpha)
             uncertainty, area = prediction.uncertainty, prediction.area

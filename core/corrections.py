@@ -24,9 +24,12 @@ import numpy as np
 
 from core.atomic import write_bytes_atomic
 from core.data import Sample
+from core.errors import ImageReadError
 from core.grouping import photo_group
-from core.imageio import encode_png, read_mask
+from core.imageio import encode_png, read_mask, read_photo
 from core.model_store import app_home
+
+ALPHA_FILE = "alpha.png"  # beside mask.png when the corrected alpha has values between 0 and 255
 
 
 def photo_key(path: str | Path) -> str:
@@ -114,6 +117,23 @@ class CorrectionStore:
         if not (folder / "mask.png").is_file():
             return None
         return read_mask(folder / "mask.png")
+
+    def load_alpha(self, photo_path: str | Path, *, key: str | None = None) -> np.ndarray | None:
+        """The saved correction as the exact uint8 alpha to export: ``alpha.png`` (soft brush
+        edges, the model's anti-aliased outline) while it agrees with the binary ``mask.png``
+        (a save interrupted between the two falls back to it), else ``mask.png`` as 0/255;
+        None without a correction."""
+        folder = self.folder_for(key or photo_key(photo_path))
+        mask = self.load(photo_path, key=folder.name)
+        if mask is None:
+            return None
+        try:
+            alpha = read_photo(folder / ALPHA_FILE).rgb[..., 0].copy() if (folder / ALPHA_FILE).is_file() else None
+        except ImageReadError:
+            alpha = None
+        if alpha is None or alpha.shape != mask.shape or not np.array_equal(alpha >= 128, mask):
+            alpha = mask.astype(np.uint8) * 255
+        return alpha
 
     def get(self, key: str) -> CorrectionRecord | None:
         folder = self.folder_for(key)

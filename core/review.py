@@ -350,7 +350,7 @@ def reexport_from_correction(
     store = store or CorrectionStore()
     options = options or log.options() or ExportOptions()
     source = Path(item.source)
-    mask = store.load(source)
+    mask = store.load_alpha(source)  # exact: soft brush edges and the model's outline stay
     if mask is None:
         raise MaskingNetError(f"{source}: has no saved correction")
     photo = read_photo(source)

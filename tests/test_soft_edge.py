@@ -102,3 +102,22 @@ def test_the_app_exports_the_models_soft_edge_and_the_painted_pixels_exactly(qtb
     assert np.array_equal(exported, editor.alpha)
     assert ((exported > 0) & (exported < 255) & ~painted).sum() > 100  # the model's soft outline is kept
     window.close()
+
+
+def test_the_batch_exports_a_saved_correction_with_its_exact_alpha(tmp_path, monkeypatch, one_torch_thread):
+    from core.corrections import ALPHA_FILE, CorrectionStore, photo_key
+    from maskingnet_app.correction_files import save_correction
+
+    use_red_segmenter(monkeypatch)
+    rgb, truth = two_colour(120, 80)
+    Image.fromarray(rgb).save(tmp_path / "car.png")
+    alpha = truth.astype(np.uint8) * 255
+    alpha[40:45, 10:30] = [[200], [150], [100], [60], [20]]  # a soft brush edge the user painted
+    store = CorrectionStore()
+    key = photo_key(tmp_path / "car.png")
+    save_correction(store, tmp_path / "car.png", key, alpha, None, "red-is-car")
+    assert np.array_equal(store.load_alpha(tmp_path / "car.png"), alpha)
+    assert cli.main(["predict", str(tmp_path / "car.png"), "-o", str(tmp_path / "out")]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "car.png"))[..., 3], alpha)
+    (store.folder_for(key) / ALPHA_FILE).write_bytes((store.folder_for(key) / "mask.png").read_bytes()[:40])  # torn
+    assert np.array_equal(store.load_alpha(tmp_path / "car.png"), (alpha >= 128).astype(np.uint8) * 255)
