@@ -65,6 +65,7 @@ def _load_segmenter(args: argparse.Namespace):
 def run_predict(args: argparse.Namespace) -> int:
     """Batch-export photos or folders; the same engine as the app's "Process folder"."""
     from core.batch import BatchProgress, plan_jobs, run_batch
+    from core.checkpoint import read_config
     from core.corrections import CorrectionStore
     from core.export import ExportOptions
     from core.inference import Segmenter
@@ -80,7 +81,7 @@ def run_predict(args: argparse.Namespace) -> int:
         for job in jobs:
             print(f"error: {job.source}: no such file", file=sys.stderr)
         return 1
-    resolve_model(args.model)  # a missing model fails here, before the output folder is made
+    read_config(resolve_model(args.model))  # a missing or unreadable model fails before the output folder is made
     with removed_if_left_empty(args.out):
         ensure_writable_folder(args.out)
         segmenter = Segmenter.load(args.model, device=args.device, flip_tta=args.tta)
@@ -115,6 +116,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from core.checkpoint import read_config
     from core.data import find_samples
     from core.evaluate import evaluate_folder
     from core.model_store import resolve_model
@@ -122,7 +124,7 @@ def run_eval(args: argparse.Namespace) -> int:
     for folder in (args.images, args.masks):  # checked before the model loads
         if not folder.is_dir():
             raise ValueError(f"{folder}: no such folder")
-    resolve_model(args.model)
+    read_config(resolve_model(args.model))  # the model file's header: cheap, and no pickle is ever read
     if not find_samples(args.images, args.masks)[0]:
         raise ValueError(f"{args.images}: no photos with masks in {args.masks}")
     segmenter = _load_segmenter(args)
