@@ -10,6 +10,18 @@ from typing import BinaryIO, Callable, Iterator
 
 from core.errors import OutputWriteError
 
+NAME_MAX = 255  # bytes in one file name on the common file systems (ext4, APFS, NTFS, ...)
+_TEMP_EXTRA = len(".") + len(".XXXXXXXX") + len(".part")  # what a temporary name adds to the stem
+
+
+def temp_stem(name: str) -> str:
+    """The part of ``name`` that the temporary file beside it carries (``.<stem>.XXXXXXXX.part``):
+    the whole name, cut to keep the temporary name within ``NAME_MAX`` bytes, so any name that
+    can exist can also be written atomically."""
+    encoded = os.fsencode(name)
+    room = NAME_MAX - _TEMP_EXTRA
+    return name if len(encoded) <= room else os.fsdecode(encoded[:room])
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -20,7 +32,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     directory = path.parent
     try:
-        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
+        fd, temp_name = tempfile.mkstemp(prefix=f".{temp_stem(path.name)}.", suffix=".part", dir=directory)
     except FileNotFoundError:
         raise OutputWriteError(path, "the output folder does not exist") from None
     except PermissionError:

@@ -29,12 +29,13 @@ import cv2
 import numpy as np
 import torch
 
-from core.atomic import write_bytes_atomic
+from core.atomic import temp_stem, write_bytes_atomic
 from core.corrections import CorrectionStore, photo_key
-from core.errors import MaskingNetError
+from core.errors import MaskingNetError, printable
 from core.export import ExportOptions, alpha_from_mask, export_profile, render_export, soft_edge_alpha
-from core.imageio import Photo, encode_image, iter_image_files, read_photo, with_icc_profile
+from core.imageio import LeftOut, Photo, encode_image, iter_image_files, read_photo, with_icc_profile
 from core.inference import Segmenter
+from core.records import one_line
 from core.review import REVIEW_LOG_NAME, ReviewLog, folder_lock
 
 # In a batch the PNG encoder, not the disk, competes with the model for the CPU. zlib level 1
@@ -80,15 +81,17 @@ class BatchResult:
 
 
 def plan_jobs(
-    inputs: Iterable[str | Path], out_dir: str | Path, options: ExportOptions, *, recursive: bool = False
+    inputs: Iterable[str | Path], out_dir: str | Path, options: ExportOptions, *, recursive: bool = False,
+    left_out: list[LeftOut] | None = None,
 ) -> list[BatchJob]:
     """One job per photo found; sub-folders are mirrored under ``out_dir``.
 
     Photos inside ``out_dir`` (an output folder within the input folder) are left out. Two
     inputs that would get the same output name (``car.jpg`` and ``car.png``) are told apart
     by keeping the original extension in the second name (``car.png.png``). Raises
-    ``MaskingNetError`` when ``out_dir`` is an input folder or an export would overwrite its
-    own input photo.
+    ``MaskingNetError`` when ``out_dir`` is an input folder, an input folder cannot be read or
+    an export would overwrite its own input photo. ``left_out`` receives what the folder scan
+    left out and why (``core.imageio.iter_image_files``).
     """
     out_dir = Path(out_dir)
     out_real = Path(os.path.realpath(out_dir))
@@ -97,7 +100,7 @@ def plan_jobs(
         if Path(folder).is_dir() and Path(os.path.realpath(folder)) == out_real:
             raise MaskingNetError(f"{folder}: the output folder must not be the input folder; choose another")
     jobs, taken = [], set()
-    for source, root in iter_image_files(inputs, recursive=recursive):
+    for source, root in iter_image_files(inputs, recursive=recursive, left_out=left_out):
         real = Path(os.path.realpath(source))
         if out_real in real.parents and out_real != Path(os.path.realpath(root)):
             continue  # an earlier export in an output folder inside the input folder
@@ -203,7 +206,7 @@ def remove_partial_files(jobs: Iterable[BatchJob], extra: Iterable[Path] = ()) -
     the outputs of ``jobs`` (and beside the ``extra`` paths); returns how many went."""
     names: dict[Path, set[str]] = {}
     for path in [job.output for job in jobs] + list(extra):
-        names.setdefault(path.parent, set()).add(path.name)
+        names.setdefault(path.parent, set()).add(temp_stem(path.name))
     removed = 0
     for folder, wanted in names.items():
         try:
@@ -479,9 +482,12 @@ class _Pipeline:
         except MaskingNetError as error:
             return BatchResult(job.source, job.output, "failed", str(error))
         except OSError as error:
-            return BatchResult(job.source, job.output, "failed", f"{job.source}: cannot read ({error.strerror or error})")
+            return BatchResult(job.source, job.output, "failed",
+                               f"{printable(job.source)}: cannot read ({error.strerror or error})")
         except MemoryError:
-            return BatchResult(job.source, job.output, "failed", f"{job.source}: not enough memory")
+            return BatchResult(job.source, job.output, "failed", f"{printable(job.source)}: not enough memory")
+        except Exception as error:  # noqa: BLE001 - one photo's surprise must not stop the batch
+            return BatchResult(job.source, job.output, "failed", f"{printable(job.source)}: {one_line(error)}")
         return _Loaded(job, photo, small, mask, time.perf_counter() - tick)
 
     def _infer(self, batch: list[_Loaded]) -> None:
@@ -532,9 +538,9 @@ def _write_one(item: _Loaded, options: ExportOptions) -> BatchResult:
     except (MaskingNetError, ValueError) as error:
         return BatchResult(job.source, job.output, "failed", str(error))
     except OSError as error:
-        return BatchResult(job.source, job.output, "failed", f"{job.output}: cannot write ({error.strerror or error})")
+        return BatchResult(job.source, job.output, "failed", f"{printable(job.output)}: cannot write ({error.strerror or error})")
     except MemoryError:
-        return BatchResult(job.source, job.output, "failed", f"{job.source}: not enough memory")
+        return BatchResult(job.source, job.output, "failed", f"{printable(job.source)}: not enough memory")
     return BatchResult(
         job.source, job.output, "done", uncertainty=uncertainty, area=area, mirror=item.mirror,
         corrected=item.mask is not None, seconds=item.seconds + time.perf_counter() - tick,
@@ -589,6 +595,4 @@ def _put(target: queue.Queue, item: object, stopped: Callable[[], bool]) -> bool
 
 def _correction_keys(store: CorrectionStore | None) -> set[str]:
     """Keys of the photos that have a saved correction (empty: no photo needs hashing)."""
-    if store is None or not store.root.is_dir():
-        return set()
-    return {folder.name for folder in store.root.iterdir() if (folder / "mask.png").is_file()}
+    return store.keys() if store is not None else set()

@@ -17,14 +17,20 @@ import torch
 from torch import nn
 
 from core.atomic import atomic_path
-from core.errors import CheckpointError
+from core.errors import CheckpointError, printable
 from core.models import MODEL_NAMES, UnknownModelError, create_model
 from core.preprocess import Preprocess
+from core.records import Fields, RecordError, parse_json
 
 FORMAT_VERSION = "1"
 _METADATA_KEY = "maskingnet"
 _MAX_HEADER_BYTES = 100_000_000
 MAX_WORKING_SIZE = 4096  # larger working sizes would need gigabytes per photo
+MAX_WIDTH = 512  # channels of the first stage (the study's networks: 64)
+# width x working size^2: the first stage's activations per photo (float32: 4 bytes each). The
+# study's width 64 fits up to a working size of 2048, width 16 up to 4096; beyond, one photo
+# needs many gigabytes and the model is refused before anything is allocated.
+MAX_WIDTH_TIMES_PIXELS = 64 * 2048 * 2048
 
 
 @dataclass
@@ -50,15 +56,27 @@ class ModelConfig:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> ModelConfig:
-        data = json.loads(text)
-        return cls(
-            arch=str(data["arch"]),
-            width=int(data["width"]),
-            num_classes=int(data.get("num_classes", 2)),
-            preprocess=Preprocess.from_dict(data["preprocess"]),
-            info=dict(data.get("info", {})),
-        )
+    def from_json(cls, text: str, path: str | Path = "<configuration>") -> ModelConfig:
+        """Parse and check a configuration; ``RecordError`` naming ``path`` (one line) for
+        anything that is not a usable MaskingNet configuration."""
+        fields = Fields(parse_json(path, text), path)
+        arch = fields.str("arch", max_length=64)
+        width = fields.int("width")
+        num_classes = fields.int("num_classes", 2)
+        if num_classes != 2:
+            raise fields.error(f"num_classes must be 2 (car and background), got {num_classes}")
+        try:
+            preprocess = Preprocess.from_dict(fields.dict("preprocess"))
+        except (KeyError, TypeError, ValueError) as error:
+            raise fields.error(f"preprocess: {printable(error)}") from None
+        info = fields.dict("info", {})
+        Fields(info, path, "info").str("name", "", max_length=256)
+        if not 2 <= width <= MAX_WIDTH:
+            raise fields.error(f"width must be an even number from 2 to {MAX_WIDTH}, got {width}")
+        if preprocess.size <= MAX_WORKING_SIZE and width * preprocess.size**2 > MAX_WIDTH_TIMES_PIXELS:
+            raise fields.error(f"width {width} at working size {preprocess.size} needs more memory per photo than "
+                               f"allowed (width x size^2 at most {MAX_WIDTH_TIMES_PIXELS}, e.g. width 64 at 2048)")
+        return cls(arch=arch, width=width, num_classes=num_classes, preprocess=preprocess, info=info)
 
     def build(self) -> nn.Module:
         """A randomly initialised network of this configuration."""
@@ -97,8 +115,10 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
         raise CheckpointError(path, "no such model file") from None
     except IsADirectoryError:
         raise CheckpointError(path, "is a folder, not a model file") from None
+    except RecursionError:
+        raise CheckpointError(path, "not a safetensors model file (its header is nested too deeply)") from None
     except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise CheckpointError(path, f"not a safetensors model file ({error})") from None
+        raise CheckpointError(path, f"not a safetensors model file ({printable(error)})") from None
     from safetensors.torch import load_file
 
     try:
@@ -123,9 +143,9 @@ def _config_from_metadata(path: str | Path, metadata: dict[str, str]) -> ModelCo
     if _METADATA_KEY not in metadata:
         raise CheckpointError(path, "a safetensors file without a MaskingNet configuration")
     try:
-        config = ModelConfig.from_json(metadata[_METADATA_KEY])
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(path, f"its configuration is unreadable ({error})") from None
+        config = ModelConfig.from_json(metadata[_METADATA_KEY], path)
+    except RecordError as error:
+        raise CheckpointError(path, f"its configuration is unreadable ({error.problem})") from None
     if config.arch not in MODEL_NAMES:
         raise CheckpointError(
             path, f"unknown architecture {config.arch!r}; valid names: {', '.join(MODEL_NAMES)}"

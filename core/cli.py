@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, Sequence, TextIO
+from typing import Callable, Iterator, Sequence, TextIO
 
 from core import __version__
 from core.atomic import ensure_writable_folder
-from core.errors import MaskingNetError
+from core.errors import MaskingNetError, printable
+from core.records import one_line
 
 
 class ProgressBar:
@@ -56,6 +58,58 @@ def removed_if_left_empty(folder: Path) -> Iterator[None]:
         raise
 
 
+def whole_number(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``low``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return parse
+
+
+def feather_pixels(text: str) -> float:
+    """An argparse type: a finite feather width from 0 to ``MAX_FEATHER`` pixels."""
+    from core.export import MAX_FEATHER
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or not 0 <= value <= MAX_FEATHER:
+        raise argparse.ArgumentTypeError(f"must be a number of pixels from 0 to {MAX_FEATHER:g}, got {text}")
+    return value
+
+
+def _notes(lines: Sequence[str], limit: int = 5) -> None:
+    """Print one ``note:`` line each (at most ``limit``, then how many more)."""
+    for line in lines[:limit]:
+        print(f"note: {printable(line)}", file=sys.stderr)
+    if len(lines) > limit:
+        print(f"note: and {len(lines) - limit} more", file=sys.stderr)
+
+
+def _report_left_out(left_out: list, listed: bool) -> int:
+    """Say what the folder scan left out (a count, the names when ``listed``); returns the
+    number of folders that could not be read (each an error)."""
+    from core.imageio import describe_left_out
+
+    unreadable = [item for item in left_out if item.unreadable]
+    for item in unreadable:
+        print(f"error: {printable(item.path)}: {item.reason}", file=sys.stderr)
+    summary = describe_left_out(left_out)
+    if summary:
+        print(f"note: {summary}" + ("" if listed else "; --list-left-out names them"), file=sys.stderr)
+        if listed:
+            for item in left_out:
+                if not item.unreadable:
+                    print(f"left out: {printable(item.path)} ({item.reason})", file=sys.stderr)
+    return len(unreadable)
+
+
 def _load_segmenter(args: argparse.Namespace):
     from core.inference import Segmenter
 
@@ -73,9 +127,11 @@ def run_predict(args: argparse.Namespace) -> int:
     from core.review import ReviewLog, group_cars, rank_by_doubt
 
     options = ExportOptions(format="mask" if args.mask_only else args.format, feather=args.feather)
-    jobs = plan_jobs(args.paths, args.out, options, recursive=args.recursive)
+    left_out: list = []
+    jobs = plan_jobs(args.paths, args.out, options, recursive=args.recursive, left_out=left_out)
+    unreadable = _report_left_out(left_out, args.list_left_out)
     if not jobs:
-        print("error: no images found in " + ", ".join(map(str, args.paths)), file=sys.stderr)
+        print("error: no images found in " + ", ".join(printable(path) for path in args.paths), file=sys.stderr)
         return 1
     if not any(os.path.exists(job.source) for job in jobs):  # nothing to mask: no model, no folder
         for job in jobs:
@@ -91,11 +147,12 @@ def run_predict(args: argparse.Namespace) -> int:
     progress = BatchProgress(len(jobs))
     live = sys.stderr.isatty()
     review = ReviewLog(args.out)
+    corrections = CorrectionStore()
     for result in run_batch(jobs, segmenter, options, skip_existing=args.skip_existing, out_dir=args.out,
-                            review=review, corrections=CorrectionStore(), threads=args.threads):
+                            review=review, corrections=corrections, threads=args.threads):
         progress.add(result)
         if result.status == "failed":
-            print(("\n" if live else "") + f"error: {result.error}", file=sys.stderr)
+            print(("\n" if live else "") + f"error: {printable(result.error)}", file=sys.stderr)
         if live:
             sys.stderr.write(f"\r{progress.describe()}  {result.source.name[:40]:40}")
             sys.stderr.flush()
@@ -103,16 +160,19 @@ def run_predict(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
     counts = progress.counts
     print(f"{counts['done']} masked, {counts['skipped']} skipped, {counts['failed']} failed "
-          f"({segmenter.name} on {segmenter.device_label}) -> {args.out}", file=sys.stderr)
+          f"({segmenter.name} on {segmenter.device_label}) -> {printable(args.out)}", file=sys.stderr)
     items = review.items()
+    _notes(review.problems + corrections.problems)
     doubtful = [item for item in rank_by_doubt(items.values())[:5] if item.doubt is not None]
     if doubtful:
-        print("check first: " + ", ".join(f"{item.output} ({item.doubt:.3f})" for item in doubtful), file=sys.stderr)
+        print("check first: " + ", ".join(f"{printable(item.output)} ({item.doubt:.3f})" for item in doubtful),
+              file=sys.stderr)
     flagged = [car for car in group_cars(items.values()) if car.flagged]
     if flagged:
-        print("masks disagree across angles: " + ", ".join(f"{car.car} ({car.disagreement:.2f})" for car in flagged[:5]),
+        print("masks disagree across angles: "
+              + ", ".join(f"{printable(car.car)} ({car.disagreement:.2f})" for car in flagged[:5]),
               file=sys.stderr)
-    return 1 if counts["failed"] else 0
+    return 1 if counts["failed"] or unreadable else 0
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -121,19 +181,33 @@ def run_eval(args: argparse.Namespace) -> int:
     from core.evaluate import evaluate_folder
     from core.model_store import resolve_model
 
-    for folder in (args.images, args.masks):  # checked before the model loads
+    if (args.masks is None) == (args.parts is None):
+        raise ValueError("give --masks (whole-car masks) or --parts (part labels), one of them")
+    for folder in (args.images, args.masks if args.masks is not None else args.parts):  # before the model loads
         if not folder.is_dir():
-            raise ValueError(f"{folder}: no such folder")
-    read_config(resolve_model(args.model))  # the model file's header: cheap, and no pickle is ever read
-    if not find_samples(args.images, args.masks)[0]:
-        raise ValueError(f"{args.images}: no photos with masks in {args.masks}")
-    segmenter = _load_segmenter(args)
+            raise ValueError(f"{printable(folder)}: no such folder")
+    model_path = resolve_model(args.model)
+    config = read_config(model_path)  # the model file's header: cheap, and no pickle is ever read
     groups = None
-    if args.held_out:
-        groups = set(segmenter.config.info.get("val_groups", []))
+    if args.held_out and args.parts is None:
+        from core.records import Fields
+
+        groups = set(Fields(config.info, model_path, "info").list("val_groups", [], of=str))
         if not groups:
-            raise ValueError(f"{segmenter.name}: the model records no held-out validation cars")
-    report = evaluate_folder(segmenter, args.images, args.masks, limit=args.limit, progress=ProgressBar(0), groups=groups)
+            raise ValueError(f"{printable(model_path)}: the model records no held-out validation cars")
+    if args.masks is not None and not find_samples(args.images, args.masks)[0]:
+        raise ValueError(f"{printable(args.images)}: no photos with masks in {printable(args.masks)}")
+    segmenter = _load_segmenter(args)
+    if args.parts is not None:
+        from core.evaluate_parts import evaluate_parts, read_part_names
+
+        names = read_part_names(args.part_names) if args.part_names else None
+        parts_report = evaluate_parts(segmenter, args.images, args.parts, part_names=names, limit=args.limit,
+                                      progress=ProgressBar(0))
+        print(json.dumps(parts_report.to_dict()) if args.json else parts_report.summary())
+        return 0
+    report = evaluate_folder(segmenter, args.images, args.masks, limit=args.limit, progress=ProgressBar(0), groups=groups,
+                             confidence_dir=args.confidence)
     if args.json:
         print(json.dumps(report.to_dict()))
     else:
@@ -170,22 +244,29 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--mask-only", action="store_true", help="write 8-bit 0/255 masks instead of cut-outs")
     predict.add_argument("--format", default="png", choices=["png", "mask", "jpeg", "webp"],
                          help="png: transparent cut-out; jpeg/webp: on white")
-    predict.add_argument("--feather", type=float, default=0.0, help="soften the edge by this many pixels")
+    predict.add_argument("--feather", type=feather_pixels, default=0.0, help="soften the edge by this many pixels")
     predict.add_argument("--recursive", action="store_true", help="scan sub-folders, mirrored in the output")
+    predict.add_argument("--list-left-out", action="store_true",
+                         help="name each file the folder scan left out (by default only their count is given)")
     predict.add_argument("--skip-existing", action="store_true",
                          help="leave photos whose output exists (resume an interrupted run)")
-    predict.add_argument("--batch-size", type=int, default=0, help="photos per model call (default: 1 on the CPU, 4 on a GPU)")
-    predict.add_argument("--threads", type=int, default=0,
+    predict.add_argument("--batch-size", type=whole_number(0), default=0,
+                         help="photos per model call (default: 1 on the CPU, 4 on a GPU)")
+    predict.add_argument("--threads", type=whole_number(0), default=0,
                          help="CPU threads for the model (default: all cores but one, which decodes and encodes)")
     model_options(predict)
     predict.set_defaults(handler=run_predict)
 
     evaluate = commands.add_parser("eval", help="mean Dice of a model on photos with masks")
-    evaluate.add_argument("--images", required=True, type=Path, help="folder of photos (e.g. Carvana's train/)")
-    evaluate.add_argument("--masks", required=True, type=Path,
-                          help="folder of their true masks: <stem>.png or <stem>_mask.gif")
+    evaluate.add_argument("--images", required=True, type=Path, help="folder of photos")
+    evaluate.add_argument("--masks", type=Path, help="folder of whole-car masks (<stem>.png or <stem>_mask.gif)")
+    evaluate.add_argument("--confidence", type=Path,
+                          help="folder of 8-bit maps <stem>.png: score only the pixels > 127 (labels made by teachers)")
+    evaluate.add_argument("--parts", type=Path, help="folder of part label maps <stem>.png (0 = not labelled): "
+                          "report the share of labelled car-part pixels kept, instead of Dice")
+    evaluate.add_argument("--part-names", type=Path, help="JSON {\"1\": \"wheel\", ...} naming the parts (with --parts)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
-    evaluate.add_argument("--limit", type=int, default=0, help="only the first N photos (sorted)")
+    evaluate.add_argument("--limit", type=whole_number(0), default=0, help="only the first N photos (sorted)")
     evaluate.add_argument("--held-out", action="store_true",
                           help="only the photos of the cars the model held out for validation (recorded in it)")
     model_options(evaluate)
@@ -208,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except (MaskingNetError, ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import signal
 import sys
 import threading
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -19,6 +18,8 @@ if TYPE_CHECKING:  # torch loads only when a command runs, so --help stays insta
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", type=Path, help="folder of photos (needs --masks; or use --corrections)")
     parser.add_argument("--masks", type=Path, help="folder of masks")
+    parser.add_argument("--mix", type=Path, help="JSON file of several data sets, each split and weighted on its own "
+                        "(instead of --images/--masks; see core/training_mix.py)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="run folder (checkpoints; resumes if present)")
     parser.add_argument("--recipe", type=Path, help="JSON file of TrainConfig fields (flags given override it)")
     parser.add_argument("--arch", help="network: unet, segnet, arc1, arc2, arc3, maskingnet")
@@ -51,16 +52,10 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     config = TrainConfig()
     recipe: dict = {}
     if args.recipe:
-        try:
-            recipe = json.loads(args.recipe.read_text())
-        except ValueError as error:
-            raise ValueError(f"{args.recipe}: not a JSON recipe ({error})") from None
-        if not isinstance(recipe, dict):
-            raise ValueError(f"{args.recipe}: a recipe is a JSON object of TrainConfig fields")
-        known = {f.name for f in fields(TrainConfig)}
-        unknown = set(recipe) - known
-        if unknown:
-            raise ValueError(f"{args.recipe}: unknown recipe field(s) {', '.join(sorted(unknown))}")
+        from core.records import read_json
+        from core.train import recipe_from_json
+
+        recipe = recipe_from_json(read_json(args.recipe), args.recipe)
         config = replace(config, **recipe)
     overrides = {
         name: getattr(args, name)
@@ -95,13 +90,21 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     from core.data import find_samples, split_by_group
-    from core.train import train
 
     config = build_config(args)
     if args.save_as:
         from core.model_versions import check_name
 
         check_name(args.save_as)  # before hours of training, not after
+    if args.mix is not None:
+        if args.images is not None or args.masks is not None or args.corrections:
+            raise ValueError("--mix names every data set: leave out --images, --masks and --corrections")
+        from core.training_mix import mix_samples, read_mix
+
+        train_samples, val_samples, notes = mix_samples(read_mix(args.mix), seed=config.seed)
+        for note in notes:
+            print(note, flush=True)
+        return _train_and_save(args, config, train_samples, val_samples)
     if (args.images is None) != (args.masks is None) or (args.images is None and not args.corrections):
         raise ValueError("give --images and --masks (a folder of photos and one of masks), or --corrections, or both")
     samples, unmatched = find_samples(args.images, args.masks) if args.images is not None else ([], [])
@@ -111,7 +114,10 @@ def run(args: argparse.Namespace) -> int:
         from core.corrections import CorrectionStore
         from core.finetune import correction_items
 
-        corrected = [item.sample for item in correction_items(CorrectionStore())]
+        store = CorrectionStore()
+        corrected = [item.sample for item in correction_items(store)]
+        for problem in store.problems:  # damaged corrections are skipped, each named once
+            print(f"note: {problem}", file=sys.stderr)
         print(f"{len(corrected)} photo(s) corrected in the app", flush=True)
         samples += corrected
     if not samples:
@@ -120,6 +126,12 @@ def run(args: argparse.Namespace) -> int:
     train_samples, val_samples = split_by_group(samples, config.val_fraction, seed=config.seed)
     print(f"{len(train_samples)} training photos ({len({s.group for s in train_samples})} groups), "
           f"{len(val_samples)} validation photos ({len({s.group for s in val_samples})} groups)", flush=True)
+    return _train_and_save(args, config, train_samples, val_samples)
+
+
+def _train_and_save(args: argparse.Namespace, config: TrainConfig, train_samples: list, val_samples: list) -> int:
+    from core.train import train
+
     finished = stopped = False
     with _stop_on_interrupt() as stop_requested:
         for event in train(config, train_samples, val_samples, args.out, should_stop=stop_requested):
@@ -151,6 +163,9 @@ def _print_event(event) -> None:
                   f"loss {event.loss:.4f} lr {event.lr:.2e} {eta}", flush=True)
     elif event.kind == "epoch":
         dice_text = f"{event.val_dice:.5f}" if event.val_dice is not None else "n/a"
+        by_source = (event.history[-1].get("val_dice_by_source") if event.history else None) or {}
+        if by_source:
+            dice_text += " (" + ", ".join(f"{name} {value:.5f}" for name, value in by_source.items()) + ")"
         print(f"epoch {event.epoch} done: loss {event.loss:.4f}, validation Dice {dice_text}, "
               f"{event.elapsed_s / 60:.1f} min", flush=True)
     else:

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import shutil
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,16 +30,29 @@ from core.atomic import write_bytes_atomic
 from core.data import Sample
 from core.errors import ImageReadError
 from core.grouping import photo_group
-from core.imageio import encode_png, read_mask, read_photo
+from core.imageio import MAX_PIXELS, encode_png, read_mask, read_photo
 from core.model_store import app_home
+from core.records import Fields, RecordError, check_regular, one_line, read_json
+
+META_FILE = "meta.json"
+_KEY = re.compile(r"^[0-9a-f]{20}$")
 
 ALPHA_FILE = "alpha.png"  # beside mask.png when the corrected alpha has values between 0 and 255
 
 
 def photo_key(path: str | Path) -> str:
-    """A stable identity for a photo file: the first 20 hex digits of its SHA-256."""
+    """A stable identity for a photo file: the first 20 hex digits of its SHA-256.
+
+    Only a regular file is hashed: a FIFO or a device (``/dev/zero``) raises ``ImageReadError``
+    before anything reads it, so hashing always ends."""
+    try:
+        check_regular(path)
+    except RecordError as error:
+        raise ImageReadError(path, error.problem) from None
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # swapped since the check
+            raise ImageReadError(path, "is not a regular file; refusing to read it")
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()[:20]
@@ -62,6 +79,23 @@ class CorrectionRecord:
     def changed_path(self) -> Path:
         return self.folder / "changed.png"
 
+    @classmethod
+    def from_json(cls, data: Any, key: str, folder: Path) -> CorrectionRecord:
+        """The record of ``folder/meta.json`` holding ``data``; ``RecordError`` (one line naming
+        the file) when a field has the wrong type or range."""
+        fields = Fields(data, folder / META_FILE)
+        source = fields.str("source")
+        if not Path(source).is_absolute():
+            raise fields.error(f"the field 'source' should be an absolute path, found {source!r}")
+        width, height = fields.int("width", 0, low=0), fields.int("height", 0, low=0)
+        if width * height > MAX_PIXELS:
+            raise fields.error(f"the size {width}x{height} is larger than any photo that can be read")
+        return cls(
+            key=key, folder=folder, source=Path(source), name=fields.str("name", key), group=fields.str("group", key),
+            width=width, height=height, model=fields.str("model", ""), updated=fields.float("updated", 0.0, low=0.0),
+            saves=fields.int("saves", 0, low=0),
+        )
+
     def to_sample(self) -> Sample:
         """A training sample: the photo, the corrected mask, the corrected pixels as weights."""
         weight = self.changed_path if self.changed_path.is_file() else None
@@ -73,6 +107,11 @@ class CorrectionStore:
 
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root) if root is not None else app_home() / "corrections"
+        self.problems: list[str] = []  # one line per damaged correction skipped so far
+
+    def _note(self, problem: str) -> None:
+        if problem not in self.problems:
+            self.problems.append(problem)
 
     def folder_for(self, key: str) -> Path:
         return self.root / key
@@ -87,7 +126,7 @@ class CorrectionStore:
         key = key or photo_key(photo_path)
         folder = self.folder_for(key)
         folder.mkdir(parents=True, exist_ok=True)
-        previous = self._read_meta(folder)
+        previous = self._previous(key, folder)
         mask = np.asarray(mask, dtype=bool)
         predicted_path = folder / "predicted.png"
         if predicted is not None and not predicted_path.is_file():
@@ -101,18 +140,19 @@ class CorrectionStore:
         meta = {
             "source": str(photo_path.resolve()),
             "name": photo_path.stem,
-            "group": previous.get("group") or photo_group(photo_path),
+            "group": (previous.group if previous else "") or photo_group(photo_path),
             "width": int(mask.shape[1]),
             "height": int(mask.shape[0]),
-            "model": model or previous.get("model", ""),
+            "model": model or (previous.model if previous else ""),
             "updated": time.time(),
-            "saves": int(previous.get("saves", 0)) + 1,
+            "saves": (previous.saves if previous else 0) + 1,
         }
-        write_bytes_atomic(folder / "meta.json", json.dumps(meta, indent=1).encode())
-        return self._record(key, folder, meta)
+        write_bytes_atomic(folder / META_FILE, json.dumps(meta, indent=1).encode())
+        return CorrectionRecord.from_json(meta, key, folder)
 
     def load(self, photo_path: str | Path, *, key: str | None = None) -> np.ndarray | None:
-        """The saved corrected mask of a photo (bool), or None."""
+        """The saved corrected mask of a photo (bool), or None. A mask that is not a regular
+        file (a planted link to a device) raises ``ImageReadError`` before it is read."""
         folder = self.folder_for(key or photo_key(photo_path))
         if not (folder / "mask.png").is_file():
             return None
@@ -136,32 +176,46 @@ class CorrectionStore:
         return alpha
 
     def get(self, key: str) -> CorrectionRecord | None:
+        """The correction of ``key``; None when there is none or its ``meta.json`` is damaged
+        (then ``problems`` gets one line naming the file)."""
+        if not _KEY.match(key):
+            return None
         folder = self.folder_for(key)
-        meta = self._read_meta(folder)
-        return self._record(key, folder, meta) if meta and (folder / "mask.png").is_file() else None
+        if not (folder / "mask.png").is_file():
+            return None
+        try:
+            return CorrectionRecord.from_json(read_json(folder / META_FILE), key, folder)
+        except FileNotFoundError:
+            return None
+        except RecordError as error:
+            self._note(one_line(error))
+            return None
 
     def records(self) -> list[CorrectionRecord]:
-        """Every stored correction whose photo still exists, newest first."""
+        """Every stored correction whose photo still exists, newest first (damaged ones are
+        skipped and noted in ``problems``)."""
         if not self.root.is_dir():
             return []
         found = [self.get(folder.name) for folder in self.root.iterdir() if folder.is_dir()]
         found = [r for r in found if r is not None and r.source.is_file()]
         return sorted(found, key=lambda r: r.updated, reverse=True)
 
+    def keys(self) -> set[str]:
+        """Keys of the photos that have a saved mask (no ``meta.json`` is read)."""
+        if not self.root.is_dir():
+            return set()
+        return {folder.name for folder in self.root.iterdir() if _KEY.match(folder.name)
+                and (folder / "mask.png").is_file()}
+
     def remove(self, key: str) -> None:
         shutil.rmtree(self.folder_for(key), ignore_errors=True)
 
-    @staticmethod
-    def _read_meta(folder: Path) -> dict:
+    def _previous(self, key: str, folder: Path) -> CorrectionRecord | None:
+        """The record being replaced by a save; a damaged one is replaced by a fresh record."""
         try:
-            return json.loads((folder / "meta.json").read_text())
-        except (OSError, ValueError):
-            return {}
-
-    @staticmethod
-    def _record(key: str, folder: Path, meta: dict) -> CorrectionRecord:
-        return CorrectionRecord(
-            key=key, folder=folder, source=Path(meta.get("source", "")), name=meta.get("name", key),
-            group=meta.get("group", key), width=int(meta.get("width", 0)), height=int(meta.get("height", 0)),
-            model=meta.get("model", ""), updated=float(meta.get("updated", 0.0)), saves=int(meta.get("saves", 0)),
-        )
+            return CorrectionRecord.from_json(read_json(folder / META_FILE), key, folder)
+        except FileNotFoundError:
+            return None
+        except RecordError as error:
+            self._note(one_line(error) + "; replaced by a fresh record")
+            return None

@@ -14,9 +14,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from core.errors import ImageReadError, printable
 from core.grouping import photo_group
-from core.imageio import IMAGE_EXTENSIONS, read_mask, read_rgb
-from core.preprocess import Preprocess
+from core.imageio import IMAGE_EXTENSIONS, read_gray, read_mask, read_rgb
+from core.preprocess import Preprocess, resize_array
 
 _MASK_PATTERNS = ("{stem}_mask.gif", "{stem}_mask.png", "{stem}.png", "{stem}.gif", "{stem}_mask.jpg")
 
@@ -26,13 +27,17 @@ class Sample:
     """One photo with its mask; ``group`` keeps photos of one car together in splits.
 
     ``weight`` optionally names an 8-bit map whose pixels > 0 count extra in the loss
-    (the pixels a user corrected).
+    (the pixels a user corrected). ``confidence`` optionally names an 8-bit map of how far each
+    mask pixel is trusted (255: fully, 0: unknown, left out of the loss and of the Dice), as for
+    labels made by teacher models. ``source`` names the data set, for figures per source.
     """
 
     image: Path
     mask: Path
     group: str
     weight: Path | None = None
+    confidence: Path | None = None
+    source: str = ""
 
     @property
     def name(self) -> str:
@@ -97,16 +102,32 @@ def split_by_group(
 @dataclass
 class CachedSamples:
     """Decoded photos at the working size, with soft masks at the working size for training
-    and boolean masks at their own resolution for evaluation."""
+    and boolean masks at their own resolution for evaluation. ``left_out`` holds one line per
+    sample that could not be used (and is not among ``samples``)."""
 
     samples: list[Sample]
     images: list[np.ndarray] = field(default_factory=list)  # (S, S, 3) uint8
     targets: list[np.ndarray] = field(default_factory=list)  # (S, S) float32 in [0, 1]
     weights: list[np.ndarray | None] = field(default_factory=list)  # (S, S) float32 or None
+    confidences: list[np.ndarray | None] = field(default_factory=list)  # (S, S) float32 in [0, 1] or None
     full_masks: list[np.ndarray] = field(default_factory=list)  # (H, W) bool
+    full_confidences: list[np.ndarray | None] = field(default_factory=list)  # (H, W) bool (trusted) or None
+    left_out: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.samples)
+
+
+def mask_problem(mask: np.ndarray, photo_shape: tuple[int, ...]) -> str | None:
+    """Why a mask cannot teach its photo (another size, no car, nothing but car), or None."""
+    if mask.shape != tuple(photo_shape[:2]):
+        return (f"the mask is {mask.shape[1]}x{mask.shape[0]}, its photo {photo_shape[1]}x{photo_shape[0]}; "
+                "a mask must have its photo's size")
+    if not mask.any():
+        return "the mask is empty (no car)"
+    if mask.all():
+        return "the mask is all car (no background)"
+    return None
 
 
 def cache_samples(
@@ -116,18 +137,63 @@ def cache_samples(
     keep_full_masks: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> CachedSamples:
-    """Decode and resize every sample once so training never touches the disk again."""
-    cached = CachedSamples(samples=list(samples))
+    """Decode and resize every sample once so training never touches the disk again.
+
+    A sample listed more than once (oversampled) is decoded once; its entries share the arrays.
+    A sample whose photo, mask or confidence map cannot be read, whose mask is another size,
+    empty, all car or a photo, is left out with one line in ``left_out`` naming the file."""
+    cached = CachedSamples(samples=[])
+    seen: dict[Sample, int] = {}  # sample -> its index in the cached columns
     for index, sample in enumerate(samples):
-        cached.images.append(preprocess.resize(read_rgb(sample.image)))
-        mask = read_mask(sample.mask)
-        cached.targets.append(preprocess.resize_mask(mask))
-        if sample.weight is not None:
-            cached.weights.append(preprocess.resize_mask(read_mask(sample.weight)))
+        if sample in seen:
+            first = seen[sample]
+            cached.samples.append(sample)
+            for column in (cached.images, cached.targets, cached.weights, cached.confidences):
+                column.append(column[first])
+            if keep_full_masks:
+                cached.full_masks.append(cached.full_masks[first])
+                cached.full_confidences.append(cached.full_confidences[first])
+            if progress is not None:
+                progress(index + 1, len(samples))
+            continue
+        confidence = None
+        try:
+            rgb = read_rgb(sample.image)
+            mask = read_mask(sample.mask, strict=True)
+            problem = mask_problem(mask, rgb.shape)
+            weight = read_mask(sample.weight) if sample.weight is not None and problem is None else None
+            if weight is not None and weight.shape != mask.shape:
+                problem = f"its weight map {printable(sample.weight)} does not have the mask's size"
+            if sample.confidence is not None and problem is None:
+                confidence = read_confidence(sample.confidence, mask.shape)
+        except ImageReadError as error:
+            problem, mask = error.problem, None
+            cached.left_out.append(str(error))
+        except ValueError as error:
+            problem = str(error)
+            cached.left_out.append(problem)
         else:
-            cached.weights.append(None)
-        if keep_full_masks:
-            cached.full_masks.append(mask)
+            if problem is not None:
+                cached.left_out.append(f"{printable(sample.mask)}: {problem}")
+        if problem is None:
+            seen[sample] = len(cached.samples)
+            cached.samples.append(sample)
+            cached.images.append(preprocess.resize(rgb))
+            cached.targets.append(preprocess.resize_mask(mask))
+            cached.weights.append(preprocess.resize_mask(weight) if weight is not None else None)
+            cached.confidences.append(resize_array(confidence, preprocess.size, preprocess.size)
+                                      if confidence is not None else None)
+            if keep_full_masks:
+                cached.full_masks.append(mask)
+                cached.full_confidences.append(confidence > 0.5 if confidence is not None else None)
         if progress is not None:
             progress(index + 1, len(samples))
     return cached
+
+
+def read_confidence(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """An 8-bit confidence map as float32 in [0, 1]; it must have the mask's ``shape``."""
+    confidence = read_gray(path).astype(np.float32) / 255.0
+    if confidence.shape != shape:
+        raise ValueError(f"{path}: confidence map size {confidence.shape[::-1]} differs from its mask's {shape[::-1]}")
+    return confidence

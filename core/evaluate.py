@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core.data import find_samples
+from core.data import find_samples, read_confidence
 from core.imageio import read_mask, read_photo
 from core.inference import Segmenter
 from core.metrics import dice, stray_regions
@@ -55,11 +55,13 @@ class EvalReport:
 
 def evaluate_folder(
     segmenter: Segmenter, images_dir: str | Path, masks_dir: str | Path, *, limit: int = 0, progress=None,
-    groups: set[str] | None = None,
+    groups: set[str] | None = None, confidence_dir: str | Path | None = None,
 ) -> EvalReport:
     """Predict every photo that has a mask and score it against the mask.
 
     ``groups`` keeps only photos of those groups (cars), e.g. a model's held-out validation cars.
+    ``confidence_dir``, if given, holds ``<stem>.png`` maps: only pixels above 127 are scored (photos
+    without a map are left out), for labels that are trusted only in part.
     ``progress``, if given, is an object with a ``total`` attribute (set here once the photos are
     counted), ``advance(name)`` (called per photo) and ``close()`` (called at the end, also on error),
     such as ``core.cli.ProgressBar``.
@@ -69,6 +71,11 @@ def evaluate_folder(
     samples, unmatched = find_samples(images_dir, masks_dir)
     if groups is not None:
         samples = [sample for sample in samples if sample.group in groups]
+    if confidence_dir is not None:
+        if not Path(confidence_dir).is_dir():
+            raise FileNotFoundError(f"{confidence_dir}: no such folder")
+        samples = [replace(s, confidence=Path(confidence_dir) / f"{s.image.stem}.png") for s in samples
+                   if (Path(confidence_dir) / f"{s.image.stem}.png").is_file()]
     if limit:
         samples = samples[:limit]
     if not samples:
@@ -88,7 +95,11 @@ def evaluate_folder(
                 if truth.shape != prediction.mask.shape:
                     raise ValueError(f"{sample.mask}: mask size {truth.shape[::-1]} differs from its photo's "
                                      f"{prediction.mask.shape[::-1]}")
-                report.scores[sample.name] = dice(prediction.mask, truth)
+                if sample.confidence is not None:
+                    trusted = read_confidence(sample.confidence, truth.shape) > 0.5
+                    report.scores[sample.name] = dice(prediction.mask[trusted], truth[trusted])
+                else:
+                    report.scores[sample.name] = dice(prediction.mask, truth)
                 report.speckles[sample.name], report.holes[sample.name] = stray_regions(prediction.mask, truth)
                 if progress is not None:
                     progress.advance(sample.name)

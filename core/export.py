@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -11,13 +13,15 @@ import numpy as np
 from core.imageio import Photo, write_image
 
 EXPORT_FORMATS = ("png", "mask", "jpeg", "webp")
+MAX_FEATHER = 100.0  # pixels; a wider blur only costs time (1e6 stalls the encoder)
 
 
 @dataclass(frozen=True)
 class ExportOptions:
     """``format``: 'png' (RGBA cut-out), 'mask' (8-bit 0/255), 'jpeg' or 'webp' (on ``background``).
 
-    ``feather`` softens the alpha edge by a Gaussian of that many pixels (0 = hard edge).
+    ``feather`` softens the alpha edge by a Gaussian of that many pixels (0 = hard edge, at
+    most ``MAX_FEATHER``). Values out of range raise ``ValueError`` (one line).
     """
 
     format: str = "png"
@@ -25,9 +29,25 @@ class ExportOptions:
     feather: float = 0.0
     quality: int = 92
 
+    def __post_init__(self) -> None:
+        if self.format not in EXPORT_FORMATS:
+            raise ValueError(f"unknown export format {self.format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+        if (not isinstance(self.background, tuple) or len(self.background) != 3
+                or not all(_is_int(v) and 0 <= v <= 255 for v in self.background)):
+            raise ValueError(f"the background colour needs 3 whole numbers 0..255, got {self.background!r}")
+        if (isinstance(self.feather, bool) or not isinstance(self.feather, (int, float)) or not math.isfinite(self.feather)
+                or not 0 <= self.feather <= MAX_FEATHER):
+            raise ValueError(f"the feather must be a number of pixels from 0 to {MAX_FEATHER:g}, got {self.feather!r}")
+        if not _is_int(self.quality) or not 1 <= self.quality <= 100:
+            raise ValueError(f"the quality must be a whole number from 1 to 100, got {self.quality!r}")
+
     @property
     def suffix(self) -> str:
         return {"png": ".png", "mask": ".png", "jpeg": ".jpg", "webp": ".webp"}[self.format]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 EDGE_BAND = 1  # pixels on each side of the car's outline that keep the model's soft probability

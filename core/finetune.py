@@ -28,6 +28,7 @@ from core.corrections import CorrectionStore
 from core.data import Sample, find_samples, split_by_group
 from core.grouping import near_duplicate_groups
 from core.model_store import app_home, resolve_model
+from core.records import Fields, RecordError, read_json
 
 if TYPE_CHECKING:
     from core.model_versions import ModelVersion
@@ -181,7 +182,9 @@ def train_config(settings: FinetuneSettings, base_path: Path) -> TrainConfig:
 
 
 def evaluate_model(path: str | Path, samples: Sequence[Sample], device: str = "auto") -> list[float]:
-    """Per-photo Dice of a checkpoint on ``samples`` (the training loop's validation metric)."""
+    """Per-photo Dice of a checkpoint on ``samples`` (the training loop's validation metric).
+
+    Raises ``ValueError`` naming the file when a sample cannot be used (see ``cache_samples``)."""
     from core.checkpoint import load_model
     from core.data import cache_samples
     from core.device import autocast_dtype, select_device
@@ -193,6 +196,8 @@ def evaluate_model(path: str | Path, samples: Sequence[Sample], device: str = "a
     torch_device = select_device(device)
     model = model.to(torch_device)
     cached = cache_samples(samples, config.preprocess, keep_full_masks=True)
+    if cached.left_out:  # figures on fewer photos than listed would compare unlike with unlike
+        raise ValueError(cached.left_out[0])
     return evaluate_cached(model, cached, config.preprocess, torch_device, autocast_dtype(torch_device))
 
 
@@ -277,18 +282,28 @@ def remove_run(run_dir: str | Path) -> None:
     shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def run_owner(folder: Path) -> int | None:
+    """The process id recorded in a run folder's ``owner.json``; None when the folder is not
+    one the app made (no such file, a link, or a damaged record): such a folder is never
+    deleted."""
+    if folder.is_symlink() or not folder.is_dir():
+        return None
+    try:
+        return Fields(read_json(folder / OWNER_FILE), folder / OWNER_FILE).int("pid", low=1)
+    except (OSError, RecordError):
+        return None
+
+
 def cleanup_stale_runs() -> list[Path]:
-    """Delete run folders left by processes that are gone (a crash); returns what was removed."""
+    """Delete the run folders the app made (with a valid ``owner.json``) for processes that
+    are gone (a crash); returns what was removed. Anything else under ``runs`` is left alone."""
     root = app_home() / RUNS_DIR
-    removed = []
+    removed: list[Path] = []
     if not root.is_dir():
         return removed
     for folder in root.iterdir():
-        try:
-            pid = int(json.loads((folder / OWNER_FILE).read_text())["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pid = -1
-        if pid != os.getpid() and not _process_alive(pid):
+        pid = run_owner(folder)
+        if pid is not None and pid != os.getpid() and not _process_alive(pid):
             remove_run(folder)
             removed.append(folder)
     return removed

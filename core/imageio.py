@@ -19,6 +19,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from core.atomic import write_bytes_atomic
 from core.errors import ImageReadError
+from core.records import RecordError, check_regular
 
 # Refuse images above this many pixels before decoding them (a 12000x9000 photo is 108 MP).
 MAX_PIXELS = 250_000_000
@@ -27,6 +28,8 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
+# A mask's grey pixels are its soft edge (a few percent); a photo given as a mask has mostly grey ones.
+MAX_MIDDLE_SHARE = 0.25
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
 
 
@@ -59,7 +62,11 @@ def _open_checked(path: Path) -> Image.Image:
     try:
         if path.is_dir():
             raise ImageReadError(path, "is a folder, not an image")
-        if path.stat().st_size == 0:
+        try:  # a FIFO or a device (a link to /dev/zero) is refused before anything reads it
+            size = check_regular(path).st_size
+        except RecordError as error:
+            raise ImageReadError(path, error.problem) from None
+        if size == 0:
             raise ImageReadError(path, "the file is empty")
         image = Image.open(path)
     except ImageReadError:
@@ -258,12 +265,23 @@ def read_rgb(path: str | Path) -> np.ndarray:
     return read_photo(path).rgb
 
 
-def read_mask(path: str | Path) -> np.ndarray:
+def read_gray(path: str | Path) -> np.ndarray:
+    """An 8-bit map (a confidence or weight map) as a (H, W) uint8 array; colour files give luminance."""
+    path = Path(path)
+    with _open_checked(path) as opened:
+        image = _decode(path, opened)
+    values = np.asarray(image.convert("L")) if image.mode != "L" else np.asarray(image)
+    return np.ascontiguousarray(values, dtype=np.uint8)
+
+
+def read_mask(path: str | Path, *, strict: bool = False) -> np.ndarray:
     """A mask file as a (H, W) bool array, True = car.
 
     The rule: palette images are read by index, colour images by their brightest channel.
     Masks whose values are only 0 and 1 (Carvana's GIFs) take value > 0 as car; masks that
     use larger values (0/255, anti-aliased) take value > 127, so a soft edge splits at half.
+    ``strict`` (training data) refuses with ``ImageReadError`` a file whose pixels are mostly
+    neither dark nor bright: a photo given as a mask.
     """
     path = Path(path)
     with _open_checked(path) as opened:
@@ -278,6 +296,11 @@ def read_mask(path: str | Path) -> np.ndarray:
         values = _to_uint8(np.asarray(image)) if image.mode != "1" else np.asarray(image).astype(np.uint8)
     values = np.asarray(values)
     threshold = 0 if values.max(initial=0) <= 1 else 127
+    if strict and threshold:
+        middle = float(np.mean((values > 31) & (values < 224)))
+        if middle > MAX_MIDDLE_SHARE:
+            raise ImageReadError(path, f"looks like a photo, not a mask ({middle:.0%} of its pixels are neither dark "
+                                       "nor bright)")
     return values > threshold
 
 
@@ -310,21 +333,50 @@ def write_image(
     write_bytes_atomic(path, encode_image(array, format, quality=quality, icc_profile=icc_profile))
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """A file a folder scan left out and why; ``unreadable`` marks a folder that could not be
+    read (an error, where the others are the scan's rule)."""
+
+    path: Path
+    reason: str
+    unreadable: bool = False
+
+
+def describe_left_out(left_out: list[LeftOut]) -> str:
+    """One line on the files a folder scan left out by its rule ('' when none); folders that
+    could not be read are errors and are reported one by one by the caller."""
+    skipped = [item for item in left_out if not item.unreadable]
+    if not skipped:
+        return ""
+    return (f"{len(skipped)} file(s) left out of the folder scan: no image extension "
+            f"({', '.join(sorted(IMAGE_EXTENSIONS))})")
+
+
 def iter_image_files(
-    paths: Iterable[str | Path], *, recursive: bool = False
+    paths: Iterable[str | Path], *, recursive: bool = False, left_out: list[LeftOut] | None = None
 ) -> Iterator[tuple[Path, Path]]:
     """Yield ``(file, root)`` for each input: files as given, folders scanned for images.
 
     ``root`` is the folder a file was found under (the file's own folder for a file given
     directly), so callers can mirror sub-folders. Symbolic-link loops are visited once.
+    A folder given that cannot be read raises ``ImageReadError``; ``left_out`` (when given)
+    receives the visible files without an image extension and the sub-folders that could not
+    be read, so nothing is left out in silence.
     """
+    notes = left_out if left_out is not None else []
     for raw in paths:
         path = Path(raw)
         if not path.is_dir():
             yield path, path.parent
             continue
+        try:
+            os.scandir(path).close()
+        except OSError as error:
+            raise ImageReadError(path, f"cannot read the folder ({error.strerror or error})") from None
         seen: set[str] = set()
-        for folder, subfolders, files in os.walk(path, followlinks=True):
+        for folder, subfolders, files in os.walk(path, followlinks=True, onerror=lambda error: notes.append(
+                LeftOut(Path(error.filename), f"cannot read the folder ({error.strerror or error})", unreadable=True))):
             real = os.path.realpath(folder)
             if real in seen:
                 subfolders[:] = []
@@ -334,5 +386,9 @@ def iter_image_files(
             if not recursive:
                 subfolders[:] = []
             for name in sorted(files):
-                if Path(name).suffix.lower() in IMAGE_EXTENSIONS and not name.startswith("."):
+                if name.startswith("."):
+                    continue  # hidden files (the app's own logs among them) are never photos
+                if Path(name).suffix.lower() in IMAGE_EXTENSIONS:
                     yield Path(folder) / name, path
+                else:
+                    notes.append(LeftOut(Path(folder) / name, "no image extension"))

@@ -25,6 +25,15 @@ class CpuOutOfMemory(NotEnoughMemory, torch.OutOfMemoryError):
     """Out of memory on the CPU even for one photo: what to tell the user, in one line."""
 
 
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` says memory ran out: torch's ``OutOfMemoryError`` on a GPU, the plain
+    ``RuntimeError`` of torch's CPU allocator, or Python's ``MemoryError``."""
+    if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and ("DefaultCPUAllocator" in text or "can't allocate memory" in text)
+
+
 @dataclass
 class Prediction:
     """The model's answer for one photo.
@@ -138,7 +147,9 @@ class Segmenter:
         """
         try:
             return self._probabilities(batch, mirror)
-        except torch.OutOfMemoryError:
+        except (RuntimeError, MemoryError) as error:
+            if not is_out_of_memory(error):
+                raise
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
             where = "CPU" if self.device.type == "cpu" else "GPU"

@@ -34,6 +34,7 @@ from core.model_store import (
     user_model_path,
     user_models_dir,
 )
+from core.records import Fields, RecordError, one_line, read_json
 
 ACTIVE_FILE = "active_model.json"
 CONFIG_FILE = "config.json"
@@ -56,6 +57,20 @@ class ModelVersion:
     created: float = 0.0
     base_model: str = ""
     record: dict[str, Any] = field(default_factory=dict, repr=False)
+    problem: str = ""  # one line when config.json was damaged and defaults stand in for it
+
+    @classmethod
+    def from_json(cls, data: Any, name: str, folder: Path) -> ModelVersion:
+        """The version described by ``folder/config.json`` holding ``data``; ``RecordError`` (one
+        line naming the file) for wrong types: ``created`` a time, ``base_model`` a text,
+        ``figures`` an object whose Dice figures are numbers from 0 to 1."""
+        fields = Fields(data, folder / CONFIG_FILE)
+        created = fields.float("created", 0.0, low=0.0, high=1e11)
+        base_model = fields.str("base_model", "")
+        figures = Fields(fields.dict("figures", {}), fields.path, "figures")
+        for key in ("val_dice_before", "val_dice_after"):
+            figures.float(key, None, low=0.0, high=1.0)
+        return cls(name=name, folder=folder, created=created, base_model=base_model, record=fields.data)
 
     @property
     def path(self) -> Path:
@@ -110,12 +125,14 @@ def read_version(name: str) -> ModelVersion | None:
     if not (folder / MODEL_FILE).is_file():
         return None
     try:
-        record = json.loads((folder / CONFIG_FILE).read_text())
-    except (OSError, ValueError):
-        record = {}
-    created = record.get("created") or (folder / MODEL_FILE).stat().st_mtime
-    return ModelVersion(name=name, folder=folder, created=float(created), base_model=str(record.get("base_model", "")),
-                        record=record)
+        version = ModelVersion.from_json(read_json(folder / CONFIG_FILE), name, folder)
+    except FileNotFoundError:
+        version = ModelVersion(name=name, folder=folder)
+    except RecordError as error:  # the weights are checked when loaded; the card's figures are lost
+        version = ModelVersion(name=name, folder=folder, problem=one_line(error))
+    if not version.created:
+        version.created = (folder / MODEL_FILE).stat().st_mtime
+    return version
 
 
 def list_versions() -> list[ModelVersion]:
@@ -182,9 +199,8 @@ def active_model() -> str:
     """The active model: ``default``, a shipped model, a version name, or a checkpoint file's
     path; one that has disappeared reads as ``default``."""
     try:
-        data = json.loads((app_home() / ACTIVE_FILE).read_text())
-        name = str(data.get("model") or DEFAULT_MODEL)
-    except (OSError, ValueError, AttributeError):
+        name = Fields(read_json(app_home() / ACTIVE_FILE), app_home() / ACTIVE_FILE).str("model", DEFAULT_MODEL)
+    except (OSError, RecordError):
         return DEFAULT_MODEL
     if _is_model_name(name) or (Path(name).is_absolute() and Path(name).is_file()):
         return name

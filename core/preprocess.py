@@ -7,6 +7,7 @@ to the photo's own size by bilinear upsampling of the probabilities, never of a 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
@@ -29,15 +30,22 @@ class Preprocess:
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 32 or self.size % 32:
             raise ValueError(f"working size must be a positive multiple of 32, got {self.size!r}")
-        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
-            raise ValueError(f"mean and std need 3 values each, std > 0; got {self.mean!r}, {self.std!r}")
+        if not (_finite_numbers(self.mean) and _finite_numbers(self.std) and min(self.std) > 0):
+            raise ValueError(f"mean and std need 3 finite numbers each, std > 0; got {self.mean!r}, {self.std!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> Preprocess:
-        return cls(size=int(data["size"]), mean=tuple(data["mean"]), std=tuple(data["std"]))
+        """Raises ``KeyError``, ``TypeError`` or ``ValueError`` for anything but the fields of
+        ``to_dict`` with their types (no conversion: ``"abc"`` is not a mean)."""
+        if not isinstance(data, dict):
+            raise TypeError(f"expected an object, got {type(data).__name__}")
+        mean, std = data["mean"], data["std"]
+        if not isinstance(mean, (list, tuple)) or not isinstance(std, (list, tuple)):
+            raise ValueError(f"mean and std need 3 finite numbers each, std > 0; got {mean!r}, {std!r}")
+        return cls(size=data["size"], mean=tuple(mean), std=tuple(std))
 
     def resize(self, rgb: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 -> (size, size, 3) uint8."""
@@ -58,6 +66,12 @@ class Preprocess:
     def __call__(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         """Photos of any size -> the network's input batch."""
         return self.to_tensor([self.resize(image) for image in images])
+
+
+def _finite_numbers(values: Sequence) -> bool:
+    """Three finite real numbers (not booleans, not texts)."""
+    return len(values) == 3 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
 
 
 def resize_array(array: np.ndarray, width: int, height: int) -> np.ndarray:

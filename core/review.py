@@ -20,20 +20,22 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
+import os
 import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
 
 from core.atomic import write_bytes_atomic
 from core.doubt import EMPTY_AREA, doubt_score
+from core.errors import MaskingNetError, printable
 from core.export import ExportOptions
 from core.grouping import photo_group
+from core.records import Fields, RecordError, hold_lock, inside, one_line, open_nofollow, parse_json, read_bytes
 
 if TYPE_CHECKING:
     from core.batch import BatchJob, BatchResult
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
 
 REVIEW_LOG_NAME = ".maskingnet-review.jsonl"
 LOCK_NAME = ".maskingnet-batch.lock"  # held by the batch writing into the folder
+MAX_LOG_BYTES = 256 << 20  # about a million lines; a larger log is not read
+MAX_PROBLEMS = 5  # bad lines described one by one in ReviewLog.problems; the rest are counted once
 
 UNREVIEWED, ACCEPTED, NEEDS_FIXING, FIXED = "", "accepted", "needs_fixing", "fixed"
 MARKS = (UNREVIEWED, ACCEPTED, NEEDS_FIXING, FIXED)
@@ -103,25 +107,14 @@ def folder_lock(out_dir: str | Path) -> Iterator[bool]:
     nothing held) when a batch (of this or another process) holds it.
 
     The operating system drops the lock when its process dies, so a killed run never blocks
-    the next one. Where file locks are not available (Windows) it always yields True.
+    the next one. A symbolic link or special file planted under the lock's name is refused
+    (``RecordError``), never followed. Where file locks are not available (Windows) it always
+    yields True.
     """
-    try:
-        import fcntl
-    except ImportError:
-        yield True
-        return
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / LOCK_NAME, "a") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with hold_lock(out_dir / LOCK_NAME) as held:
+        yield held
 
 
 def car_and_angle(source: str | Path, root: str | Path | None = None) -> tuple[str, int]:
@@ -137,6 +130,7 @@ class ReviewLog:
     def __init__(self, out_dir: str | Path) -> None:
         self.out_dir = Path(out_dir)
         self.path = self.out_dir / REVIEW_LOG_NAME
+        self.problems: list[str] = []  # one line per bad line skipped by the last load
         self._lock = threading.Lock()
 
     def key(self, output: str | Path) -> str:
@@ -185,38 +179,59 @@ class ReviewLog:
     def load(self) -> tuple[dict[str, ReviewItem], ExportOptions | None]:
         """Every output the log knows (keyed by relative output path) and the latest options.
 
-        Compacts the file when it holds many superseded lines.
+        A line that is not a valid record (wrong types, a path leaving the folder) is skipped
+        and described, one line each, in ``problems``. Compacts the file when it holds many
+        superseded lines.
         """
         with self._lock:
             lines = self._read_lines()
             items: dict[str, ReviewItem] = {}
             options = None
             for record in lines:
-                kind = record.get("kind")
-                if kind == "options":
-                    options = _options_from(record) or options
-                elif kind in ("result", "mark") and isinstance(record.get("output"), str):
+                if isinstance(record, ExportOptions):
+                    options = record
+                else:
                     _apply(items, record)
             if len(lines) > 2 * len(items) + 200:
-                with folder_lock(self.out_dir) as idle:
-                    if idle:  # never while a batch appends to the file (its lines would be lost)
-                        self._compact(items, options)
+                try:
+                    with folder_lock(self.out_dir) as idle:
+                        if idle:  # never while a batch appends to the file (its lines would be lost)
+                            self._compact(items, options)
+                except (MaskingNetError, OSError) as error:  # the log still reads; it stays long
+                    self.problems.append(one_line(error))
             return items, options
 
-    def _read_lines(self) -> list[dict]:
+    def _read_lines(self) -> list[dict | ExportOptions]:
+        """The valid records of the log, in order; a torn last line is ignored in silence, any
+        other bad line is noted in ``problems``."""
+        self.problems = []
         try:
-            text = self.path.read_text(encoding="utf-8", errors="replace")
+            data = read_bytes(self.path, MAX_LOG_BYTES)
         except FileNotFoundError:
             return []
-        records = []
-        for line in text.splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:  # a line torn by a crash
+        except (RecordError, OSError) as error:
+            self.problems.append(one_line(error) if isinstance(error, RecordError)
+                                 else f"{printable(self.path)}: cannot read ({error.strerror or error})")
+            return []
+        records: list[dict | ExportOptions] = []
+        text = data.decode("utf-8", errors="replace")
+        lines = text.split("\n")
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
                 continue
-            if isinstance(record, dict):
-                records.append(record)
+            try:
+                records.append(parse_line(parse_json(self.path, line), self.path, f"line {number}"))
+            except RecordError as error:
+                torn = number == len(lines) and not text.endswith("\n")
+                if not torn:  # a line torn by a crash is expected; anything else is reported
+                    self._note(error)
         return records
+
+    def _note(self, error: RecordError) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(one_line(error))
+        elif len(self.problems) == MAX_PROBLEMS:
+            self.problems.append(f"{printable(self.path)}: more bad lines skipped")
 
     def _compact(self, items: dict[str, ReviewItem], options: ExportOptions | None) -> None:
         lines = []
@@ -232,54 +247,79 @@ class ReviewLog:
         line = json.dumps(record) + "\n"
         with self._lock:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a+b") as handle:
+            # never through a symbolic link, never into a FIFO or device planted under the name
+            fd = open_nofollow(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+            with os.fdopen(fd, "a+b") as handle:
+                handle.seek(0, os.SEEK_END)
                 if handle.tell() > 0:  # after a line torn by a crash, start a fresh line
-                    handle.seek(-1, 2)
+                    handle.seek(-1, os.SEEK_END)
                     if handle.read(1) != b"\n":
                         line = "\n" + line
                 handle.write(line.encode())
 
 
+def parse_line(data: Any, path: str | Path, where: str = "") -> dict | ExportOptions:
+    """One log line as a checked record: ``ExportOptions`` for an options line, else a dict
+    of the line's known fields with their types checked. ``RecordError`` (one line, naming
+    ``path`` and ``where``) for anything else."""
+    fields = Fields(data, path, where)
+    kind = fields.str("kind", choices=("options", "result", "mark"))
+    if kind == "options":
+        return options_from(fields)
+    output = fields.str("output")
+    if not _is_relative_key(output):
+        raise fields.error(f"the output {printable(output)!r} is not a path inside the output folder")
+    record: dict[str, Any] = {"kind": kind, "output": output, "time": fields.float("time", 0.0)}
+    record["mark"] = fields.str("mark", UNREVIEWED, choices=MARKS)
+    record["corrected"] = fields.bool("corrected", False)
+    if "updated" in fields.data and "time" not in fields.data:  # a compacted line
+        record["time"] = fields.float("updated", 0.0)
+    if kind == "result":
+        record["source"] = fields.str("source", "")
+        record["car"] = fields.str("car", "")
+        record["angle"] = fields.int("angle", -1, low=-1, high=1_000_000)
+        record["scored"] = "uncertainty" in fields.data  # a "known" line (no scores) keeps earlier scores
+        for name in ("uncertainty", "mirror", "area"):
+            record[name] = fields.float(name, None, low=0.0, high=2.0)
+    return record
+
+
+def options_from(fields: Fields) -> ExportOptions:
+    """The export options of an options line (``RecordError`` when they are not valid)."""
+    defaults = ExportOptions()
+    background = fields.list("background", list(defaults.background), of=int)
+    try:
+        return ExportOptions(
+            format=fields.str("format", defaults.format), background=tuple(background),
+            feather=fields.float("feather", defaults.feather), quality=fields.int("quality", defaults.quality),
+        )
+    except ValueError as error:
+        raise fields.error(str(error)) from None
+
+
+def _is_relative_key(output: str) -> bool:
+    """A log key names a file below the output folder: relative, no '..', no empty name."""
+    path = PurePosixPath(output)
+    return bool(output) and not path.is_absolute() and "\\" not in output and ".." not in path.parts \
+        and path.name not in ("", ".") and ":" not in path.parts[0]
+
+
 def _apply(items: dict[str, ReviewItem], record: dict) -> None:
     key = record["output"]
     item = items.get(key) or ReviewItem(output=key)
-    if record.get("kind") == "result":
-        item.source = str(record.get("source") or item.source)
-        item.car = str(record.get("car") or item.car)
-        angle = _number(record.get("angle"))
-        item.angle = int(angle) if angle is not None else item.angle
-        if "uncertainty" in record:  # a "known" line (no scores) keeps earlier scores
-            item.uncertainty = _number(record.get("uncertainty"))
-            item.mirror = _number(record.get("mirror"))
-            item.area = _number(record.get("area"))
-            item.corrected = bool(record.get("corrected", False))
-            item.mark = str(record.get("mark", UNREVIEWED))
+    if record["kind"] == "result":
+        item.source = record["source"] or item.source
+        item.car = record["car"] or item.car
+        item.angle = record["angle"] if "angle" in record else item.angle
+        if record["scored"]:
+            item.uncertainty, item.mirror, item.area = record["uncertainty"], record["mirror"], record["area"]
+            item.corrected = record["corrected"]
+            item.mark = record["mark"]
     else:
-        mark = record.get("mark", UNREVIEWED)
-        item.mark = mark if mark in MARKS else UNREVIEWED
-        item.corrected = item.corrected or bool(record.get("corrected", False))
-    item.updated = float(record.get("time", record.get("updated", item.updated)) or 0.0)
+        item.mark = record["mark"]
+        item.corrected = item.corrected or record["corrected"]
+    item.updated = record["time"]
     items[key] = item
-
-
-def _options_from(record: dict) -> ExportOptions | None:
-    try:
-        return ExportOptions(
-            format=str(record.get("format", "png")), background=tuple(int(v) for v in record.get("background", (255,) * 3)),
-            feather=float(record.get("feather", 0.0)), quality=int(record.get("quality", 92)),
-        )
-    except (TypeError, ValueError):
-        return None
-
-
-def _number(value) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _rounded(value: float | None) -> float | None:
@@ -343,7 +383,6 @@ def reexport_from_correction(
     one-line message when the photo or its correction is missing or does not fit.
     """
     from core.corrections import CorrectionStore
-    from core.errors import MaskingNetError
     from core.export import export_photo
     from core.imageio import read_photo
 
@@ -357,7 +396,7 @@ def reexport_from_correction(
     if mask.shape != photo.rgb.shape[:2]:
         raise MaskingNetError(f"{source}: the saved correction is {mask.shape[1]}x{mask.shape[0]}, "
                               f"the photo {photo.rgb.shape[1]}x{photo.rgb.shape[0]}")
-    output = log.out_dir / item.output
+    output = inside(log.out_dir, item.output, log.path)  # a planted '../x' or '/x' is refused
     output.parent.mkdir(parents=True, exist_ok=True)
     export_photo(photo, mask, output, options)
     log.set_corrected(item.output)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -25,13 +25,25 @@ from torch import nn
 
 from core.atomic import write_bytes_atomic
 from core.augment import AugmentConfig, augment
-from core.checkpoint import ModelConfig, load_model, load_optimizer, save_model, save_optimizer
+from core.checkpoint import (
+    MAX_WIDTH,
+    MAX_WORKING_SIZE,
+    ModelConfig,
+    load_model,
+    load_optimizer,
+    save_model,
+    save_optimizer,
+)
 from core.data import CachedSamples, Sample, cache_samples
 from core.device import autocast, autocast_dtype, describe_device, select_device
+from core.errors import CheckpointError, MaskingNetError, printable
 from core.metrics import dice
 from core.preprocess import Preprocess, upsample_probability
+from core.records import Fields, RecordError, hold_lock
 
 LAST, BEST, STATE, HISTORY = "last.safetensors", "best.safetensors", "state.safetensors", "history.json"
+RUN_LOCK = ".maskingnet-train.lock"  # held by the training writing into a run folder
+MAX_NOTES = 10  # left-out photos named one by one; the rest are counted
 
 
 @dataclass
@@ -63,6 +75,61 @@ class TrainConfig:
         return asdict(self)
 
 
+# Ranges of the recipe's numbers (fields not named here: any value of the field's type).
+_RECIPE_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "width": (2, MAX_WIDTH), "size": (32, MAX_WORKING_SIZE), "epochs": (1, None), "batch_size": (1, None),
+    "lr": (0.0, 10.0), "lr_halve_every": (1, None), "dice_weight": (0.0, None), "correction_weight": (0.0, None),
+    "val_fraction": (0.0, 0.9), "seed": (0, None), "save_every_s": (0.0, None), "max_steps_per_epoch": (1, None),
+}
+
+
+def recipe_from_json(data: Any, path: str | Path) -> dict[str, Any]:
+    """The fields of a recipe file (a JSON object of ``TrainConfig`` fields), each checked
+    against the field's type and range; ``RecordError`` (one line naming ``path``) otherwise."""
+    checked = Fields(data, path)
+    known = {f.name: f for f in fields(TrainConfig)}
+    unknown = sorted(set(checked.data) - set(known))
+    if unknown:
+        raise checked.error(f"unknown recipe field(s) {', '.join(printable(name) for name in unknown)}")
+    defaults = TrainConfig()
+    values: dict[str, Any] = {}
+    for name in checked.data:
+        default = getattr(defaults, name)
+        nullable = default is None
+        missing = None if nullable else Fields.REQUIRED
+        low, high = _RECIPE_RANGES.get(name, (None, None))
+        if name == "lr_milestones":
+            values[name] = checked.list(name, None, of=int)
+            if values[name] and min(values[name]) < 0:
+                raise checked.error(f"the field {name!r} should hold epochs (whole numbers >= 0)")
+        elif isinstance(default, bool):
+            values[name] = checked.bool(name, missing)
+        elif isinstance(default, int) or name == "max_steps_per_epoch":
+            values[name] = checked.int(name, missing, low=low, high=high)
+        elif isinstance(default, float):
+            values[name] = checked.float(name, missing, low=low, high=high)
+        else:
+            values[name] = checked.str(name, missing)
+    return values
+
+
+def checked_progress(data: Any, path: str | Path) -> dict[str, Any]:
+    """The training progress saved in a run folder's state file, its types checked;
+    ``CheckpointError`` (one line naming the file) when it cannot be resumed from."""
+    try:
+        fields = Fields(data, path)
+        return {
+            **fields.data,
+            "epoch": fields.int("epoch", 0, low=0), "step": fields.int("step", 0, low=0),
+            "best_dice": fields.float("best_dice", None, low=0.0, high=1.0),
+            "history": fields.list("history", [], of=dict), "train_seconds": fields.float("train_seconds", 0.0, low=0.0),
+            "epoch_losses": fields.list("epoch_losses", [], of=(int, float)),
+            "skipped_steps": fields.int("skipped_steps", 0, low=0),
+        }
+    except RecordError as error:
+        raise CheckpointError(path, f"the saved training state cannot be resumed ({error.problem})") from None
+
+
 @dataclass
 class TrainEvent:
     """One report from the loop. ``kind``: 'status', 'step', 'epoch', 'stopped' or 'done'."""
@@ -85,18 +152,23 @@ class TrainEvent:
 def segmentation_loss(
     logits: torch.Tensor, target: torch.Tensor, pixel_weight: torch.Tensor | None, dice_weight: float
 ) -> torch.Tensor:
-    """Cross-entropy against soft targets (share of car per pixel) plus a soft-Dice term."""
+    """Cross-entropy against soft targets (share of car per pixel) plus a soft-Dice term.
+
+    ``pixel_weight`` scales each pixel's cross-entropy; pixels of weight 0 (unknown labels) are
+    left out of the Dice term too.
+    """
     logits = logits.float()
     log_probs = F.log_softmax(logits, dim=1)
     cross_entropy = -(target * log_probs[:, 1] + (1 - target) * log_probs[:, 0])
+    car = log_probs[:, 1].exp()
     if pixel_weight is not None:
-        cross_entropy = cross_entropy * pixel_weight
-        cross_entropy = cross_entropy.sum() / pixel_weight.sum()
+        cross_entropy = (cross_entropy * pixel_weight).sum() / pixel_weight.sum().clamp_min(1.0)
+        known = (pixel_weight > 0).float()
+        car, target = car * known, target * known
     else:
         cross_entropy = cross_entropy.mean()
     if dice_weight <= 0:
         return cross_entropy
-    car = log_probs[:, 1].exp()
     intersection = (car * target).sum(dim=(1, 2))
     total = car.sum(dim=(1, 2)) + target.sum(dim=(1, 2))
     soft_dice = (2 * intersection + 1.0) / (total + 1.0)
@@ -138,31 +210,45 @@ def evaluate_cached(
     model: nn.Module, cached: CachedSamples, preprocess: Preprocess, device: torch.device,
     dtype: torch.dtype | None,
 ) -> list[float]:
-    """Per-image Dice at each mask's own resolution (probabilities upsampled, then cut at 0.5)."""
+    """Per-image Dice at each mask's own resolution (probabilities upsampled, then cut at 0.5),
+    over the trusted pixels only where a sample has a confidence map."""
     scores = []
-    for probability, truth in zip(predict_cached(model, cached, preprocess, device, dtype), cached.full_masks):
+    predictions = predict_cached(model, cached, preprocess, device, dtype)
+    for probability, truth, trusted in zip(predictions, cached.full_masks, cached.full_confidences):
         full = upsample_probability(probability, truth.shape[1], truth.shape[0]) >= 128
-        scores.append(dice(full, truth))
+        scores.append(dice(full[trusted], truth[trusted]) if trusted is not None else dice(full, truth))
     return scores
+
+
+def dice_by_source(samples: Sequence[Sample], scores: Sequence[float]) -> dict[str, float]:
+    """Mean Dice per ``Sample.source`` (the key "" for samples of no named source)."""
+    by_source: dict[str, list[float]] = {}
+    for sample, score in zip(samples, scores):
+        by_source.setdefault(sample.source, []).append(score)
+    return {source: float(np.mean(values)) for source, values in sorted(by_source.items())}
 
 
 def _batch_tensors(
     cached: CachedSamples, indices: Sequence[int], rng: np.random.Generator, config: TrainConfig,
     preprocess: Preprocess,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(images, targets, pixel weights or None): weight = confidence x (1 + correction_weight x corrected)."""
     images, targets, weights = [], [], []
-    any_weight = any(cached.weights[i] is not None for i in indices)
+    any_weight = any(cached.weights[i] is not None or cached.confidences[i] is not None for i in indices)
     for index in indices:
-        image, target, weight = cached.images[index], cached.targets[index], cached.weights[index]
-        if any_weight and weight is None:
-            weight = np.zeros_like(target)
+        image, target = cached.images[index], cached.targets[index]
+        corrected, confidence = cached.weights[index], cached.confidences[index]
+        maps = None
+        if any_weight:  # the two maps travel as one 2-channel array through the augmentation
+            maps = np.stack([corrected if corrected is not None else np.zeros_like(target),
+                             confidence if confidence is not None else np.ones_like(target)], axis=-1)
         if config.augment:
-            image, target, weight = augment(image, target, weight, rng, AugmentConfig())
+            image, target, maps = augment(image, target, maps, rng, AugmentConfig())
         images.append(image)
         targets.append(np.ascontiguousarray(target))
-        if any_weight:
-            weights.append(1.0 + config.correction_weight * np.ascontiguousarray(weight))
-    pixel_weight = torch.from_numpy(np.stack(weights)) if any_weight else None
+        if maps is not None:
+            weights.append(np.ascontiguousarray(maps[..., 1] * (1.0 + config.correction_weight * maps[..., 0])))
+    pixel_weight = torch.from_numpy(np.stack(weights).astype(np.float32)) if any_weight else None
     return preprocess.to_tensor(images), torch.from_numpy(np.stack(targets)), pixel_weight
 
 
@@ -177,12 +263,25 @@ def train(
 ) -> Iterator[TrainEvent]:
     """Train (or fine-tune, with ``config.init``) and yield progress; resumes from ``out_dir``.
 
-    ``info`` is merged into the saved checkpoints' configuration (e.g. a model name).
+    ``info`` is merged into the saved checkpoints' configuration (e.g. a model name). The run
+    folder is locked while the generator runs: a second training into it (this process or
+    another) raises ``MaskingNetError`` instead of overwriting the first one's files.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not train_samples:
         raise ValueError("no training photos with masks were given")
+    with hold_lock(out_dir / RUN_LOCK) as held:
+        if not held:
+            raise MaskingNetError(f"{printable(out_dir)}: another training is using this run folder; wait for it "
+                                  "to finish or choose another folder")
+        yield from _train(config, train_samples, val_samples, out_dir, should_stop=should_stop, info=info)
+
+
+def _train(
+    config: TrainConfig, train_samples: Sequence[Sample], val_samples: Sequence[Sample], out_dir: Path, *,
+    should_stop: Callable[[], bool], info: dict[str, Any] | None,
+) -> Iterator[TrainEvent]:
     device = select_device(config.device)
     dtype = autocast_dtype(device) if config.mixed_precision else None
     started = time.monotonic()
@@ -222,13 +321,14 @@ def train(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     progress: dict[str, Any] = {"epoch": 0, "step": 0, "best_dice": None, "history": [], "train_seconds": 0.0}
     if resuming and state_path.exists():
-        progress = load_optimizer(state_path, optimizer)
+        progress = checked_progress(load_optimizer(state_path, optimizer), state_path)
     elif resuming:  # weights without optimizer state: keep the weights and the recorded history
-        history = list(model_config.info.get("history") or [])
-        scores = [record["val_dice"] for record in history if record.get("val_dice") is not None]
-        progress.update(epoch=int(model_config.info.get("epochs_done") or len(history)), history=history,
-                        best_dice=max(scores) if scores else None,
-                        train_seconds=float(model_config.info.get("train_seconds") or 0.0))
+        info = model_config.info
+        history = checked_progress({"history": info.get("history")}, out_dir / LAST)["history"]
+        scores = [r["val_dice"] for r in history if isinstance(r.get("val_dice"), float) and math.isfinite(r["val_dice"])]
+        progress.update(checked_progress({"epoch": info.get("epochs_done") or len(history), "history": history,
+                                          "best_dice": max(scores) if scores else None,
+                                          "train_seconds": info.get("train_seconds")}, out_dir / LAST))
         notes.append(f"{state_path.name} is missing: the optimizer starts afresh")
     base_info = {
         "train_config": config.to_dict(),
@@ -248,6 +348,14 @@ def train(
     left_to_do = progress["epoch"] < config.epochs
     train_cache = cache_samples(train_samples if left_to_do else [], preprocess)
     val_cache = cache_samples(val_samples if left_to_do else [], preprocess, keep_full_masks=True)
+    left_out = train_cache.left_out + val_cache.left_out
+    if left_to_do and not len(train_cache):
+        raise ValueError(f"no usable training photos: {left_out[0]}" if left_out else "no training photos")
+    for line in left_out[:MAX_NOTES]:
+        yield TrainEvent("status", epochs=config.epochs, message=f"note: left out: {line}")
+    if len(left_out) > MAX_NOTES:
+        yield TrainEvent("status", epochs=config.epochs,
+                         message=f"note: {len(left_out) - MAX_NOTES} more photo(s) left out for the same reasons")
     steps_per_epoch = math.ceil(len(train_cache) / config.batch_size)
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
@@ -310,10 +418,14 @@ def train(
                 checkpoint()
                 last_save = time.monotonic()
         scores = evaluate_cached(model, val_cache, preprocess, device, dtype) if len(val_cache) else []
-        val_dice = float(np.mean(scores)) if scores else None
+        by_source = dice_by_source(val_cache.samples, scores)
+        # Each source counts alike, however many photos it has (one source: the plain mean).
+        val_dice = float(np.mean(list(by_source.values()))) if scores else None
         record = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None, "val_dice": val_dice,
                   "lr": lr, "seconds": round(seconds_before + time.monotonic() - started, 1),
                   "skipped_steps": progress.get("skipped_steps", 0)}
+        if len(by_source) > 1:
+            record["val_dice_by_source"] = {source: round(value, 5) for source, value in by_source.items()}
         progress["history"].append(record)
         progress.update(epoch=epoch + 1, step=0, epoch_losses=[])
         improved = val_dice is not None and (progress["best_dice"] is None or val_dice > progress["best_dice"])

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QByteArray, QSettings
 
 ORGANIZATION = "MaskingNet"
 APPLICATION = "MaskingNet"
@@ -51,6 +51,15 @@ def value(key: str, default: Any, kind: type | None = None) -> Any:
         return kind(raw)
     except (TypeError, ValueError):
         return default
+
+
+def byte_value(key: str) -> QByteArray | None:
+    """``key``'s value when it holds bytes (window geometry and state); None when missing or
+    of another type (a plain string written by hand or another program is ignored)."""
+    raw = settings().value(key, None)
+    if isinstance(raw, (bytes, bytearray)):
+        raw = QByteArray(bytes(raw))
+    return raw if isinstance(raw, QByteArray) and not raw.isEmpty() else None
 
 
 def set_value(key: str, new_value: Any) -> None:

@@ -9,6 +9,7 @@ skips what is already exported unless "Redo" is ticked.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Callable
 
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.errors import printable
 from core.export import ExportOptions
 from core.review import ReviewItem
 from maskingnet_app import app_settings
@@ -279,7 +281,8 @@ class BatchDialog(QDialog):
             widget.setEnabled(not running)
 
     def _set_status(self, text: str, error: bool = False) -> None:
-        self.status_label.setText(f"<span style='color:#c92a2a'>{text}</span>" if error else text)
+        shown = html.escape(text)  # a file name is never markup
+        self.status_label.setText(f"<span style='color:#c92a2a'>{shown}</span>" if error else shown)
 
     def _on_planned(self, jobs) -> None:
         root = Path(self.input_edit.text().strip())
@@ -312,6 +315,7 @@ class BatchDialog(QDialog):
         self._refresh_timer.stop()
         self.review.refresh()
         summary = f"{counts['done']} exported, {counts['skipped']} already there, {counts['failed']} failed"
+        summary += self._left_out_note()
         if cancelled:
             self._set_status(f"Stopped: {summary}. Start again to do the rest.")
         else:
@@ -319,6 +323,18 @@ class BatchDialog(QDialog):
             self.rate_label.setText("")
         self.tabs.setCurrentWidget(self.review)
         self.batchFinished.emit(counts, cancelled)
+
+    def _left_out_note(self) -> str:
+        """What the folder scan left out, for the summary; the names go in the status tooltip."""
+        from core.imageio import describe_left_out
+
+        left_out = self.worker.left_out if self.worker is not None else []
+        unreadable = [item for item in left_out if item.unreadable]
+        note = "".join(f"; {printable(item.path)}: {item.reason}" for item in unreadable[:3])
+        if describe_left_out(left_out):
+            note += f"; {describe_left_out(left_out)}"
+        self.status_label.setToolTip("\n".join(f"{printable(item.path)}: {item.reason}" for item in left_out[:200]))
+        return note
 
     def _on_failed(self, message: str) -> None:
         self._set_running(False)

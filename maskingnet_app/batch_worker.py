@@ -64,6 +64,7 @@ class BatchWorker(QObject):
         self._corrections = corrections
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
+        self.left_out: list = []  # core.imageio.LeftOut: what the folder scan left out, once planned
 
     @property
     def running(self) -> bool:
@@ -101,7 +102,8 @@ class BatchWorker(QObject):
 
         settings = self.settings
         self.status.emit("Finding photos…")
-        jobs = plan_jobs(settings.inputs, settings.out_dir, settings.options, recursive=settings.recursive)
+        jobs = plan_jobs(settings.inputs, settings.out_dir, settings.options, recursive=settings.recursive,
+                         left_out=self.left_out)
         if not jobs:
             names = ", ".join(str(path) for path in settings.inputs)
             raise MaskingNetError(f"{names}: no photos found" + ("" if settings.recursive else " (sub-folders not included)"))

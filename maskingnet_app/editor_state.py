@@ -78,7 +78,7 @@ class EditorState(QObject):
                 return QColor(str(value)).name() if QColor.isValidColorName(str(value)) else default
             if name == "cleanup_percent":
                 return round(min(50.0, max(0.001, float(value))), 3)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # "inf" in the settings file too
             return default
         return value
 

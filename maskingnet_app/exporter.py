@@ -3,6 +3,7 @@ that writes the files (atomically, never over an input photo)."""
 
 from __future__ import annotations
 
+import math
 import string
 import threading
 from dataclasses import dataclass, field, replace
@@ -12,9 +13,10 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from core.errors import MaskingNetError
-from core.export import EXPORT_FORMATS, ExportOptions, export_photo
+from core.errors import MaskingNetError, printable
+from core.export import EXPORT_FORMATS, MAX_FEATHER, ExportOptions, export_photo
 from core.imageio import Photo, read_photo
+from core.records import one_line
 from maskingnet_app import app_settings
 
 PATTERN_FIELDS = ("stem", "name", "ext", "n", "format")
@@ -26,9 +28,13 @@ def check_pattern(pattern: str) -> str:
     if not pattern.strip():
         raise ValueError("the file name pattern is empty")
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None]
+        parsed = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(pattern)
+                  if name is not None]
     except ValueError as error:
         raise ValueError(f"the file name pattern {pattern!r} is malformed ({error})") from None
+    names = [name for name, _, _ in parsed]
+    if any(spec or conversion for _, spec, conversion in parsed):  # {stem:.0} would empty the name
+        raise ValueError("the file name pattern's fields take no format ({stem:.0}, {n!r}): use plain {stem}, {n}, …")
     unknown = [name for name in names if name not in PATTERN_FIELDS]
     if unknown:
         raise ValueError(f"unknown field {{{unknown[0]}}} in the file name pattern; use "
@@ -45,6 +51,9 @@ def output_name(pattern: str, source: Path, index: int, options: ExportOptions) 
     check_pattern(pattern)
     name = pattern.format(stem=source.stem, name=source.name, ext=source.suffix.lstrip("."), n=f"{index:04d}",
                           format=options.format)
+    if not name.strip() or name.startswith("."):  # a hidden or nameless export would be lost
+        raise ValueError(f"{printable(source)}: the file name pattern gives the name {printable(name)!r}; "
+                         "it needs a visible name")
     return name if name.lower().endswith(options.suffix) else name + options.suffix
 
 
@@ -71,8 +80,8 @@ class ExportSettings:
         options = ExportOptions(
             format=fmt if fmt in EXPORT_FORMATS else options.format,
             background=background if len(background) == 3 else options.background,
-            feather=max(0.0, app_settings.value("export/feather", 0.0, float)),
-            quality=min(100, max(1, app_settings.value("export/quality", options.quality, int))),
+            feather=_within(app_settings.value("export/feather", 0.0, float), 0.0, MAX_FEATHER),
+            quality=int(_within(app_settings.value("export/quality", options.quality, int), 1, 100)),
         )
         pattern = app_settings.value("export/pattern", DEFAULT_PATTERN, str)
         try:
@@ -91,6 +100,11 @@ class ExportSettings:
 
     def with_folder(self, folder: str | Path) -> ExportSettings:
         return replace(self, folder=str(folder))
+
+
+def _within(value: float, low: float, high: float) -> float:
+    """``value`` clamped to [low, high]; ``low`` for NaN."""
+    return min(high, max(low, value)) if math.isfinite(value) else (high if value > 0 else low)
 
 
 @dataclass
@@ -118,6 +132,15 @@ def plan_exports(settings: ExportSettings, sources: list[tuple[int, Path, np.nda
 # The app exports the editor's alpha exactly: the model's anti-aliased outline and the values
 # painted with the brush (core.export keeps a uint8 alpha as it is, limited by the photo's own).
 export_alpha = export_photo
+
+
+def _failure(item: ExportItem, error: BaseException) -> str:
+    """One line for a failed export: the core's messages name their file; others get the output's."""
+    if isinstance(error, (MaskingNetError, ValueError, OSError)):
+        return one_line(error)
+    if isinstance(error, MemoryError):
+        return f"{printable(item.output)}: not enough memory to export this photo"
+    return f"{printable(item.output)}: {one_line(error)}"
 
 
 class Exporter(QObject):
@@ -156,25 +179,32 @@ class Exporter(QObject):
         return self._pool.waitForDone(msecs)
 
     def _run(self, items: list[ExportItem], options: ExportOptions, protected: set[Path]) -> None:
+        """Contract: whatever happens, each item is reported done or failed and the exporter
+        is free again at the end (``finished`` is emitted)."""
         written = failed = 0
-        for done, item in enumerate(items):
-            if self._cancel.is_set():
-                break
-            try:
-                if item.output.resolve() in protected:
-                    raise ValueError(f"{item.output}: refusing to overwrite an open photo; choose another folder or name")
-                photo = self._cached(item.source) or read_photo(item.source)
-                if photo.rgb.shape[:2] != item.alpha.shape:
-                    raise ValueError(f"{item.source}: the photo changed size since it was masked")
-                item.output.parent.mkdir(parents=True, exist_ok=True)
-                export_alpha(photo, item.alpha, item.output, options)
-                written += 1
-                self.itemDone.emit(item.document_id, str(item.output))
-            except (MaskingNetError, ValueError, OSError) as error:
-                failed += 1
-                self.itemFailed.emit(item.document_id, str(error))
-            self.progress.emit(done + 1, len(items))
-        self._running_done(written, failed, self._cancel.is_set())
+        try:
+            for done, item in enumerate(items):
+                if self._cancel.is_set():
+                    break
+                try:
+                    self._export_one(item, options, protected)
+                    written += 1
+                    self.itemDone.emit(item.document_id, str(item.output))
+                except Exception as error:  # noqa: BLE001 - every failure is shown as one line
+                    failed += 1
+                    self.itemFailed.emit(item.document_id, _failure(item, error))
+                self.progress.emit(done + 1, len(items))
+        finally:
+            self._running_done(written, failed, self._cancel.is_set())
+
+    def _export_one(self, item: ExportItem, options: ExportOptions, protected: set[Path]) -> None:
+        if item.output.resolve() in protected:
+            raise ValueError(f"{item.output}: refusing to overwrite an open photo; choose another folder or name")
+        photo = self._cached(item.source) or read_photo(item.source)
+        if photo.rgb.shape[:2] != item.alpha.shape:
+            raise ValueError(f"{item.source}: the photo changed size since it was masked")
+        item.output.parent.mkdir(parents=True, exist_ok=True)
+        export_alpha(photo, item.alpha, item.output, options)
 
     def _running_done(self, written: int, failed: int, cancelled: bool) -> None:
         self._running = False

@@ -226,12 +226,10 @@ class MainWindow(QMainWindow):
         service.notice.connect(lambda text: self.show_message(text, "info"))
 
     def _restore_window(self) -> None:
-        geometry = app_settings.settings().value(app_settings.WINDOW_GEOMETRY)
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        geometry = app_settings.byte_value(app_settings.WINDOW_GEOMETRY)
+        if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 820)
-        window_state = app_settings.settings().value(app_settings.WINDOW_STATE)
+        window_state = app_settings.byte_value(app_settings.WINDOW_STATE)
         if window_state is not None:
             self.restoreState(window_state)
 

@@ -92,7 +92,7 @@ class ModelChooser(QObject):
         versions = model_versions.list_versions()
         for version in versions:
             action = self._choice(version.summary(), version.name, in_use)
-            action.setToolTip(str(version.card_path))
+            action.setToolTip(version.problem or str(version.card_path))  # a damaged config.json says so
         known = {DEFAULT_MODEL} | {v.name for v in versions}
         if in_use not in known:
             other = self._choice(f"Other: {Path(in_use).name}", in_use, in_use)

@@ -45,11 +45,11 @@ class MaskResult:
 
 
 def one_line(error: BaseException) -> str:
-    """A user-facing one-line message for an error raised by the core or by torch."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    from core.errors import MaskingNetError
+    """A user-facing one-line message for an error raised by the core or by torch
+    (``core.records.one_line``: control characters in file names escaped)."""
+    from core.records import one_line as core_one_line
 
-    return text if isinstance(error, (MaskingNetError, ValueError, OSError)) else f"{type(error).__name__}: {text}"
+    return core_one_line(error)
 
 
 class _Job:

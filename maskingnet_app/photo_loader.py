@@ -14,8 +14,9 @@ import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from core.errors import MaskingNetError
+from core.errors import MaskingNetError, printable
 from core.imageio import Photo, read_photo
+from core.records import one_line
 from maskingnet_app.correction_files import RestoredCorrection, load_correction
 
 THUMBNAIL = 96
@@ -122,7 +123,10 @@ class PhotoLoader(QObject):
             self.identifyFailed.emit(document_id, f"{path}: not enough memory to open this photo")
             return
         except OSError as error:
-            self.identifyFailed.emit(document_id, f"{path}: {error.strerror or error}")
+            self.identifyFailed.emit(document_id, f"{printable(path)}: {error.strerror or error}")
+            return
+        except Exception as error:  # noqa: BLE001 - a photo must never stay "Waiting"
+            self.identifyFailed.emit(document_id, f"{printable(path)}: {one_line(error)}")
             return
         self.identified.emit(document_id, PhotoInfo(size, thumbnail, key, correction))
 
@@ -135,6 +139,9 @@ class PhotoLoader(QObject):
             self.photoFailed.emit(str(path), str(error))
             return
         except MemoryError:
-            self.photoFailed.emit(str(path), f"{path}: not enough memory to open this photo")
+            self.photoFailed.emit(str(path), f"{printable(path)}: not enough memory to open this photo")
+            return
+        except Exception as error:  # noqa: BLE001 - shown as one line; the loader stays usable
+            self.photoFailed.emit(str(path), f"{printable(path)}: {one_line(error)}")
             return
         self.photoReady.emit(photo)

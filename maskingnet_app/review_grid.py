@@ -368,6 +368,10 @@ class ReviewGrid(QWidget):
         flagged = [car.car for car in self.model.cars if car.flagged]
         text = (f"{len(items)} exports · {counts[UNREVIEWED]} not reviewed · {counts[NEEDS_FIXING]} need fixing · "
                 f"{counts[ACCEPTED]} accepted · {counts[FIXED]} fixed")
+        problems = self.log.problems if self.log is not None else []
+        if problems:  # damaged lines of the log were skipped: say so, the details in the tooltip
+            text += f" · \u26a0 {len(problems)} damaged line(s) of the review log skipped"
+        self.summary.setToolTip("\n".join(problems))
         if flagged:
             text += f" · \u26a0 {len(flagged)} car(s) whose masks disagree across angles"
         self.summary.setText(text + ". Click a photo to open it in the editor.")

@@ -459,8 +459,10 @@ def test_folder_with_no_images(tmp_path: Path, tiny_checkpoint: Path, capsys) ->
     (empty / "readme.txt").write_text("nothing to see")
     assert plan_jobs([empty], tmp_path / "out", ExportOptions()) == []
     assert cli.main(["predict", str(empty), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint)]) == 1
-    err = capsys.readouterr().err
-    assert err.strip() == f"error: no images found in {empty}"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"error: no images found in {empty}"
+    assert err[:-1] == ["note: 1 file(s) left out of the folder scan: no image extension (.bmp, .gif, .jpeg, .jpg, .png, "
+                        ".tif, .tiff, .webp); --list-left-out names them"]  # said, never in silence
     assert not (tmp_path / "out").exists()
 
 

@@ -189,7 +189,7 @@ def test_train_recipe_file(few_cars, tmp_path, capsys):
     assert "unknown recipe field(s) wdith" in capsys.readouterr().err
     recipe.write_text("{broken")
     assert main(args) == 2
-    assert "not a JSON recipe" in capsys.readouterr().err
+    assert "recipe.json: not readable JSON" in capsys.readouterr().err
 
 
 def test_missing_default_model_is_one_line_and_non_zero(photos, tmp_path, capsys, monkeypatch):

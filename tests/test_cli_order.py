@@ -57,4 +57,4 @@ def test_eval_options_have_help_text(capsys):
     with pytest.raises(SystemExit):
         cli.main(["eval", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "--images IMAGES folder of photos" in text and "--masks MASKS folder of their true masks" in text
+    assert "--images IMAGES folder of photos" in text and "--masks MASKS folder of whole-car masks" in text

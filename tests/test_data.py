@@ -216,7 +216,10 @@ def test_cache_samples_resizes_once_and_keeps_full_masks(few_cars):
 def test_cache_reads_correction_weights(tmp_path):
     images, masks = tmp_path / "images", tmp_path / "masks"
     _touch_image(images / "a.png", 200, (32, 32))
-    _touch_image(masks / "a.png", 255, (32, 32))
+    masks.mkdir()
+    half = np.zeros((32, 32), np.uint8)
+    half[:, :16] = 255  # a mask of car and background (an all-car mask is left out)
+    Image.fromarray(half).save(masks / "a.png")
     weight = np.zeros((32, 32), np.uint8)
     weight[:16] = 255
     Image.fromarray(weight).save(tmp_path / "w.png")

@@ -65,7 +65,7 @@ def test_a_short_run_on_real_photos_lowers_the_loss(split, tmp_path):
     assert events[-1].best_dice == max(event.val_dice for event in epochs)
 
     run = tmp_path / "run"
-    assert {p.name for p in run.iterdir()} == {LAST, BEST, STATE, HISTORY}
+    assert {p.name for p in run.iterdir() if not p.name.startswith(".")} == {LAST, BEST, STATE, HISTORY}
     history = json.loads((run / HISTORY).read_text())
     assert [record["epoch"] for record in history] == [1, 2, 3]
     assert [record["loss"] for record in history] == pytest.approx([event.loss for event in epochs])
@@ -262,7 +262,7 @@ def test_batches_mix_photos_with_and_without_correction_maps():
 
     cached = CachedSamples(samples=[], images=[np.zeros((32, 32, 3), np.uint8)] * 2,
                            targets=[np.ones((32, 32), np.float32)] * 2,
-                           weights=[None, np.full((32, 32), 1.0, np.float32)])
+                           weights=[None, np.full((32, 32), 1.0, np.float32)], confidences=[None, None])
     config = replace(QUICK, augment=False, correction_weight=4.0)
     images, targets, weights = _batch_tensors(cached, [0, 1], np.random.default_rng(0), config, Preprocess(size=32))
     assert images.shape == (2, 3, 32, 32) and targets.shape == (2, 32, 32)

@@ -1,0 +1,120 @@
+"""Training on a mix of data sets: teacher labels with confidence maps, per-source splits and figures."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.data import CachedSamples, cache_samples
+from core.preprocess import Preprocess
+from core.train import TrainConfig, _batch_tensors, segmentation_loss, train
+from core.training_mix import mix_samples, read_mix
+
+
+def _photo_set(root: Path, stems: list[str], *, confidence: bool) -> Path:
+    """Photos of a bright square on noise, masks of the square, optional confidence maps."""
+    rng = np.random.default_rng(len(stems))
+    for sub in ("images", "masks") + (("confidence",) if confidence else ()):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for stem in stems:
+        photo = rng.integers(0, 90, (48, 64, 3), dtype=np.uint8)
+        mask = np.zeros((48, 64), np.uint8)
+        mask[12:36, 16:48] = 255
+        photo[mask > 0] = 220
+        Image.fromarray(photo).save(root / "images" / f"{stem}.jpg")
+        Image.fromarray(mask).save(root / "masks" / f"{stem}.png")
+        if confidence:
+            trusted = np.full((48, 64), 255, np.uint8)
+            trusted[:, :8] = 0  # an unknown strip
+            Image.fromarray(trusted).save(root / "confidence" / f"{stem}.png")
+    return root
+
+
+def _mix_file(tmp_path: Path, sources: list[dict]) -> Path:
+    path = tmp_path / "mix.json"
+    path.write_text(json.dumps({"sources": sources}))
+    return path
+
+
+def test_a_mix_splits_each_source_on_its_own_and_repeats_training_photos(tmp_path):
+    studio = _photo_set(tmp_path / "studio", [f"{car}_{angle:02d}" for car in ("0123456789ab", "ba9876543210",
+                                                                                "aaaaaaaaaaaa") for angle in (1, 2)],
+                        confidence=False)
+    outdoor = _photo_set(tmp_path / "outdoor", [f"street_{i:05d}" for i in range(10)], confidence=True)
+    mix = _mix_file(tmp_path, [
+        {"name": "studio", "images": str(studio / "images"), "masks": str(studio / "masks"), "val_fraction": 0.34},
+        {"name": "outdoor", "images": str(outdoor / "images"), "masks": str(outdoor / "masks"),
+         "confidence": str(outdoor / "confidence"), "split": "photo", "val_fraction": 0.2, "repeat": 3},
+    ])
+    train_samples, val_samples, notes = mix_samples(read_mix(mix))
+    studio_val = {s.group for s in val_samples if s.source == "studio"}
+    assert len(studio_val) == 1 and not studio_val & {s.group for s in train_samples}  # one car, not both sides
+    outdoor_train = [s for s in train_samples if s.source == "outdoor"]
+    outdoor_val = [s for s in val_samples if s.source == "outdoor"]
+    assert len(outdoor_val) == 2 and len(outdoor_train) == 3 * 8
+    assert all(s.confidence is not None and s.confidence.name == f"{s.image.stem}.png" for s in outdoor_train)
+    assert any("outdoor: 8 training photos (x3), 2 validation" in note for note in notes)
+    cached = cache_samples(outdoor_train[:2] + outdoor_train[8:9], Preprocess(size=32))
+    assert cached.images[0] is cached.images[2]  # a repeated photo is decoded once
+
+
+@pytest.mark.parametrize("source, message", [
+    ({"name": "a", "images": "x"}, "'masks' must be a non-empty string"),
+    ({"name": "a", "images": "x", "masks": "y", "repeat": 0}, "'repeat' must be a whole number"),
+    ({"name": "a", "images": "x", "masks": "y", "val_fraction": "0.2"}, "'val_fraction' must be a number"),
+    ({"name": "a", "images": "x", "masks": "y", "split": "car"}, "'split' is 'group' or 'photo'"),
+    ({"name": "a", "images": "${NOPE}/x", "masks": "y"}, "unknown placeholder"),
+    ({"name": "a", "images": "x", "masks": "y", "colour": 1}, "unknown field(s) colour"),
+])
+def test_a_bad_mix_file_is_one_line_naming_the_file(tmp_path, source, message):
+    path = _mix_file(tmp_path, [source])
+    with pytest.raises(ValueError) as error:
+        read_mix(path)
+    assert str(path) in str(error.value) and message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_unknown_pixels_weigh_nothing_in_the_loss():
+    target = torch.zeros(1, 8, 8)
+    target[:, 2:6, 2:6] = 1
+    weight = torch.ones(1, 8, 8)
+    weight[:, :, :2] = 0
+    logits = torch.randn(1, 2, 8, 8)
+    changed = logits.clone()
+    changed[:, :, :, :2] = torch.randn(1, 2, 8, 2) * 10  # only the unknown pixels differ
+    assert torch.allclose(segmentation_loss(logits, target, weight, 0.5), segmentation_loss(changed, target, weight, 0.5))
+    assert not torch.allclose(segmentation_loss(logits, target, None, 0.5), segmentation_loss(changed, target, None, 0.5))
+
+
+def test_batches_weigh_pixels_by_confidence_times_correction():
+    cached = CachedSamples(samples=[], images=[np.zeros((32, 32, 3), np.uint8)] * 2,
+                           targets=[np.ones((32, 32), np.float32)] * 2,
+                           weights=[np.ones((32, 32), np.float32), None],
+                           confidences=[np.full((32, 32), 0.5, np.float32), np.zeros((32, 32), np.float32)])
+    config = TrainConfig(augment=False, correction_weight=4.0)
+    _, _, weights = _batch_tensors(cached, [0, 1], np.random.default_rng(0), config, Preprocess(size=32))
+    assert weights[0].unique().tolist() == [2.5] and weights[1].unique().tolist() == [0.0]
+    augmented = replace(config, augment=True)
+    _, _, weights = _batch_tensors(cached, [0], np.random.default_rng(1), augmented, Preprocess(size=32))
+    assert weights.shape == (1, 32, 32) and 0 <= float(weights.min()) and float(weights.max()) <= 2.5 + 1e-5
+
+
+def test_training_on_a_mix_reports_dice_per_source(tmp_path):
+    studio = _photo_set(tmp_path / "studio", [f"{car}_01" for car in ("0123456789ab", "ba9876543210")], confidence=False)
+    outdoor = _photo_set(tmp_path / "outdoor", [f"street_{i:05d}" for i in range(4)], confidence=True)
+    mix = _mix_file(tmp_path, [
+        {"name": "studio", "images": str(studio / "images"), "masks": str(studio / "masks"), "val_fraction": 0.5},
+        {"name": "outdoor", "images": str(outdoor / "images"), "masks": str(outdoor / "masks"),
+         "confidence": str(outdoor / "confidence"), "split": "photo", "val_fraction": 0.5},
+    ])
+    train_samples, val_samples, _ = mix_samples(read_mix(mix))
+    config = TrainConfig(width=4, size=32, epochs=1, batch_size=2, device="cpu", max_steps_per_epoch=2)
+    events = list(train(config, train_samples, val_samples, tmp_path / "run"))
+    record = events[-1].history[-1]
+    assert set(record["val_dice_by_source"]) == {"studio", "outdoor"}
+    assert record["val_dice"] == pytest.approx(np.mean(list(record["val_dice_by_source"].values())), abs=1e-5)

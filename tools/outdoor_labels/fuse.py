@@ -1,0 +1,163 @@
+"""Fuse the cached teacher maps into training labels we trust (cheap; rerun after a recipe change).
+
+Per photo, from ``<cache>/<source>/teachers/<stem>.{isnet,u2netp}.png`` (and, for car-parts, the
+hand-drawn part map), writes ``<cache>/<source>/labels/``:
+
+- ``images/<stem>.jpg``: a link to the photo;
+- ``masks/<stem>.png``: the car, 0 or 255 (IS-Net's map cut at 0.5, the main car only, labelled
+  car parts added);
+- ``confidence/<stem>.png``: the loss weight of each pixel, 0..255 (0: unknown, ignored);
+- ``report.json``: what was kept and why photos were dropped.
+
+The recipe (see ``Recipe``): IS-Net is the main opinion (0.93 outdoor), U^2-Net-p the second (0.80).
+A photo is dropped when the two disagree wildly, the car is tiny or fills the frame, or the
+mask misses the labelled car parts. In a kept photo, pixels near IS-Net's 0.5 are unknown; pixels
+where the teachers take opposite sides weigh less; objects apart from the main car are unknown
+(they may be another car, or a piece of this one cut off by a pole).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class Recipe:
+    min_teacher_iou: float = 0.50  # IoU of the two teachers' masks (U^2-Net-p is often the one wrong)
+    min_car_share: float = 0.04  # of the photo
+    max_car_share: float = 0.97
+    min_parts_kept: float = 0.93  # share of labelled part pixels inside the mask (car-parts only)
+    unsure_band: float = 0.25  # |p - 0.5| below this is unknown
+    max_unsure_share: float = 0.15  # of the car's area
+    disagree_weight: float = 0.6  # confidence where the teachers take opposite sides
+    min_object_share: float = 0.002  # objects smaller than this (of the photo) are background specks
+
+
+def _read(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+
+
+def _write_png(array: np.ndarray, path: Path) -> None:
+    tmp = path.with_name(path.name + ".part")
+    Image.fromarray(array).save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def _main_car(binary: np.ndarray, parts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(main car, other objects): the largest connected object, with any object holding part labels."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return np.zeros_like(binary), np.zeros_like(binary)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = {1 + int(np.argmax(areas))}
+    if parts is not None:
+        keep |= {int(v) for v in np.unique(labels[parts & binary]) if v}
+    main = np.isin(labels, list(keep))
+    return main, binary & ~main
+
+
+def fuse_photo(isnet: np.ndarray, u2netp: np.ndarray, parts: np.ndarray | None, recipe: Recipe
+               ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(mask uint8 0/255, confidence uint8, stats); stats["drop"] names why the photo is not trusted."""
+    car_is, car_u2 = isnet >= 0.5, u2netp >= 0.5
+    union = (car_is | car_u2).sum()
+    iou = float((car_is & car_u2).sum() / union) if union else 0.0
+    main, others = _main_car(car_is, parts)
+    area = main.size
+    stats = {"teacher_iou": round(iou, 4), "car_share": round(float(main.sum() / area), 4)}
+    unsure = np.abs(isnet - 0.5) < recipe.unsure_band
+    stats["unsure_share"] = round(float(unsure.sum() / max(1, main.sum())), 4)
+    drop = None
+    if parts is not None and parts.any():
+        stats["parts_kept"] = round(float((parts & main).sum() / parts.sum()), 4)
+        if stats["parts_kept"] < recipe.min_parts_kept:
+            drop = "misses labelled car parts"
+    if iou < recipe.min_teacher_iou:
+        drop = "teachers disagree"
+    elif stats["car_share"] < recipe.min_car_share:
+        drop = "no car, or a tiny one"
+    elif stats["car_share"] > recipe.max_car_share:
+        drop = "the car fills the photo"
+    elif stats["unsure_share"] > recipe.max_unsure_share:
+        drop = "too many unsure pixels"
+    stats["drop"] = drop
+    mask = main.copy()
+    confidence = np.ones(mask.shape, np.float32)
+    confidence[car_is != car_u2] = recipe.disagree_weight
+    confidence[unsure] = 0.0
+    big_others = others & ~_small_objects(others, recipe.min_object_share)
+    confidence[big_others] = 0.0
+    if parts is not None:
+        mask |= parts
+        confidence[parts] = 1.0
+    return (mask * 255).astype(np.uint8), np.round(confidence * 255).astype(np.uint8), stats
+
+
+def _small_objects(binary: np.ndarray, share: float) -> np.ndarray:
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
+    small = [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] < share * binary.size]
+    return np.isin(labels, small)
+
+
+def fuse_source(cache: Path, source: str, images: Path, parts_dir: Path | None, recipe: Recipe) -> dict:
+    teachers = cache / source / "teachers"
+    out = cache / source / "labels"
+    for sub in ("images", "masks", "confidence"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    report: dict = {"recipe": asdict(recipe), "kept": 0, "dropped": {}, "photos": {}}
+    for isnet_path in sorted(teachers.glob("*.isnet.png")):
+        stem = isnet_path.name[: -len(".isnet.png")]
+        u2_path = teachers / f"{stem}.u2netp.png"
+        photo = images / f"{stem}.jpg"
+        if not u2_path.exists() or not photo.exists():
+            continue
+        parts = None
+        if parts_dir is not None and (parts_dir / f"{stem}.png").exists():
+            with Image.open(parts_dir / f"{stem}.png") as image:
+                parts = np.asarray(image) > 0
+        mask, confidence, stats = fuse_photo(_read(isnet_path), _read(u2_path), parts, recipe)
+        report["photos"][stem] = stats
+        targets = [out / "masks" / f"{stem}.png", out / "confidence" / f"{stem}.png", out / "images" / f"{stem}.jpg"]
+        if stats["drop"]:
+            report["dropped"][stats["drop"]] = report["dropped"].get(stats["drop"], 0) + 1
+            for target in targets:
+                target.unlink(missing_ok=True)
+            continue
+        report["kept"] += 1
+        _write_png(mask, targets[0])
+        _write_png(confidence, targets[1])
+        if not targets[2].is_symlink():
+            targets[2].symlink_to(photo.resolve())
+    tmp = out / "report.json.part"
+    tmp.write_text(json.dumps(report, indent=1))
+    os.replace(tmp, out / "report.json")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", type=Path, required=True)
+    parser.add_argument("--source", action="append", required=True, metavar="NAME=IMAGES[:PARTS]",
+                        help="a source's photo folder, and for car-parts its part-label folder")
+    args = parser.parse_args(argv)
+    for item in args.source:
+        name, _, folders = item.partition("=")
+        images, _, parts = folders.partition(":")
+        report = fuse_source(args.cache, name, Path(images), Path(parts) if parts else None, Recipe())
+        total = report["kept"] + sum(report["dropped"].values())
+        print(f"{name}: kept {report['kept']} of {total}; dropped: {report['dropped']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Run the teachers over photo folders and cache their raw probability maps (resumable).
+
+Output per photo: ``<cache>/<source>/teachers/<stem>.<teacher>.png`` (8-bit probability, the
+photo's size). A photo whose maps exist is skipped, so an interrupted run resumes where it was.
+Photos are visited in a fixed shuffled order, so a partial run is a random sample of each source.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from tools.outdoor_labels import teachers
+
+
+def _write_png(array: np.ndarray, path: Path) -> None:
+    tmp = path.with_name(path.name + ".part")
+    Image.fromarray(array).save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def _jobs(sources: list[tuple[str, Path]], seed: int) -> list[tuple[str, Path]]:
+    jobs = []
+    for name, folder in sources:
+        photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+        jobs += [(name, p) for p in photos]
+    random.Random(seed).shuffle(jobs)
+    return jobs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--source", action="append", required=True, metavar="NAME=FOLDER",
+                        help="a named folder of photos (repeatable)")
+    parser.add_argument("--cache", type=Path, required=True)
+    parser.add_argument("--teachers-dir", type=Path, required=True, help="folder with u2netp.onnx and isnet_small.onnx")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--flip", action="store_true", help="also run u2netp on the mirrored photo and average")
+    parser.add_argument("--isnet-size", type=int, default=640, help="IS-Net's input size (its own: 1024)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    sources = []
+    for item in args.source:
+        name, _, folder = item.partition("=")
+        sources.append((name, Path(folder)))
+    run_u2 = teachers.u2netp(args.teachers_dir / "u2netp.onnx", args.threads)
+    run_isnet = teachers.isnet(args.teachers_dir / "isnet_small.onnx", args.threads, args.isnet_size)
+
+    jobs = _jobs(sources, args.seed)
+    done = 0
+    start = time.time()
+    for index, (source, photo) in enumerate(jobs):
+        out_dir = args.cache / source / "teachers"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        targets = {t: out_dir / f"{photo.stem}.{t}.png" for t in ("u2netp", "isnet")}
+        if all(p.exists() for p in targets.values()):
+            continue
+        try:
+            with Image.open(photo) as image:
+                rgb = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+        except OSError as error:
+            print(f"skip {photo}: {error}", file=sys.stderr)
+            continue
+        if not targets["u2netp"].exists():
+            p = run_u2(rgb)
+            if args.flip:
+                p = 0.5 * (p + run_u2(np.ascontiguousarray(rgb[:, ::-1]))[:, ::-1])
+            _write_png(np.round(p * 255).astype(np.uint8), targets["u2netp"])
+        if not targets["isnet"].exists():
+            _write_png(np.round(run_isnet(rgb) * 255).astype(np.uint8), targets["isnet"])
+        done += 1
+        if done % 20 == 0:
+            rate = (time.time() - start) / done
+            print(f"{index + 1}/{len(jobs)} visited, {done} labelled this run, {rate:.2f} s/photo", flush=True)
+    print(f"finished: {len(jobs)} photos, {done} labelled this run", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
