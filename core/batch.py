@@ -32,8 +32,8 @@ from core.atomic import temp_stem, write_bytes_atomic
 from core.batch_progress import BatchProgress, format_duration  # noqa: F401 - re-exported: the batch's API
 from core.corrections import CorrectionStore, photo_key
 from core.errors import MaskingNetError, printable
-from core.export import ExportOptions, alpha_from_mask, export_profile, render_export
-from core.imageio import LeftOut, Photo, encode_image, iter_image_files, read_mask, read_photo, with_icc_profile
+from core.export import ExportOptions, alpha_from_mask, export_profile, render_export, soft_edge_alpha
+from core.imageio import LeftOut, Photo, encode_image, iter_image_files, read_photo, with_icc_profile
 from core.inference import Segmenter
 from core.listing.framing import GroupFrame, car_box
 from core.listing.group_gate import FrameGate, Held, ReadyGroup
@@ -233,7 +233,7 @@ class _Loaded:
     job: BatchJob
     photo: Photo
     small: np.ndarray | None  # working-size photo for the model, None when ``mask`` is given
-    mask: np.ndarray | None = None  # the user's corrected mask
+    mask: np.ndarray | None = None  # the user's corrected alpha (uint8, exact)
     seconds: float = 0.0
     probability: np.ndarray | None = None
     mirror: float | None = None
@@ -430,7 +430,7 @@ class _Pipeline:
                 if correction is None or correction.updated <= job.output.stat().st_mtime:
                     return BatchResult(job.source, job.output, "skipped")
             photo = read_photo(job.source)
-            mask = read_mask(correction.mask_path) if correction is not None else None
+            mask = self.corrections.load_alpha(job.source, key=key) if correction is not None else None
             if mask is not None and mask.shape != photo.rgb.shape[:2]:
                 mask = None  # a correction of another version of the photo: predict afresh
             small = self.preprocess.resize(photo.rgb) if mask is None else None
@@ -506,12 +506,14 @@ class _Pipeline:
 
 
 def _finished_mask(item: _Loaded) -> tuple[np.ndarray, float, float]:
-    """The full-size mask of a loaded photo: the user's, or the model's; its uncertainty, car share."""
+    """The full-size uint8 alpha of a loaded photo: the user's (kept exactly), or the model's with an
+    anti-aliased outline; its uncertainty and car share."""
     if item.mask is not None:
-        return item.mask, 0.0, float(np.mean(item.mask))
+        return item.mask, 0.0, float(np.mean(item.mask >= 128))
     photo = item.photo
     prediction = Segmenter.finish(item.probability, photo.rgb.shape[1], photo.rgb.shape[0], photo.alpha)
-    return prediction.mask, prediction.uncertainty, float(np.mean(item.probability >= 0.5))
+    return (soft_edge_alpha(prediction.probability, out=prediction.probability), prediction.uncertainty,
+            prediction.area)
 
 
 def _write_one(item: _Loaded, options: ExportOptions, frame: GroupFrame | None = None,
@@ -563,10 +565,16 @@ def encode_export(photo: Photo, mask: np.ndarray, options: ExportOptions, frame:
         return _encode_png(render_export(photo, mask, options))
     if mask.shape != photo.rgb.shape[:2]:
         raise ValueError(f"mask {mask.shape[::-1]} and photo {photo.rgb.shape[1::-1]} differ in size")
-    if options.feather == 0 and photo.alpha is None:  # every pixel is the photo's or the background's
+    if options.feather == 0 and photo.alpha is None:  # blend only the pixels of the soft outline
         array = np.empty_like(photo.rgb)
         array[:] = options.background
-        cv2.copyTo(photo.rgb, mask.astype(np.uint8), array)
+        solid = mask if mask.dtype == np.bool_ else mask == 255
+        cv2.copyTo(photo.rgb, solid.view(np.uint8), array)
+        if mask.dtype == np.uint8:
+            rows, cols = np.nonzero((mask > 0) & (mask < 255))
+            weight = mask[rows, cols, None].astype(np.uint16)
+            blended = (photo.rgb[rows, cols] * weight + np.array(options.background, np.uint16) * (255 - weight) + 127) // 255
+            array[rows, cols] = blended
     else:
         array = render_export(photo, mask, options)
     return encode_image(array, "JPEG" if options.format == "jpeg" else "WEBP", quality=options.quality,

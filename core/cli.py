@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Sequence, TextIO
+from typing import Callable, Iterator, Sequence, TextIO
 
 from core import __version__
 from core.atomic import ensure_writable_folder
@@ -39,6 +41,21 @@ class ProgressBar:
     def close(self) -> None:
         if self.enabled:
             self.stream.write("\n")
+
+
+@contextlib.contextmanager
+def removed_if_left_empty(folder: Path) -> Iterator[None]:
+    """Remove ``folder`` and the parents made for it when the block fails and leaves them empty."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        yield
+    except BaseException:
+        for made in missing:  # innermost first; stops at the first one that holds something
+            try:
+                made.rmdir()
+            except OSError:
+                break
+        raise
 
 
 def whole_number(low: int) -> Callable[[str], int]:
@@ -102,10 +119,12 @@ def _load_segmenter(args: argparse.Namespace):
 def run_predict(args: argparse.Namespace) -> int:
     """Batch-export photos or folders; the same engine as the app's "Process folder"."""
     from core.batch import BatchProgress, plan_jobs, run_batch
+    from core.checkpoint import read_config
     from core.corrections import CorrectionStore
     from core.export import ExportOptions
     from core.inference import Segmenter
     from core.listing import cli as listing_cli
+    from core.model_store import resolve_model
     from core.review import ReviewLog, group_cars, rank_by_doubt
 
     listing = listing_cli.spec_from_args(args)
@@ -117,8 +136,14 @@ def run_predict(args: argparse.Namespace) -> int:
     if not jobs:
         print("error: no images found in " + ", ".join(printable(path) for path in args.paths), file=sys.stderr)
         return 1
-    ensure_writable_folder(args.out)
-    segmenter = Segmenter.load(args.model, device=args.device, flip_tta=args.tta)
+    if not any(os.path.exists(job.source) for job in jobs):  # nothing to mask: no model, no folder
+        for job in jobs:
+            print(f"error: {job.source}: no such file", file=sys.stderr)
+        return 1
+    read_config(resolve_model(args.model))  # a missing or unreadable model fails before the output folder is made
+    with removed_if_left_empty(args.out):
+        ensure_writable_folder(args.out)
+        segmenter = Segmenter.load(args.model, device=args.device, flip_tta=args.tta)
     segmenter.on_notice = lambda message: print(f"note: {message}", file=sys.stderr)
     if args.batch_size:
         segmenter.batch_size = args.batch_size
@@ -154,10 +179,27 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from core.checkpoint import read_config
+    from core.data import find_samples
     from core.evaluate import evaluate_folder
+    from core.model_store import resolve_model
 
     if (args.masks is None) == (args.parts is None):
         raise ValueError("give --masks (whole-car masks) or --parts (part labels), one of them")
+    for folder in (args.images, args.masks if args.masks is not None else args.parts):  # before the model loads
+        if not folder.is_dir():
+            raise ValueError(f"{printable(folder)}: no such folder")
+    model_path = resolve_model(args.model)
+    config = read_config(model_path)  # the model file's header: cheap, and no pickle is ever read
+    groups = None
+    if args.held_out and args.parts is None:
+        from core.records import Fields
+
+        groups = set(Fields(config.info, model_path, "info").list("val_groups", [], of=str))
+        if not groups:
+            raise ValueError(f"{printable(model_path)}: the model records no held-out validation cars")
+    if args.masks is not None and not find_samples(args.images, args.masks)[0]:
+        raise ValueError(f"{printable(args.images)}: no photos with masks in {printable(args.masks)}")
     segmenter = _load_segmenter(args)
     if args.parts is not None:
         from core.evaluate_parts import evaluate_parts, read_part_names
@@ -167,14 +209,6 @@ def run_eval(args: argparse.Namespace) -> int:
                                       progress=ProgressBar(0))
         print(json.dumps(parts_report.to_dict()) if args.json else parts_report.summary())
         return 0
-    groups = None
-    if args.held_out:
-        from core.records import Fields
-
-        source = segmenter.path or segmenter.name
-        groups = set(Fields(segmenter.config.info, source, "info").list("val_groups", [], of=str))
-        if not groups:
-            raise ValueError(f"{printable(source)}: the model records no held-out validation cars")
     report = evaluate_folder(segmenter, args.images, args.masks, limit=args.limit, progress=ProgressBar(0), groups=groups,
                              confidence_dir=args.confidence)
     if args.json:

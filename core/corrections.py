@@ -27,14 +27,17 @@ from typing import Any
 import numpy as np
 
 from core.atomic import write_bytes_atomic
-from core.data import Sample, group_of
+from core.data import Sample
 from core.errors import ImageReadError
-from core.imageio import MAX_PIXELS, encode_png, read_mask
+from core.grouping import photo_group
+from core.imageio import MAX_PIXELS, encode_png, read_mask, read_photo
 from core.model_store import app_home
 from core.records import Fields, RecordError, check_regular, one_line, read_json
 
 META_FILE = "meta.json"
 _KEY = re.compile(r"^[0-9a-f]{20}$")
+
+ALPHA_FILE = "alpha.png"  # beside mask.png when the corrected alpha has values between 0 and 255
 
 
 def photo_key(path: str | Path) -> str:
@@ -137,7 +140,7 @@ class CorrectionStore:
         meta = {
             "source": str(photo_path.resolve()),
             "name": photo_path.stem,
-            "group": (previous.group if previous else "") or _group_of_photo(photo_path),
+            "group": (previous.group if previous else "") or photo_group(photo_path),
             "width": int(mask.shape[1]),
             "height": int(mask.shape[0]),
             "model": model or (previous.model if previous else ""),
@@ -154,6 +157,23 @@ class CorrectionStore:
         if not (folder / "mask.png").is_file():
             return None
         return read_mask(folder / "mask.png")
+
+    def load_alpha(self, photo_path: str | Path, *, key: str | None = None) -> np.ndarray | None:
+        """The saved correction as the exact uint8 alpha to export: ``alpha.png`` (soft brush
+        edges, the model's anti-aliased outline) while it agrees with the binary ``mask.png``
+        (a save interrupted between the two falls back to it), else ``mask.png`` as 0/255;
+        None without a correction."""
+        folder = self.folder_for(key or photo_key(photo_path))
+        mask = self.load(photo_path, key=folder.name)
+        if mask is None:
+            return None
+        try:
+            alpha = read_photo(folder / ALPHA_FILE).rgb[..., 0].copy() if (folder / ALPHA_FILE).is_file() else None
+        except ImageReadError:
+            alpha = None
+        if alpha is None or alpha.shape != mask.shape or not np.array_equal(alpha >= 128, mask):
+            alpha = mask.astype(np.uint8) * 255
+        return alpha
 
     def get(self, key: str) -> CorrectionRecord | None:
         """The correction of ``key``; None when there is none or its ``meta.json`` is damaged
@@ -199,9 +219,3 @@ class CorrectionStore:
         except RecordError as error:
             self._note(one_line(error) + "; replaced by a fresh record")
             return None
-
-
-def _group_of_photo(path: Path) -> str:
-    """Carvana's car id where the name has one, else the photo's folder (one shoot, one car)."""
-    carvana = group_of(path)
-    return carvana if carvana != path.stem else (path.parent.name or path.stem)

@@ -8,7 +8,6 @@ Carvana's ``masks/<stem>_mask.gif`` and the plain ``masks/<stem>.png`` (also ``.
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -16,10 +15,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from core.errors import ImageReadError, printable
+from core.grouping import photo_group
 from core.imageio import IMAGE_EXTENSIONS, read_gray, read_mask, read_rgb
 from core.preprocess import Preprocess, resize_array
 
-_CARVANA_NAME = re.compile(r"^([0-9a-f]{12})_\d{2}$")
 _MASK_PATTERNS = ("{stem}_mask.gif", "{stem}_mask.png", "{stem}.png", "{stem}.gif", "{stem}_mask.jpg")
 
 
@@ -45,14 +44,7 @@ class Sample:
         return self.image.stem
 
 
-def group_of(image: Path, root: Path | None = None) -> str:
-    """The car a photo shows: Carvana's 12-hex-digit id, else its folder relative to ``root``."""
-    match = _CARVANA_NAME.match(image.stem)
-    if match:
-        return match.group(1)
-    if root is not None and image.parent != root:
-        return str(image.parent.relative_to(root))
-    return image.stem
+group_of = photo_group  # the group a photo is split by: see core.grouping
 
 
 def find_mask(image: Path, masks_dir: Path) -> Path | None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from core.corrections import CorrectionStore
 from core.data import Sample, find_samples, split_by_group
+from core.grouping import near_duplicate_groups
 from core.model_store import app_home, resolve_model
 from core.records import Fields, RecordError, read_json
 
@@ -135,16 +136,20 @@ class SplitPlan:
 
 
 def plan_split(samples: Sequence[Sample], val_fraction: float = 0.2, *, seed: int = 0) -> SplitPlan:
-    """Hold out ``val_fraction`` of the groups (cars or folders) for validation.
+    """Hold out ``val_fraction`` of the groups (``core.grouping``: cars, numbered series such as
+    the frames of one clip, folders; groups that share near-identical photos are joined) for
+    validation, so no group is on both sides.
 
     With a single group of 3 or more photos the photos themselves are split (and the note says
     the figure will be optimistic); with fewer than 3 photos nothing is held out.
     """
     samples = list(samples)
-    groups = {s.group for s in samples}
     if val_fraction <= 0 or len(samples) < 3:
         return SplitPlan(samples, [], "no validation photos (too few photos)" if val_fraction > 0 else
                          "no validation photos")
+    joined = near_duplicate_groups([s.image for s in samples], [s.group for s in samples])
+    samples = [s if group == s.group else replace(s, group=group) for s, group in zip(samples, joined)]
+    groups = {s.group for s in samples}
     if len(groups) > 1:
         train, val = split_by_group(samples, val_fraction, seed=seed)
         if train:

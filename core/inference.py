@@ -14,7 +14,9 @@ from torch import nn
 from core.checkpoint import ModelConfig, load_model
 from core.cleanup import remove_strays
 from core.device import autocast, autocast_dtype, describe_device, select_device
+from core.doubt import doubt_score
 from core.errors import NotEnoughMemory
+from core.export import soft_edge_alpha
 from core.model_store import resolve_model
 from core.preprocess import upsample_probability
 
@@ -38,17 +40,32 @@ class Prediction:
 
     ``probability`` is (H, W) uint8, 0..255 = car probability, at the photo's resolution.
     ``uncertainty`` is the share of pixels whose probability is between 0.1 and 0.9 at the
-    working size: near 0 for a confident mask, larger for doubtful ones.
+    working size: near 0 for a confident mask, larger for doubtful ones. ``mirror`` is the
+    share of pixels where the photo's and its mirror image's masks disagree (None when not
+    measured), ``area`` the mask's share of the working image.
     """
 
     probability: np.ndarray
     uncertainty: float
     seconds: float
+    mirror: float | None = None
+    area: float | None = None
+
+    @property
+    def doubt(self) -> float:
+        """``core.doubt.doubt_score``: above ``CHECK_DOUBT`` the mask should be checked."""
+        return doubt_score(self.uncertainty, self.mirror, self.area)
 
     @property
     def mask(self) -> np.ndarray:
         """(H, W) bool, True = car."""
         return self.probability >= 128
+
+    @property
+    def alpha(self) -> np.ndarray:
+        """(H, W) uint8, the cut-out's default alpha: 0/255 (= ``mask``) but anti-aliased along
+        the outline (``core.export.soft_edge_alpha``). The app, the CLI and the batch export it."""
+        return soft_edge_alpha(self.probability)
 
 
 class Segmenter:
@@ -181,26 +198,30 @@ class Segmenter:
         for start in range(0, len(images), self.batch_size):
             chunk = images[start : start + self.batch_size]
             tick = time.perf_counter()
-            small = self.probabilities(self.config.preprocess(chunk))
+            small, disagreement = self.probabilities_and_disagreement(self.config.preprocess(chunk), mirror=self.flip_tta)
+            mirrors = [None] * len(chunk) if disagreement is None else [float(score) for score in disagreement]
+            seconds = (time.perf_counter() - tick) / len(chunk)
             results.extend(
-                self.finish(probability, image.shape[1], image.shape[0], alpha, (time.perf_counter() - tick) / len(chunk))
-                for probability, image, alpha in zip(small, chunk, alphas[start : start + len(chunk)])
+                self.finish(probability, image.shape[1], image.shape[0], alpha, seconds, mirror=mirror)
+                for probability, image, alpha, mirror in zip(small, chunk, alphas[start : start + len(chunk)], mirrors)
             )
         return results
 
     @staticmethod
     def finish(
         small: np.ndarray, width: int, height: int, alpha: np.ndarray | None = None, seconds: float = 0.0,
-        *, clean: bool = True,
+        *, clean: bool = True, mirror: float | None = None,
     ) -> Prediction:
         """Turn working-size probabilities into a full-resolution ``Prediction``; ``clean``
-        removes specks and pinholes first (``core.cleanup``)."""
+        removes specks and pinholes first (``core.cleanup``); ``mirror`` is the disagreement
+        with the mirrored photo, when measured."""
         tick = time.perf_counter()
         uncertainty = float(np.mean((small > 0.1) & (small < 0.9)))
+        area = float(np.mean(small >= 0.5))
         probability = upsample_probability(remove_strays(small) if clean else small, width, height)
         if alpha is not None:
             np.minimum(probability, alpha, out=probability)
-        return Prediction(probability, uncertainty, seconds + time.perf_counter() - tick)
+        return Prediction(probability, uncertainty, seconds + time.perf_counter() - tick, mirror, area)
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

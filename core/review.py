@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 import numpy as np
 
 from core.atomic import write_bytes_atomic
+from core.doubt import EMPTY_AREA, doubt_score
 from core.errors import MaskingNetError, printable
 from core.export import ExportOptions
+from core.grouping import photo_group
 from core.listing.framing import Box, GroupFrame, fit_group
 from core.listing.presets import ListingSpec, spec_from_dict
 from core.records import Fields, RecordError, hold_lock, inside, one_line, open_nofollow, parse_json, read_bytes
@@ -50,8 +52,6 @@ UNREVIEWED, ACCEPTED, NEEDS_FIXING, FIXED = "", "accepted", "needs_fixing", "fix
 MARKS = (UNREVIEWED, ACCEPTED, NEEDS_FIXING, FIXED)
 MARK_LABELS = {UNREVIEWED: "not reviewed", ACCEPTED: "accepted", NEEDS_FIXING: "needs fixing", FIXED: "fixed"}
 
-# A mask covering less than this share of the working image probably missed the car.
-EMPTY_AREA = 0.02
 # A car is flagged when the mask area of one angle differs from a neighbouring angle's by more
 # than this share of the car's median area. Hand-made Carvana masks never exceed 0.26
 # (99th percentile 0.245 over 272 cars x 16 angles), so a larger jump is a mask error.
@@ -79,18 +79,9 @@ class ReviewItem:
 
     @property
     def doubt(self) -> float | None:
-        """How unsure the mask is, for sorting: larger = check first; None = not scored.
-
-        The share of undecided pixels (probability in (0.1, 0.9)), plus the share of pixels
-        where the photo and its mirror image disagree when that was measured, plus a penalty
-        that grows as the mask nears empty (a photo where no car was found).
-        """
-        if self.uncertainty is None:
-            return None
-        score = self.uncertainty + (self.mirror or 0.0)
-        if self.area is not None and self.area < EMPTY_AREA:
-            score += 0.5 * (EMPTY_AREA - self.area) / EMPTY_AREA
-        return score
+        """How unsure the mask is, for sorting (``core.doubt.doubt_score``): larger = check
+        first; None = not scored."""
+        return None if self.uncertainty is None else doubt_score(self.uncertainty, self.mirror, self.area)
 
     @property
     def name(self) -> str:
@@ -130,21 +121,10 @@ def folder_lock(out_dir: str | Path) -> Iterator[bool]:
 
 
 def car_and_angle(source: str | Path, root: str | Path | None = None) -> tuple[str, int]:
-    """The car a photo shows and its angle number.
-
-    ``<car>_<nn>`` names give the car and the angle; other photos belong to the car of their
-    folder (one shoot per folder), named relative to ``root``, angle -1.
-    """
-    source = Path(source)
-    folder = source.parent
-    if root is not None and Path(root) != folder and Path(root) in folder.parents:
-        prefix = folder.relative_to(root).as_posix() + "/"
-    else:
-        prefix = ""
-    match = _ANGLE_NAME.match(source.stem)
-    if match:
-        return prefix + match.group(1), int(match.group(2))
-    return (prefix.rstrip("/") or folder.name or "."), -1
+    """The car a photo shows (``core.grouping.photo_group``: Carvana id, numbered series, else
+    folder, named relative to ``root``) and its angle: the number of a ``<car>_<nn>`` name, else -1."""
+    match = _ANGLE_NAME.match(Path(source).stem)
+    return photo_group(source, root), int(match.group(2)) if match else -1
 
 
 class ReviewLog:
@@ -435,7 +415,7 @@ def reexport_from_correction(
     store = store or CorrectionStore()
     options = options or log.options() or ExportOptions()
     source = Path(item.source)
-    mask = store.load(source)
+    mask = store.load_alpha(source)  # exact: soft brush edges and the model's outline stay
     if mask is None:
         raise MaskingNetError(f"{source}: has no saved correction")
     photo = read_photo(source)

@@ -168,8 +168,10 @@ def shortcut_rows(menus: Menus | None = None) -> list[tuple[str, str, str]]:
         rows += [(MENU_TITLES[spec.menu].replace("&", ""), _command(spec.text), _keys([QKeySequence(k) for k in spec.shortcuts]))
                  for spec in specs() if spec.shortcuts]
     else:
+        # the command's own name: Undo and Redo show what they would undo ("Undo Mask Again")
+        names = {spec.name: spec.text for spec in specs()}
         for name, title in MENU_TITLES.items():
-            rows += [(title.replace("&", ""), _command(action.text()), _keys(action.shortcuts()))
+            rows += [(title.replace("&", ""), _command(names.get(action.objectName(), action.text())), _keys(action.shortcuts()))
                      for action in _menu_actions(menus.get(name)) if action.shortcuts()]
     rows += [("Mouse", command, control) for command, control in MOUSE_CONTROLS]
     return rows

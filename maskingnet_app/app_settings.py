@@ -12,6 +12,7 @@ Every module reads and writes settings through ``settings()`` so they all share 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -24,6 +25,7 @@ MODEL_DEVICE = "model/device"
 RECENT_FILES = "recent/files"
 OPEN_FOLDER = "folders/open"
 EXPORT_FOLDER = "folders/export"
+TRAIN_FOLDER = "folders/train"  # the last folder added to fine-tuning
 WINDOW_GEOMETRY = "window/geometry"
 WINDOW_STATE = "window/state"
 MAX_RECENT = 12
@@ -62,6 +64,16 @@ def byte_value(key: str) -> QByteArray | None:
 
 def set_value(key: str, new_value: Any) -> None:
     settings().setValue(key, new_value)
+
+
+def start_folder(*keys: str) -> str:
+    """Where a folder dialog opens: the first remembered folder of ``keys`` that still
+    exists, else the user's home (never the process's working directory)."""
+    for key in keys:
+        folder = value(key, "", str)
+        if folder and Path(folder).is_dir():
+            return folder
+    return str(Path.home())
 
 
 def recent_files() -> list[str]:

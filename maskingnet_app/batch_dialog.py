@@ -167,7 +167,9 @@ class BatchDialog(QDialog):
         self.cancel_button.clicked.connect(self.cancel)
         self.progress_bar = QProgressBar()
         self.progress_bar.setFormat("%v / %m")
+        self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
+        self.progress_bar.setTextVisible(False)  # no "0 / 100" before there is a folder; shown once counted
         self.rate_label = QLabel("")
         self.status_label = QLabel("Choose a folder of photos and where the exports go.")
         self.status_label.setWordWrap(True)
@@ -307,6 +309,7 @@ class BatchDialog(QDialog):
         self.files.set_jobs(jobs, root)
         self.progress_bar.setRange(0, len(jobs))
         self.progress_bar.setValue(0)
+        self.progress_bar.setTextVisible(True)
 
     def _on_result(self, result) -> None:
         self.files.update(result)
@@ -372,7 +375,8 @@ class BatchDialog(QDialog):
         return row
 
     def _browse(self, edit: QLineEdit, title: str) -> None:
-        folder = QFileDialog.getExistingDirectory(self, title, edit.text().strip())
+        start = edit.text().strip() or app_settings.start_folder(app_settings.OPEN_FOLDER)
+        folder = QFileDialog.getExistingDirectory(self, title, start)
         if folder:
             edit.setText(folder)
             if edit is self.input_edit and not self.output_edit.text().strip():

@@ -16,6 +16,9 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
+from maskingnet_app import app_settings
+from maskingnet_app.review_keys import install_review_keys, open_from_review
+
 if TYPE_CHECKING:
     from maskingnet_app.batch_dialog import BatchDialog
     from maskingnet_app.main_window import MainWindow
@@ -69,6 +72,7 @@ def install_batch_menu(window: MainWindow) -> None:
     review.triggered.connect(lambda: choose_review_folder(window))
     window.add_menu_action("file", process, before="export")
     window.add_menu_action("file", review, before="export")
+    install_review_keys(window)  # File → Review Marks: A, F, X, U on the photo opened from the review
     window.menus.get("file").insertSeparator(window.actions["export"])
     window.actions["process_folder"] = process
     window.actions["review_batch"] = review
@@ -84,7 +88,7 @@ def show_batch_dialog(window: MainWindow) -> BatchDialog:
         service = window.model_service
         if service.state == "idle":
             service.load()
-        dialog = BatchDialog(lambda: ServiceSegmenter(service), open_photo=window.open_in_editor,
+        dialog = BatchDialog(lambda: ServiceSegmenter(service), open_photo=lambda path: open_from_review(window, path),
                              corrections=lambda: window.corrections, parent=window)
         dialog.setWindowFlag(Qt.WindowType.Window, True)
         window.correctionSaved.connect(dialog.review.on_correction_saved)
@@ -92,6 +96,8 @@ def show_batch_dialog(window: MainWindow) -> BatchDialog:
             f"Batch {'stopped' if cancelled else 'finished'}: {counts['done']} exported, {counts['skipped']} already there, "
             f"{counts['failed']} failed"))
         window.batch_dialog = dialog
+    if dialog.isMinimized():  # stepped aside for a photo opened from the review
+        dialog.showNormal()
     dialog.show()
     dialog.raise_()
     dialog.activateWindow()
@@ -101,7 +107,8 @@ def show_batch_dialog(window: MainWindow) -> BatchDialog:
 def choose_review_folder(window: MainWindow, folder: str | Path | None = None) -> BatchDialog | None:
     """Show the review of an output folder (asked for when ``folder`` is None)."""
     if folder is None:
-        folder = QFileDialog.getExistingDirectory(window, "Review Batch Folder")
+        start = app_settings.start_folder(app_settings.OPEN_FOLDER)
+        folder = QFileDialog.getExistingDirectory(window, "Review Batch Folder", start)
         if not folder:
             return None
     dialog = show_batch_dialog(window)

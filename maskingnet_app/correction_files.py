@@ -22,7 +22,6 @@ from core.imageio import encode_png, read_photo
 if TYPE_CHECKING:
     from core.corrections import CorrectionStore
 
-ALPHA_FILE = "alpha.png"
 
 
 @dataclass
@@ -48,14 +47,12 @@ def load_correction(store: CorrectionStore, key: str, size: tuple[int, int]) -> 
     if record is None:
         return None
     try:
-        mask = store.load(record.source, key=key)
+        alpha = store.load_alpha(record.source, key=key)
     except ImageReadError:
         return None
-    if mask is None or mask.shape != (size[1], size[0]):
+    if alpha is None or alpha.shape != (size[1], size[0]):
         return None
-    alpha = _read_gray(record.folder / ALPHA_FILE)
-    if alpha is None or alpha.shape != mask.shape or not np.array_equal(alpha >= 128, mask):
-        alpha = mask.astype(np.uint8) * 255
+    mask = alpha >= 128
     predicted = _read_gray(record.folder / "predicted.png")
     if predicted is not None:
         predicted = np.where(predicted >= 128, 255, 0).astype(np.uint8) if predicted.shape == mask.shape else None
@@ -66,6 +63,8 @@ def save_correction(store: CorrectionStore, photo: Path, key: str, alpha: np.nda
                     predicted: np.ndarray | None, model: str) -> None:
     """Store ``alpha`` as the photo's correction (binary mask + exact alpha when it is soft)."""
     store.save(photo, alpha >= 128, predicted=None if predicted is None else predicted >= 128, model=model, key=key)
+    from core.corrections import ALPHA_FILE  # imported late: core.corrections loads torch
+
     soft_file = store.folder_for(key) / ALPHA_FILE
     if np.any((alpha > 0) & (alpha < 255)):
         write_bytes_atomic(soft_file, encode_png(alpha, compress_level=1))

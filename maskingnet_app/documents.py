@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QImage
 
+from core.doubt import CHECK_DOUBT
 from core.mask_edit import MaskEditor
 
 
@@ -45,6 +46,7 @@ class PhotoDocument:
     saved_revision: int = -1
     exported_to: Path | None = None
     restored: bool = False  # the mask came from saved corrections
+    doubt: float | None = None  # the model's doubt about its mask (core.doubt), None when unknown
     extra: dict = field(default_factory=dict)
 
     @property
@@ -64,17 +66,31 @@ class PhotoDocument:
             return self.restored or self.editor.can_undo
         return not np.array_equal(self.editor.alpha, self.predicted)
 
+    @property
+    def needs_check(self) -> bool:
+        """The model doubts its (unedited) mask: ``core.doubt.CHECK_DOUBT`` passed."""
+        return self.status == PhotoStatus.MASKED and self.doubt is not None and self.doubt > CHECK_DOUBT
+
     def status_text(self) -> str:
         """e.g. 'Failed: not an image…' (the file's own name is left out; the list shows it)."""
         text = self.status.label
-        if self.status == PhotoStatus.FAILED and self.error:
+        if self.needs_check:
+            text += ", check"
+        elif self.status == PhotoStatus.FAILED and self.error:
             prefix = f"{self.path}: "
             text += ": " + (self.error[len(prefix):] if self.error.startswith(prefix) else self.error)
-        elif self.status == PhotoStatus.EXPORTED and self.exported_to is not None:
-            text += f" to {self.exported_to.name}"
         elif self.status == PhotoStatus.WAITING and self.error:
             text += f" ({self.error})"
         return text
+
+    def tooltip(self) -> str:
+        """The photo's full path and its status in full (the list shows it shortened)."""
+        lines = [str(self.path), self.status.label + (f": {self.error}" if self.error else "")]
+        if self.status == PhotoStatus.EXPORTED and self.exported_to is not None:
+            lines[1] = f"Exported to {self.exported_to}"
+        if self.needs_check:
+            lines[1] = f"Masked; the model is unsure of this mask (doubt {self.doubt:.3f}): check it"
+        return "\n".join(lines)
 
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -104,7 +120,7 @@ class PhotoListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return document.thumbnail
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{document.path}\n{document.status.label}" + (f": {document.error}" if document.error else "")
+            return document.tooltip()
         if role == STATUS_ROLE:
             return document.status_text()
         if role == DOCUMENT_ROLE:

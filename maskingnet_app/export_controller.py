@@ -31,11 +31,12 @@ class ExportController(QObject):
         self.exporter.itemDone.connect(self._on_done)
         self.exporter.itemFailed.connect(self._on_failed)
         self.exporter.finished.connect(self._on_finished)
-        self.exporter.progress.connect(lambda done, total: self.status.emit(f"Exported {done} of {total}…"))
+        self.exporter.progress.connect(self._on_progress)
         self.ask = self._ask_with_dialog  # tests replace this
         self.ask_listing = self._ask_listing_with_dialog  # and this
         self._folder = ""
         self._first_error = ""
+        self._failed = 0
 
     def export(self, documents: list[PhotoDocument], *, choose: bool = False) -> bool:
         """Export ``documents`` that have a mask, asking for the settings when ``choose`` or
@@ -61,6 +62,7 @@ class ExportController(QObject):
         if skipped:
             self.message.emit("info", f"{skipped} photo(s) without a mask are left out")
         self._first_error = ""
+        self._failed = 0
         return self.exporter.start(items, self.settings.options, protected)
 
     def export_listing(self, documents: list[PhotoDocument], *,
@@ -98,8 +100,14 @@ class ExportController(QObject):
         if document is not None:
             self.session.mark_exported(document, Path(path))
 
+    def _on_progress(self, done: int, total: int) -> None:
+        """The status bar counts files written, never failures as written."""
+        note = f"Exported {done - self._failed} of {total}"
+        self.status.emit(note + (f", {self._failed} failed" if self._failed else "") + ("…" if done < total else ""))
+
     def _on_failed(self, document_id: int, message: str) -> None:
         document = self.session.document(document_id)
+        self._failed += 1
         self._first_error = self._first_error or message
         if document is not None and document.status != PhotoStatus.FAILED:
             self.message.emit("error", message)

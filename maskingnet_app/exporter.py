@@ -131,17 +131,9 @@ def plan_exports(settings: ExportSettings, sources: list[tuple[int, Path, np.nda
     return items
 
 
-def export_alpha(photo: Photo, alpha: np.ndarray, output: Path, options: ExportOptions,
-                 frame: GroupFrame | None = None) -> Path:
-    """Export with an edited alpha: binary where the mask is hard, the exact alpha where a soft
-    brush left values in between (folded into the photo's own transparency, which the core
-    multiplies into every cut-out)."""
-    soft = np.any((alpha > 0) & (alpha < 255))
-    if soft:
-        limit = alpha if photo.alpha is None else np.minimum(alpha, photo.alpha)
-        photo = replace(photo, alpha=limit)
-        return export_photo(photo, alpha > 0, output, options, frame)
-    return export_photo(photo, alpha >= 128, output, options, frame)
+# The app exports the editor's alpha exactly: the model's anti-aliased outline and the values
+# painted with the brush (core.export keeps a uint8 alpha as it is, limited by the photo's own).
+export_alpha = export_photo
 
 
 def _failure(item: ExportItem, error: BaseException) -> str:

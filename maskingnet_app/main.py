@@ -62,7 +62,7 @@ def _mask_and_export(photo: Path, out: Path, model: str | None, device: str | No
     image = read_photo(photo)
     prediction = segmenter.predict(image.rgb, image.alpha)
     out.parent.mkdir(parents=True, exist_ok=True)
-    export_alpha(image, prediction.mask.astype("uint8") * 255, out, ExportOptions(format="png"))
+    export_alpha(image, prediction.alpha, out, ExportOptions(format="png"))
     return segmenter, prediction
 
 

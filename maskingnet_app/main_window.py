@@ -124,6 +124,10 @@ class MainWindow(QMainWindow):
         """A one-line message above the canvas, until closed or replaced."""
         self.message_bar.show_message(text, level)
 
+    def _show_level_message(self, level: str, text: str) -> None:
+        """Slot of the parts' ``message(level, text)`` signals (note the order)."""
+        self.show_message(text, level)
+
     def show_status(self, text: str, msecs: int = 5000) -> None:
         """A passing note in the status bar."""
         self.status.showMessage(text, msecs)
@@ -160,6 +164,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.photos_dock = dock
         self.addToolBar(self.tool_options)
+        self.tool_options.return_focus_to(self.canvas)
         self.setStatusBar(self.status)
         a = self.actions
         self.photo_list.add_context_actions([a["remask"], a["revert_mask"], a["export_as"], a["close_photo"]])
@@ -194,7 +199,7 @@ class MainWindow(QMainWindow):
             "tool_brush": lambda: state.set("tool", BRUSH), "tool_eraser": lambda: state.set("tool", ERASER),
             "brush_bigger": lambda: state.step_brush_size(1), "brush_smaller": lambda: state.step_brush_size(-1),
             "brush_harder": lambda: state.step_hardness(1), "brush_softer": lambda: state.step_hardness(-1),
-            "fill_holes": lambda: self.run_command(lambda e, d: e.fill_holes(state.cleanup_area(*d.size))),
+            "fill_holes": lambda: self.run_command(lambda e, d: e.fill_holes()),  # every enclosed hole
             "remove_islands": lambda: self.run_command(lambda e, d: e.remove_islands(state.cleanup_area(*d.size))),
             "invert_mask": lambda: self.run_command(lambda e, d: e.invert()),
             "revert_mask": lambda: self.run_command(
@@ -211,9 +216,9 @@ class MainWindow(QMainWindow):
         session.photoReady.connect(self._on_photo_ready)
         session.maskChanged.connect(self._on_mask_changed)
         session.documentChanged.connect(self._on_document_changed)
-        session.message.connect(self.show_message)
+        session.message.connect(self._show_level_message)
         session.correctionSaved.connect(self.correctionSaved)
-        self.exports.message.connect(self.show_message)
+        self.exports.message.connect(self._show_level_message)
         self.exports.status.connect(self.show_status)
         canvas.strokeFinished.connect(self._after_edit)
         canvas.zoomChanged.connect(self.status.show_zoom)

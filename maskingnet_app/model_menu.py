@@ -60,10 +60,7 @@ class ModelChooser(QObject):
         self.train_action.triggered.connect(lambda: self.train_requested.emit())
         self.choices = QActionGroup(self)
         self.choices.setExclusive(True)
-        self.header = QAction("Use model", self)
-        self.header.setSeparator(True)
-        self.after_choices = QAction(self)
-        self.after_choices.setSeparator(True)
+        self.use_menu = QMenu("&Use Model", menu)  # the models to choose from, the one in use checked
         self.remove_menu = QMenu("&Remove a Version", menu)
         self.card_action = QAction("Show the Model &Card", self)
         self.card_action.triggered.connect(lambda: self._open(user_models_dir() / model_name(self.current())
@@ -74,7 +71,7 @@ class ModelChooser(QObject):
         self.end.setSeparator(True)
         existing = menu.actions()
         menu.insertActions(existing[0] if existing else None, [
-            self.train_action, self.header, self.after_choices, self.remove_menu.menuAction(), self.card_action,
+            self.train_action, self.use_menu.menuAction(), self.remove_menu.menuAction(), self.card_action,
             self.folder_action, self.end])
         self._choice_actions: list[QAction] = []
         menu.aboutToShow.connect(self.rebuild)
@@ -83,7 +80,7 @@ class ModelChooser(QObject):
     def rebuild(self) -> None:
         """List the models again (versions may have been added or removed)."""
         for action in self._choice_actions:
-            self.menu.removeAction(action)
+            self.use_menu.removeAction(action)
             self.choices.removeAction(action)
             action.deleteLater()
         self._choice_actions = []
@@ -100,7 +97,7 @@ class ModelChooser(QObject):
         if in_use not in known:
             other = self._choice(f"Other: {Path(in_use).name}", in_use, in_use)
             other.setToolTip(in_use)
-        self.menu.insertActions(self.after_choices, self._choice_actions)
+        self.use_menu.addActions(self._choice_actions)
         for version in versions:
             label = version.name + (" (in use)" if version.name == in_use else "")
             action = self.remove_menu.addAction(label)

@@ -32,7 +32,8 @@ DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
 
 @dataclass
 class MaskResult:
-    """A mask the model made for one photo: ``alpha`` is (H, W) uint8 0/255 at full resolution."""
+    """A mask the model made for one photo: ``alpha`` is (H, W) uint8 at full resolution, 0/255
+    but anti-aliased along the outline; ``doubt`` is ``core.doubt.doubt_score``."""
 
     job: int
     path: Path
@@ -40,6 +41,7 @@ class MaskResult:
     seconds: float
     uncertainty: float
     model: str
+    doubt: float = 0.0
 
 
 def one_line(error: BaseException) -> str:
@@ -264,8 +266,9 @@ class ModelService(QObject):
                     self._jobDone.emit(job, None, "")
                     return
                 prediction = segmenter.predict(photo.rgb, photo.alpha)
-            alpha = prediction.mask.astype(np.uint8) * 255
-            result = MaskResult(job.id, job.path, alpha, time.perf_counter() - tick, prediction.uncertainty, segmenter.name)
+            alpha = prediction.alpha  # the model's mask, anti-aliased along the outline
+            result = MaskResult(job.id, job.path, alpha, time.perf_counter() - tick, prediction.uncertainty, segmenter.name,
+                                prediction.doubt)
         except MemoryError:
             self._jobDone.emit(job, None, f"{job.path}: not enough memory to mask this photo")
             return

@@ -16,6 +16,7 @@ STATUS_COLORS = {
     PhotoStatus.EXPORTED: "#16a085",
     PhotoStatus.FAILED: "#e74c3c",
 }
+CHECK_COLOR = "#d4a017"  # amber: masked, but the model doubts the mask
 ROW_HEIGHT = 64
 THUMB_SIDE = 56
 
@@ -50,7 +51,8 @@ class PhotoDelegate(QStyledItemDelegate):
         painter.setPen(palette.highlightedText().color() if selected else palette.text().color())
         name = metrics.elidedText(document.name, Qt.TextElideMode.ElideMiddle, text_rect.width())
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, name)
-        painter.setPen(QColor(STATUS_COLORS[document.status]) if not selected else palette.highlightedText().color())
+        color = CHECK_COLOR if document.needs_check else STATUS_COLORS[document.status]
+        painter.setPen(QColor(color) if not selected else palette.highlightedText().color())
         status = metrics.elidedText(index.data(STATUS_ROLE), Qt.TextElideMode.ElideRight, text_rect.width())
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, status)
         painter.restore()

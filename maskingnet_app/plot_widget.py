@@ -127,6 +127,37 @@ class LinePlot(QWidget):
             y0, y1 = 0.0, 1.0
         return x0, x1, y0, y1
 
+    def legend_entries(self) -> list[tuple[str, QColor, bool]]:
+        """(name, colour, dashed) of every series, then every reference line."""
+        return ([(s.name, s.color, False) for s in self._series.values()]
+                + [(r.name, r.color, True) for r in self._references.values()])
+
+    def layout_rects(self, metrics: QFontMetrics | None = None,
+                     y_labels: list[str] | None = None) -> tuple[QRectF, list[tuple[float, float]]]:
+        """The plot area and the top-left corner of each legend entry. The legend sits in rows
+        between the title and the plot, so it never hides a point or a reference line."""
+        metrics = metrics or QFontMetrics(self.font())
+        if y_labels is None:
+            _, _, y0, y1 = self.data_range()
+            ticks = nice_ticks(y0, y1, 4)
+            step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+            y_labels = [_format(t, step) for t in ticks]
+        left = 8 + max((metrics.horizontalAdvance(t) for t in y_labels), default=20)
+        right = self.width() - 12
+        top = 8 + (metrics.height() + 4 if self.title else 0)
+        corners, x, row = [], left, 0
+        for name, _, _ in self.legend_entries():
+            width = 22 + metrics.horizontalAdvance(name) + 14
+            if x > left and x + width > right:
+                x, row = left, row + 1
+            corners.append((x, top + row * (metrics.height() + 2)))
+            x += width
+        if corners:
+            top += (row + 1) * (metrics.height() + 2) + 4
+        bottom = 8 + metrics.height() * (2 if self.x_label else 1) + 4
+        plot = QRectF(left, top, max(10.0, right - left), max(10.0, self.height() - top - bottom))
+        return plot, corners
+
     # painting ---------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
         painter = QPainter(self)
@@ -140,10 +171,8 @@ class LinePlot(QWidget):
         y_ticks = nice_ticks(y0, y1, 4)
         y_step = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 1.0
         y_labels = [_format(t, y_step) for t in y_ticks]
-        left = 8 + max((metrics.horizontalAdvance(t) for t in y_labels), default=20)
-        top = 8 + (metrics.height() + 4 if self.title else 0)
-        bottom = 8 + metrics.height() * (2 if self.x_label else 1) + 4
-        plot = QRectF(left, top, max(10.0, self.width() - left - 12), max(10.0, self.height() - top - bottom))
+        plot, legend = self.layout_rects(metrics, y_labels)
+        left = plot.left()
 
         def to_screen(x: float, y: float) -> QPointF:
             return QPointF(plot.left() + (x - x0) / (x1 - x0) * plot.width(),
@@ -204,28 +233,14 @@ class LinePlot(QWidget):
                 painter.drawEllipse(to_screen(*point), 3, 3)
         painter.restore()
 
-        entries = [(s.name, s.color, False) for s in self._series.values()]
-        entries += [(r.name, r.color, True) for r in self._references.values()]
+        entries = self.legend_entries()
         if not any(s.points for s in self._series.values()):
             painter.setPen(QColor(text_color.red(), text_color.green(), text_color.blue(), 140))
             painter.drawText(plot, Qt.AlignmentFlag.AlignCenter, self.empty_text)
-        y = plot.top() + 4
-        if entries:
-            widest = max(metrics.horizontalAdvance(name) for name, _, _ in entries)
-            box = QRectF(plot.right() - widest - 36, plot.top() + 1, widest + 34,
-                         len(entries) * (metrics.height() + 2) + 6)
-            background = QColor(palette.base().color())
-            background.setAlpha(225)
-            painter.setPen(QPen(QColor(text_color.red(), text_color.green(), text_color.blue(), 60), 1))
-            painter.setBrush(background)
-            painter.drawRect(box)
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-        for name, color, dashed in entries:
-            width = metrics.horizontalAdvance(name)
-            x = plot.right() - width - 30
+        for (name, color, dashed), (x, y) in zip(entries, legend):
             painter.setPen(QPen(color, 2, Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine))
             painter.drawLine(QPointF(x, y + metrics.height() / 2), QPointF(x + 18, y + metrics.height() / 2))
             painter.setPen(text_color)
-            painter.drawText(QRectF(x + 22, y, width + 4, metrics.height()), Qt.AlignmentFlag.AlignLeft, name)
-            y += metrics.height() + 2
+            painter.drawText(QRectF(x + 22, y, metrics.horizontalAdvance(name) + 4, metrics.height()),
+                             Qt.AlignmentFlag.AlignLeft, name)
         painter.end()

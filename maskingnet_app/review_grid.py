@@ -398,6 +398,21 @@ class ReviewGrid(QWidget):
         self._update_summary()
         self.markChanged.emit(output, mark)
 
+    def output_of(self, source: str | Path) -> str | None:
+        """The review's key of the photo at ``source``, or None when it is not in this review."""
+        return self._by_source.get(_resolved(str(source)))
+
+    def mark_and_next(self, output: str, mark: str) -> ReviewItem | None:
+        """Mark ``output`` and select the photo after it in the list's order; returns that one
+        (None at the end of the list, or for the 'clear' mark, which stays)."""
+        row = self.model.row_of(output)
+        following = self.model.item(row + 1) if row >= 0 and mark != UNREVIEWED else None
+        self.set_mark(output, mark)
+        shown = output if following is None else following.output
+        if self.model.row_of(shown) >= 0:
+            self.view.setCurrentIndex(self.model.index(self.model.row_of(shown)))
+        return following
+
     def mark_selected(self, mark: str) -> None:
         for item in self.selected_items():
             self.set_mark(item.output, mark)

@@ -3,8 +3,8 @@ clean-up size. It edits the ``EditorState`` and follows it."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QColor, QIcon, QPixmap
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QColor, QIcon, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QColorDialog,
     QComboBox,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from maskingnet_app.editor_state import MAX_BRUSH, MIN_BRUSH, VIEW_MODES, EditorState
 
+RETURN_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
 VIEW_LABELS = {"overlay": "Overlay", "cutout": "Cut-out", "mask": "Mask only", "original": "Original", "listing": "Listing"}
 
 
@@ -80,12 +81,39 @@ class ToolOptionsBar(QToolBar):
         self.cleanup_box.setDecimals(3)
         self.cleanup_box.setSingleStep(0.05)
         self.cleanup_box.setSuffix(" %")
-        self.cleanup_box.setToolTip("Fill Holes and Remove Small Islands act on regions up to this share of the photo")
+        self.cleanup_box.setToolTip("Remove Small Islands removes car regions up to this share of the photo")
         self.cleanup_box.valueChanged.connect(lambda value: state.set("cleanup_percent", value))
         self._add_labelled("Clean-up up to", self.cleanup_box)
 
+        self._focus_target: QWidget | None = None
+        for widget in (self.size_box, self.hardness_box, self.cleanup_box, self.opacity_slider, self.view_box):
+            widget.installEventFilter(self)
+        self.view_box.activated.connect(lambda _index: self._give_focus_back())
         state.changed.connect(self._sync)
         self._sync("")
+
+    def return_focus_to(self, widget: QWidget) -> None:
+        """Enter and Escape in a box (and a choice in the view list) give the keyboard to ``widget``."""
+        self._focus_target = widget
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Enter (which commits the typed value) and Escape hand the keys back to the canvas."""
+        kind = event.type()
+        if kind not in (QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride) or not isinstance(event, QKeyEvent):
+            return False
+        if event.key() not in RETURN_KEYS or event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            return False
+        if kind == QEvent.Type.ShortcutOverride:  # Escape is the window's Cancel Masking: keep it here
+            event.accept()
+            return True
+        if event.key() != Qt.Key.Key_Escape and hasattr(watched, "interpretText"):
+            watched.interpretText()
+        self._give_focus_back()
+        return True
+
+    def _give_focus_back(self) -> None:
+        if self._focus_target is not None:
+            self._focus_target.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _add_labelled(self, text: str, widget: QWidget) -> None:
         label = QLabel(f" {text} ")

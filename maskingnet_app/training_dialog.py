@@ -45,6 +45,7 @@ from core import model_versions
 from core.corrections import CorrectionStore
 from core.errors import MaskingNetError
 from core.model_store import DEFAULT_MODEL, resolve_model, shipped_model_path
+from maskingnet_app import app_settings
 from maskingnet_app.model_menu import model_name
 from maskingnet_app.plot_widget import LinePlot
 from maskingnet_app.training_worker import FinetuneWorker, format_duration
@@ -222,9 +223,11 @@ class TrainingDialog(QDialog):
         return len(new)
 
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder of photos (or with images/ and masks/ inside)")
+        start = app_settings.start_folder(app_settings.TRAIN_FOLDER, app_settings.OPEN_FOLDER)
+        folder = QFileDialog.getExistingDirectory(self, "Folder of photos (or with images/ and masks/ inside)", start)
         if not folder:
             return
+        app_settings.set_value(app_settings.TRAIN_FOLDER, folder)
         try:
             self.add_folder(folder)
         except FileNotFoundError:

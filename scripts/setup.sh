@@ -20,3 +20,8 @@ if ! QT_QPA_PLATFORM=offscreen .venv/bin/python -c "from PySide6.QtWidgets impor
         echo "warning: Qt cannot start; install libegl1 libgl1 libxkbcommon0 libfontconfig1 with your package manager" >&2
     fi
 fi
+# On a desktop (an X display in use) Qt opens windows through its xcb plugin, which needs more
+# system libraries: as root, install the missing ones (scripts/run.sh says which to the others).
+if [ "$(id -u)" = 0 ]; then
+    .venv/bin/python scripts/qt_system_libs.py --install --warn-only
+fi

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import pwd
+import shutil
 import signal
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,12 +24,52 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data" / "carvana512"
 
+# No test may touch the user's home. The run's home variables point at a temporary folder from
+# here on (processes the tests start inherit them), each test gets its own (``isolated_home``),
+# and the run fails when the user's MaskingNet settings or app home changed (pytest_sessionfinish).
+USER_HOME = Path(pwd.getpwuid(os.getuid()).pw_dir)
+USER_APP_FOLDERS = (USER_HOME / ".config" / "MaskingNet", USER_HOME / ".local" / "share" / "maskingnet")
+HOME_VARIABLES = ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "MASKINGNET_HOME")
+_RUN_HOME = Path(tempfile.mkdtemp(prefix="maskingnet-test-home-"))
+for _name in HOME_VARIABLES:
+    os.environ[_name] = str(_RUN_HOME / _name.lower())
+
+
+def _snapshot(folders: tuple[Path, ...]) -> dict[str, tuple[int, int] | None]:
+    """Each file under ``folders`` with its size and modification time; None for a missing folder."""
+    found: dict[str, tuple[int, int] | None] = {}
+    for folder in folders:
+        found[str(folder)] = None if not folder.exists() else (0, folder.stat().st_mtime_ns)
+        for path in folder.rglob("*") if folder.is_dir() else ():
+            stat = path.lstat()
+            found[str(path)] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+_USER_FILES_BEFORE = _snapshot(USER_APP_FOLDERS)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when it created or changed anything in the user's MaskingNet folders."""
+    shutil.rmtree(_RUN_HOME, ignore_errors=True)
+    after = _snapshot(USER_APP_FOLDERS)
+    changed = sorted(path for path in set(after) | set(_USER_FILES_BEFORE) if after.get(path) != _USER_FILES_BEFORE.get(path))
+    if changed:
+        print(f"\nerror: the user's MaskingNet folders changed during the tests (by a test, or by another"
+              f" program running meanwhile): {', '.join(changed[:5])}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory, monkeypatch) -> Path:
-    """Every test gets its own MaskingNet home (models, corrections, settings)."""
+    """Every test gets its own MaskingNet home (models, corrections) and its own HOME, XDG
+    config, data and cache folders, also for the processes it starts."""
     home = tmp_path_factory.mktemp("maskingnet-home")
     monkeypatch.setenv("MASKINGNET_HOME", str(home))
+    user = tmp_path_factory.mktemp("user-home")
+    monkeypatch.setenv("HOME", str(user))
+    for name, folder in (("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", ".local/share"), ("XDG_CACHE_HOME", ".cache")):
+        monkeypatch.setenv(name, str(user / folder))
     return home
 
 

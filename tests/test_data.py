@@ -134,12 +134,16 @@ def test_missing_folders_are_reported(tmp_path):
         find_samples(tmp_path / "nowhere", tmp_path / "images")
 
 
-def test_group_is_the_carvana_car_id_else_the_stem(tmp_path):
+def test_group_is_the_carvana_car_id_else_the_numbered_series_else_the_folder(tmp_path):
     assert group_of(Path("x/0cdf5b5d0ce1_01.jpg")) == "0cdf5b5d0ce1"
     assert group_of(Path("x/0cdf5b5d0ce1_16.png")) == "0cdf5b5d0ce1"
-    assert group_of(Path("x/red_car.jpg")) == "red_car"
-    assert group_of(Path("x/0CDF5B5D0CE1_01.jpg")) == "0CDF5B5D0CE1_01"  # not Carvana's lower-case hex
+    assert group_of(Path("x/red_car.jpg")) == "x"
+    assert group_of(Path("x/0CDF5B5D0CE1_01.jpg")) == "x/0CDF5B5D0CE1"  # not Carvana's lower-case hex
     assert group_of(tmp_path / "suv" / "front.jpg", tmp_path) == "suv"
+    assert group_of(tmp_path / "clipA_00010.jpg", tmp_path) == group_of(tmp_path / "clipA_00011.jpg", tmp_path) == "clipA"
+    assert group_of(tmp_path / "clipB-7.jpg", tmp_path) == "clipB"
+    assert group_of(tmp_path / "day2" / "IMG 0042.jpg", tmp_path) == "day2/IMG"
+    assert group_of(tmp_path / "00010.jpg", tmp_path) == tmp_path.name  # only a number: the folder
 
 
 def test_real_carvana_pairs(few_cars):

@@ -29,7 +29,7 @@ def test_correction_items_carry_the_changed_pixels(tmp_path):
     assert len(items) == 4 and {i.source for i in items} == {"correction"}
     assert {i.sample.image for i in items} == {p.resolve() for p in photos}
     assert all(i.sample.weight is not None and i.sample.weight.is_file() for i in items)
-    assert {i.sample.group for i in items} == {"shoot0", "shoot1"}
+    assert {i.sample.group for i in items} == {"shoot0/photo", "shoot1/photo"}  # folder + numbered series
     photos[0].unlink()  # a photo that is gone is not offered
     assert len(ft.correction_items(store)) == 3
 

@@ -172,6 +172,10 @@ def test_model_chooser_goes_on_top_of_an_existing_menu(qtbot, tiny_checkpoint, n
     texts = [a.text() for a in menu.actions()]
     assert texts[0] == chooser.train_action.text() and menu.actions()[-1] is load
     assert chooser.choice_names() == ["default", "late"] and chooser.checked_name() == "default"
-    assert texts.index("Shipped default model (not installed)") < texts.index(chooser.remove_menu.title())
+    assert texts.index(chooser.use_menu.title()) < texts.index(chooser.remove_menu.title())
+    assert "Use model" not in texts  # no stray label: the choices are in the Use Model sub-menu
+    choices = [a.text() for a in chooser.use_menu.actions()]
+    assert choices == ["Shipped default model (not installed)", mv.list_versions()[0].summary()]
     chooser.rebuild()
     assert [a.text() for a in menu.actions()] == texts  # a rebuild replaces, never duplicates
+    assert [a.text() for a in chooser.use_menu.actions()] == choices
