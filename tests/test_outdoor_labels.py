@@ -1,0 +1,118 @@
+"""The outdoor label recipe (fusing two teachers' maps) and the car-part recall evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.cli import main as cli_main
+from core.evaluate_parts import evaluate_parts, read_part_names
+from core.inference import Segmenter
+from tools.outdoor_labels.fuse import Recipe, fuse_photo
+
+
+def _car(height: int = 60, width: int = 80) -> np.ndarray:
+    probability = np.full((height, width), 0.02, np.float32)
+    probability[20:50, 10:60] = 0.98
+    return probability
+
+
+def test_fusion_keeps_the_main_car_and_leaves_other_objects_unknown():
+    isnet = _car()
+    isnet[5:15, 65:78] = 0.95  # another object, apart from the car
+    isnet[30:34, 10:14] = 0.5  # an unsure patch on the car
+    u2netp = _car()
+    u2netp[40:50, 10:20] = 0.1  # the second teacher disagrees on a corner
+    mask, confidence, stats = fuse_photo(isnet, u2netp, None, Recipe())
+    assert stats["drop"] is None
+    assert mask[25, 30] == 255 and mask[10, 70] == 0  # the other object is not the car...
+    assert confidence[10, 70] == 0  # ...nor surely background
+    assert confidence[32, 12] == 0  # unsure: unknown
+    assert confidence[45, 15] == round(Recipe().disagree_weight * 255)
+    assert confidence[2, 2] == 255 and confidence[30, 40] == 255
+
+
+def test_fusion_adds_labelled_parts_and_drops_photos_it_cannot_trust():
+    parts = np.zeros((60, 80), bool)
+    parts[22:30, 12:20] = True
+    isnet = _car()
+    isnet[22:30, 12:20] = 0.9
+    mask, confidence, stats = fuse_photo(isnet, _car(), parts, Recipe())
+    assert stats["drop"] is None and mask[parts].all() and (confidence[parts] == 255).all()
+    missing = _car()
+    missing[20:50, 10:35] = 0.02  # the teacher misses half the car, parts included
+    assert fuse_photo(missing, _car(), parts, Recipe())[2]["drop"] == "misses labelled car parts"
+    assert fuse_photo(np.zeros((60, 80), np.float32), np.zeros((60, 80), np.float32), None, Recipe())[2]["drop"]
+    assert fuse_photo(_car(), np.zeros((60, 80), np.float32), None, Recipe())[2]["drop"] == "teachers disagree"
+
+
+def _parts_set(tmp_path: Path) -> tuple[Path, Path, Path]:
+    images, parts = tmp_path / "images", tmp_path / "parts"
+    images.mkdir()
+    parts.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(3):
+        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(images / f"p{index}.jpg")
+        labels = np.zeros((64, 64), np.uint8)
+        labels[10:30, 10:30] = 18  # wheel
+        labels[40:50, 40:60] = 14  # left mirror
+        Image.fromarray(labels).save(parts / f"p{index}.png")
+    names = tmp_path / "parts.json"
+    names.write_text(json.dumps({"0": "not labelled", "14": "left_mirror", "18": "wheel"}))
+    return images, parts, names
+
+
+def test_part_recall_counts_the_labelled_pixels_the_mask_keeps(tmp_path, tiny_checkpoint):
+    images, parts, names = _parts_set(tmp_path)
+    segmenter = Segmenter.load(tiny_checkpoint, device="cpu")
+    report = evaluate_parts(segmenter, images, parts, part_names=read_part_names(names))
+    kept = total = 0
+    wheel_kept = 0
+    for index in range(3):
+        mask = segmenter.predict(np.asarray(Image.open(images / f"p{index}.jpg").convert("RGB"))).mask
+        labels = np.asarray(Image.open(parts / f"p{index}.png"))
+        kept += int((mask & (labels > 0)).sum())
+        total += int((labels > 0).sum())
+        wheel_kept += int((mask & (labels == 18)).sum())
+    assert report.recall() == pytest.approx(kept / total)
+    assert report.to_dict()["wheels"] == pytest.approx(wheel_kept / (3 * 400))
+    assert set(report.to_dict()["per_part"]) == {"wheel", "left_mirror"}
+
+
+def test_eval_with_parts_prints_the_recall(tmp_path, tiny_checkpoint, capsys):
+    images, parts, names = _parts_set(tmp_path)
+    code = cli_main(["eval", "--images", str(images), "--parts", str(parts), "--part-names", str(names),
+                     "--model", str(tiny_checkpoint), "--device", "cpu", "--json"])
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and figures["photos"] == 3 and 0 <= figures["recall"] <= 1
+
+
+def test_bad_part_names_are_one_line_naming_the_file(tmp_path):
+    path = tmp_path / "parts.json"
+    path.write_text('{"wheel": 18}')
+    with pytest.raises(ValueError, match="parts.json: part names are an object"):
+        read_part_names(path)
+
+
+def test_eval_with_confidence_scores_only_the_trusted_pixels(tmp_path, tiny_checkpoint):
+    from core.evaluate import evaluate_folder
+
+    images, masks, confidence = tmp_path / "images", tmp_path / "masks", tmp_path / "confidence"
+    for folder in (images, masks, confidence):
+        folder.mkdir()
+    photo = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(photo).save(images / "street_1.png")
+    segmenter = Segmenter.load(tiny_checkpoint, device="cpu", flip_tta=False)
+    predicted = segmenter.predict(np.asarray(Image.open(images / "street_1.png").convert("RGB"))).mask
+    label = predicted.copy()
+    label[:, :32] = ~label[:, :32]  # the label is wrong on the left half...
+    trusted = np.zeros((64, 64), np.uint8)
+    trusted[:, 32:] = 255  # ...which is not trusted
+    Image.fromarray(label.astype(np.uint8) * 255).save(masks / "street_1.png")
+    Image.fromarray(trusted).save(confidence / "street_1.png")
+    assert evaluate_folder(segmenter, images, masks, confidence_dir=confidence).dice == pytest.approx(1.0)
+    assert evaluate_folder(segmenter, images, masks).dice < 1.0
