@@ -42,6 +42,29 @@ def held_out_stanford(segmenter: Segmenter, labels: Path) -> float | None:
     return report.dice
 
 
+def source_figures(segmenter: Segmenter, data: Path, labels: Path) -> dict:
+    """The figures of one model per source (see the module docstring); None where labels are missing."""
+    figures: dict = {}
+    carvana = data / "carvana512"
+    studio_groups = {g for g in segmenter.config.info.get("val_groups", []) if ":" not in g}
+    if studio_groups:
+        studio = evaluate_folder(segmenter, carvana / "images", carvana / "masks", groups=studio_groups)
+        figures.update(carvana_dice=studio.dice, carvana_photos=len(studio.scores), carvana_worst=studio.worst())
+    figures["stanford_dice_vs_labels"] = held_out_stanford(segmenter, labels)
+    test_labels = labels / "car-parts-test" / "labels"
+    if (test_labels / "masks").is_dir():
+        report = evaluate_folder(segmenter, test_labels / "images", test_labels / "masks",
+                                 confidence_dir=test_labels / "confidence")
+        figures.update(car_parts_test_dice_vs_labels=report.dice, car_parts_test_labelled_photos=len(report.scores),
+                       car_parts_test_worst=report.worst())
+    parts = evaluate_parts(segmenter, data / "car-parts" / "test" / "images", data / "car-parts" / "test" / "parts",
+                           part_names=read_part_names(data / "car-parts" / "parts.json"))
+    summary = parts.to_dict()
+    figures.update(car_parts_recall=summary["recall"], wheels_recall=summary["wheels"],
+                   mirrors_recall=summary["mirrors"], car_parts_worst=summary["worst"])
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", required=True, help="model file, run folder or name (repeatable)")
@@ -55,28 +78,8 @@ def main() -> int:
     results = {}
     for spec in args.model:
         segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta)
-        figures: dict = {}
-        carvana = args.data / "carvana512"
-        studio_groups = {g for g in segmenter.config.info.get("val_groups", []) if ":" not in g}
-        if studio_groups:
-            figures["carvana_dice"] = evaluate_folder(segmenter, carvana / "images", carvana / "masks",
-                                                      groups=studio_groups).dice
-        figures["stanford_dice_vs_labels"] = held_out_stanford(segmenter, args.labels)
-        test_labels = args.labels / "car-parts-test" / "labels"
-        if (test_labels / "masks").is_dir():
-            report = evaluate_folder(segmenter, test_labels / "images", test_labels / "masks",
-                                     confidence_dir=test_labels / "confidence")
-            figures["car_parts_test_dice_vs_labels"] = report.dice
-            figures["car_parts_test_labelled_photos"] = len(report.scores)
-            figures["car_parts_test_worst"] = report.worst()
-        parts = evaluate_parts(segmenter, args.data / "car-parts" / "test" / "images",
-                               args.data / "car-parts" / "test" / "parts",
-                               part_names=read_part_names(args.data / "car-parts" / "parts.json"))
-        summary = parts.to_dict()
-        figures.update(car_parts_recall=summary["recall"], wheels_recall=summary["wheels"],
-                       mirrors_recall=summary["mirrors"], car_parts_worst=summary["worst"])
-        results[spec] = figures
-        print(spec, json.dumps(figures), flush=True)
+        results[spec] = source_figures(segmenter, args.data, args.labels)
+        print(spec, json.dumps(results[spec]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

@@ -2,9 +2,13 @@
 and write the model card from figures measured here and now.
 
     .venv/bin/python scripts/ship_default_model.py RUN_DIR [RUN_DIR ...] [--data ../shared/data/carvana512]
+        [--after-shipped]
 
 Several run folders are the stages of one model, in order (each started from the one
-before): the last one's best checkpoint ships, and the card lists every stage.
+before): the last one's best checkpoint ships, and the card lists every stage. With
+``--after-shipped`` the runs continue the shipped model: its recorded stages come first.
+A model trained on a mix (``train --mix``) also gets its figures per source
+(``benchmarks/eval_sources.py``: outdoor labels, car-part recall).
 
 The card's hand-written part (everything below the line '<!-- notes -->') is kept.
 """
@@ -62,7 +66,8 @@ def fixed_subset(val_groups: list[str]) -> list[str]:
     return [f"{car}_{index % 16 + 1:02d}" for index, car in enumerate(sorted(val_groups)[:16])]
 
 
-RECIPES = ["default-256.json", "default-384.json", "default-512.json", "default-512-clean.json"]
+RECIPES = ["default-256.json", "default-384.json", "default-512.json", "default-512-clean.json", "outdoor-384.json",
+           "outdoor-512.json"]
 
 
 def display_path(path: Path) -> str:
@@ -99,26 +104,61 @@ def skipped_line(history: list[dict]) -> list[str]:
             "(the weights were left unchanged on those steps; see the notes).", ""]
 
 
+def source_lines(figures: dict) -> list[str]:
+    """The card's lines for the figures per source (empty for a studio-only model)."""
+    if not figures:
+        return []
+
+    def number(key: str) -> str:
+        value = figures.get(key)
+        return f"{value:.4f}" if isinstance(value, float) else "n/a (labels missing)"
+
+    return [
+        f"- Outdoor, car-parts test (100 real photos never trained on), Dice against the teacher labels over the "
+        f"trusted pixels: **{number('car_parts_test_dice_vs_labels')}** "
+        f"({figures.get('car_parts_test_labelled_photos', 0)} photos whose labels passed the filter)",
+        f"- Outdoor, car-parts test, share of the hand-labelled car-part pixels kept: {number('car_parts_recall')} "
+        f"(wheels {number('wheels_recall')}, mirrors {number('mirrors_recall')})",
+        f"- Outdoor, held-out stanford-cars photos, Dice against the teacher labels (trusted pixels): "
+        f"{number('stanford_dice_vs_labels')}",
+        "  (rerun: `.venv/bin/python benchmarks/eval_sources.py --model default`)",
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("runs", type=Path, nargs="+",
                         help="training run folders, one per stage in order (the last one's best.safetensors ships)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "carvana512")
+    parser.add_argument("--labels", type=Path, default=Path("~/.cache/maskingnet-labels").expanduser(),
+                        help="the outdoor labels (scripts/make_outdoor_labels.sh), for a model trained on a mix")
     parser.add_argument("--out", type=Path, default=shipped_model_path())
+    parser.add_argument("--after-shipped", action="store_true",
+                        help="the runs continue the shipped model: list its recorded stages first")
     args = parser.parse_args()
 
     model, config = load_model(args.runs[-1] / "best.safetensors")
     stages = [read_config(run / "best.safetensors").info for run in args.runs[:-1]] + [config.info]
+    if args.after_shipped:
+        stages = list(read_config(shipped_model_path()).info.get("stages", [])) + stages
     images, masks = args.data / "images", args.data / "masks"
+    studio_val = sorted(g for g in config.info["val_groups"] if ":" not in g)
+    studio_train = sorted(g for g in config.info["train_groups"] if ":" not in g)
+    other_sources = sorted({g.split(":", 1)[0] for g in config.info["train_groups"] if ":" in g})
     torch.set_num_threads(2)
     # as the app, the CLI and the batch mask (averaged with the mirrored photo), and single-pass
     segmenter = Segmenter(model, config, device="cpu", name="default", flip_tta=True)
-    report = evaluate_folder(segmenter, images, masks, groups=set(config.info["val_groups"]))
+    report = evaluate_folder(segmenter, images, masks, groups=set(studio_val))
     seconds = time_per_image(segmenter)
     single_pass = Segmenter(model, config, device="cpu", name="default", flip_tta=False)
-    single_report = evaluate_folder(single_pass, images, masks, groups=set(config.info["val_groups"]))
+    single_report = evaluate_folder(single_pass, images, masks, groups=set(studio_val))
     single_seconds = time_per_image(single_pass)
-    subset = fixed_subset(config.info["val_groups"])
+    subset = fixed_subset(studio_val)
+    by_source = {}
+    if other_sources:
+        from benchmarks.eval_sources import source_figures
+
+        by_source = source_figures(segmenter, args.data.parent, args.labels)
     subset_dice = float(np.mean([report.scores[name] for name in subset]))
     info = dict(config.info)
     info.update(
@@ -133,7 +173,8 @@ def main() -> int:
                  "worst": report.worst(),
                  "speckles": sum(report.speckles.values()), "holes": sum(report.holes.values()),
                  "subset": subset, "subset_dice": round(subset_dice, 6),
-                 "cpu_seconds_per_512": round(seconds, 4), "cpu": cpu_name()},
+                 "cpu_seconds_per_512": round(seconds, 4), "cpu": cpu_name(),
+                 **({"by_source": by_source} if by_source else {})},
     )
     shipped = replace(config, info=info)
     save_model(args.out, model, shipped)
@@ -154,17 +195,21 @@ def main() -> int:
         f"- Normalisation: mean {config.preprocess.mean}, std {config.preprocess.std}",
         "",
         "## Data",
-        f"`../shared/data/carvana512`: {info['train_photos']} training photos of {len(info['train_groups'])} cars, "
-        f"{info['val_photos']} validation photos of {len(info['val_groups'])} cars, split by car id "
-        f"(seed {recipe['seed']}, validation share {recipe['val_fraction']}). No validation car was trained on.",
+        f"`../shared/data/carvana512`: {len(studio_train)} training cars, {len(studio_val)} validation cars, split "
+        f"by car id (seed {recipe['seed']}, validation share 0.2). No validation car was trained on.",
+        *(["Other sources (training mix `resources/recipes/outdoor-mix.json`): "
+           + "; ".join(f"{name}: {sum(g.startswith(name + ':') for g in info['train_groups'])} training photos, "
+                       f"{sum(g.startswith(name + ':') for g in info['val_groups'])} validation photos (split by photo)"
+                       for name in other_sources)] if other_sources else []),
         "",
-        "Validation cars: " + ", ".join(f"`{g}`" for g in info["val_groups"]),
+        "Validation cars: " + ", ".join(f"`{g}`" for g in studio_val),
         "",
-        "Training cars: " + ", ".join(f"`{g}`" for g in info["train_groups"]),
+        "Training cars: " + ", ".join(f"`{g}`" for g in studio_train),
         "",
         "## Recipe",
         f"{len(stages)} stage(s), each starting from the one before; the checked-in recipes are "
-        + ", ".join(f"`resources/recipes/{name}`" for name in RECIPES[:len(stages)]) + ".",
+        + ", ".join(f"`resources/recipes/{name}`" for name in RECIPES[:len(stages)])
+        + (" (stages 5 on: with the mix `resources/recipes/outdoor-mix.json`)" if other_sources else "") + ".",
         "Reproduce (resumes if interrupted):",
         "```",
         "bash scripts/train_default.sh",
@@ -183,6 +228,7 @@ def main() -> int:
         "pixel of the truth; a hole is a predicted background region touching no background pixel of the truth)",
         f"- CPU time per 512x512 photo, end to end, 2 threads: {seconds * 1000:.0f} ms with the mirror, "
         f"{single_seconds * 1000:.0f} ms single pass ({cpu_name()})",
+        *source_lines(by_source),
         "",
         "The 5 worst validation photos:",
         "",
