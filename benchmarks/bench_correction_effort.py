@@ -126,9 +126,7 @@ def smart_actions(guide: EdgeGuide, segmenter, photo_alpha, use_box: bool) -> di
             return  # a user boxes parts, not slivers
         pad = max(16, int(0.25 * extent))
         rect = Rect(int(cols.min()) - pad, int(rows.min()) - pad, int(cols.max()) + pad + 1, int(rows.max()) + pad + 1)
-        found = box_values(segmenter, guide.rgb, rect, editor.alpha, photo_alpha)
-        if found is not None:
-            editor.patch(*found, "Re-mask Box")
+        editor.patch(*box_values(segmenter, guide.rgb, rect, photo_alpha), "Re-mask Box")
 
     actions = {"smart stroke": stroke, "click": click}
     if use_box:

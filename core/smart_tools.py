@@ -32,6 +32,7 @@ PRIOR_LIMIT = 0.5  # the model's log-odds count up to this much: the user correc
 INTENT_BIAS = 1.0  # log-odds toward the tool's side inside its reach
 SMALL_REGION_SHARE = 0.02  # a click flips a whole connected region up to this share of the photo
 FILL_TOLERANCES = (3, 5, 8, 12, 18)  # colour steps (0..255 per channel) a click's region grows over
+MIN_BOX = 8  # pixels a side of the smallest box worth re-masking
 LABELS = {BRUSH: "Smart Brush Stroke", ERASER: "Smart Eraser Stroke"}
 
 
@@ -317,17 +318,19 @@ def _colour_part(guide: EdgeGuide, same: np.ndarray, seed: tuple[int, int], limi
 
 
 # -- re-mask inside a box --------------------------------------------------------------------
-def box_values(segmenter: Segmenter, rgb: np.ndarray, rect: Rect, alpha: np.ndarray,
-               photo_alpha: np.ndarray | None = None, *, context: float = 0.1) -> tuple[Rect, np.ndarray] | None:
+def box_values(segmenter: Segmenter, rgb: np.ndarray, rect: Rect, photo_alpha: np.ndarray | None = None,
+               *, context: float = 0.1) -> tuple[Rect, np.ndarray]:
     """Re-mask inside ``rect`` with the model at its full working size: (rect, new alpha).
 
     The model sees the box widened by ``context`` of its size on each side (a little of the
-    surroundings), and only the box's pixels are replaced. Boxes under 8 pixels a side: None.
+    surroundings), and only the box's pixels are replaced. ``photo_alpha`` (the photo's own
+    transparency) limits the mask as in ``Segmenter.predict``. A box under ``MIN_BOX`` pixels a
+    side raises ValueError.
     """
-    height, width = alpha.shape
+    height, width = rgb.shape[:2]
     rect = rect.clip(width, height)
-    if rect.width < 8 or rect.height < 8:
-        return None
+    if rect.width < MIN_BOX or rect.height < MIN_BOX:
+        raise ValueError(f"the box is too small to re-mask: draw one at least {MIN_BOX} pixels a side")
     pad_x, pad_y = int(context * rect.width), int(context * rect.height)
     crop = Rect(rect.left - pad_x, rect.top - pad_y, rect.right + pad_x, rect.bottom + pad_y).clip(width, height)
     limit = None if photo_alpha is None else photo_alpha[crop.slices]

@@ -199,6 +199,7 @@ class PhotoSession(QObject):
             return
         document.job = None
         document.model = result.model
+        document.probability = result.probability
         if document.editor is not None and document.extra.get("again"):
             document.editor.replace(result.alpha, "Mask Again")
             document.predicted = result.alpha
