@@ -29,8 +29,12 @@ if TYPE_CHECKING:
 BINS = 16  # colour histogram levels per channel
 SCORE_CLIP = 4.0  # |log-odds| of one colour, at most
 PRIOR_LIMIT = 0.5  # the model's log-odds count up to this much: the user corrects where it was wrong
-INTENT_BIAS = 1.0  # log-odds toward the tool's side inside its reach
-SMALL_REGION_SHARE = 0.02  # a click flips a whole connected region up to this share of the photo
+INTENT_BIAS = 0.25  # log-odds toward the tool's side inside its reach
+INTENT_WEIGHT = 0.25  # share of the target side's colour model taken from the pixels the user pointed at
+OVERRIDE_AGREEMENT = 0.1  # below this share of target-coloured pixels in reach, the stroke overrides the colours
+OVERRIDE_WEIGHT, OVERRIDE_BIAS = 0.5, 1.0
+SMALL_REGION_SHARE = 0.05  # a click flips a whole connected region up to this share of the photo
+PART_SHARE = 0.25  # a region grown from a click stays under this share of the photo and half its side
 FILL_TOLERANCES = (3, 5, 8, 12, 18)  # colour steps (0..255 per channel) a click's region grows over
 MIN_BOX = 8  # pixels a side of the smallest box worth re-masking
 LABELS = {BRUSH: "Smart Brush Stroke", ERASER: "Smart Eraser Stroke"}
@@ -123,12 +127,13 @@ def car_score(guide: EdgeGuide, rect: Rect, car_samples: np.ndarray, background_
 
 
 def snap(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, reach: np.ndarray, *, add: bool,
-         intent: np.ndarray | None = None, smoothing: int = 3) -> np.ndarray:
+         intent: np.ndarray | None = None, smoothing: int = 3, override: bool | None = None) -> np.ndarray:
     """The new alpha of ``rect`` (uint8, 0/255 where changed) after snapping inside ``reach``.
 
     ``reach`` (bool, the rect's shape) is where pixels may change; ``add`` makes car of those
     that score as car (else background of those that score as background); ``intent`` (bool)
     marks pixels the user pointed at as the target side, used as samples and kept connected.
+    ``override`` (default: ``overrides_colours`` decides) trusts the user over the colours.
     Added pixels must connect (8-neighbours) to the car or to ``intent``, removed ones to the
     background or to ``intent``.
     """
@@ -136,19 +141,42 @@ def snap(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, reach: np.ndarray, *, 
     car = values >= 128
     intent = np.zeros_like(reach) if intent is None else intent
     target = car if add else ~car
-    # the target side's colours: those the user pointed at and the side's own nearby, half each
-    target_samples = _normalised(target & ~reach) + (_normalised(intent) if intent.any() else 0)
+    side_samples = _normalised(target & ~reach)
     other_samples = (~target & ~reach & ~intent).astype(np.float32)
     if not other_samples.any():  # nothing on the other side to tell apart: the plain tool
         change = reach & ~target
     else:
-        bias = np.where(reach, INTENT_BIAS, 0.0).astype(np.float32)
+        # the target side's colours: those of the side nearby, and some of those the user pointed
+        # at; more of those, and a stronger pull, when nothing in reach has the target side's
+        # colours (a dark underside over a dark shadow): then only the user knows
+        if override is None:
+            override = _disagree(guide, rect, side_samples, other_samples, reach & ~target)
+        weight, pull = (OVERRIDE_WEIGHT, OVERRIDE_BIAS) if override and intent.any() else (INTENT_WEIGHT, INTENT_BIAS)
+        target_samples = (1 - weight) * side_samples + weight * _normalised(intent)
+        bias = np.where(reach, pull, 0.0).astype(np.float32)
         car_w, background_w = (target_samples, other_samples) if add else (other_samples, target_samples)
         score = car_score(guide, rect, car_w, background_w, bias=bias if add else -bias, smoothing=smoothing)
         change = reach & ~target & ((score > 0) if add else (score < 0))
     change &= _connected_to(target | change, target | intent)
     values[change] = 255 if add else 0
     return values
+
+
+def _disagree(guide: EdgeGuide, rect: Rect, side: np.ndarray, other: np.ndarray, where: np.ndarray) -> bool:
+    """True when hardly any pixel ``where`` has the target side's colours (then the user's
+    stroke, not the colours, says what is car)."""
+    if not side.any() or not where.any():
+        return True
+    log_odds = _colour_log_odds(guide.rgb[rect.slices], side, other)
+    return float(np.mean(log_odds[where] > 0)) < OVERRIDE_AGREEMENT
+
+
+def overrides_colours(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, reach: np.ndarray, *, add: bool) -> bool:
+    """Whether a stroke starting with ``reach`` in ``rect`` should trust the user over the
+    colours (see ``snap``)."""
+    target = (alpha[rect.slices] >= 128) == add
+    side, other = _normalised(target & ~reach), (~target & ~reach).astype(np.float32)
+    return bool(other.any()) and _disagree(guide, rect, side, other, reach & ~target)
 
 
 def _normalised(where: np.ndarray) -> np.ndarray:
@@ -168,8 +196,11 @@ def _connected_to(region: np.ndarray, anchors: np.ndarray) -> np.ndarray:
 
 # -- the smart brush -------------------------------------------------------------------------
 def stroke_values(guide: EdgeGuide, alpha: np.ndarray, points: list[tuple[float, float]], radius: float,
-                  *, add: bool) -> tuple[Rect, np.ndarray] | None:
-    """A whole smart stroke (polyline ``points``, brush ``radius``) at once: (rect, new alpha)."""
+                  *, add: bool, before: np.ndarray | None = None) -> tuple[Rect, np.ndarray] | None:
+    """A smart stroke (polyline ``points``, brush ``radius``) at once: (rect, new alpha).
+
+    Whether the user overrides the colours (see ``snap``) is decided on ``before``, the alpha
+    before the stroke began (default: ``alpha``): a stroke's own changes do not count."""
     height, width = alpha.shape
     reach_px = radius + _margin(radius)
     xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -184,7 +215,8 @@ def stroke_values(guide: EdgeGuide, alpha: np.ndarray, points: list[tuple[float,
         np.minimum(distance, capsule_distance(cols, rows, start, end), out=distance)
     reach = distance <= radius
     intent = distance <= max(0.75, 0.2 * radius)
-    return rect, snap(guide, alpha, rect, reach, add=add, intent=intent, smoothing=_smoothing(radius))
+    override = overrides_colours(guide, alpha if before is None else before, rect, reach, add=add)
+    return rect, snap(guide, alpha, rect, reach, add=add, intent=intent, smoothing=_smoothing(radius), override=override)
 
 
 def _margin(radius: float) -> int:
@@ -211,6 +243,7 @@ class SmartStroke:
         self.radius = max(0.5, float(size) / 2.0)
         self._snapped: tuple[float, float] | None = None
         self._pending: tuple[float, float] | None = None
+        self._before = editor.alpha.copy()  # what the stroke found (its own changes do not count)
         editor.begin_stroke(tool, size, label=LABELS[tool])
 
     def to(self, x: float, y: float) -> Rect | None:
@@ -239,7 +272,7 @@ class SmartStroke:
         return self._piece(points)
 
     def _piece(self, points: list[tuple[float, float]]) -> Rect | None:
-        found = stroke_values(self.guide, self.editor.alpha, points, self.radius, add=self.add)
+        found = stroke_values(self.guide, self.editor.alpha, points, self.radius, add=self.add, before=self._before)
         return None if found is None else self.editor.stroke_patch(*found)
 
 
@@ -271,7 +304,7 @@ def region_values(guide: EdgeGuide, alpha: np.ndarray, x: float, y: float) -> tu
     small = SMALL_REGION_SHARE * height * width
     area, part = _flood(same, None, (col, row), 0)
     if area > small:
-        part = _colour_part(guide, same, (col, row), small)
+        part = _colour_part(guide, same, (col, row), min(PART_SHARE * height * width, area / 2))
     rows, cols = np.nonzero(part)
     rect = Rect(int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
     if area > small:  # snap the grown part's rim to the photo's edges
