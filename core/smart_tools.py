@@ -52,6 +52,8 @@ class EdgeGuide:
         self.rgb = rgb
         self.probability = probability
         self._smooth: np.ndarray | None = None
+        self._index: np.ndarray | None = None
+        self._prior: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -63,6 +65,23 @@ class EdgeGuide:
         if self._smooth is None:
             self._smooth = cv2.GaussianBlur(self.rgb, (0, 0), 1.0)
         return self._smooth
+
+    @property
+    def index(self) -> np.ndarray:
+        """(H, W) uint16: each pixel's colour histogram bin, made on first use."""
+        if self._index is None:
+            quantised = self.rgb >> (8 - int(math.log2(BINS)))
+            self._index = ((quantised[..., 0].astype(np.uint16) * BINS + quantised[..., 1]) * BINS
+                           + quantised[..., 2]).astype(np.uint16)
+        return self._index
+
+    @property
+    def prior(self) -> np.ndarray | None:
+        """(H, W) float32: the model's log-odds of car, clipped to ``PRIOR_LIMIT``; None without."""
+        if self._prior is None and self.probability is not None:
+            p = np.clip(self.probability.astype(np.float32) / 255.0, 0.02, 0.98)
+            self._prior = np.clip(0.5 * np.log(p / (1 - p)), -PRIOR_LIMIT, PRIOR_LIMIT).astype(np.float32)
+        return self._prior
 
 
 # -- the labeller ----------------------------------------------------------------------------
@@ -84,46 +103,39 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
 def _principal_guide(rgb: np.ndarray) -> np.ndarray:
     """The colours projected on their direction of largest spread, scaled to about 0..1: one
     channel that separates car and background when luminance alone would not."""
-    pixels = rgb.reshape(-1, 3).astype(np.float32)
-    centred = pixels - pixels.mean(axis=0)
-    _, vectors = np.linalg.eigh(centred.T @ centred)
-    projected = (centred @ vectors[:, -1]).reshape(rgb.shape[:2])
+    pixels = rgb.reshape(-1, 3)
+    sample = pixels[:: max(1, len(pixels) // 4096)].astype(np.float32)
+    mean = sample.mean(axis=0)
+    _, vectors = np.linalg.eigh(np.cov(sample - mean, rowvar=False) + np.eye(3) * 1e-3)
+    direction = vectors[:, -1].astype(np.float32)
+    projected = cv2.transform(rgb.astype(np.float32), direction[None, :]).reshape(rgb.shape[:2]) - float(mean @ direction)
     spread = float(projected.max() - projected.min())
     return projected / spread if spread > 1e-3 else np.zeros(rgb.shape[:2], np.float32)
 
 
-def _colour_log_odds(rgb: np.ndarray, car_weight: np.ndarray, background_weight: np.ndarray) -> np.ndarray:
-    """Per-pixel log p(colour | car) / p(colour | background) from weighted samples, each side's
-    3-D histogram smoothed over neighbouring bins."""
-    shift = 8 - int(math.log2(BINS))
-    quantised = (rgb >> shift).astype(np.int32)
-    index = (quantised[..., 0] * BINS + quantised[..., 1]) * BINS + quantised[..., 2]
-    densities = []
-    for weight in (car_weight, background_weight):
-        hist = np.bincount(index.ravel(), weights=weight.ravel(), minlength=BINS**3).reshape(BINS, BINS, BINS)
-        for axis in range(3):  # 3-tap box along each axis
-            padded = np.pad(hist, [(1, 1) if a == axis else (0, 0) for a in range(3)])
-            hist = np.take(padded, range(0, BINS), axis) + np.take(padded, range(1, BINS + 1), axis) \
-                + np.take(padded, range(2, BINS + 2), axis)
-        total = max(float(hist.sum()), 1e-12)
-        densities.append(0.95 * hist.ravel() / total + 0.05 / BINS**3)  # 5 % uniform: no colour is impossible
-    log_odds = np.log(densities[0] / densities[1]).astype(np.float32)
-    return np.clip(log_odds[index], -SCORE_CLIP, SCORE_CLIP)
+def _density(index: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """The colour distribution (BINS**3,) of the pixels ``where``, smoothed over neighbouring bins,
+    5 % uniform so that no colour is impossible."""
+    hist = np.pad(np.bincount(index[where], minlength=BINS**3).astype(np.float32).reshape(BINS, BINS, BINS), 1)
+    hist = hist[:-2] + hist[1:-1] + hist[2:]  # a 3-tap box along each axis
+    hist = hist[:, :-2] + hist[:, 1:-1] + hist[:, 2:]
+    hist = hist[:, :, :-2] + hist[:, :, 1:-1] + hist[:, :, 2:]
+    total = max(float(hist.sum()), 1e-12)
+    return 0.95 * hist.ravel() / total + 0.05 / BINS**3
 
 
-def car_score(guide: EdgeGuide, rect: Rect, car_samples: np.ndarray, background_samples: np.ndarray,
-              *, bias: np.ndarray | float = 0.0, smoothing: int = 3) -> np.ndarray:
-    """Edge-smoothed log-odds of car for the pixels of ``rect`` (float32, the rect's shape).
+def _log_odds(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """log(first / second) of two densities, clipped to ``SCORE_CLIP``: a lookup table by bin."""
+    return np.clip(np.log(first / second), -SCORE_CLIP, SCORE_CLIP).astype(np.float32)
 
-    ``car_samples`` / ``background_samples`` are float weights (the rect's shape) of the pixels
-    whose colours teach each side; ``bias`` is added before smoothing.
-    """
-    rgb = guide.rgb[rect.slices]
-    score = _colour_log_odds(rgb, car_samples, background_samples) + bias
-    if guide.probability is not None:
-        p = np.clip(guide.probability[rect.slices].astype(np.float32) / 255.0, 0.02, 0.98)
-        score += np.clip(0.5 * np.log(p / (1 - p)), -PRIOR_LIMIT, PRIOR_LIMIT)
-    return guided_filter(_principal_guide(rgb), score.astype(np.float32), smoothing, 1e-3)
+
+def car_score(guide: EdgeGuide, rect: Rect, log_odds: np.ndarray, *, smoothing: int = 3) -> np.ndarray:
+    """Edge-smoothed log-odds of car for the pixels of ``rect`` (float32, the rect's shape):
+    ``log_odds`` (the colours' and the tool's) plus the model's prior, smoothed by a guided
+    filter with the photo as the guide."""
+    prior = guide.prior
+    score = log_odds if prior is None else log_odds + prior[rect.slices]
+    return guided_filter(_principal_guide(guide.rgb[rect.slices]), score.astype(np.float32), smoothing, 1e-3)
 
 
 def snap(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, reach: np.ndarray, *, add: bool,
@@ -141,48 +153,43 @@ def snap(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, reach: np.ndarray, *, 
     car = values >= 128
     intent = np.zeros_like(reach) if intent is None else intent
     target = car if add else ~car
-    side_samples = _normalised(target & ~reach)
-    other_samples = (~target & ~reach & ~intent).astype(np.float32)
-    if not other_samples.any():  # nothing on the other side to tell apart: the plain tool
+    other = ~target & ~reach & ~intent
+    if not other.any():  # nothing on the other side to tell apart: the plain tool
         change = reach & ~target
     else:
         # the target side's colours: those of the side nearby, and some of those the user pointed
         # at; more of those, and a stronger pull, when nothing in reach has the target side's
         # colours (a dark underside over a dark shadow): then only the user knows
+        index = guide.index[rect.slices]
+        side_density, other_density = _density(index, target & ~reach), _density(index, other)
         if override is None:
-            override = _disagree(guide, rect, side_samples, other_samples, reach & ~target)
+            override = _disagree(_log_odds(side_density, other_density), index, reach & ~target)
         weight, pull = (OVERRIDE_WEIGHT, OVERRIDE_BIAS) if override and intent.any() else (INTENT_WEIGHT, INTENT_BIAS)
-        target_samples = (1 - weight) * side_samples + weight * _normalised(intent)
-        bias = np.where(reach, pull, 0.0).astype(np.float32)
-        car_w, background_w = (target_samples, other_samples) if add else (other_samples, target_samples)
-        score = car_score(guide, rect, car_w, background_w, bias=bias if add else -bias, smoothing=smoothing)
+        if intent.any():
+            side_density = (1 - weight) * side_density + weight * _density(index, intent)
+        target_odds = _log_odds(side_density, other_density)[index] + np.where(reach, pull, 0.0).astype(np.float32)
+        score = car_score(guide, rect, target_odds if add else -target_odds, smoothing=smoothing)
         change = reach & ~target & ((score > 0) if add else (score < 0))
     change &= _connected_to(target | change, target | intent)
     values[change] = 255 if add else 0
     return values
 
 
-def _disagree(guide: EdgeGuide, rect: Rect, side: np.ndarray, other: np.ndarray, where: np.ndarray) -> bool:
-    """True when hardly any pixel ``where`` has the target side's colours (then the user's
-    stroke, not the colours, says what is car)."""
-    if not side.any() or not where.any():
-        return True
-    log_odds = _colour_log_odds(guide.rgb[rect.slices], side, other)
-    return float(np.mean(log_odds[where] > 0)) < OVERRIDE_AGREEMENT
+def _disagree(lookup: np.ndarray, index: np.ndarray, where: np.ndarray) -> bool:
+    """True when hardly any pixel ``where`` has the target side's colours (``lookup``: log-odds
+    of the target side by bin): then the user's stroke, not the colours, says what is car."""
+    return not where.any() or float(np.mean(lookup[index[where]] > 0)) < OVERRIDE_AGREEMENT
 
 
 def overrides_colours(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, reach: np.ndarray, *, add: bool) -> bool:
-    """Whether a stroke starting with ``reach`` in ``rect`` should trust the user over the
-    colours (see ``snap``)."""
+    """Whether a stroke covering ``reach`` in ``rect`` of ``alpha`` should trust the user over
+    the colours (see ``snap``)."""
     target = (alpha[rect.slices] >= 128) == add
-    side, other = _normalised(target & ~reach), (~target & ~reach).astype(np.float32)
-    return bool(other.any()) and _disagree(guide, rect, side, other, reach & ~target)
-
-
-def _normalised(where: np.ndarray) -> np.ndarray:
-    """Sample weights of ``where`` that sum to 1 (all zero when it is empty)."""
-    count = int(where.sum())
-    return where.astype(np.float32) / count if count else np.zeros(where.shape, np.float32)
+    other = ~target & ~reach
+    if not other.any() or not (target & ~reach).any():
+        return bool(other.any())
+    index = guide.index[rect.slices]
+    return _disagree(_log_odds(_density(index, target & ~reach), _density(index, other)), index, reach & ~target)
 
 
 def _connected_to(region: np.ndarray, anchors: np.ndarray) -> np.ndarray:
@@ -302,52 +309,53 @@ def region_values(guide: EdgeGuide, alpha: np.ndarray, x: float, y: float) -> tu
     clicked = bool(side[row, col])
     same = (side == clicked).astype(np.uint8)
     small = SMALL_REGION_SHARE * height * width
-    area, part = _flood(same, None, (col, row), 0)
-    if area > small:
-        part = _colour_part(guide, same, (col, row), min(PART_SHARE * height * width, area / 2))
-    rows, cols = np.nonzero(part)
-    rect = Rect(int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
-    if area > small:  # snap the grown part's rim to the photo's edges
-        pad = _margin(4)
-        rect = Rect(rect.left - pad, rect.top - pad, rect.right + pad, rect.bottom + pad).clip(width, height)
-        inner = part[rect.slices]
-        reach = (cv2.dilate(inner.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & (same[rect.slices] > 0)
-        values = snap(guide, alpha, rect, reach, add=not clicked, intent=cv2.erode(
-            inner.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0, smoothing=2)
+    area, rect, part = _flood(same, None, (col, row), 0)
+    if area <= small:
+        values = alpha[rect.slices].copy()
+        values[part] = 0 if clicked else 255
         return rect, values
-    values = alpha[rect.slices].copy()
-    values[part[rect.slices]] = 0 if clicked else 255
-    return rect, values
+    rect, part = _colour_part(guide, same, (col, row), min(PART_SHARE * height * width, area / 2))
+    pad = _margin(4)  # snap the grown part's rim to the photo's edges
+    grown = Rect(rect.left - pad, rect.top - pad, rect.right + pad, rect.bottom + pad).clip(width, height)
+    inner = np.zeros((grown.height, grown.width), np.uint8)
+    inner[rect.top - grown.top : rect.bottom - grown.top, rect.left - grown.left : rect.right - grown.left] = part
+    reach = (cv2.dilate(inner, np.ones((5, 5), np.uint8)) > 0) & (same[grown.slices] > 0)
+    intent = cv2.erode(inner, np.ones((3, 3), np.uint8)) > 0
+    return grown, snap(guide, alpha, grown, reach, add=not clicked, intent=intent, smoothing=2)
 
 
-def _flood(image: np.ndarray, blocked: np.ndarray | None, seed: tuple[int, int], tolerance: int) -> tuple[int, np.ndarray]:
-    """(area, (H, W) bool) of the 4-connected fill of ``image`` from ``seed``, steps of at most
-    ``tolerance`` between neighbours, not entering ``blocked``."""
+def _flood(image: np.ndarray, blocked: np.ndarray | None, seed: tuple[int, int],
+           tolerance: int) -> tuple[int, Rect, np.ndarray]:
+    """(area, bounding rect, bool pixels in it) of the 4-connected fill of ``image`` from
+    ``seed``, steps of at most ``tolerance`` between neighbours, not entering ``blocked``."""
     height, width = image.shape[:2]
     mask = np.zeros((height + 2, width + 2), np.uint8)
     if blocked is not None:
         mask[1:-1, 1:-1] = blocked
     tol = (tolerance,) * 3
     flags = 4 | cv2.FLOODFILL_MASK_ONLY | (2 << 8)
-    area, _, _, _ = cv2.floodFill(image, mask, seed, 0, tol, tol, flags)
-    return area, mask[1:-1, 1:-1] == 2
+    area, _, _, (left, top, w, h) = cv2.floodFill(image, mask, seed, 0, tol, tol, flags)
+    rect = Rect(left, top, left + w, top + h)
+    return area, rect, mask[top + 1 : top + h + 1, left + 1 : left + w + 1] == 2
 
 
-def _colour_part(guide: EdgeGuide, same: np.ndarray, seed: tuple[int, int], limit: float) -> np.ndarray:
-    """The largest colour fill from ``seed`` inside ``same`` that stays under ``limit`` pixels and
-    does not leak (a step that more than quadruples the area is a leak)."""
+def _colour_part(guide: EdgeGuide, same: np.ndarray, seed: tuple[int, int], limit: float) -> tuple[Rect, np.ndarray]:
+    """(rect, bool pixels) of the largest colour fill from ``seed`` inside ``same`` that stays
+    under ``limit`` pixels and does not leak (a step that more than quadruples the area)."""
     blocked = 1 - same
     best = None
     for tolerance in FILL_TOLERANCES:
-        area, part = _flood(guide.smooth, blocked, seed, tolerance)
+        area, rect, part = _flood(guide.smooth, blocked, seed, tolerance)
         if area > limit or (best is not None and area > 4 * best[0] + 64):
             break
-        best = (area, part)
-    if best is None:  # even the finest fill is not a part: the brush's reach around the click
-        part = np.zeros_like(same, bool)
-        cv2.circle(part.view(np.uint8), seed, 6, 1, -1)
-        return part & (same > 0)
-    return best[1]
+        best = (area, rect, part)
+    if best is None:  # even the finest fill is not a part: a small disc around the click
+        height, width = same.shape
+        rect = Rect(seed[0] - 6, seed[1] - 6, seed[0] + 7, seed[1] + 7).clip(width, height)
+        part = np.zeros((rect.height, rect.width), np.uint8)
+        cv2.circle(part, (seed[0] - rect.left, seed[1] - rect.top), 6, 1, -1)
+        return rect, (part > 0) & (same[rect.slices] > 0)
+    return best[1], best[2]
 
 
 # -- re-mask inside a box --------------------------------------------------------------------
