@@ -42,7 +42,7 @@ from core.data import find_samples  # noqa: E402
 from core.imageio import read_mask, read_photo  # noqa: E402
 from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect  # noqa: E402
 from core.metrics import dice  # noqa: E402
-from core.smart_tools import EdgeGuide, box_values, region_values, smart_stroke  # noqa: E402
+from core.smart_tools import REFINE, EdgeGuide, box_values, region_values, smart_stroke  # noqa: E402
 
 TARGETS = (0.99, 0.995)
 MAX_ACTIONS = 20
@@ -114,6 +114,9 @@ def smart_actions(guide: EdgeGuide, segmenter, photo_alpha, use_box: bool) -> di
     def stroke(editor: MaskEditor, region: Region, radius: float) -> None:
         smart_stroke(editor, guide, region.tool, 2 * radius, middle(region.pixels, radius))
 
+    def refine(editor: MaskEditor, region: Region, radius: float) -> None:
+        smart_stroke(editor, guide, REFINE, 2 * radius, middle(region.pixels, radius))
+
     def click(editor: MaskEditor, region: Region, radius: float) -> None:
         found = region_values(guide, editor.alpha, *centre(region.pixels))
         if found is not None:
@@ -128,7 +131,7 @@ def smart_actions(guide: EdgeGuide, segmenter, photo_alpha, use_box: bool) -> di
         rect = Rect(int(cols.min()) - pad, int(rows.min()) - pad, int(cols.max()) + pad + 1, int(rows.max()) + pad + 1)
         editor.patch(*box_values(segmenter, guide.rgb, rect, photo_alpha), "Re-mask Box")
 
-    actions = {"smart stroke": stroke, "click": click}
+    actions = {"smart stroke": stroke, "refine stroke": refine, "click": click}
     if use_box:
         actions["box"] = box
     return actions

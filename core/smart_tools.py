@@ -37,7 +37,8 @@ SMALL_REGION_SHARE = 0.05  # a click flips a whole connected region up to this s
 PART_SHARE = 0.25  # a region grown from a click stays under this share of the photo and half its side
 FILL_TOLERANCES = (3, 5, 8, 12, 18)  # colour steps (0..255 per channel) a click's region grows over
 MIN_BOX = 8  # pixels a side of the smallest box worth re-masking
-LABELS = {BRUSH: "Smart Brush Stroke", ERASER: "Smart Eraser Stroke"}
+REFINE = "refine"  # a stroke that re-draws the edge under it, adding and removing
+LABELS = {BRUSH: "Smart Brush Stroke", ERASER: "Smart Eraser Stroke", REFINE: "Refine Edge Stroke"}
 
 
 class EdgeGuide:
@@ -175,6 +176,24 @@ def snap(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, reach: np.ndarray, *, 
     return values
 
 
+def refine(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, reach: np.ndarray, *, smoothing: int = 3) -> np.ndarray:
+    """The new alpha of ``rect`` after re-drawing the edge inside ``reach`` from the photo: each
+    pixel there takes the side that its colours (learnt from both sides outside the reach) and
+    the model's prior say, in both directions; a changed pixel stays connected to its new side."""
+    values = alpha[rect.slices].copy()
+    car = values >= 128
+    car_out, background_out = car & ~reach, ~car & ~reach
+    if not car_out.any() or not background_out.any():
+        return values
+    index = guide.index[rect.slices]
+    score = car_score(guide, rect, _log_odds(_density(index, car_out), _density(index, background_out))[index],
+                      smoothing=smoothing)
+    added, removed = reach & ~car & (score > 0), reach & car & (score < 0)
+    values[added & _connected_to(car | added, car)] = 255
+    values[removed & _connected_to(~car | removed, ~car)] = 0
+    return values
+
+
 def _disagree(lookup: np.ndarray, index: np.ndarray, where: np.ndarray) -> bool:
     """True when hardly any pixel ``where`` has the target side's colours (``lookup``: log-odds
     of the target side by bin): then the user's stroke, not the colours, says what is car."""
@@ -203,11 +222,12 @@ def _connected_to(region: np.ndarray, anchors: np.ndarray) -> np.ndarray:
 
 # -- the smart brush -------------------------------------------------------------------------
 def stroke_values(guide: EdgeGuide, alpha: np.ndarray, points: list[tuple[float, float]], radius: float,
-                  *, add: bool, before: np.ndarray | None = None) -> tuple[Rect, np.ndarray] | None:
+                  *, add: bool | None, before: np.ndarray | None = None) -> tuple[Rect, np.ndarray] | None:
     """A smart stroke (polyline ``points``, brush ``radius``) at once: (rect, new alpha).
 
-    Whether the user overrides the colours (see ``snap``) is decided on ``before``, the alpha
-    before the stroke began (default: ``alpha``): a stroke's own changes do not count."""
+    ``add`` None re-draws the edge in both directions (``refine``). Whether the user overrides
+    the colours (see ``snap``) is decided on ``before``, the alpha before the stroke began
+    (default: ``alpha``): a stroke's own changes do not count."""
     height, width = alpha.shape
     reach_px = radius + _margin(radius)
     xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -222,6 +242,8 @@ def stroke_values(guide: EdgeGuide, alpha: np.ndarray, points: list[tuple[float,
         np.minimum(distance, capsule_distance(cols, rows, start, end), out=distance)
     reach = distance <= radius
     intent = distance <= max(0.75, 0.2 * radius)
+    if add is None:
+        return rect, refine(guide, alpha, rect, reach, smoothing=_smoothing(radius))
     override = overrides_colours(guide, alpha if before is None else before, rect, reach, add=add)
     return rect, snap(guide, alpha, rect, reach, add=add, intent=intent, smoothing=_smoothing(radius), override=override)
 
@@ -236,7 +258,7 @@ def _smoothing(radius: float) -> int:
 
 
 class SmartStroke:
-    """An edge-snapping brush (adds car) or eraser stroke on ``editor``: each ``to(x, y)`` snaps
+    """An edge-snapping brush (adds car), eraser or ``REFINE`` stroke on ``editor``: each ``to(x, y)`` snaps
     the newly covered piece at once (the live preview), ``end()`` makes the stroke one undo step.
 
     Pieces are snapped every ``radius / 2`` of pointer travel, so a pointer event costs a window
@@ -246,12 +268,13 @@ class SmartStroke:
     def __init__(self, editor: MaskEditor, guide: EdgeGuide, tool: str, size: float) -> None:
         if guide.shape != editor.shape:
             raise ValueError(f"photo {guide.shape} and mask {editor.shape} differ in size")
-        self.editor, self.guide, self.add = editor, guide, tool == BRUSH
+        self.editor, self.guide = editor, guide
+        self.add = None if tool == REFINE else tool == BRUSH
         self.radius = max(0.5, float(size) / 2.0)
         self._snapped: tuple[float, float] | None = None
         self._pending: tuple[float, float] | None = None
         self._before = editor.alpha.copy()  # what the stroke found (its own changes do not count)
-        editor.begin_stroke(tool, size, label=LABELS[tool])
+        editor.begin_stroke(BRUSH if tool == REFINE else tool, size, label=LABELS[tool])
 
     def to(self, x: float, y: float) -> Rect | None:
         """Extend the stroke to (x, y); returns the rect that changed."""

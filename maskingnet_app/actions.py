@@ -63,6 +63,8 @@ ACTION_SPECS: tuple[ActionSpec | str, ...] = (
     S("previous_photo", "view", "&Previous Photo", ("PgUp",)),
     S("tool_brush", "image", "&Brush (adds car)", ("B",), checkable=True, group="tool"),
     S("tool_eraser", "image", "&Eraser (removes car)", ("E",), checkable=True, group="tool"),
+    S("tool_refine", "image", "Re&fine Edge (stroke)", ("G",), checkable=True, group="tool",
+      tip="Stroke along an edge: the mask's edge under the stroke is re-drawn on the photo's"),
     S("tool_region", "image", "Flip Re&gion (click)", ("R",), checkable=True, group="tool",
       tip="Click a wrongly masked region (a window, a mirror, a floor patch) to flip it whole"),
     S("tool_box", "image", "Re-mask in Bo&x (drag)", ("M",), checkable=True, group="tool",

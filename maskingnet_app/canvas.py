@@ -21,8 +21,8 @@ from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPai
 from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QApplication, QLineEdit, QWidget
 
 from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect
-from core.smart_tools import EdgeGuide, SmartStroke, region_values
-from maskingnet_app.editor_state import BOX, REGION, EditorState
+from core.smart_tools import REFINE, EdgeGuide, SmartStroke, region_values
+from maskingnet_app.editor_state import BOX, REGION, STROKE_TOOLS, EditorState
 from maskingnet_app.render import DisplayImage
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
@@ -155,12 +155,13 @@ class Canvas(QAbstractScrollArea):
 
     # -- strokes (also the benchmark's entry points) ---------------------------------------
     def begin_stroke(self, tool: str | None = None, smart: bool | None = None) -> bool:
-        """Start a stroke with ``tool`` (default: the current brush or eraser), snapping to the
-        photo's edges when ``smart`` (default: the Smart Edges setting); False when editing is off."""
+        """Start a stroke with ``tool`` (default: the current brush, eraser or Refine Edge),
+        snapping to the photo's edges when ``smart`` (default: the Smart Edges setting; Refine
+        Edge always snaps); False when editing is off."""
         if not self.editing_enabled:
             return False
-        tool = tool or (self.state.tool if self.state.tool in (BRUSH, ERASER) else BRUSH)
-        if self.state.smart if smart is None else smart:
+        tool = tool or (self.state.tool if self.state.tool in STROKE_TOOLS else BRUSH)
+        if tool == REFINE or (self.state.smart if smart is None else smart):
             self._smart = SmartStroke(self._editor, self.guide, tool, self.state.brush_size)
         else:
             self._editor.begin_stroke(tool, self.state.brush_size, self.state.hardness)
@@ -408,7 +409,7 @@ class Canvas(QAbstractScrollArea):
                 if button == Qt.MouseButton.LeftButton and self.editing_enabled:
                     self._box = (event.position(), event.position())
             else:
-                if button == Qt.MouseButton.RightButton:
+                if button == Qt.MouseButton.RightButton and tool != REFINE:
                     tool = ERASER if tool == BRUSH else BRUSH
                 plain = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
                 if self.begin_stroke(tool, self.state.smart != plain):

@@ -10,10 +10,12 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor
 
 from core.mask_edit import BRUSH, ERASER
+from core.smart_tools import REFINE
 from maskingnet_app import app_settings
 
 REGION, BOX = "region", "box"  # click to flip a region; drag a box to re-mask inside it
-TOOLS = (BRUSH, ERASER, REGION, BOX)
+TOOLS = (BRUSH, ERASER, REFINE, REGION, BOX)
+STROKE_TOOLS = (BRUSH, ERASER, REFINE)
 
 VIEW_MODES = ("overlay", "cutout", "mask", "original")
 MIN_BRUSH, MAX_BRUSH = 1, 2000

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QApplication, QColorDialog, QDockWidget, QFileDial
 from core.imageio import IMAGE_EXTENSIONS, Photo
 from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect
 from core.model_store import app_home
+from core.smart_tools import REFINE
 from maskingnet_app import app_settings
 from maskingnet_app.actions import DEVICE_LABELS, build_menus, create_actions, shortcut_rows
 from maskingnet_app.canvas import Canvas
@@ -69,7 +70,7 @@ class MainWindow(QMainWindow):
         self.message_bar = MessageBar()
         self.photo_list = PhotoListView(self.session.model)
         self.tool_options = ToolOptionsBar(self.state, [self.actions[name] for name in (
-            "tool_brush", "tool_eraser", "tool_region", "tool_box", "smart_edges")])
+            "tool_brush", "tool_eraser", "tool_refine", "tool_region", "tool_box", "smart_edges")])
         self.status = AppStatusBar(self.model_service)
         self.exports = ExportController(self.session, self)
         self._current: PhotoDocument | None = None
@@ -193,6 +194,7 @@ class MainWindow(QMainWindow):
             "next_photo": lambda: self.photo_list.step(1), "previous_photo": lambda: self.photo_list.step(-1),
             "tool_brush": lambda: state.set("tool", BRUSH), "tool_eraser": lambda: state.set("tool", ERASER),
             "tool_region": lambda: state.set("tool", REGION), "tool_box": lambda: state.set("tool", BOX),
+            "tool_refine": lambda: state.set("tool", REFINE),
             "smart_edges": lambda: state.set("smart", a["smart_edges"].isChecked()),
             "brush_bigger": lambda: state.step_brush_size(1), "brush_smaller": lambda: state.step_brush_size(-1),
             "brush_harder": lambda: state.step_hardness(1), "brush_softer": lambda: state.step_hardness(-1),

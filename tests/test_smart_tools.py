@@ -8,7 +8,7 @@ import pytest
 
 from core.inference import Prediction
 from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect
-from core.smart_tools import EdgeGuide, SmartStroke, box_values, guided_filter, region_values, smart_stroke
+from core.smart_tools import REFINE, EdgeGuide, SmartStroke, box_values, guided_filter, region_values, smart_stroke
 
 H, W = 200, 300
 CAR_TOP = 120  # the car: a dark body below this row, on a light studio floor
@@ -92,6 +92,18 @@ def test_a_smart_stroke_previews_each_piece_and_is_one_undo_step():
     diff = stroke.end()
     assert diff is not None and not editor.in_stroke and len(editor._undo) == 1
     assert np.array_equal(editor.mask, truth)
+
+
+def test_a_refine_stroke_redraws_the_edge_both_ways():
+    rgb, truth = scene()
+    mask = truth.copy()
+    mask[CAR_TOP:CAR_TOP + 4, 60:140] = False  # missed here
+    mask[CAR_TOP - 4:CAR_TOP, 150:240] = True  # floor taken for car there
+    editor = editor_of(mask)
+    smart_stroke(editor, EdgeGuide(rgb), REFINE, 16, [(50.0 + x, CAR_TOP + 1.0) for x in range(0, 201, 5)])
+    assert np.array_equal(editor.mask, truth) and editor.undo_label == "Refine Edge Stroke"
+    editor.undo()
+    assert np.array_equal(editor.mask, mask)
 
 
 def test_a_click_fills_a_window_hole_whole():

@@ -11,6 +11,7 @@ from test_app_helpers import MASK_TIMEOUT_MS, drag, make_photo, make_window, ope
 from test_smart_tools import CAR_TOP, scene
 
 from core.mask_edit import MaskEditor, Rect
+from core.smart_tools import REFINE
 from maskingnet_app.canvas import Canvas
 from maskingnet_app.editor_state import BOX, REGION, EditorState
 
@@ -54,6 +55,13 @@ def test_a_smart_stroke_snaps_and_ctrl_paints_plain(qtbot, canvas):
     editor.undo()
     editor.undo()
     assert np.array_equal(editor.mask, mask)
+
+    canvas.state.set("tool", REFINE)
+    canvas.state.set("smart", False)  # Refine Edge always snaps
+    with qtbot.waitSignal(canvas.strokeFinished):
+        drag(canvas, [(60, CAR_TOP + 1), (240, CAR_TOP + 1)], Qt.MouseButton.RightButton)
+    assert editor.undo_label == "Refine Edge Stroke"
+    assert np.array_equal(editor.mask[:, 70:230], truth[:, 70:230])
 
 
 def test_a_region_click_flips_a_hole_in_one_step(qtbot, canvas):
