@@ -30,7 +30,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QPointF, QRect  # noqa: E402, TID251
 from PySide6.QtWidgets import QApplication  # noqa: E402, TID251
 
-from core.mask_edit import MaskEditor  # noqa: E402
+from core.mask_edit import BRUSH, MaskEditor  # noqa: E402
+from core.smart_tools import REFINE  # noqa: E402
 from maskingnet_app.canvas import Canvas  # noqa: E402
 from maskingnet_app.editor_state import EditorState  # noqa: E402
 
@@ -91,10 +92,19 @@ def clicks(canvas: Canvas, alpha: np.ndarray) -> list[float]:
     return times
 
 
-def row(name: str, times: list[float], extra: str = "") -> str:
+def median_p95(times: list[float]) -> str:
     times = sorted(times)
-    p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
-    return f"{name:40} {statistics.median(times):>10.2f} {p95:>8.2f}  {extra}"
+    return f"{statistics.median(times):>10.2f} {times[min(len(times) - 1, int(0.95 * len(times)))]:>8.2f}"
+
+
+def fresh(app: QApplication, canvas: Canvas, rgb: np.ndarray, alpha: np.ndarray, zoom: str, size: int) -> None:
+    """The photo with a new mask, at ``zoom`` ('fit' or '100%'), brush ``size``."""
+    canvas.set_photo(rgb, None, MaskEditor(alpha))
+    app.processEvents()
+    if zoom == "100%":
+        canvas.actual_size()
+    app.processEvents()
+    canvas.state.set("brush_size", size)
 
 
 def main() -> int:
@@ -116,40 +126,33 @@ def main() -> int:
           f"platform {app.platformName()}, {args.dabs} dabs per row")
     if not args.no_plain:
         plain_rows(app, canvas, state, rgb, alpha, args.dabs)
-    print(f"\nsmart tools (overlay, dirty repaint)      {'median ms':>10} {'p95 ms':>8}")
+    print(f"\nsmart tools (overlay, dirty repaint)       {'median ms':>10} {'p95 ms':>8}")
     state.set("view_mode", "overlay")
-    for zoom in ("fit", "100%"):
-        for size in (40, 200):
-            canvas.set_photo(rgb, None, MaskEditor(alpha))
-            app.processEvents()
-            if zoom == "100%":
-                canvas.actual_size()
-            app.processEvents()
-            state.set("brush_size", size)
-            times, release = run(canvas, args.dabs, "dirty", smart=True)
-            print(row(f"Smart Edges brush {size:>3} px, {zoom:>4}, per event", times, f"release {release:.1f} ms"))
+    for tool, name in ((BRUSH, "Smart Edges brush"), (REFINE, "Refine Edge")):
+        state.set("tool", tool)
+        for zoom in ("fit", "100%"):
+            for size in (40, 200):
+                fresh(app, canvas, rgb, alpha, zoom, size)
+                times, release = run(canvas, args.dabs, "dirty", smart=True)
+                print(f"{name:17} {size:>3} px, {zoom:>4}, per event {median_p95(times)}  release {release:.1f} ms")
+    state.set("tool", BRUSH)
     canvas.set_photo(rgb, None, MaskEditor(alpha))
     app.processEvents()
-    print(row("Flip Region click, fit", clicks(canvas, alpha)))
+    print(f"{'Flip Region click, fit':41} {median_p95(clicks(canvas, alpha))}")
     return 0
 
 
 def plain_rows(app: QApplication, canvas: Canvas, state: EditorState, rgb: np.ndarray, alpha: np.ndarray, dabs: int) -> None:
+    """The plain brush's rows (the figures the smart tools are held to)."""
     print(f"{'view':8} {'zoom':>6} {'brush':>6} {'repaint':>8} {'median ms':>10} {'p95 ms':>8}")
     for mode in ("overlay", "cutout"):
         state.set("view_mode", mode)
         for zoom in ("fit", "100%"):
             for size in (40, 200):
                 for repaint in ("dirty", "full"):
-                    canvas.set_photo(rgb, None, MaskEditor(alpha))
-                    app.processEvents()
-                    if zoom == "100%":
-                        canvas.actual_size()
-                    app.processEvents()
-                    state.set("brush_size", size)
-                    times = sorted(run(canvas, dabs, repaint, smart=False)[0])
-                    p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
-                    print(f"{mode:8} {zoom:>6} {size:>6} {repaint:>8} {statistics.median(times):>10.2f} {p95:>8.2f}")
+                    fresh(app, canvas, rgb, alpha, zoom, size)
+                    times = run(canvas, dabs, repaint, smart=False)[0]
+                    print(f"{mode:8} {zoom:>6} {size:>6} {repaint:>8} {median_p95(times)}")
 
 
 if __name__ == "__main__":

@@ -285,17 +285,18 @@ class SmartStroke:
         self._pending = point
         if math.dist(self._snapped, point) < max(1.0, self.radius / 2):
             return None
-        return self._flush()
+        return self.flush()
 
     def end(self) -> EditDiff | None:
         """Snap what is left and commit the stroke (None when it changed nothing)."""
-        self._flush()
+        self.flush()
         return self.editor.end_stroke()
 
     def abort(self) -> Rect | None:
         return self.editor.abort_stroke()
 
-    def _flush(self) -> Rect | None:
+    def flush(self) -> Rect | None:
+        """Snap the piece since the last snapped point now; returns the rect that changed."""
         if self._pending is None or self._snapped is None:
             return None
         points, self._snapped, self._pending = [self._snapped, self._pending], self._pending, None

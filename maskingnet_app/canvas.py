@@ -183,10 +183,12 @@ class Canvas(QAbstractScrollArea):
             return
         self._stroking = False
         smart, self._smart = self._smart, None
+        if smart is not None:
+            rect = smart.flush()  # the last piece; the others are on show already
+            if rect is not None:
+                self._display.update(rect)
+                self._repaint_image_rect(rect)
         diff = smart.end() if smart is not None else self._editor.end_stroke()
-        if smart is not None and diff is not None:
-            self._display.update(diff.rect)
-            self._repaint_image_rect(diff.rect)
         if diff is not None:
             self.strokeFinished.emit()
 
