@@ -168,9 +168,10 @@ def snap(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, reach: np.ndarray, *, 
         weight, pull = (OVERRIDE_WEIGHT, OVERRIDE_BIAS) if override and intent.any() else (INTENT_WEIGHT, INTENT_BIAS)
         if intent.any():
             side_density = (1 - weight) * side_density + weight * _density(index, intent)
-        target_odds = _log_odds(side_density, other_density)[index] + np.where(reach, pull, 0.0).astype(np.float32)
+        target_odds = _log_odds(side_density, other_density)[index]
+        # the pull is added after the smoothing: in a flat area the stroke paints its whole reach
         score = car_score(guide, rect, target_odds if add else -target_odds, smoothing=smoothing)
-        change = reach & ~target & ((score > 0) if add else (score < 0))
+        change = reach & ~target & ((score > -pull) if add else (score < pull))
     change &= _connected_to(target | change, target | intent)
     values[change] = 255 if add else 0
     return values
