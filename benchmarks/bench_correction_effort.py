@@ -63,7 +63,8 @@ class Region:
 class Run:
     counts: dict[float, int] = field(default_factory=dict)  # target -> actions
     tools: dict[str, int] = field(default_factory=dict)  # tool -> times chosen
-    final: float = 0.0
+    start: float = 0.0  # Dice of the model's mask
+    final: float = 0.0  # Dice when the user stopped (both targets reached, or 20 actions)
 
 
 def wrong_regions(mask: np.ndarray, truth: np.ndarray, skip: list[tuple[int, int]]) -> list[Region]:
@@ -141,7 +142,7 @@ def correct(mask: np.ndarray, truth: np.ndarray, actions: dict, radius: float) -
     """The simulated user with the given actions (name -> function(editor, region, radius))."""
     editor = MaskEditor(mask)
     run = Run()
-    score = dice(editor.mask, truth)
+    score = run.start = dice(editor.mask, truth)
     skip: list[tuple[int, int]] = []
     done = 0
     while True:
@@ -236,11 +237,12 @@ def main() -> int:
         return sum(run.counts[target] >= MAX_ACTIONS for run in runs)
 
     print()
-    print("| tools | actions to Dice 0.99 | actions to Dice 0.995 | gave up (0.99 / 0.995) |")
-    print("|---|---|---|---|")
+    print("| tools | actions to Dice 0.99 | actions to Dice 0.995 | gave up (0.99 / 0.995) | Dice at the end |")
+    print("|---|---|---|---|---|")
+    start = statistics.fmean(run.start for run in plain_runs)
     for name, runs in (("plain brush / eraser", plain_runs), ("smart tools", smart_runs)):
         print(f"| {name} | {mean(runs, 0.99):.2f} | {mean(runs, 0.995):.2f} | "
-              f"{gave_up(runs, 0.99)} / {gave_up(runs, 0.995)} |")
+              f"{gave_up(runs, 0.99)} / {gave_up(runs, 0.995)} | {start:.4f} → {statistics.fmean(r.final for r in runs):.4f} |")
     tools: dict[str, int] = {}
     for run in smart_runs:
         for key, value in run.tools.items():
@@ -248,6 +250,8 @@ def main() -> int:
     print(f"smart actions kept: {tools}; {time.perf_counter() - tick:.0f} s")
     result = {"photos": len(samples), "plain": round(mean(plain_runs, 0.99), 3), "smart": round(mean(smart_runs, 0.99), 3),
               "plain_995": round(mean(plain_runs, 0.995), 3), "smart_995": round(mean(smart_runs, 0.995), 3),
+              "dice_start": round(start, 5), "plain_dice_end": round(statistics.fmean(r.final for r in plain_runs), 5),
+              "smart_dice_end": round(statistics.fmean(r.final for r in smart_runs), 5),
               "radius": args.radius or "1% of the longer side", "composite": args.composite, "model": segmenter.name,
               "smart_tools": tools}
     print(json.dumps(result))

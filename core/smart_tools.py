@@ -34,6 +34,7 @@ INTENT_WEIGHT = 0.25  # share of the target side's colour model taken from the p
 OVERRIDE_AGREEMENT = 0.1  # below this share of target-coloured pixels in reach, the stroke overrides the colours
 OVERRIDE_WEIGHT, OVERRIDE_BIAS = 0.5, 1.0
 SMALL_REGION_SHARE = 0.05  # a click flips a whole connected region up to this share of the photo
+CLASSIFY_SIDE = 384  # clicks tell the sides' colours apart at this size
 PART_SHARE = 0.25  # a region grown from a click stays under this share of the photo and half its side
 FILL_TOLERANCES = (3, 5, 8, 12, 18)  # colour steps (0..255 per channel) a click's region grows over
 MIN_BOX = 8  # pixels a side of the smallest box worth re-masking
@@ -339,7 +340,11 @@ def region_values(guide: EdgeGuide, alpha: np.ndarray, x: float, y: float) -> tu
         values = alpha[rect.slices].copy()
         values[part] = 0 if clicked else 255
         return rect, values
-    rect, part = _colour_part(guide, same, (col, row), min(PART_SHARE * height * width, area / 2))
+    limit = min(PART_SHARE * height * width, area / 2)
+    rect, part = _colour_part(guide, same, (col, row), limit)
+    classified = _classified_part(guide, same, (col, row), limit)
+    if classified is not None and classified[1].sum() > part.sum():
+        rect, part = classified
     pad = _margin(4)  # snap the grown part's rim to the photo's edges
     grown = Rect(rect.left - pad, rect.top - pad, rect.right + pad, rect.bottom + pad).clip(width, height)
     inner = np.zeros((grown.height, grown.width), np.uint8)
@@ -381,6 +386,41 @@ def _colour_part(guide: EdgeGuide, same: np.ndarray, seed: tuple[int, int], limi
         cv2.circle(part, (seed[0] - rect.left, seed[1] - rect.top), 6, 1, -1)
         return rect, (part > 0) & (same[rect.slices] > 0)
     return best[1], best[2]
+
+
+def _classified_part(guide: EdgeGuide, same: np.ndarray, seed: tuple[int, int],
+                     limit: float) -> tuple[Rect, np.ndarray] | None:
+    """(rect, bool pixels) of the connected part around ``seed`` of the clicked side whose
+    colours are more like the other side's than its own (a textured floor patch taken for car),
+    worked out at most ``CLASSIFY_SIDE`` pixels a side; None when the click's own pixel is not
+    such, or the part is over ``limit`` pixels."""
+    height, width = same.shape
+    scale = min(1.0, CLASSIFY_SIDE / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    rgb = cv2.resize(guide.rgb, size, interpolation=cv2.INTER_AREA)
+    side = cv2.resize(same, size, interpolation=cv2.INTER_NEAREST) > 0
+    quantised = rgb >> (8 - int(math.log2(BINS)))
+    index = ((quantised[..., 0].astype(np.int32) * BINS + quantised[..., 1]) * BINS + quantised[..., 2])
+    if side.all():
+        return None
+    other_like = _log_odds(_density(index, ~side), _density(index, side))[index]
+    other_like = guided_filter(_principal_guide(rgb), other_like, 2, 1e-3)
+    x, y = min(size[0] - 1, int(seed[0] * scale)), min(size[1] - 1, int(seed[1] * scale))
+    candidates = (side & (other_like > 0)).astype(np.uint8)
+    if not candidates[y, x]:
+        return None
+    area, small_rect, small = _flood(candidates, None, (x, y), 0)
+    if area / (scale * scale) > limit:
+        return None
+    full = np.zeros(size[::-1], np.uint8)
+    full[small_rect.slices] = small
+    full = cv2.resize(full, (width, height), interpolation=cv2.INTER_LINEAR) > 0
+    full &= same > 0
+    rows, cols = np.nonzero(full.any(axis=1))[0], np.nonzero(full.any(axis=0))[0]
+    if not rows.size:
+        return None
+    rect = Rect(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+    return rect, full[rect.slices]
 
 
 # -- re-mask inside a box --------------------------------------------------------------------
