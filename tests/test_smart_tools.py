@@ -125,6 +125,19 @@ def test_a_click_removes_a_floor_patch_attached_to_the_car():
     assert np.array_equal(editor.mask, truth)
 
 
+def test_a_click_removes_a_patch_of_textured_ground_taken_for_car():
+    rgb, truth = scene()
+    rng = np.random.default_rng(1)
+    grass = np.clip(rng.normal((60, 130, 40), 25, (H, W, 3)), 0, 255).astype(np.uint8)
+    rgb[~truth] = grass[~truth]  # grass all around, too rough for a colour fill
+    mask = truth.copy()
+    mask[80:CAR_TOP, 100:220] = True
+    editor = editor_of(mask)
+    editor.patch(*region_values(EdgeGuide(rgb), editor.alpha, 160, 100), "Flip Region")
+    assert (editor.mask != truth).sum() < 0.03 * (120 * 40), "the patch is gone, the car stays"
+    assert editor.mask[truth].all()
+
+
 def test_a_click_adds_a_missing_part_without_the_floor():
     rgb, truth = scene()
     mask = truth.copy()
