@@ -1,16 +1,22 @@
-"""Edge-aware corrections: a smart brush / eraser that snaps to the photo's edges, a click that
-flips the wrongly masked region it falls in, and re-masking inside a box. Never imports Qt.
+"""Edge-aware corrections: a smart brush / eraser that snaps to the photo's edges, a Refine Edge
+stroke that re-draws the edge under it, a click that flips the wrongly masked region it falls
+in, and re-masking inside a box. Never imports Qt.
 
-The labeller (``snap``): in a window around the edit, each pixel gets a score, the log-odds of
-car, from colour histograms of car and background learnt from the mask's own pixels nearby, the
-model's probability as a weak prior and the tool's intent; the score is smoothed by a guided
-filter whose guide is the photo (cost-volume filtering, an edge-aware stand-in for a graph cut
-that costs a few box filters), and its sign decides. Only pixels inside the tool's reach change,
-only in the tool's direction, and only where connected to the side they join, so a sloppy
-stroke along a sill gives a clean sill and never a speck elsewhere.
+The labeller (``snap``, ``refine``): in a window around the edit, each pixel gets a score, the
+log-odds of car, from colour histograms of car and background learnt from the mask's own pixels
+nearby and the model's probability as a weak prior; the score is smoothed by a guided filter
+whose guide is the photo (cost-volume filtering, an edge-aware stand-in for a graph cut that
+costs a few box filters), the stroke's pull is added, and the sign decides. Only pixels inside
+the tool's reach change, only in the tool's direction, and only where connected to the side
+they join, so a sloppy stroke along a sill gives a clean sill and never a speck elsewhere.
+
+A click (``region_values``) flips the connected part of the clicked side when it is small (a
+window, a speck); on a large side it takes the larger of a colour fill from the click and the
+connected part whose colours are more like the other side's, and snaps its rim.
 
 Every tool returns ``(rect, values)``: the new uint8 alpha of a rectangle, which a
 ``MaskEditor`` applies as one undo step (``patch``) or as part of a stroke (``stroke_patch``).
+Costs stay local: a stroke piece works in a window of a few brush widths (``SmartStroke``).
 """
 
 from __future__ import annotations
