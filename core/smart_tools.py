@@ -62,6 +62,7 @@ class EdgeGuide:
         self._smooth: np.ndarray | None = None
         self._index: np.ndarray | None = None
         self._prior: np.ndarray | None = None
+        self._small: EdgeGuide | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -82,6 +83,19 @@ class EdgeGuide:
             self._index = ((quantised[..., 0].astype(np.uint16) * BINS + quantised[..., 1]) * BINS
                            + quantised[..., 2]).astype(np.uint16)
         return self._index
+
+    @property
+    def small(self) -> EdgeGuide:
+        """The photo at most ``CLASSIFY_SIDE`` pixels a side (itself when smaller), made on first use."""
+        if self._small is None:
+            height, width = self.shape
+            scale = min(1.0, CLASSIFY_SIDE / max(height, width))
+            if scale == 1.0:
+                self._small = self
+            else:
+                size = (max(1, round(width * scale)), max(1, round(height * scale)))
+                self._small = EdgeGuide(cv2.resize(self.rgb, size, interpolation=cv2.INTER_AREA))
+        return self._small
 
     @property
     def prior(self) -> np.ndarray | None:
@@ -401,12 +415,10 @@ def _classified_part(guide: EdgeGuide, same: np.ndarray, seed: tuple[int, int],
     worked out at most ``CLASSIFY_SIDE`` pixels a side; None when the click's own pixel is not
     such, or the part is over ``limit`` pixels."""
     height, width = same.shape
-    scale = min(1.0, CLASSIFY_SIDE / max(height, width))
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    rgb = cv2.resize(guide.rgb, size, interpolation=cv2.INTER_AREA)
+    small_guide = guide.small
+    scale = small_guide.shape[1] / width
+    rgb, index, size = small_guide.rgb, small_guide.index, small_guide.shape[::-1]
     side = cv2.resize(same, size, interpolation=cv2.INTER_NEAREST) > 0
-    quantised = rgb >> (8 - int(math.log2(BINS)))
-    index = ((quantised[..., 0].astype(np.int32) * BINS + quantised[..., 1]) * BINS + quantised[..., 2])
     if side.all():
         return None
     other_like = _log_odds(_density(index, ~side), _density(index, side))[index]
@@ -418,15 +430,14 @@ def _classified_part(guide: EdgeGuide, same: np.ndarray, seed: tuple[int, int],
     area, small_rect, small = _flood(candidates, None, (x, y), 0)
     if area / (scale * scale) > limit:
         return None
-    full = np.zeros(size[::-1], np.uint8)
-    full[small_rect.slices] = small
-    full = cv2.resize(full, (width, height), interpolation=cv2.INTER_LINEAR) > 0
-    full &= same > 0
-    rows, cols = np.nonzero(full.any(axis=1))[0], np.nonzero(full.any(axis=0))[0]
-    if not rows.size:
-        return None
-    rect = Rect(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
-    return rect, full[rect.slices]
+    padded = Rect(small_rect.left - 1, small_rect.top - 1, small_rect.right + 1, small_rect.bottom + 1).clip(*size)
+    part = np.zeros((padded.height, padded.width), np.uint8)
+    part[small_rect.top - padded.top : small_rect.bottom - padded.top,
+         small_rect.left - padded.left : small_rect.right - padded.left] = small
+    rect = Rect(math.floor(padded.left / scale), math.floor(padded.top / scale),
+                math.ceil(padded.right / scale), math.ceil(padded.bottom / scale)).clip(width, height)
+    full = cv2.resize(part, (rect.width, rect.height), interpolation=cv2.INTER_LINEAR) > 0
+    return rect, full & (same[rect.slices] > 0)
 
 
 # -- re-mask inside a box --------------------------------------------------------------------
