@@ -172,15 +172,16 @@ class MaskEditor:
         return self._stroke is not None
 
     # -- strokes -------------------------------------------------------------------------
-    def begin_stroke(self, tool: str = BRUSH, size: float = 20.0, hardness: float = 1.0) -> None:
+    def begin_stroke(self, tool: str = BRUSH, size: float = 20.0, hardness: float = 1.0, *, label: str = "") -> None:
         """Start a stroke of ``tool`` ('brush' adds car, 'eraser' removes), ``size`` = diameter
-        in pixels, ``hardness`` 0..1. An unfinished stroke is ended first."""
+        in pixels, ``hardness`` 0..1; ``label`` names its undo step (default: the tool's). An
+        unfinished stroke is ended first."""
         if tool not in (BRUSH, ERASER):
             raise ValueError(f"unknown tool {tool!r}; use {BRUSH!r} or {ERASER!r}")
         if self._stroke is not None:
             self.end_stroke()
         self._stroke = {"tool": tool, "radius": max(0.5, float(size) / 2.0), "hardness": float(np.clip(hardness, 0, 1)),
-                        "last": None, "tiles": {}}
+                        "last": None, "tiles": {}, "label": label or _label(tool)}
 
     def stroke_to(self, x: float, y: float) -> Rect | None:
         """Extend the stroke to (x, y): a dab at the first point, a continuous capsule after."""
@@ -207,7 +208,7 @@ class MaskEditor:
         if not parts:
             return None
         rows, cols, before, after = (np.concatenate(items) for items in zip(*parts))
-        return self._push(_make_diff(_label(stroke["tool"]), rows, cols, before, after))
+        return self._push(_make_diff(stroke["label"], rows, cols, before, after))
 
     def abort_stroke(self) -> Rect | None:
         """Undo the stroke in progress without recording it."""
@@ -221,6 +222,19 @@ class MaskEditor:
             changed = Rect(left, top, left + before.shape[1], top + before.shape[0]).union(changed)
         self._revision += 1
         return changed
+
+    def stroke_patch(self, rect: Rect, values: np.ndarray) -> Rect | None:
+        """Within a stroke, set the pixels of ``rect`` to ``values`` (uint8, the rect's shape):
+        how an edge-snapping stroke paints; part of the stroke's one undo step."""
+        if self._stroke is None:
+            raise RuntimeError("stroke_patch() outside a stroke; call begin_stroke() first")
+        rect = rect.clip(self._alpha.shape[1], self._alpha.shape[0])
+        if rect.empty:
+            return None
+        self._snapshot_tiles(rect, self._stroke["tiles"])
+        self._alpha[rect.slices] = values
+        self._revision += 1
+        return rect
 
     def dab(self, x: float, y: float, tool: str = BRUSH, size: float = 20.0, hardness: float = 1.0) -> Rect | None:
         """One dab as a complete stroke (one undo step)."""
@@ -283,6 +297,17 @@ class MaskEditor:
             return None
         diff = _make_diff(label, rows, cols, self._alpha[rows, cols], alpha[rows, cols].astype(np.uint8))
         return self._commit(diff)
+
+    def patch(self, rect: Rect, values: np.ndarray, label: str) -> Rect | None:
+        """Set the pixels of ``rect`` to ``values`` (uint8, the rect's shape) as one undo step."""
+        region = self._alpha[rect.slices]
+        if region.shape != values.shape:
+            raise ValueError(f"patch of shape {values.shape} for a rect of shape {region.shape}")
+        rows, cols = np.nonzero(region != values)
+        if not len(rows):
+            return None
+        after = values[rows, cols].astype(np.uint8)
+        return self._commit(_make_diff(label, rows + rect.top, cols + rect.left, region[rows, cols], after))
 
     def _apply_region(self, where: np.ndarray, value: int, label: str) -> Rect | None:
         rows, cols = np.nonzero(where & (self._alpha != value))

@@ -4,8 +4,11 @@ It draws a ``DisplayImage`` (only the exposed part, so a brush dab repaints a fe
 screen pixels), maps the pointer to image coordinates, and turns drags into strokes of the
 current ``MaskEditor``. It talks outward only through signals.
 
-Mouse: left drag paints with the current tool, right drag with the other one; the wheel
-zooms around the pointer; space + left drag or a middle drag pans.
+Mouse: left drag paints with the current tool, right drag with the other one (with Smart
+Edges on, the strokes snap to the photo's edges; Ctrl + drag is the plain brush); with the
+Flip Region tool a click flips the region under the pointer; with the Re-mask in Box tool a
+drag draws a box (``boxRequested`` on release). The wheel zooms around the pointer; space +
+left drag or a middle drag pans. The edge-aware work is ``core.smart_tools``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QApplicatio
 
 from core.listing.presets import ListingSpec
 from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect
-from maskingnet_app.editor_state import EditorState
+from core.smart_tools import REFINE, EdgeGuide, SmartStroke, region_values
+from maskingnet_app.editor_state import BOX, REGION, STROKE_TOOLS, EditorState
 from maskingnet_app.render import DisplayImage
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
@@ -41,7 +45,8 @@ def _checker_pixmap(square: int = 8) -> QPixmap:
 class Canvas(QAbstractScrollArea):
     """See the module docstring. ``state`` supplies the tool, brush and view settings."""
 
-    strokeFinished = Signal()  # a stroke was committed as one undo step
+    strokeFinished = Signal()  # a stroke or a region flip was committed as one undo step
+    boxRequested = Signal(object)  # Rect in image pixels: re-mask inside it
     zoomChanged = Signal(float)
     cursorMoved = Signal(int, int)  # image pixel under the pointer, (-1, -1) outside
 
@@ -57,6 +62,10 @@ class Canvas(QAbstractScrollArea):
         self._pan_from: QPointF | None = None
         self._space = False
         self._stroking = False
+        self._smart: SmartStroke | None = None
+        self._probability: np.ndarray | None = None
+        self._guide: EdgeGuide | None = None
+        self._box: tuple[QPointF, QPointF] | None = None  # widget points of the box being drawn
         self._checker = QBrush(_checker_pixmap())
         self._listing = ListingSpec()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -96,6 +105,7 @@ class Canvas(QAbstractScrollArea):
         in the window unless ``keep_view``."""
         self._finish_stroke()
         self._editor = editor
+        self._guide = None
         if rgb is None:
             self._display = None
         else:
@@ -126,6 +136,22 @@ class Canvas(QAbstractScrollArea):
                 self._display.update()
                 self.viewport().update()
 
+    def set_probability(self, probability: np.ndarray | None) -> None:
+        """The model's car probability (H, W) uint8 for the photo on show, which the smart
+        tools snap with (None: they use the photo alone)."""
+        self._probability = probability
+        self._guide = None
+
+    @property
+    def guide(self) -> EdgeGuide | None:
+        """What the smart tools see of the photo on show (made on first use)."""
+        if self._guide is None and self._display is not None:
+            probability = self._probability
+            if probability is not None and probability.shape != self._display.rgb.shape[:2]:
+                probability = None
+            self._guide = EdgeGuide(self._display.rgb, probability)
+        return self._guide
+
     def set_notice(self, text: str) -> None:
         """A short status drawn over the photo, e.g. 'Masking…' ('' hides it)."""
         if text != self._notice:
@@ -140,11 +166,17 @@ class Canvas(QAbstractScrollArea):
         self.viewport().update() if rect is None else self._repaint_image_rect(rect)
 
     # -- strokes (also the benchmark's entry points) ---------------------------------------
-    def begin_stroke(self, tool: str | None = None) -> bool:
-        """Start a stroke with ``tool`` (default: the current tool); False when editing is off."""
+    def begin_stroke(self, tool: str | None = None, smart: bool | None = None) -> bool:
+        """Start a stroke with ``tool`` (default: the current brush, eraser or Refine Edge),
+        snapping to the photo's edges when ``smart`` (default: the Smart Edges setting; Refine
+        Edge always snaps); False when editing is off."""
         if not self.editing_enabled:
             return False
-        self._editor.begin_stroke(tool or self.state.tool, self.state.brush_size, self.state.hardness)
+        tool = tool or (self.state.tool if self.state.tool in STROKE_TOOLS else BRUSH)
+        if tool == REFINE or (self.state.smart if smart is None else smart):
+            self._smart = SmartStroke(self._editor, self.guide, tool, self.state.brush_size)
+        else:
+            self._editor.begin_stroke(tool, self.state.brush_size, self.state.hardness)
         self._stroking = True
         return True
 
@@ -152,7 +184,7 @@ class Canvas(QAbstractScrollArea):
         """Extend the stroke to image point (x, y); recomposes and schedules the repaint."""
         if not self._stroking:
             return None
-        rect = self._editor.stroke_to(x, y)
+        rect = self._smart.to(x, y) if self._smart is not None else self._editor.stroke_to(x, y)
         if rect is not None:
             self._display.update(rect)
             self._repaint_image_rect(rect)
@@ -162,8 +194,35 @@ class Canvas(QAbstractScrollArea):
         if not self._stroking:
             return
         self._stroking = False
-        if self._editor.end_stroke() is not None:
+        smart, self._smart = self._smart, None
+        if smart is not None:
+            rect = smart.flush()  # the last piece; the others are on show already
+            if rect is not None:
+                self._display.update(rect)
+                self._repaint_image_rect(rect)
+        diff = smart.end() if smart is not None else self._editor.end_stroke()
+        if diff is not None:
             self.strokeFinished.emit()
+
+    def flip_region(self, x: float, y: float) -> Rect | None:
+        """Flip the wrongly masked region at image point (x, y) as one undo step."""
+        if not self.editing_enabled or self._stroking:
+            return None
+        found = region_values(self.guide, self._editor.alpha, x, y)
+        rect = self._editor.patch(*found, "Flip Region") if found is not None else None
+        if rect is not None:
+            self.refresh(rect)
+            self.strokeFinished.emit()
+        return rect
+
+    def box_rect(self) -> Rect | None:
+        """The box being drawn, in image pixels (None when there is none)."""
+        if self._box is None or self._display is None:
+            return None
+        (x0, y0), (x1, y1) = (self.widget_to_image(point) for point in self._box)
+        width, height = self._display.size
+        return Rect(math.floor(min(x0, x1)), math.floor(min(y0, y1)),
+                    math.ceil(max(x0, x1)), math.ceil(max(y0, y1))).clip(width, height)
 
     def _finish_stroke(self) -> None:
         if self._stroking:
@@ -286,6 +345,11 @@ class Canvas(QAbstractScrollArea):
             painter.drawImage(target, self._display.qimage, source)
         if self._notice:
             self._draw_notice(painter)
+        if self._box is not None:
+            painter.setBrush(QColor(255, 255, 255, 40))
+            for color, style in ((QColor(0, 0, 0, 220), Qt.PenStyle.SolidLine), (QColor(255, 255, 255), Qt.PenStyle.DashLine)):
+                painter.setPen(QPen(color, 1, style))
+                painter.drawRect(QRectF(*self._box).normalized())
         if self._pointer is not None and self.editing_enabled and self._pan_from is None and not self._space:
             self._draw_brush_cursor(painter, self._pointer)
 
@@ -300,6 +364,12 @@ class Canvas(QAbstractScrollArea):
         return max(1.0, self.state.brush_size * self._zoom / 2)
 
     def _draw_brush_cursor(self, painter: QPainter, point: QPointF) -> None:
+        if self.state.tool in (REGION, BOX):  # a cross hair: these tools point, they do not paint
+            for color, width in ((QColor(0, 0, 0, 200), 3), (QColor(255, 255, 255, 230), 1)):
+                painter.setPen(QPen(color, width))
+                painter.drawLine(point + QPointF(-8, 0), point + QPointF(8, 0))
+                painter.drawLine(point + QPointF(0, -8), point + QPointF(0, 8))
+            return
         radius = self._cursor_radius()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -347,10 +417,17 @@ class Canvas(QAbstractScrollArea):
             self._update_cursor()
         elif button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton) and not self._stroking:
             tool = self.state.tool
-            if button == Qt.MouseButton.RightButton:
-                tool = ERASER if tool == BRUSH else BRUSH
-            if self.begin_stroke(tool):
-                self.continue_stroke(*self.widget_to_image(event.position()))
+            if tool == REGION:
+                self.flip_region(*self.widget_to_image(event.position()))
+            elif tool == BOX:
+                if button == Qt.MouseButton.LeftButton and self.editing_enabled:
+                    self._box = (event.position(), event.position())
+            else:
+                if button == Qt.MouseButton.RightButton and tool != REFINE:
+                    tool = ERASER if tool == BRUSH else BRUSH
+                plain = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+                if self.begin_stroke(tool, self.state.smart != plain):
+                    self.continue_stroke(*self.widget_to_image(event.position()))
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
@@ -362,6 +439,10 @@ class Canvas(QAbstractScrollArea):
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(delta.y()))
         elif self._stroking:
             self.continue_stroke(*self.widget_to_image(position))
+        elif self._box is not None:
+            old = QRectF(*self._box).normalized().toAlignedRect()
+            self._box = (self._box[0], position)
+            self.viewport().update(old.united(QRectF(*self._box).normalized().toAlignedRect()).adjusted(-3, -3, 3, 3))
         self._move_pointer(position)
         if self._display is not None:
             x, y = self.widget_to_image(position)
@@ -376,6 +457,12 @@ class Canvas(QAbstractScrollArea):
             self._update_cursor()
         elif self._stroking and event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             self.end_stroke()
+        elif self._box is not None and event.button() == Qt.MouseButton.LeftButton:
+            rect = self.box_rect()
+            self._box = None
+            self.viewport().update()
+            if rect is not None and not rect.empty:
+                self.boxRequested.emit(rect)
         event.accept()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
@@ -436,5 +523,5 @@ class Canvas(QAbstractScrollArea):
             self.viewport().update()
         elif name in ("background", "background_color"):
             self.viewport().update()
-        elif name in ("brush_size", "hardness", "tool") and self._pointer is not None:
+        elif name in ("brush_size", "hardness", "tool", "smart") and self._pointer is not None:
             self.viewport().update()

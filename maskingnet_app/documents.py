@@ -30,7 +30,8 @@ class PhotoStatus(str, Enum):
 @dataclass(eq=False)
 class PhotoDocument:
     """One open photo. ``editor`` holds its mask once there is one; ``predicted`` is the
-    model's mask (uint8 0/255), the baseline that corrections are compared with."""
+    model's mask (uint8 0/255), the baseline that corrections are compared with; ``probability``
+    the model's car probability (uint8), which the smart tools snap with (None when restored)."""
 
     id: int
     path: Path
@@ -41,6 +42,7 @@ class PhotoDocument:
     thumbnail: QImage | None = None
     editor: MaskEditor | None = None
     predicted: np.ndarray | None = None
+    probability: np.ndarray | None = None
     model: str = ""
     job: int | None = None
     saved_revision: int = -1

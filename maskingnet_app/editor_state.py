@@ -10,7 +10,12 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor
 
 from core.mask_edit import BRUSH, ERASER
+from core.smart_tools import REFINE
 from maskingnet_app import app_settings
+
+REGION, BOX = "region", "box"  # click to flip a region; drag a box to re-mask inside it
+TOOLS = (BRUSH, ERASER, REFINE, REGION, BOX)
+STROKE_TOOLS = (BRUSH, ERASER, REFINE)
 
 VIEW_MODES = ("overlay", "cutout", "mask", "original", "listing")
 MIN_BRUSH, MAX_BRUSH = 1, 2000
@@ -21,6 +26,7 @@ _FIELDS = {
     "tool": ("brush/tool", BRUSH),
     "brush_size": ("brush/size", 40),
     "hardness": ("brush/hardness", 1.0),
+    "smart": ("brush/smart", True),  # brush and eraser snap to the photo's edges
     "view_mode": ("view/mode", "overlay"),
     "overlay_color": ("view/overlay_color", "#ff2a6d"),
     "overlay_opacity": ("view/overlay_opacity", 0.5),
@@ -65,7 +71,9 @@ class EditorState(QObject):
         default = _FIELDS[name][1]
         try:
             if name == "tool":
-                return value if value in (BRUSH, ERASER) else default
+                return value if value in TOOLS else default
+            if name == "smart":
+                return value if isinstance(value, bool) else str(value).lower() in ("true", "1")
             if name == "brush_size":
                 return int(min(MAX_BRUSH, max(MIN_BRUSH, round(float(value)))))
             if name in ("hardness", "overlay_opacity"):

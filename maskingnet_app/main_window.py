@@ -22,16 +22,26 @@ from typing import Callable, Iterable
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QIcon, QImage
-from PySide6.QtWidgets import QApplication, QColorDialog, QDockWidget, QFileDialog, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QColorDialog,
+    QDockWidget,
+    QFileDialog,
+    QMainWindow,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.imageio import IMAGE_EXTENSIONS, Photo
 from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect
 from core.model_store import app_home
+from core.smart_tools import REFINE
 from maskingnet_app import app_settings
 from maskingnet_app.actions import DEVICE_LABELS, build_menus, create_actions, shortcut_rows
 from maskingnet_app.canvas import Canvas
 from maskingnet_app.documents import PhotoDocument, PhotoStatus
-from maskingnet_app.editor_state import EditorState
+from maskingnet_app.editor_state import BOX, REGION, EditorState
 from maskingnet_app.export_controller import ExportController
 from maskingnet_app.help_dialogs import ShortcutsDialog, show_about
 from maskingnet_app.listing_dialog import remembered_spec
@@ -70,7 +80,15 @@ class MainWindow(QMainWindow):
         self.canvas.set_listing(remembered_spec())
         self.message_bar = MessageBar()
         self.photo_list = PhotoListView(self.session.model)
-        self.tool_options = ToolOptionsBar(self.state, [self.actions["tool_brush"], self.actions["tool_eraser"]])
+        self.tool_options = ToolOptionsBar(self.state)
+        # The tools stand in a strip of their own at the left, as in image editors, so the
+        # options bar keeps its boxes in view on a narrow window.
+        self.tools_bar = QToolBar("Tools", self)
+        self.tools_bar.setObjectName("tools")
+        self.tools_bar.setMovable(False)
+        self.tools_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for name in ("tool_brush", "tool_eraser", "tool_refine", "tool_region", "tool_box", "smart_edges"):
+            self.tools_bar.addAction(self.actions[name])
         self.status = AppStatusBar(self.model_service)
         self.exports = ExportController(self.session, self)
         self._current: PhotoDocument | None = None
@@ -144,8 +162,11 @@ class MainWindow(QMainWindow):
     def _install_extensions(self) -> None:
         """Where the feature dialogs add their actions (one line each)."""
         from maskingnet_app.batch_menu import install_batch_menu
+        from maskingnet_app.box_remask import BoxRemasker
 
         install_batch_menu(self)  # File: Process Folder…, Review Batch Folder…
+        self.box_remask = BoxRemasker(self.canvas, self.model_service, self.current_document, self._after_box_edit, self)
+        self.box_remask.message.connect(self.show_message)
         self.model_chooser = install_model_menu(self)  # Model: train on my corrections, versions
 
     # -- layout and wiring ---------------------------------------------------------------
@@ -164,6 +185,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.photos_dock = dock
         self.addToolBar(self.tool_options)
+        self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, self.tools_bar)
         self.tool_options.return_focus_to(self.canvas)
         self.setStatusBar(self.status)
         a = self.actions
@@ -197,6 +219,9 @@ class MainWindow(QMainWindow):
             "background_checker": lambda: state.set("background", "checker"), "background_color": self.choose_background,
             "next_photo": lambda: self.photo_list.step(1), "previous_photo": lambda: self.photo_list.step(-1),
             "tool_brush": lambda: state.set("tool", BRUSH), "tool_eraser": lambda: state.set("tool", ERASER),
+            "tool_region": lambda: state.set("tool", REGION), "tool_box": lambda: state.set("tool", BOX),
+            "tool_refine": lambda: state.set("tool", REFINE),
+            "smart_edges": lambda: state.set("smart", a["smart_edges"].isChecked()),
             "brush_bigger": lambda: state.step_brush_size(1), "brush_smaller": lambda: state.step_brush_size(-1),
             "brush_harder": lambda: state.step_hardness(1), "brush_softer": lambda: state.step_hardness(-1),
             "fill_holes": lambda: self.run_command(lambda e, d: e.fill_holes()),  # every enclosed hole
@@ -323,6 +348,7 @@ class MainWindow(QMainWindow):
 
     def _show_photo(self, document: PhotoDocument, photo: Photo) -> None:
         self.canvas.set_photo(photo.rgb, photo.alpha, document.editor)
+        self.canvas.set_probability(document.probability)
         self._update_notice(document)
 
     def _update_notice(self, document: PhotoDocument) -> None:
@@ -341,6 +367,7 @@ class MainWindow(QMainWindow):
     def _on_mask_changed(self, document: PhotoDocument) -> None:
         if document is self._current and self.canvas.display is not None:
             self.canvas.set_editor(document.editor)
+            self.canvas.set_probability(document.probability)
             self._update_notice(document)
             self._sync_actions()
 
@@ -363,6 +390,13 @@ class MainWindow(QMainWindow):
         if self._current is not None:
             self.session.mask_edited(self._current)
         self._sync_actions()
+
+    def _after_box_edit(self, document: PhotoDocument, rect: Rect) -> None:
+        if document is self._current:
+            self.canvas.refresh(rect)
+            self._after_edit()
+        else:
+            self.session.mask_edited(document)
 
     def undo(self) -> None:
         self._history_step(lambda editor: editor.undo())
@@ -455,6 +489,7 @@ class MainWindow(QMainWindow):
         a["close_photo"].setEnabled(document is not None)
         a[f"view_{state.view_mode}"].setChecked(True)
         a[f"tool_{state.tool}"].setChecked(True)
+        a["smart_edges"].setChecked(state.smart)
         a["background_checker" if state.background == "checker" else "background_color"].setChecked(True)
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
@@ -33,7 +33,8 @@ DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
 @dataclass
 class MaskResult:
     """A mask the model made for one photo: ``alpha`` is (H, W) uint8 at full resolution, 0/255
-    but anti-aliased along the outline; ``doubt`` is ``core.doubt.doubt_score``."""
+    but anti-aliased along the outline; ``doubt`` is ``core.doubt.doubt_score``; ``probability``
+    the car probability 0..255 it came from (what the smart tools snap with)."""
 
     job: int
     path: Path
@@ -42,6 +43,7 @@ class MaskResult:
     uncertainty: float
     model: str
     doubt: float = 0.0
+    probability: np.ndarray | None = None
 
 
 def one_line(error: BaseException) -> str:
@@ -53,9 +55,10 @@ def one_line(error: BaseException) -> str:
 
 
 class _Job:
-    def __init__(self, job_id: int, path: Path) -> None:
+    def __init__(self, job_id: int, path: Path, task: Callable[[Segmenter], Any] | None = None) -> None:
         self.id = job_id
         self.path = path
+        self.task = task
         self.cancelled = threading.Event()
 
 
@@ -66,7 +69,7 @@ class ModelService(QObject):
     modelLoaded = Signal(str, str)  # model name, device label
     modelFailed = Signal(str)  # one-line message
     jobStarted = Signal(int, str)  # job id, photo path
-    jobFinished = Signal(int, object)  # job id, MaskResult
+    jobFinished = Signal(int, object)  # job id, MaskResult (or a task's result, see submit_task)
     jobFailed = Signal(int, str, str)  # job id, photo path, one-line message
     jobCancelled = Signal(int)  # job id
     progress = Signal(int, int)  # jobs done, jobs in this run (0, 0 when idle)
@@ -203,13 +206,13 @@ class ModelService(QObject):
         self.modelLoaded.emit(self._name, self._device_label)
 
     # -- masking -------------------------------------------------------------------------
-    def submit(self, path: str | Path) -> int:
+    def submit(self, path: str | Path, *, task: Callable[[Segmenter], Any] | None = None) -> int:
         """Queue a mask job for the photo at ``path``; returns its job id.
 
         Emits ``jobStarted``, then ``jobFinished`` (a ``MaskResult``), ``jobFailed`` or
         ``jobCancelled``. Without a loaded model the job fails with the load error.
         """
-        job = _Job(self._next_id, Path(path))
+        job = _Job(self._next_id, Path(path), task)
         self._next_id += 1
         if self._closed:  # the window is closing: signals still queued must not start work
             return job.id
@@ -218,6 +221,12 @@ class ModelService(QObject):
         self.progress.emit(self._done, self._total)
         self._pool.start(lambda: self._job_worker(job))
         return job.id
+
+    def submit_task(self, path: str | Path, task: Callable[[Segmenter], Any]) -> int:
+        """Queue ``task(segmenter)`` (e.g. re-masking a box of the photo at ``path``) on the masking
+        worker, in turn with the mask jobs; returns its job id. The same signals follow, with
+        ``jobFinished`` carrying the task's return value."""
+        return self.submit(path, task=task)
 
     def cancel(self, job_id: int) -> None:
         """Cancel one job: a waiting job never runs; a running one's result is dropped."""
@@ -261,6 +270,9 @@ class ModelService(QObject):
                 if segmenter is None:
                     self._jobDone.emit(job, None, f"not masked: {self._load_error or 'no model is loaded'}")
                     return
+                if job.task is not None:
+                    self._jobDone.emit(job, job.task(segmenter), "")
+                    return
                 photo = read_photo(job.path)
                 if job.cancelled.is_set():
                     self._jobDone.emit(job, None, "")
@@ -268,7 +280,7 @@ class ModelService(QObject):
                 prediction = segmenter.predict(photo.rgb, photo.alpha)
             alpha = prediction.alpha  # the model's mask, anti-aliased along the outline
             result = MaskResult(job.id, job.path, alpha, time.perf_counter() - tick, prediction.uncertainty, segmenter.name,
-                                prediction.doubt)
+                                prediction.doubt, prediction.probability)
         except MemoryError:
             self._jobDone.emit(job, None, f"{job.path}: not enough memory to mask this photo")
             return
@@ -289,7 +301,8 @@ class ModelService(QObject):
         if job.cancelled.is_set():
             self.jobCancelled.emit(job.id)
         elif result is not None:
-            self._last_seconds = result.seconds
+            if isinstance(result, MaskResult):
+                self._last_seconds = result.seconds
             self.jobFinished.emit(job.id, result)
         else:
             self.jobFailed.emit(job.id, str(job.path), message)

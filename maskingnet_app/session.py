@@ -200,6 +200,7 @@ class PhotoSession(QObject):
         document.job = None
         document.model = result.model
         document.doubt = result.doubt
+        document.probability = result.probability
         if document.editor is not None and document.extra.get("again"):
             document.editor.replace(result.alpha, "Mask Again")
             document.predicted = result.alpha

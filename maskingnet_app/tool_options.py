@@ -30,16 +30,17 @@ def color_icon(color: str, side: int = 16) -> QIcon:
 
 
 class ToolOptionsBar(QToolBar):
-    """``tool_actions`` are the Brush and Eraser menu actions, shown as buttons."""
+    """``tool_actions``, if any, are menu actions shown as buttons before the options."""
 
-    def __init__(self, state: EditorState, tool_actions: list[QAction], parent: QWidget | None = None) -> None:
+    def __init__(self, state: EditorState, tool_actions: list[QAction] = (), parent: QWidget | None = None) -> None:
         super().__init__("Tool Options", parent)
         self.setObjectName("tool_options")
         self.state = state
         self.setMovable(False)
         for action in tool_actions:
             self.addAction(action)
-        self.addSeparator()
+        if tool_actions:
+            self.addSeparator()
 
         self.size_box = QSpinBox()
         self.size_box.setRange(MIN_BRUSH, MAX_BRUSH)

@@ -45,6 +45,9 @@ def test_open_mask_paint_erase_undo_redo_and_export(qtbot, window, photo, tmp_pa
 
     window.state.set("brush_size", 12)
     window.actions["tool_brush"].trigger()
+    if window.actions["smart_edges"].isChecked():
+        window.actions["smart_edges"].trigger()  # the plain brush (the smart tools: test_smart_tools_app)
+    assert not window.state.smart
     with qtbot.waitSignal(canvas.strokeFinished):
         drag(canvas, [(40, 15), (160, 15), (280, 15)])  # along the top, far from the car
     assert editor.mask[15, 45:275].all(), "the brush stroke must be continuous"
@@ -84,6 +87,7 @@ def test_a_real_photo_is_masked_edited_and_exported(qtbot, window, few_cars, tmp
         (document,) = window.open_paths([source])
     show_document(qtbot, window, document)
     assert document.size == (512, 512) and document.editor.shape == (512, 512)
+    window.state.set("smart", False)  # the plain tools (the smart ones: test_smart_tools_app)
     window.state.set("brush_size", 30)
     window.actions["tool_brush"].trigger()
     drag(window.canvas, [(100, 100), (400, 100)])
@@ -180,6 +184,7 @@ def test_soft_brush_edits_survive_a_restart_exactly(qtbot, tiny_checkpoint, phot
     first = make_window(qtbot, tiny_checkpoint)
     (document,) = open_and_wait(qtbot, first, [photo])
     show_document(qtbot, first, document)
+    first.state.set("smart", False)  # a soft edge is the plain brush's
     first.state.set("hardness", 0.0)
     first.state.set("brush_size", 40)
     drag(first.canvas, [(60, 30), (250, 30)])
