@@ -116,3 +116,10 @@ def test_eval_with_confidence_scores_only_the_trusted_pixels(tmp_path, tiny_chec
     Image.fromarray(trusted).save(confidence / "street_1.png")
     assert evaluate_folder(segmenter, images, masks, confidence_dir=confidence).dice == pytest.approx(1.0)
     assert evaluate_folder(segmenter, images, masks).dice < 1.0
+
+
+def test_the_app_and_the_core_never_use_the_teachers():
+    root = Path(__file__).resolve().parent.parent
+    for path in [*(root / "core").rglob("*.py"), *(root / "maskingnet_app").rglob("*.py")]:
+        text = path.read_text()
+        assert "onnxruntime" not in text and "tools.outdoor_labels" not in text, path
