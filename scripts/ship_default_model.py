@@ -87,12 +87,23 @@ def stage_lines(number: int, stage: dict) -> list[str]:
         "```",
         f"{stage.get('epochs_done')} epochs, {stage.get('train_seconds', 0) / 3600:.2f} h.",
         "",
-        "| epoch | train loss | validation Dice (512x512) |",
-        "|---:|---:|---:|",
-        *[f"| {h['epoch']} | {h['loss']:.4f} | {h['val_dice']:.5f} |" for h in stage.get("history", [])],
+        *history_table(stage.get("history", [])),
         "",
         *skipped_line(stage.get("history", [])),
     ]
+
+
+def history_table(history: list[dict]) -> list[str]:
+    """Loss and validation Dice per epoch; per source too for a stage trained on a mix."""
+    sources = sorted({name for h in history for name in h.get("val_dice_by_source", {})})
+    if not sources:
+        return ["| epoch | train loss | validation Dice (512x512) |", "|---:|---:|---:|",
+                *[f"| {h['epoch']} | {h['loss']:.4f} | {h['val_dice']:.5f} |" for h in history]]
+    header = "| epoch | train loss | mean of the sources | " + " | ".join(sources) + " |"
+    rows = [f"| {h['epoch']} | {h['loss']:.4f} | {h['val_dice']:.5f} | "
+            + " | ".join(f"{h.get('val_dice_by_source', {}).get(name, float('nan')):.5f}" for name in sources) + " |"
+            for h in history]
+    return [header, "|---:" * (3 + len(sources)) + "|", *rows]
 
 
 def skipped_line(history: list[dict]) -> list[str]:

@@ -86,6 +86,7 @@ def test_the_app_exports_the_models_soft_edge_and_the_painted_pixels_exactly(qtb
     editor = document.editor
     model_alpha = editor.alpha.copy()
     check_soft_edge(model_alpha, model_alpha >= 128)
+    window.state.set("smart", False)  # the plain brush: painted pixels are exactly 0 or 255
     window.state.set("brush_size", 12)
     window.state.set("hardness", 1.0)
     window.actions["tool_brush"].trigger()
