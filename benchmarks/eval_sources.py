@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import torch  # noqa: E402
 from core.evaluate import evaluate_folder  # noqa: E402
 from core.evaluate_parts import evaluate_parts, read_part_names  # noqa: E402
 from core.inference import Segmenter  # noqa: E402
+from core.training_mix import labels_folder  # noqa: E402
 
 
 def held_out_stanford(segmenter: Segmenter, labels: Path) -> float | None:
@@ -38,16 +38,17 @@ def held_out_stanford(segmenter: Segmenter, labels: Path) -> float | None:
     if not stems or not (folder / "masks").is_dir():
         return None
     report = evaluate_folder(segmenter, folder / "images", folder / "masks", confidence_dir=folder / "confidence",
-                             groups=None, limit=0, progress=None, stems=stems)
+                             stems=stems)
     return report.dice
 
 
-def source_figures(segmenter: Segmenter, data: Path, labels: Path) -> dict:
-    """The figures of one model per source (see the module docstring); None where labels are missing."""
+def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bool = True) -> dict:
+    """The figures of one model per source (see the module docstring); None where labels are missing.
+    ``studio=False`` leaves out the Carvana figures (for a caller that has them already)."""
     figures: dict = {}
     carvana = data / "carvana512"
     studio_groups = {g for g in segmenter.config.info.get("val_groups", []) if ":" not in g}
-    if studio_groups:
+    if studio and studio_groups:
         studio = evaluate_folder(segmenter, carvana / "images", carvana / "masks", groups=studio_groups)
         figures.update(carvana_dice=studio.dice, carvana_photos=len(studio.scores), carvana_worst=studio.worst())
     figures["stanford_dice_vs_labels"] = held_out_stanford(segmenter, labels)
@@ -69,8 +70,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", required=True, help="model file, run folder or name (repeatable)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--labels", type=Path,
-                        default=Path(os.environ.get("MASKINGNET_LABELS", "~/.cache/maskingnet-labels")).expanduser())
+    parser.add_argument("--labels", type=Path, default=labels_folder())
     parser.add_argument("--no-tta", action="store_true", help="single pass instead of mirror-averaged")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()

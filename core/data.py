@@ -8,7 +8,7 @@ Carvana's ``masks/<stem>_mask.gif`` and the plain ``masks/<stem>.png`` (also ``.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -189,6 +189,12 @@ def cache_samples(
         if progress is not None:
             progress(index + 1, len(samples))
     return cached
+
+
+def with_confidence(samples: Sequence[Sample], folder: Path) -> list[Sample]:
+    """The samples that have a confidence map ``folder/<stem>.png``, with it set."""
+    paired = [(sample, folder / f"{sample.image.stem}.png") for sample in samples]
+    return [replace(sample, confidence=path) for sample, path in paired if path.is_file()]
 
 
 def read_confidence(path: Path, shape: tuple[int, int]) -> np.ndarray:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from core.data import find_samples, read_confidence
+from core.data import find_samples, read_confidence, with_confidence
 from core.imageio import read_mask, read_photo
 from core.inference import Segmenter
 from core.metrics import dice, stray_regions
@@ -53,6 +54,20 @@ class EvalReport:
         return "\n".join(lines)
 
 
+@contextmanager
+def reporting(progress, total: int) -> Iterator[Callable[[str], None]]:
+    """Give ``progress`` (see ``evaluate_folder``) its ``total`` and yield its ``advance``; close it
+    at the end, also on error. With ``progress`` None, yields a no-op."""
+    if progress is None:
+        yield lambda name: None
+        return
+    progress.total = total
+    try:
+        yield progress.advance
+    finally:
+        progress.close()
+
+
 def evaluate_folder(
     segmenter: Segmenter, images_dir: str | Path, masks_dir: str | Path, *, limit: int = 0, progress=None,
     groups: set[str] | None = None, confidence_dir: str | Path | None = None, stems: set[str] | None = None,
@@ -77,18 +92,15 @@ def evaluate_folder(
     if confidence_dir is not None:
         if not Path(confidence_dir).is_dir():
             raise FileNotFoundError(f"{confidence_dir}: no such folder")
-        samples = [replace(s, confidence=Path(confidence_dir) / f"{s.image.stem}.png") for s in samples
-                   if (Path(confidence_dir) / f"{s.image.stem}.png").is_file()]
+        samples = with_confidence(samples, Path(confidence_dir))
     if limit:
         samples = samples[:limit]
     if not samples:
         raise ValueError(f"{images_dir}: no photos with masks in {masks_dir}")
     report = EvalReport(model=segmenter.name, device=segmenter.device_label, unmatched=len(unmatched),
                         mirror=segmenter.flip_tta)
-    if progress is not None:
-        progress.total = len(samples)
     started = time.perf_counter()
-    try:
+    with reporting(progress, len(samples)) as advance:
         for start in range(0, len(samples), segmenter.batch_size):
             chunk = samples[start : start + segmenter.batch_size]
             photos = [read_photo(sample.image) for sample in chunk]
@@ -104,10 +116,6 @@ def evaluate_folder(
                 else:
                     report.scores[sample.name] = dice(prediction.mask, truth)
                 report.speckles[sample.name], report.holes[sample.name] = stray_regions(prediction.mask, truth)
-                if progress is not None:
-                    progress.advance(sample.name)
-    finally:
-        if progress is not None:
-            progress.close()
+                advance(sample.name)
     report.seconds = time.perf_counter() - started
     return report

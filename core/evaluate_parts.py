@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from core.evaluate import reporting
 from core.imageio import IMAGE_EXTENSIONS, read_gray, read_photo
 from core.inference import Segmenter
 
@@ -89,10 +90,8 @@ def evaluate_parts(
     if not pairs:
         raise ValueError(f"{images_dir}: no photos with part labels in {parts_dir}")
     report = PartsReport(model=segmenter.name, device=segmenter.device_label, part_names=part_names or {})
-    if progress is not None:
-        progress.total = len(pairs)
     started = time.perf_counter()
-    try:
+    with reporting(progress, len(pairs)) as advance:
         for image, parts_path in pairs:
             photo = read_photo(image)
             mask = segmenter.predict_batch([photo.rgb], [photo.alpha])[0].mask
@@ -106,10 +105,6 @@ def evaluate_parts(
                 where = parts == part
                 report.total_pixels[int(part)] = report.total_pixels.get(int(part), 0) + int(where.sum())
                 report.kept_pixels[int(part)] = report.kept_pixels.get(int(part), 0) + int((mask & where).sum())
-            if progress is not None:
-                progress.advance(image.stem)
-    finally:
-        if progress is not None:
-            progress.close()
+            advance(image.stem)
     report.seconds = time.perf_counter() - started
     return report

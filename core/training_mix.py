@@ -20,9 +20,14 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from core.data import Sample, find_samples, split_by_group
+from core.data import Sample, find_samples, split_by_group, with_confidence
 
 DEFAULT_FOLDERS = {"MASKINGNET_DATA": "../shared/data", "MASKINGNET_LABELS": "~/.cache/maskingnet-labels"}
+
+
+def labels_folder() -> Path:
+    """Where ``scripts/make_outdoor_labels.sh`` puts the outdoor labels: ``$MASKINGNET_LABELS`` or its default."""
+    return Path(os.environ.get("MASKINGNET_LABELS", DEFAULT_FOLDERS["MASKINGNET_LABELS"])).expanduser()
 
 
 @dataclass(frozen=True)
@@ -103,15 +108,10 @@ def mix_samples(sources: list[MixSource], *, seed: int = 0) -> tuple[list[Sample
         if unmatched:
             notes.append(f"{source.name}: {len(unmatched)} photo(s) without a mask left out")
         if source.confidence is not None:
-            with_confidence = []
-            for sample in samples:
-                confidence = source.confidence / f"{sample.image.stem}.png"
-                if confidence.is_file():
-                    with_confidence.append(replace(sample, confidence=confidence))
-            if len(with_confidence) < len(samples):
-                notes.append(f"{source.name}: {len(samples) - len(with_confidence)} photo(s) without a confidence map "
-                             "left out")
-            samples = with_confidence
+            paired = with_confidence(samples, source.confidence)
+            if len(paired) < len(samples):
+                notes.append(f"{source.name}: {len(samples) - len(paired)} photo(s) without a confidence map left out")
+            samples = paired
         if not samples:
             raise ValueError(f"{source.images}: no photos with masks in {source.masks} (source {source.name!r})")
         samples = [replace(s, source=source.name, group=(f"{source.name}:{s.image.stem}" if source.split == "photo"

@@ -35,6 +35,7 @@ from core.evaluate import evaluate_folder  # noqa: E402
 from core.inference import Segmenter  # noqa: E402
 from core.model_store import shipped_model_path  # noqa: E402
 from core.models import count_parameters  # noqa: E402
+from core.training_mix import labels_folder  # noqa: E402
 
 NOTES_MARKER = "<!-- notes -->"
 
@@ -141,7 +142,7 @@ def main() -> int:
     parser.add_argument("runs", type=Path, nargs="+",
                         help="training run folders, one per stage in order (the last one's best.safetensors ships)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "carvana512")
-    parser.add_argument("--labels", type=Path, default=Path("~/.cache/maskingnet-labels").expanduser(),
+    parser.add_argument("--labels", type=Path, default=labels_folder(),
                         help="the outdoor labels (scripts/make_outdoor_labels.sh), for a model trained on a mix")
     parser.add_argument("--out", type=Path, default=shipped_model_path())
     parser.add_argument("--after-shipped", action="store_true",
@@ -169,7 +170,7 @@ def main() -> int:
     if other_sources:
         from benchmarks.eval_sources import source_figures
 
-        by_source = source_figures(segmenter, args.data.parent, args.labels)
+        by_source = source_figures(segmenter, args.data.parent, args.labels, studio=False)  # scored above
     subset_dice = float(np.mean([report.scores[name] for name in subset]))
     info = dict(config.info)
     info.update(

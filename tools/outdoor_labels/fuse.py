@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image
+
+from tools.outdoor_labels.files import write_atomic, write_png
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,6 @@ class Recipe:
 def _read(path: Path) -> np.ndarray:
     with Image.open(path) as image:
         return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
-
-
-def _write_png(array: np.ndarray, path: Path) -> None:
-    tmp = path.with_name(path.name + ".part")
-    Image.fromarray(array).save(tmp, format="PNG")
-    os.replace(tmp, path)
 
 
 def _main_car(binary: np.ndarray, parts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -134,13 +129,11 @@ def fuse_source(cache: Path, source: str, images: Path, parts_dir: Path | None, 
                 target.unlink(missing_ok=True)
             continue
         report["kept"] += 1
-        _write_png(mask, targets[0])
-        _write_png(confidence, targets[1])
+        write_png(mask, targets[0])
+        write_png(confidence, targets[1])
         if not targets[2].is_symlink():
             targets[2].symlink_to(photo.resolve())
-    tmp = out / "report.json.part"
-    tmp.write_text(json.dumps(report, indent=1))
-    os.replace(tmp, out / "report.json")
+    write_atomic(json.dumps(report, indent=1).encode(), out / "report.json")
     return report
 
 

@@ -8,7 +8,6 @@ Photos are visited in a fixed shuffled order, so a partial run is a random sampl
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import time
@@ -18,12 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from tools.outdoor_labels import teachers
-
-
-def _write_png(array: np.ndarray, path: Path) -> None:
-    tmp = path.with_name(path.name + ".part")
-    Image.fromarray(array).save(tmp, format="PNG")
-    os.replace(tmp, path)
+from tools.outdoor_labels.files import write_png
 
 
 def _jobs(sources: list[tuple[str, Path]], seed: int) -> list[tuple[str, Path]]:
@@ -73,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             p = run_u2(rgb)
             if args.flip:
                 p = 0.5 * (p + run_u2(np.ascontiguousarray(rgb[:, ::-1]))[:, ::-1])
-            _write_png(np.round(p * 255).astype(np.uint8), targets["u2netp"])
+            write_png(np.round(p * 255).astype(np.uint8), targets["u2netp"])
         if not targets["isnet"].exists():
-            _write_png(np.round(run_isnet(rgb) * 255).astype(np.uint8), targets["isnet"])
+            write_png(np.round(run_isnet(rgb) * 255).astype(np.uint8), targets["isnet"])
         done += 1
         if done % 20 == 0:
             rate = (time.time() - start) / done
