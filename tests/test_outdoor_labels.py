@@ -123,3 +123,37 @@ def test_the_app_and_the_core_never_use_the_teachers():
     for path in [*(root / "core").rglob("*.py"), *(root / "maskingnet_app").rglob("*.py")]:
         text = path.read_text()
         assert "onnxruntime" not in text and "tools.outdoor_labels" not in text, path
+
+
+def test_a_composite_keeps_the_pasted_cars_exact_mask_where_the_old_car_stood():
+    from tools.outdoor_labels.composites import make_composite, paint_out
+
+    rng = np.random.default_rng(0)
+    background = np.full((120, 160, 3), 90, np.uint8)
+    old_car = np.zeros((120, 160), bool)
+    old_car[50:100, 30:130] = True
+    background[old_car] = (200, 30, 30)  # the outdoor car, to be painted out
+    car_rgb = np.zeros((60, 80, 3), np.uint8)
+    car_mask = np.zeros((60, 80), bool)
+    car_mask[20:50, 10:70] = True
+    car_rgb[car_mask] = (20, 20, 230)
+    photo, mask = make_composite(car_rgb, car_mask, background, old_car, rng)
+    assert photo.shape == background.shape and mask.shape == old_car.shape
+    ys, xs = np.nonzero(mask)
+    assert abs(ys.max() - 100) <= 8 and abs((xs.min() + xs.max()) / 2 - 80) <= 15  # stands where the old car stood
+    assert xs.max() - xs.min() >= 95  # and hides it
+    inside, outside = photo[mask], photo[~mask]
+    assert inside[:, 2].mean() > 150 and inside[:, 0].mean() < 60  # the car is the pasted car...
+    assert (outside[:, 0].astype(int) - outside[:, 1]).mean() < 60  # ...and the red car is painted out
+    assert not paint_out(background, old_car)[old_car].std(axis=0).max() > 40
+
+
+def test_composites_cover_every_car_so_the_split_by_car_holds():
+    from core.data import Sample
+    from tools.outdoor_labels.composites import _every_car
+
+    samples = [Sample(image=Path(f"{car}_{angle:02d}.jpg"), mask=Path("m.png"), group=car)
+               for car in ("aaa", "bbb", "ccc") for angle in range(1, 17)]
+    chosen = _every_car(samples, 4, seed=0)
+    assert sorted({s.group for s in chosen}) == ["aaa", "bbb", "ccc"] and len(chosen) == 12
+    assert _every_car(samples, 4, seed=0) == chosen and _every_car(samples, 40, seed=0) != []
