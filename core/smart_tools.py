@@ -44,6 +44,9 @@ CLASSIFY_SIDE = 384  # clicks tell the sides' colours apart at this size
 PART_SHARE = 0.25  # a region grown from a click stays under this share of the photo and half its side
 FILL_TOLERANCES = (3, 5, 8, 12, 18)  # colour steps (0..255 per channel) a click's region grows over
 MIN_BOX = 8  # pixels a side of the smallest box worth re-masking
+GRABCUT_SIDE = 480  # Car in Box's GrabCut works at most this many pixels a side
+GRABCUT_RING = 0.05  # share of the box's longer side around it that GrabCut learns the background from
+SURE_CAR = 250  # the model's probability (0..255) above which Car in Box keeps a car pixel for sure
 REFINE = "refine"  # a stroke that re-draws the edge under it, adding and removing
 LABELS = {BRUSH: "Smart Brush Stroke", ERASER: "Smart Eraser Stroke", REFINE: "Refine Edge Stroke"}
 
@@ -344,7 +347,8 @@ def region_values(guide: EdgeGuide, alpha: np.ndarray, x: float, y: float) -> tu
 
     The region is on the clicked side of the mask (car: it becomes background; background: it
     becomes car) and connected to the click: the whole connected part of that side when it is
-    small (a hole such as a window, a speck), else the pixels of the photo's colour around the
+    small (a hole such as a window, a speck) or apart from the side's main part (a patch of
+    background masked apart from the car), else the pixels of the photo's colour around the
     click (grown step by step while it stays a part, not the whole side), snapped to the edges.
     """
     height, width = alpha.shape
@@ -356,7 +360,7 @@ def region_values(guide: EdgeGuide, alpha: np.ndarray, x: float, y: float) -> tu
     same = (side == clicked).astype(np.uint8)
     small = SMALL_REGION_SHARE * height * width
     area, rect, part = _flood(same, None, (col, row), 0)
-    if area <= small:
+    if area <= small or _apart(same, area):  # a speck, a hole, a part apart from the main one
         values = alpha[rect.slices].copy()
         values[part] = 0 if clicked else 255
         return rect, values
@@ -372,6 +376,14 @@ def region_values(guide: EdgeGuide, alpha: np.ndarray, x: float, y: float) -> tu
     reach = (cv2.dilate(inner, np.ones((5, 5), np.uint8)) > 0) & (same[grown.slices] > 0)
     intent = cv2.erode(inner, np.ones((3, 3), np.uint8)) > 0
     return grown, snap(guide, alpha, grown, reach, add=not clicked, intent=intent, smoothing=2)
+
+
+def _apart(same: np.ndarray, area: int) -> bool:
+    """Whether a connected part of ``area`` pixels of the side ``same`` is not its largest part."""
+    if 2 * area > np.count_nonzero(same):
+        return False
+    _, _, stats, _ = cv2.connectedComponentsWithStats(same, connectivity=4)
+    return bool(stats[1:, cv2.CC_STAT_AREA].max() > area)
 
 
 def _flood(image: np.ndarray, blocked: np.ndarray | None, seed: tuple[int, int],
@@ -460,3 +472,63 @@ def box_values(segmenter: Segmenter, rgb: np.ndarray, rect: Rect, photo_alpha: n
     prediction = segmenter.predict(np.ascontiguousarray(rgb[crop.slices]), limit)
     inside = (slice(rect.top - crop.top, rect.bottom - crop.top), slice(rect.left - crop.left, rect.right - crop.left))
     return rect, prediction.mask[inside].astype(np.uint8) * 255
+
+
+# -- the car in a box ------------------------------------------------------------------------
+def car_in_box_values(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, *, iterations: int = 3) -> tuple[Rect, np.ndarray]:
+    """The car is inside ``rect``: (rect of the change, new alpha). Outside the box everything
+    becomes background; inside, a GrabCut seeded by the mask (probable car / background), the
+    model's confident car (sure car) and a ring of photo around the box (sure background) decides.
+
+    GrabCut works at most ``GRABCUT_SIDE`` pixels a side; only the parts where it differs from the
+    mask by more than that scale's resampling error change, so the mask's own edges stay where it
+    agrees. A box under ``MIN_BOX`` pixels a side raises ValueError.
+    """
+    height, width = alpha.shape
+    box = rect.clip(width, height)
+    if box.width < MIN_BOX or box.height < MIN_BOX:
+        raise ValueError(f"the box is too small: draw one at least {MIN_BOX} pixels a side around the car")
+    car = alpha >= 128
+    ring = max(4, int(GRABCUT_RING * max(box.width, box.height)))
+    work = Rect(box.left - ring, box.top - ring, box.right + ring, box.bottom + ring).clip(width, height)
+    scale = min(1.0, GRABCUT_SIDE / max(work.width, work.height))
+    size = (max(1, round(work.width * scale)), max(1, round(work.height * scale)))
+    seeds = np.where(car[work.slices], cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    if guide.probability is not None:
+        sure = car[work.slices] & (guide.probability[work.slices] >= SURE_CAR)
+        seeds[cv2.erode(sure.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0] = cv2.GC_FGD
+    inside = np.zeros((work.height, work.width), bool)
+    inside[box.top - work.top : box.bottom - work.top, box.left - work.left : box.right - work.left] = True
+    seeds[~inside] = cv2.GC_BGD
+    rgb = guide.rgb[work.slices]
+    if scale < 1.0:
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        seeds = cv2.resize(seeds, size, interpolation=cv2.INTER_NEAREST)
+    cut = np.ascontiguousarray(seeds)
+    if (cut == cv2.GC_BGD).all() or not np.isin(cut, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
+        found = np.zeros((work.height, work.width), bool)
+    else:
+        models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        cv2.grabCut(np.ascontiguousarray(rgb), cut, None, *models, iterations, cv2.GC_INIT_WITH_MASK)
+        found = np.isin(cut, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.float32)
+        if scale < 1.0:
+            found = cv2.resize(found, (work.width, work.height), interpolation=cv2.INTER_LINEAR)
+        found = (found >= 0.5) & inside
+    old = car[work.slices]
+    # only parts of the difference wider than the resampling error change (edges stay the mask's)
+    step = 2 * math.ceil(1 / scale) + 1
+    differ = (found != old).astype(np.uint8)
+    kept = cv2.morphologyEx(differ, cv2.MORPH_OPEN, np.ones((step, step), np.uint8)) > 0
+    change = _connected_to(differ > 0, kept)
+    values = alpha.copy()
+    values[~_rect_mask(box, height, width)] = 0
+    window = values[work.slices]
+    window[change & found] = 255
+    window[change & ~found] = 0
+    return Rect(0, 0, width, height), values
+
+
+def _rect_mask(rect: Rect, height: int, width: int) -> np.ndarray:
+    inside = np.zeros((height, width), bool)
+    inside[rect.slices] = True
+    return inside

@@ -8,7 +8,16 @@ import pytest
 
 from core.inference import Prediction
 from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect
-from core.smart_tools import REFINE, EdgeGuide, SmartStroke, box_values, guided_filter, region_values, smart_stroke
+from core.smart_tools import (
+    REFINE,
+    EdgeGuide,
+    SmartStroke,
+    box_values,
+    car_in_box_values,
+    guided_filter,
+    region_values,
+    smart_stroke,
+)
 
 H, W = 200, 300
 CAR_TOP = 120  # the car: a dark body below this row, on a light studio floor
@@ -146,6 +155,44 @@ def test_a_click_adds_a_missing_part_without_the_floor():
     editor.patch(*region_values(EdgeGuide(rgb), editor.alpha, 230, CAR_TOP + 15), "Flip Region")
     assert np.array_equal(editor.mask, truth)
     assert region_values(EdgeGuide(rgb), editor.alpha, -1, 5) is None
+
+
+def test_a_click_removes_a_large_patch_apart_from_the_car_whole():
+    rgb, truth = scene()
+    rng = np.random.default_rng(2)
+    rgb[:100, :] = np.clip(rng.normal((140, 150, 170), 30, (100, W, 3)), 0, 255).astype(np.uint8)  # a rough wall
+    mask = truth.copy()
+    mask[10:80, 20:180] = True  # 19 % of the photo, apart from the car (smaller): over the small-region share
+    editor = editor_of(mask)
+    editor.patch(*region_values(EdgeGuide(rgb), editor.alpha, 100, 50), "Flip Region")
+    assert np.array_equal(editor.mask, truth)
+
+
+def test_car_in_box_clears_outside_and_cuts_the_car_inside():
+    rgb, truth = scene()
+    mask = truth.copy()
+    mask[10:60, 10:80] = True  # a patch far from the car
+    mask[100:CAR_TOP, 60:240] = True  # a band of floor over the car's roof
+    mask[150:175, 100:160] = False  # and a hole in the body
+    probability = np.where(truth, 255, 30).astype(np.uint8)
+    rect, values = car_in_box_values(EdgeGuide(rgb, probability), mask.astype(np.uint8) * 255, Rect(30, 95, 270, 198))
+    editor = editor_of(mask)
+    editor.patch(rect, values, "Car in Box")
+    assert not editor.mask[:95].any() and editor.mask[truth].mean() > 0.99
+    assert (editor.mask != truth).sum() < 0.01 * truth.sum()
+    assert editor.undo_label == "Car in Box"
+    editor.undo()
+    assert np.array_equal(editor.mask, mask)
+
+
+def test_car_in_box_keeps_the_mask_s_own_edges_where_it_agrees():
+    rgb, truth = scene(noise=20)
+    mask = truth.copy()
+    mask[CAR_TOP - 1, 100:103] = True  # a one-pixel nick the user fixes with a brush, not a box
+    rect, values = car_in_box_values(EdgeGuide(rgb), mask.astype(np.uint8) * 255, Rect(20, 100, 280, 199))
+    assert np.array_equal(values[rect.slices] >= 128, mask)
+    with pytest.raises(ValueError, match="too small"):
+        car_in_box_values(EdgeGuide(rgb), mask.astype(np.uint8) * 255, Rect(10, 10, 14, 40))
 
 
 class FakeSegmenter:
