@@ -1,17 +1,22 @@
-"""Re-mask inside a box: the canvas's ``boxRequested`` becomes a task on the model service's
-worker (``core.smart_tools.box_values``), and its answer one undoable edit of that photo."""
+"""The box tools: the canvas's ``boxRequested`` becomes a task on the model service's worker,
+Re-mask in Box (``core.smart_tools.box_values``) or Car in Box (``car_in_box_values``), and its
+answer one undoable edit of that photo."""
 
 from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from core.mask_edit import Rect
-from core.smart_tools import MIN_BOX, box_values
+from core.smart_tools import MIN_BOX, box_values, car_in_box_values
 from maskingnet_app.canvas import Canvas
 from maskingnet_app.documents import PhotoDocument
+from maskingnet_app.editor_state import CAR_BOX
 from maskingnet_app.model_service import ModelService
+
+LABELS = {False: "Re-mask Box", True: "Car in Box"}
 
 
 class BoxRemasker(QObject):
@@ -24,7 +29,7 @@ class BoxRemasker(QObject):
                  edited: Callable[[PhotoDocument, Rect], None], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.canvas, self.service, self.current, self.edited = canvas, service, current, edited
-        self._jobs: dict[int, PhotoDocument] = {}
+        self._jobs: dict[int, tuple[PhotoDocument, bool, np.ndarray]] = {}
         canvas.boxRequested.connect(self.request)
         service.jobFinished.connect(self._on_finished)
         service.jobFailed.connect(lambda job, path, text: self._jobs.pop(job, None) and self.message.emit("error", text))
@@ -35,25 +40,37 @@ class BoxRemasker(QObject):
         return bool(self._jobs)
 
     def request(self, rect: Rect) -> int | None:
-        """Re-mask ``rect`` of the photo on show in the background; returns the job id."""
+        """Re-mask ``rect`` of the photo on show (Car in Box when that is the tool) in the
+        background; returns the job id."""
         document, display = self.current(), self.canvas.display
         if document is None or document.editor is None or display is None:
             return None
+        car = self.canvas.state.tool == CAR_BOX
         if not self.service.is_ready:
-            self.message.emit("warning", "No model to re-mask the box with")
+            self.message.emit("warning", "No model loaded to work on the box with")
             return None
         if rect.width < MIN_BOX or rect.height < MIN_BOX:
-            self.message.emit("info", f"Draw a box at least {MIN_BOX} pixels a side to re-mask it")
+            self.message.emit("info", f"Draw a box at least {MIN_BOX} pixels a side")
             return None
-        rgb, photo_alpha = display.rgb, display.photo_alpha
-        job = self.service.submit_task(document.path, lambda segmenter: box_values(segmenter, rgb, rect, photo_alpha))
-        self._jobs[job] = document
+        before = document.editor.alpha.copy()
+        if car:
+            guide = self.canvas.guide
+            task = lambda segmenter: car_in_box_values(guide, before, rect)  # noqa: E731
+        else:
+            rgb, photo_alpha = display.rgb, display.photo_alpha
+            task = lambda segmenter: box_values(segmenter, rgb, rect, photo_alpha)  # noqa: E731
+        job = self.service.submit_task(document.path, task)
+        self._jobs[job] = (document, car, before)
         return job
 
     def _on_finished(self, job: int, result: object) -> None:
-        document = self._jobs.pop(job, None)
-        if document is None or document.editor is None:
+        entry = self._jobs.pop(job, None)
+        if entry is None or entry[0].editor is None:
             return
-        rect = document.editor.patch(*result, "Re-mask Box")
-        if rect is not None:
-            self.edited(document, rect)
+        document, car, before = entry
+        rect, values = result
+        # only what the tool changed: edits made while it ran stay
+        values = np.where(values != before[rect.slices], values, document.editor.alpha[rect.slices])
+        changed = document.editor.patch(rect, values, LABELS[car])
+        if changed is not None:
+            self.edited(document, changed)

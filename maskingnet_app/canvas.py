@@ -6,8 +6,9 @@ current ``MaskEditor``. It talks outward only through signals.
 
 Mouse: left drag paints with the current tool, right drag with the other one (with Smart
 Edges on, the strokes snap to the photo's edges; Ctrl + drag is the plain brush); with the
-Flip Region tool a click flips the region under the pointer; with the Re-mask in Box tool a
-drag draws a box (``boxRequested`` on release). The wheel zooms around the pointer; space +
+Flip Region tool a click flips the region under the pointer; with the Re-mask in Box and Car in
+Box tools a drag draws a box (``boxRequested`` on release; Car in Box shades what will become
+background). The wheel zooms around the pointer; space +
 left drag or a middle drag pans. The edge-aware work is ``core.smart_tools``.
 """
 
@@ -17,13 +18,13 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QRegion, QWheelEvent
 from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QApplication, QLineEdit, QWidget
 
 from core.listing.presets import ListingSpec
 from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect
 from core.smart_tools import REFINE, EdgeGuide, SmartStroke, region_values
-from maskingnet_app.editor_state import BOX, REGION, STROKE_TOOLS, EditorState
+from maskingnet_app.editor_state import BOX_TOOLS, CAR_BOX, REGION, STROKE_TOOLS, EditorState
 from maskingnet_app.render import DisplayImage
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
@@ -346,6 +347,12 @@ class Canvas(QAbstractScrollArea):
         if self._notice:
             self._draw_notice(painter)
         if self._box is not None:
+            if self.state.tool == CAR_BOX:  # the preview: all outside the box becomes background
+                outside = QRegion(self.viewport().rect()).subtracted(QRegion(QRectF(*self._box).normalized().toAlignedRect()))
+                painter.save()
+                painter.setClipRegion(outside)
+                painter.fillRect(self.viewport().rect(), QColor(0, 0, 0, 110))
+                painter.restore()
             painter.setBrush(QColor(255, 255, 255, 40))
             for color, style in ((QColor(0, 0, 0, 220), Qt.PenStyle.SolidLine), (QColor(255, 255, 255), Qt.PenStyle.DashLine)):
                 painter.setPen(QPen(color, 1, style))
@@ -364,7 +371,7 @@ class Canvas(QAbstractScrollArea):
         return max(1.0, self.state.brush_size * self._zoom / 2)
 
     def _draw_brush_cursor(self, painter: QPainter, point: QPointF) -> None:
-        if self.state.tool in (REGION, BOX):  # a cross hair: these tools point, they do not paint
+        if self.state.tool in (REGION, *BOX_TOOLS):  # a cross hair: these tools point, they do not paint
             for color, width in ((QColor(0, 0, 0, 200), 3), (QColor(255, 255, 255, 230), 1)):
                 painter.setPen(QPen(color, width))
                 painter.drawLine(point + QPointF(-8, 0), point + QPointF(8, 0))
@@ -419,7 +426,7 @@ class Canvas(QAbstractScrollArea):
             tool = self.state.tool
             if tool == REGION:
                 self.flip_region(*self.widget_to_image(event.position()))
-            elif tool == BOX:
+            elif tool in BOX_TOOLS:
                 if button == Qt.MouseButton.LeftButton and self.editing_enabled:
                     self._box = (event.position(), event.position())
             else:
@@ -442,7 +449,10 @@ class Canvas(QAbstractScrollArea):
         elif self._box is not None:
             old = QRectF(*self._box).normalized().toAlignedRect()
             self._box = (self._box[0], position)
-            self.viewport().update(old.united(QRectF(*self._box).normalized().toAlignedRect()).adjusted(-3, -3, 3, 3))
+            if self.state.tool == CAR_BOX:
+                self.viewport().update()  # the shade outside the box moves too
+            else:
+                self.viewport().update(old.united(QRectF(*self._box).normalized().toAlignedRect()).adjusted(-3, -3, 3, 3))
         self._move_pointer(position)
         if self._display is not None:
             x, y = self.widget_to_image(position)

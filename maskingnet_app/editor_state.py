@@ -14,7 +14,9 @@ from core.smart_tools import REFINE
 from maskingnet_app import app_settings
 
 REGION, BOX = "region", "box"  # click to flip a region; drag a box to re-mask inside it
-TOOLS = (BRUSH, ERASER, REFINE, REGION, BOX)
+CAR_BOX = "car_box"  # drag a box around the car: outside it background, inside a GrabCut
+BOX_TOOLS = (BOX, CAR_BOX)
+TOOLS = (BRUSH, ERASER, REFINE, REGION, BOX, CAR_BOX)
 STROKE_TOOLS = (BRUSH, ERASER, REFINE)
 
 VIEW_MODES = ("overlay", "cutout", "mask", "original", "listing")

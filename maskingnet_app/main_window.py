@@ -41,7 +41,7 @@ from maskingnet_app import app_settings
 from maskingnet_app.actions import DEVICE_LABELS, build_menus, create_actions, shortcut_rows
 from maskingnet_app.canvas import Canvas
 from maskingnet_app.documents import PhotoDocument, PhotoStatus
-from maskingnet_app.editor_state import BOX, REGION, EditorState
+from maskingnet_app.editor_state import BOX, CAR_BOX, REGION, EditorState
 from maskingnet_app.export_controller import ExportController
 from maskingnet_app.help_dialogs import ShortcutsDialog, show_about
 from maskingnet_app.listing_dialog import remembered_spec
@@ -87,7 +87,7 @@ class MainWindow(QMainWindow):
         self.tools_bar.setObjectName("tools")
         self.tools_bar.setMovable(False)
         self.tools_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for name in ("tool_brush", "tool_eraser", "tool_refine", "tool_region", "tool_box", "smart_edges"):
+        for name in ("tool_brush", "tool_eraser", "tool_refine", "tool_region", "tool_box", "tool_car_box", "smart_edges"):
             self.tools_bar.addAction(self.actions[name])
         self.status = AppStatusBar(self.model_service)
         self.exports = ExportController(self.session, self)
@@ -220,6 +220,7 @@ class MainWindow(QMainWindow):
             "next_photo": lambda: self.photo_list.step(1), "previous_photo": lambda: self.photo_list.step(-1),
             "tool_brush": lambda: state.set("tool", BRUSH), "tool_eraser": lambda: state.set("tool", ERASER),
             "tool_region": lambda: state.set("tool", REGION), "tool_box": lambda: state.set("tool", BOX),
+            "tool_car_box": lambda: state.set("tool", CAR_BOX),
             "tool_refine": lambda: state.set("tool", REFINE),
             "smart_edges": lambda: state.set("smart", a["smart_edges"].isChecked()),
             "brush_bigger": lambda: state.step_brush_size(1), "brush_smaller": lambda: state.step_brush_size(-1),

@@ -1,5 +1,6 @@
 """The smart tools in the editor, offscreen: Smart Edges strokes (Ctrl: the plain brush), Flip
-Region clicks and Re-mask in Box drags are one undo step each and saved like brush strokes."""
+Region clicks, Re-mask in Box and Car in Box drags are one undo step each and saved like brush
+strokes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from test_smart_tools import CAR_TOP, scene
 from core.mask_edit import MaskEditor, Rect
 from core.smart_tools import REFINE
 from maskingnet_app.canvas import Canvas
-from maskingnet_app.editor_state import BOX, REGION, EditorState
+from maskingnet_app.editor_state import BOX, CAR_BOX, REGION, EditorState
 
 
 @pytest.fixture
@@ -93,6 +94,22 @@ def test_a_box_drag_previews_and_asks_for_a_re_mask(qtbot, canvas):
     assert canvas.box_rect() is None
 
 
+def test_a_car_box_drag_shades_what_becomes_background(qtbot, canvas):
+    _, truth = scene()
+    show_scene(canvas, truth)
+    canvas.state.set("tool", CAR_BOX)
+    viewport = canvas.viewport()
+    inside, outside = widget_point(canvas, 150, 150), widget_point(canvas, 20, 20)
+    before = viewport.grab().toImage()
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(canvas, 100, 100))
+    QTest.mouseMove(viewport, widget_point(canvas, 200, 180))
+    during = viewport.grab().toImage()
+    assert during.pixelColor(outside).lightness() < before.pixelColor(outside).lightness() - 40, "outside is shaded"
+    assert during.pixelColor(inside).lightness() >= before.pixelColor(inside).lightness() - 5, "inside is not"
+    with qtbot.waitSignal(canvas.boxRequested):
+        QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(canvas, 200, 180))
+
+
 def test_window_box_and_region_edits_are_undoable_and_saved(qtbot, tiny_checkpoint, tmp_path):
     window = make_window(qtbot, tiny_checkpoint)
     try:
@@ -120,8 +137,17 @@ def test_window_box_and_region_edits_are_undoable_and_saved(qtbot, tiny_checkpoi
             drag(window.canvas, [(x, y)])
         assert editor.undo_label == "Flip Region"
         assert window.actions["undo"].text() == "&Undo Flip Region"
+
+        window.actions["tool_car_box"].trigger()
+        assert window.state.tool == CAR_BOX
+        with qtbot.waitSignal(window.correctionSaved, timeout=MASK_TIMEOUT_MS):
+            drag(window.canvas, [(30, 30), (250, 170)])
+        assert editor.undo_label == "Car in Box" and not messages
+        assert not editor.mask[:25].any() and not editor.mask[:, :25].any(), "outside the box is background"
+        window.actions["undo"].trigger()
         window.actions["undo"].trigger()
         assert editor.undo_label == "Re-mask Box"
+
         window.actions["smart_edges"].trigger()
         assert not window.state.smart
     finally:
