@@ -44,6 +44,9 @@ CLASSIFY_SIDE = 384  # clicks tell the sides' colours apart at this size
 PART_SHARE = 0.25  # a region grown from a click stays under this share of the photo and half its side
 FILL_TOLERANCES = (3, 5, 8, 12, 18)  # colour steps (0..255 per channel) a click's region grows over
 MIN_BOX = 8  # pixels a side of the smallest box worth re-masking
+EDGE_SNAP_SHARE, EDGE_SNAP_EPS = 1 / 128, 1e-3  # Snap Edges' filter radius (share of the longer side), its edge term
+EDGE_SNAP_PASSES = 2  # Snap Edges filters this many times: an edge a few pixels off comes all the way
+SNAP_RADIUS = 24  # a stroke of a wider brush is snapped on a copy of the photo halved until it is not
 GRABCUT_SIDE = 480  # Car in Box's GrabCut works at most this many pixels a side
 GRABCUT_RING = 0.05  # share of the box's longer side around it that GrabCut learns the background from
 SURE_CAR = 250  # the model's probability (0..255) above which Car in Box keeps a car pixel for sure
@@ -66,6 +69,7 @@ class EdgeGuide:
         self._index: np.ndarray | None = None
         self._prior: np.ndarray | None = None
         self._small: EdgeGuide | None = None
+        self._levels: dict[int, EdgeGuide] = {}
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -99,6 +103,17 @@ class EdgeGuide:
                 size = (max(1, round(width * scale)), max(1, round(height * scale)))
                 self._small = EdgeGuide(cv2.resize(self.rgb, size, interpolation=cv2.INTER_AREA))
         return self._small
+
+    def level(self, level: int) -> EdgeGuide:
+        """The photo (and probability) at 1 / 2**level of its size, made on first use."""
+        if level <= 0:
+            return self
+        if level not in self._levels:
+            height, width = self.shape
+            size = (max(1, width >> level), max(1, height >> level))
+            probability = None if self.probability is None else cv2.resize(self.probability, size, interpolation=cv2.INTER_AREA)
+            self._levels[level] = EdgeGuide(cv2.resize(self.rgb, size, interpolation=cv2.INTER_AREA), probability)
+        return self._levels[level]
 
     @property
     def prior(self) -> np.ndarray | None:
@@ -252,7 +267,17 @@ def stroke_values(guide: EdgeGuide, alpha: np.ndarray, points: list[tuple[float,
 
     ``add`` None re-draws the edge in both directions (``refine``). Whether the user overrides
     the colours (see ``snap``) is decided on ``before``, the alpha before the stroke began
-    (default: ``alpha``): a stroke's own changes do not count."""
+    (default: ``alpha``): a stroke's own changes do not count. A brush wider than
+    ``SNAP_RADIUS`` is snapped on a copy of the photo halved until it is not (``_coarse_stroke``):
+    its cost stays that of a ``SNAP_RADIUS`` brush, its edge is as fine as that copy."""
+    level = max(0, int(math.floor(math.log2(max(radius, 1.0) / SNAP_RADIUS))))
+    if level:
+        return _coarse_stroke(guide, alpha, points, radius, level, add=add, before=before)
+    return _stroke_window(guide, alpha, points, radius, add=add, before=before)
+
+
+def _stroke_window(guide: EdgeGuide, alpha: np.ndarray, points: list[tuple[float, float]], radius: float,
+                   *, add: bool | None, before: np.ndarray | None) -> tuple[Rect, np.ndarray] | None:
     height, width = alpha.shape
     reach_px = radius + _margin(radius)
     xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -271,6 +296,52 @@ def stroke_values(guide: EdgeGuide, alpha: np.ndarray, points: list[tuple[float,
         return rect, refine(guide, alpha, rect, reach, smoothing=_smoothing(radius))
     override = overrides_colours(guide, alpha if before is None else before, rect, reach, add=add)
     return rect, snap(guide, alpha, rect, reach, add=add, intent=intent, smoothing=_smoothing(radius), override=override)
+
+
+def _coarse_stroke(guide: EdgeGuide, alpha: np.ndarray, points: list[tuple[float, float]], radius: float,
+                   level: int, *, add: bool | None, before: np.ndarray | None) -> tuple[Rect, np.ndarray] | None:
+    """``stroke_values`` worked out on ``guide.level(level)``: the window of the mask is scaled
+    down, snapped there, and what changed is scaled back up, inside the stroke's full-size reach."""
+    height, width = alpha.shape
+    scale = 1 << level
+    reach_px = radius + (_margin(radius / scale) + 3) * scale  # holds the small stroke's own window
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    # the window in whole cells of the small copy, so that both sizes cover the same pixels
+    rect = Rect(int(min(xs) - reach_px) // scale * scale, int(min(ys) - reach_px) // scale * scale,
+                -(-int(max(xs) + reach_px + 2) // scale) * scale,
+                -(-int(max(ys) + reach_px + 2) // scale) * scale).clip(width >> level << level, height >> level << level)
+    if rect.empty:
+        return None
+    small_guide = guide.level(level)
+    small_rect = Rect(rect.left // scale, rect.top // scale, rect.right // scale, rect.bottom // scale)
+    size = (small_rect.width, small_rect.height)
+
+    def shrink(mask: np.ndarray) -> np.ndarray:
+        canvas = np.zeros(small_guide.shape, np.uint8)  # only the window is read
+        canvas[small_rect.slices] = cv2.resize(mask[rect.slices], size, interpolation=cv2.INTER_AREA)
+        return canvas
+
+    small_alpha = shrink(alpha)
+    small_points = [((x + 0.5) / scale - 0.5, (y + 0.5) / scale - 0.5) for x, y in points]
+    found = _stroke_window(small_guide, small_alpha, small_points, radius / scale, add=add,
+                           before=None if before is None else shrink(before))
+    if found is None:
+        return None
+    small_found, small_values = found
+    small_alpha[small_found.slices] = small_values
+    car_after = cv2.resize(small_alpha[small_rect.slices].astype(np.float32), (rect.width, rect.height),
+                           interpolation=cv2.INTER_LINEAR) >= 128
+    reach = np.zeros((rect.height, rect.width), np.uint8)
+    for start, end in zip(points, points[1:] or points):
+        cv2.line(reach, (round(start[0] - rect.left), round(start[1] - rect.top)),
+                 (round(end[0] - rect.left), round(end[1] - rect.top)), 1, max(1, round(2 * radius)))
+    values = alpha[rect.slices].copy()
+    car, reach = values >= 128, reach > 0
+    if add is not False:
+        values[reach & car_after & ~car] = 255
+    if add is not True:
+        values[reach & ~car_after & car] = 0
+    return rect, values
 
 
 def _margin(radius: float) -> int:
@@ -329,7 +400,21 @@ class SmartStroke:
 
     def _piece(self, points: list[tuple[float, float]]) -> Rect | None:
         found = stroke_values(self.guide, self.editor.alpha, points, self.radius, add=self.add, before=self._before)
-        return None if found is None else self.editor.stroke_patch(*found)
+        if found is None:
+            return None
+        rect, values = found
+        return self.editor.stroke_patch(*_changed(rect, values, self.editor.alpha))
+
+
+def _changed(rect: Rect, values: np.ndarray, alpha: np.ndarray) -> tuple[Rect, np.ndarray]:
+    """``(rect, values)`` cut down to the bounding box of the pixels that differ from ``alpha``
+    (an empty rect when none do): what a repaint needs."""
+    differ = values != alpha[rect.slices]
+    rows, cols = np.flatnonzero(differ.any(axis=1)), np.flatnonzero(differ.any(axis=0))
+    if not len(rows):
+        return Rect(rect.left, rect.top, rect.left, rect.top), values[:0, :0]
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    return Rect(rect.left + left, rect.top + top, rect.left + right, rect.top + bottom), values[top:bottom, left:right]
 
 
 def smart_stroke(editor: MaskEditor, guide: EdgeGuide, tool: str, size: float,
@@ -532,3 +617,27 @@ def _rect_mask(rect: Rect, height: int, width: int) -> np.ndarray:
     inside = np.zeros((height, width), bool)
     inside[rect.slices] = True
     return inside
+
+
+# -- snap every edge at once ------------------------------------------------------------------
+def snap_edges_values(guide: EdgeGuide, alpha: np.ndarray, *, radius: int | None = None) -> tuple[Rect, np.ndarray]:
+    """The whole outline of the mask snapped to the photo's edges at once: (rect, new alpha).
+
+    The mask is smoothed by a guided filter whose guide is the photo (``radius``, default
+    ``EDGE_SNAP_SHARE`` of the photo's longer side) and thresholded at a half, ``EDGE_SNAP_PASSES``
+    times: an edge that runs beside the photo's edge moves onto it, ragged rims smooth out along
+    the photo's lines. Only pixels within ``radius`` of the mask's outline change.
+    """
+    height, width = alpha.shape
+    radius = radius or max(2, round(EDGE_SNAP_SHARE * max(height, width)))
+    car = alpha >= 128
+    gray = cv2.cvtColor(guide.rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    snapped = car
+    for _ in range(EDGE_SNAP_PASSES):
+        snapped = guided_filter(gray, snapped.astype(np.float32), radius, EDGE_SNAP_EPS) >= 0.5
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    outline = cv2.morphologyEx(car.astype(np.uint8), cv2.MORPH_GRADIENT, kernel) > 0
+    values = alpha.copy()
+    values[outline & snapped & ~car] = 255
+    values[outline & ~snapped & car] = 0
+    return Rect(0, 0, width, height), values
