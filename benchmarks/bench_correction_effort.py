@@ -42,11 +42,23 @@ from core.data import find_samples  # noqa: E402
 from core.imageio import read_mask, read_photo  # noqa: E402
 from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect  # noqa: E402
 from core.metrics import dice  # noqa: E402
-from core.smart_tools import REFINE, EdgeGuide, box_values, region_values, smart_stroke  # noqa: E402
+from core.smart_tools import (  # noqa: E402
+    REFINE,
+    EdgeGuide,
+    box_values,
+    car_in_box_values,
+    region_values,
+    smart_stroke,
+    snap_edges_values,
+)
 
 TARGETS = (0.99, 0.995)
+SIZED = ("plain stroke", "smart stroke", "refine stroke")  # actions tried at each of the user's brush radii
+ONCE = ("car box",)  # actions tried as the first one only: a box around the whole car is where a user starts
 MAX_ACTIONS = 20
 BOX_MIN_SHARE = 0.08  # the simulated user boxes regions at least this share of the photo's longer side
+WIDEST = 0.08  # the widest brush radius the user picks, a share of the photo's longer side
+CAR_BOX_MARGIN = 0.03  # the user's box around the car: the car's extent and this share of it around
 
 
 @dataclass
@@ -104,6 +116,14 @@ def middle(region: np.ndarray, step: float) -> list[tuple[float, float]]:
     return path
 
 
+def radii(region: np.ndarray, radius: float, longest: int) -> list[float]:
+    """The brush radii a user tries on ``region``: the usual one and, when the region is much
+    thinner or wider, one that fits its width (what the user sees; same for both users)."""
+    distance = cv2.distanceTransform(np.pad(region, 1).astype(np.uint8), cv2.DIST_L2, 3)
+    fitted = min(max(1.0, float(distance.max()) - 0.5), WIDEST * longest)  # a brush as wide as the region
+    return [radius] if abs(fitted - radius) <= 0.2 * radius else [radius, fitted]
+
+
 def plain_action(editor: MaskEditor, region: Region, radius: float, **_) -> None:
     editor.begin_stroke(region.tool, 2 * radius)
     for x, y in middle(region.pixels, radius):
@@ -111,7 +131,7 @@ def plain_action(editor: MaskEditor, region: Region, radius: float, **_) -> None
     editor.end_stroke()
 
 
-def smart_actions(guide: EdgeGuide, segmenter, photo_alpha, use_box: bool) -> dict:
+def smart_actions(guide: EdgeGuide, segmenter, photo_alpha, use_box: bool, car_box: Rect | None) -> dict:
     def stroke(editor: MaskEditor, region: Region, radius: float) -> None:
         smart_stroke(editor, guide, region.tool, 2 * radius, middle(region.pixels, radius))
 
@@ -132,13 +152,32 @@ def smart_actions(guide: EdgeGuide, segmenter, photo_alpha, use_box: bool) -> di
         rect = Rect(int(cols.min()) - pad, int(rows.min()) - pad, int(cols.max()) + pad + 1, int(rows.max()) + pad + 1)
         editor.patch(*box_values(segmenter, guide.rgb, rect, photo_alpha), "Re-mask Box")
 
-    actions = {"smart stroke": stroke, "refine stroke": refine, "click": click}
+    def car(editor: MaskEditor, region: Region, radius: float) -> None:
+        editor.patch(*car_in_box_values(guide, editor.alpha, car_box), "Car in Box")
+
+    def edges(editor: MaskEditor, region: Region, radius: float) -> None:
+        editor.patch(*snap_edges_values(guide, editor.alpha), "Snap Edges")
+
+    actions = {"plain stroke": plain_action, "smart stroke": stroke, "refine stroke": refine, "click": click,
+               "snap edges": edges}
     if use_box:
         actions["box"] = box
+    if car_box is not None:
+        actions["car box"] = car
     return actions
 
 
-def correct(mask: np.ndarray, truth: np.ndarray, actions: dict, radius: float) -> Run:
+def user_car_box(truth: np.ndarray) -> Rect | None:
+    """The box a user draws around the car they see: its extent and a small margin."""
+    rows, cols = np.nonzero(truth)
+    if not len(rows):
+        return None
+    pad = int(CAR_BOX_MARGIN * max(np.ptp(rows), np.ptp(cols))) + 2
+    return Rect(int(cols.min()) - pad, int(rows.min()) - pad, int(cols.max()) + pad + 1,
+                int(rows.max()) + pad + 1).clip(truth.shape[1], truth.shape[0])
+
+
+def correct(mask: np.ndarray, truth: np.ndarray, actions: dict, radius: float, *, fit: bool = True) -> Run:
     """The simulated user with the given actions (name -> function(editor, region, radius))."""
     editor = MaskEditor(mask)
     run = Run()
@@ -156,13 +195,17 @@ def correct(mask: np.ndarray, truth: np.ndarray, actions: dict, radius: float) -
             break
         region = regions[0]
         best: tuple[float, str, np.ndarray | None] = (score, "", None)
+        sizes = radii(region.pixels, radius, max(truth.shape)) if fit else [radius]
         for name, action in actions.items():
-            action(editor, region, radius)
-            if editor.can_undo:  # the action changed something: look, then take it back
-                after = dice(editor.mask, truth)
-                if after > best[0]:
-                    best = (after, name, editor.alpha.copy())
-                editor.undo()
+            if name in ONCE and done:
+                continue
+            for size in sizes if name in SIZED else sizes[:1]:
+                action(editor, region, size)
+                if editor.can_undo:  # the action changed something: look, then take it back
+                    after = dice(editor.mask, truth)
+                    if after > best[0]:
+                        best = (after, name, editor.alpha.copy())
+                    editor.undo()
         done += 1
         if best[2] is None:
             skip.append(centre(region.pixels))
@@ -194,6 +237,9 @@ def main() -> int:
                         help="paste the cars onto core/composite.py backgrounds (the outdoor stand-in)")
     parser.add_argument("--radius", type=float, default=0.0, help="brush radius in pixels (default: 1%% of the longer side)")
     parser.add_argument("--no-box", action="store_true", help="leave re-mask inside a box out of the smart tools")
+    parser.add_argument("--fixed-radius", action="store_true",
+                        help="one brush radius for every region (default: also one that fits the region's width)")
+    parser.add_argument("--no-car-box", action="store_true", help="leave Car in Box out of the smart tools")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
@@ -222,8 +268,10 @@ def main() -> int:
         prediction = segmenter.predict(photo.rgb, photo.alpha)
         radius = args.radius or max(2.0, 0.01 * max(truth.shape))
         guide = EdgeGuide(photo.rgb, prediction.probability)
-        plain = correct(prediction.mask, truth, {"plain stroke": plain_action}, radius)
-        smart = correct(prediction.mask, truth, smart_actions(guide, segmenter, photo.alpha, not args.no_box), radius)
+        plain = correct(prediction.mask, truth, {"plain stroke": plain_action}, radius, fit=not args.fixed_radius)
+        car_box = None if args.no_car_box else user_car_box(truth)
+        smart = correct(prediction.mask, truth, smart_actions(guide, segmenter, photo.alpha, not args.no_box, car_box),
+                        radius, fit=not args.fixed_radius)
         plain_runs.append(plain)
         smart_runs.append(smart)
         used = ", ".join(f"{k} {v}" for k, v in sorted(smart.tools.items()))
