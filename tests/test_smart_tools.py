@@ -61,6 +61,20 @@ def test_a_sloppy_smart_stroke_along_the_sill_gives_a_clean_edge():
     assert np.array_equal(smart.mask, mask) and not smart.can_undo
 
 
+def test_a_wide_smart_stroke_snaps_on_a_smaller_copy_and_stays_in_its_reach():
+    rgb, truth = scene()
+    rgb, truth = np.repeat(np.repeat(rgb, 4, 0), 4, 1), np.repeat(np.repeat(truth, 4, 0), 4, 1)  # 800 x 1200
+    top = 4 * CAR_TOP
+    mask = truth.copy()
+    mask[top : top + 40, 300:900] = False  # a 40-pixel strip missed along the roof
+    editor = editor_of(mask)
+    guide = EdgeGuide(rgb)
+    smart_stroke(editor, guide, BRUSH, 200, [(300.0 + x, top + 10.0) for x in range(0, 601, 20)])
+    assert set(guide._levels) == {2}, "a 200-pixel brush snaps on the quarter-size copy"
+    assert (editor.mask != truth)[:, 330:870].sum() < 0.02 * 40 * 540, "the strip is filled to the edge"
+    assert not (editor.mask & ~truth).any(), "not beyond it"
+
+
 def test_the_smart_eraser_removes_a_floor_patch_but_not_the_body():
     rgb, truth = scene()
     mask = truth.copy()
