@@ -46,6 +46,7 @@ FILL_TOLERANCES = (3, 5, 8, 12, 18)  # colour steps (0..255 per channel) a click
 MIN_BOX = 8  # pixels a side of the smallest box worth re-masking
 EDGE_SNAP_SHARE, EDGE_SNAP_EPS = 1 / 128, 1e-3  # Snap Edges' filter radius (share of the longer side), its edge term
 EDGE_SNAP_PASSES = 2  # Snap Edges filters this many times: an edge a few pixels off comes all the way
+EDGE_SNAP_SIDE = 640  # Snap Edges filters a halved copy of a photo over this many pixels a side
 SNAP_RADIUS = 24  # a stroke of a wider brush is snapped on a copy of the photo halved until it is not
 GRABCUT_SIDE = 480  # Car in Box's GrabCut works at most this many pixels a side
 GRABCUT_RING = 0.05  # share of the box's longer side around it that GrabCut learns the background from
@@ -128,16 +129,8 @@ class EdgeGuide:
 def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """He et al.'s guided filter, one-channel ``guide`` (float32, about 0..1): ``source``
     smoothed, except across the guide's edges."""
-    size = (2 * radius + 1, 2 * radius + 1)
-
-    def box(a: np.ndarray) -> np.ndarray:
-        return cv2.boxFilter(a, -1, size, borderType=cv2.BORDER_REFLECT)
-
-    mean_i, mean_p = box(guide), box(source)
-    var_i = box(guide * guide) - mean_i * mean_i
-    a = (box(guide * source) - mean_i * mean_p) / (var_i + eps)
-    b = mean_p - a * mean_i
-    return box(a) * guide + box(b)
+    a, b = _guided_coefficients(guide, source, radius, eps)
+    return a * guide + b
 
 
 def _principal_guide(rgb: np.ndarray) -> np.ndarray:
@@ -626,18 +619,50 @@ def snap_edges_values(guide: EdgeGuide, alpha: np.ndarray, *, radius: int | None
     The mask is smoothed by a guided filter whose guide is the photo (``radius``, default
     ``EDGE_SNAP_SHARE`` of the photo's longer side) and thresholded at a half, ``EDGE_SNAP_PASSES``
     times: an edge that runs beside the photo's edge moves onto it, ragged rims smooth out along
-    the photo's lines. Only pixels within ``radius`` of the mask's outline change.
+    the photo's lines. Only pixels within ``radius`` of the mask's outline change. A photo over
+    ``EDGE_SNAP_SIDE`` pixels a side is filtered on a halved copy, and the last pass's linear
+    model (He's fast guided filter) is applied to the full-size photo: the edges stay full-size.
     """
     height, width = alpha.shape
     radius = radius or max(2, round(EDGE_SNAP_SHARE * max(height, width)))
+    level = max(0, math.ceil(math.log2(max(height, width) / EDGE_SNAP_SIDE)))
+    small = guide.level(level)
+    small_radius = max(1, round(radius / (1 << level)))
     car = alpha >= 128
-    gray = cv2.cvtColor(guide.rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    snapped = car
-    for _ in range(EDGE_SNAP_PASSES):
-        snapped = guided_filter(gray, snapped.astype(np.float32), radius, EDGE_SNAP_EPS) >= 0.5
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    outline = cv2.morphologyEx(car.astype(np.uint8), cv2.MORPH_GRADIENT, kernel) > 0
-    values = alpha.copy()
-    values[outline & snapped & ~car] = 255
-    values[outline & ~snapped & car] = 0
-    return Rect(0, 0, width, height), values
+    gray = cv2.cvtColor(small.rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    size = (gray.shape[1], gray.shape[0])
+    mask = car.astype(np.float32) if not level else cv2.resize(car.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    for _ in range(EDGE_SNAP_PASSES - 1):
+        mask = (guided_filter(gray, mask, small_radius, EDGE_SNAP_EPS) >= 0.5).astype(np.float32)
+    a, b = _guided_coefficients(gray, mask, small_radius, EDGE_SNAP_EPS)
+    # the band within ``radius`` of the outline, and the rect that holds it
+    square = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    band = cv2.morphologyEx(car.astype(np.uint8), cv2.MORPH_GRADIENT, square) > 0
+    rows, cols = np.flatnonzero(band.any(axis=1)), np.flatnonzero(band.any(axis=0))
+    if not len(rows):
+        return Rect(0, 0, 0, 0), alpha[:0, :0].copy()
+    rect = Rect(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+    if level:
+        a, b = (cv2.resize(c, (width, height), interpolation=cv2.INTER_LINEAR)[rect.slices] for c in (a, b))
+        full_gray = cv2.cvtColor(guide.rgb[rect.slices], cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    else:
+        a, b, full_gray = a[rect.slices], b[rect.slices], gray[rect.slices]
+    snapped = a * full_gray + b >= 0.5
+    values = alpha[rect.slices].copy()
+    inside, near = car[rect.slices], band[rect.slices]
+    values[near & snapped & ~inside] = 255
+    values[near & ~snapped & inside] = 0
+    return rect, values
+
+
+def _guided_coefficients(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The guided filter's mean linear model (a, b): ``a * guide + b`` is ``guided_filter``'s output,
+    and a and b, being smooth, may be scaled up to filter a larger copy of the guide."""
+    size = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, -1, size, borderType=cv2.BORDER_REFLECT)
+
+    mean_i, mean_p = box(guide), box(source)
+    a = (box(guide * source) - mean_i * mean_p) / (box(guide * guide) - mean_i * mean_i + eps)
+    return box(a), box(mean_p - a * mean_i)
