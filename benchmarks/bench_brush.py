@@ -7,8 +7,9 @@ repaints the whole viewport (the brief's worst case). The pointer moves 6 screen
 dab, as a quick stroke does.
 
 The smart tools (``core.smart_tools``) follow: the Smart Edges brush per pointer event (its
-live, snapped preview) and at the release (the stroke's last piece and its commit), and a
-Flip Region click, each with the repaint of the rectangle it changed. Pass a real photo
+live, snapped preview) and at the release (the stroke's last piece and its commit), a Flip
+Region click, each with the repaint of the rectangle it changed, the Snap Edges command (with
+its repaint) and Car in Box's work on the model worker. Pass a real photo
 (``--photo``): on the synthetic one the edges are random blocks.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/bench_brush.py [--dabs 300] [--photo PATH] [--no-plain]
@@ -30,8 +31,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QPointF, QRect  # noqa: E402, TID251
 from PySide6.QtWidgets import QApplication  # noqa: E402, TID251
 
-from core.mask_edit import BRUSH, MaskEditor  # noqa: E402
-from core.smart_tools import REFINE  # noqa: E402
+from core.mask_edit import BRUSH, MaskEditor, Rect  # noqa: E402
+from core.smart_tools import REFINE, car_in_box_values, snap_edges_values  # noqa: E402
 from maskingnet_app.canvas import Canvas  # noqa: E402
 from maskingnet_app.editor_state import EditorState  # noqa: E402
 
@@ -139,7 +140,27 @@ def main() -> int:
     canvas.set_photo(rgb, None, MaskEditor(alpha))
     app.processEvents()
     print(f"{'Flip Region click, fit':41} {median_p95(clicks(canvas, alpha))}")
+    print(f"{'Snap Edges (command, repaint), fit':41} {median_p95(whole_mask(canvas, snap=True))}")
+    print(f"{'Car in Box (on the worker), fit':41} {median_p95(whole_mask(canvas, snap=False))}")
     return 0
+
+
+def whole_mask(canvas: Canvas, snap: bool, repeats: int = 5) -> list[float]:
+    """Snap Edges as the menu command runs it (the edit and the repaint of what it changed), or
+    Car in Box's work on the model worker (a box around the drawn car), each then undone."""
+    times = []
+    for _ in range(repeats):
+        tick = time.perf_counter()
+        if snap:
+            rect = canvas.editor.patch(*snap_edges_values(canvas.guide, canvas.editor.alpha), "Snap Edges")
+            canvas.refresh(rect)
+            canvas.viewport().repaint()
+        else:
+            car_in_box_values(canvas.guide, canvas.editor.alpha.copy(), Rect(340, 240, 1560, 1060))
+        times.append((time.perf_counter() - tick) * 1000)
+        if snap and rect is not None:
+            canvas.editor.undo()
+    return times
 
 
 def plain_rows(app: QApplication, canvas: Canvas, state: EditorState, rgb: np.ndarray, alpha: np.ndarray, dabs: int) -> None:

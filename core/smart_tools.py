@@ -48,7 +48,7 @@ EDGE_SNAP_SHARE, EDGE_SNAP_EPS = 1 / 128, 1e-3  # Snap Edges' filter radius (sha
 EDGE_SNAP_PASSES = 2  # Snap Edges filters this many times: an edge a few pixels off comes all the way
 EDGE_SNAP_SIDE = 640  # Snap Edges filters a halved copy of a photo over this many pixels a side
 SNAP_RADIUS = 24  # a stroke of a wider brush is snapped on a copy of the photo halved until it is not
-GRABCUT_SIDE = 480  # Car in Box's GrabCut works at most this many pixels a side
+GRABCUT_SIDE = 320  # Car in Box's GrabCut works at most this many pixels a side
 GRABCUT_RING = 0.05  # share of the box's longer side around it that GrabCut learns the background from
 SURE_CAR = 250  # the model's probability (0..255) above which Car in Box keeps a car pixel for sure
 REFINE = "refine"  # a stroke that re-draws the edge under it, adding and removing
@@ -553,7 +553,7 @@ def box_values(segmenter: Segmenter, rgb: np.ndarray, rect: Rect, photo_alpha: n
 
 
 # -- the car in a box ------------------------------------------------------------------------
-def car_in_box_values(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, *, iterations: int = 3) -> tuple[Rect, np.ndarray]:
+def car_in_box_values(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, *, iterations: int = 2) -> tuple[Rect, np.ndarray]:
     """The car is inside ``rect``: (rect of the change, new alpha). Outside the box everything
     becomes background; inside, a GrabCut seeded by the mask (probable car / background), the
     model's confident car (sure car) and a ring of photo around the box (sure background) decides.
