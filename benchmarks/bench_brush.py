@@ -32,7 +32,8 @@ from PySide6.QtCore import QPointF, QRect  # noqa: E402, TID251
 from PySide6.QtWidgets import QApplication  # noqa: E402, TID251
 
 from core.mask_edit import BRUSH, MaskEditor, Rect  # noqa: E402
-from core.smart_tools import REFINE, car_in_box_values, snap_edges_values  # noqa: E402
+from core.smart_tools import REFINE  # noqa: E402
+from core.smart_whole import car_in_box_values, snap_edges_values  # noqa: E402
 from maskingnet_app.canvas import Canvas  # noqa: E402
 from maskingnet_app.editor_state import EditorState  # noqa: E402
 

@@ -42,15 +42,8 @@ from core.data import find_samples  # noqa: E402
 from core.imageio import read_mask, read_photo  # noqa: E402
 from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect  # noqa: E402
 from core.metrics import dice  # noqa: E402
-from core.smart_tools import (  # noqa: E402
-    REFINE,
-    EdgeGuide,
-    box_values,
-    car_in_box_values,
-    region_values,
-    smart_stroke,
-    snap_edges_values,
-)
+from core.smart_tools import REFINE, EdgeGuide, box_values, region_values, smart_stroke  # noqa: E402
+from core.smart_whole import car_in_box_values, snap_edges_values  # noqa: E402
 
 TARGETS = (0.99, 0.995)
 SIZED = ("plain stroke", "smart stroke", "refine stroke")  # actions tried at each of the user's brush radii

@@ -1,6 +1,7 @@
 """Edge-aware corrections: a smart brush / eraser that snaps to the photo's edges, a Refine Edge
 stroke that re-draws the edge under it, a click that flips the wrongly masked region it falls
-in, and re-masking inside a box. Never imports Qt.
+in, and re-masking inside a box (the tools that act on the whole mask at once, Car in Box and
+Snap Edges, are ``core.smart_whole``). Never imports Qt.
 
 The labeller (``snap``, ``refine``): in a window around the edit, each pixel gets a score, the
 log-odds of car, from colour histograms of car and background learnt from the mask's own pixels
@@ -44,13 +45,7 @@ CLASSIFY_SIDE = 384  # clicks tell the sides' colours apart at this size
 PART_SHARE = 0.25  # a region grown from a click stays under this share of the photo and half its side
 FILL_TOLERANCES = (3, 5, 8, 12, 18)  # colour steps (0..255 per channel) a click's region grows over
 MIN_BOX = 8  # pixels a side of the smallest box worth re-masking
-EDGE_SNAP_SHARE, EDGE_SNAP_EPS = 1 / 128, 1e-3  # Snap Edges' filter radius (share of the longer side), its edge term
-EDGE_SNAP_PASSES = 2  # Snap Edges filters this many times: an edge a few pixels off comes all the way
-EDGE_SNAP_SIDE = 640  # Snap Edges filters a halved copy of a photo over this many pixels a side
 SNAP_RADIUS = 24  # a stroke of a wider brush is snapped on a copy of the photo halved until it is not
-GRABCUT_SIDE = 320  # Car in Box's GrabCut works at most this many pixels a side
-GRABCUT_RING = 0.05  # share of the box's longer side around it that GrabCut learns the background from
-SURE_CAR = 250  # the model's probability (0..255) above which Car in Box keeps a car pixel for sure
 REFINE = "refine"  # a stroke that re-draws the edge under it, adding and removing
 LABELS = {BRUSH: "Smart Brush Stroke", ERASER: "Smart Eraser Stroke", REFINE: "Refine Edge Stroke"}
 
@@ -129,8 +124,21 @@ class EdgeGuide:
 def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """He et al.'s guided filter, one-channel ``guide`` (float32, about 0..1): ``source``
     smoothed, except across the guide's edges."""
-    a, b = _guided_coefficients(guide, source, radius, eps)
+    a, b = guided_coefficients(guide, source, radius, eps)
     return a * guide + b
+
+
+def guided_coefficients(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The guided filter's mean linear model (a, b): ``a * guide + b`` is ``guided_filter``'s output,
+    and a and b, being smooth, may be scaled up to filter a larger copy of the guide."""
+    size = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, -1, size, borderType=cv2.BORDER_REFLECT)
+
+    mean_i, mean_p = box(guide), box(source)
+    a = (box(guide * source) - mean_i * mean_p) / (box(guide * guide) - mean_i * mean_i + eps)
+    return box(a), box(mean_p - a * mean_i)
 
 
 def _principal_guide(rgb: np.ndarray) -> np.ndarray:
@@ -204,7 +212,7 @@ def snap(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, reach: np.ndarray, *, 
         # the pull is added after the smoothing: in a flat area the stroke paints its whole reach
         score = car_score(guide, rect, target_odds if add else -target_odds, smoothing=smoothing)
         change = reach & ~target & ((score > -pull) if add else (score < pull))
-    change &= _connected_to(target | change, target | intent)
+    change &= connected_to(target | change, target | intent)
     values[change] = 255 if add else 0
     return values
 
@@ -222,8 +230,8 @@ def refine(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, reach: np.ndarray, *
     score = car_score(guide, rect, _log_odds(_density(index, car_out), _density(index, background_out))[index],
                       smoothing=smoothing)
     added, removed = reach & ~car & (score > 0), reach & car & (score < 0)
-    values[added & _connected_to(car | added, car)] = 255
-    values[removed & _connected_to(~car | removed, ~car)] = 0
+    values[added & connected_to(car | added, car)] = 255
+    values[removed & connected_to(~car | removed, ~car)] = 0
     return values
 
 
@@ -244,7 +252,7 @@ def overrides_colours(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, reach: np
     return _disagree(_log_odds(_density(index, target & ~reach), _density(index, other)), index, reach & ~target)
 
 
-def _connected_to(region: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+def connected_to(region: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     """Pixels of ``region`` in an 8-connected component that holds an ``anchors`` pixel."""
     count, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
     keep = np.zeros(count, bool)
@@ -550,119 +558,3 @@ def box_values(segmenter: Segmenter, rgb: np.ndarray, rect: Rect, photo_alpha: n
     prediction = segmenter.predict(np.ascontiguousarray(rgb[crop.slices]), limit)
     inside = (slice(rect.top - crop.top, rect.bottom - crop.top), slice(rect.left - crop.left, rect.right - crop.left))
     return rect, prediction.mask[inside].astype(np.uint8) * 255
-
-
-# -- the car in a box ------------------------------------------------------------------------
-def car_in_box_values(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, *, iterations: int = 2) -> tuple[Rect, np.ndarray]:
-    """The car is inside ``rect``: (rect of the change, new alpha). Outside the box everything
-    becomes background; inside, a GrabCut seeded by the mask (probable car / background), the
-    model's confident car (sure car) and a ring of photo around the box (sure background) decides.
-
-    GrabCut works at most ``GRABCUT_SIDE`` pixels a side; only the parts where it differs from the
-    mask by more than that scale's resampling error change, so the mask's own edges stay where it
-    agrees. A box under ``MIN_BOX`` pixels a side raises ValueError.
-    """
-    height, width = alpha.shape
-    box = rect.clip(width, height)
-    if box.width < MIN_BOX or box.height < MIN_BOX:
-        raise ValueError(f"the box is too small: draw one at least {MIN_BOX} pixels a side around the car")
-    car = alpha >= 128
-    ring = max(4, int(GRABCUT_RING * max(box.width, box.height)))
-    work = Rect(box.left - ring, box.top - ring, box.right + ring, box.bottom + ring).clip(width, height)
-    scale = min(1.0, GRABCUT_SIDE / max(work.width, work.height))
-    size = (max(1, round(work.width * scale)), max(1, round(work.height * scale)))
-    seeds = np.where(car[work.slices], cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-    if guide.probability is not None:
-        sure = car[work.slices] & (guide.probability[work.slices] >= SURE_CAR)
-        seeds[cv2.erode(sure.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0] = cv2.GC_FGD
-    inside = np.zeros((work.height, work.width), bool)
-    inside[box.top - work.top : box.bottom - work.top, box.left - work.left : box.right - work.left] = True
-    seeds[~inside] = cv2.GC_BGD
-    rgb = guide.rgb[work.slices]
-    if scale < 1.0:
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        seeds = cv2.resize(seeds, size, interpolation=cv2.INTER_NEAREST)
-    cut = np.ascontiguousarray(seeds)
-    if (cut == cv2.GC_BGD).all() or not np.isin(cut, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
-        found = np.zeros((work.height, work.width), bool)
-    else:
-        models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-        cv2.grabCut(np.ascontiguousarray(rgb), cut, None, *models, iterations, cv2.GC_INIT_WITH_MASK)
-        found = np.isin(cut, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.float32)
-        if scale < 1.0:
-            found = cv2.resize(found, (work.width, work.height), interpolation=cv2.INTER_LINEAR)
-        found = (found >= 0.5) & inside
-    old = car[work.slices]
-    # only parts of the difference wider than the resampling error change (edges stay the mask's)
-    step = 2 * math.ceil(1 / scale) + 1
-    differ = (found != old).astype(np.uint8)
-    kept = cv2.morphologyEx(differ, cv2.MORPH_OPEN, np.ones((step, step), np.uint8)) > 0
-    change = _connected_to(differ > 0, kept)
-    values = alpha.copy()
-    values[~_rect_mask(box, height, width)] = 0
-    window = values[work.slices]
-    window[change & found] = 255
-    window[change & ~found] = 0
-    return Rect(0, 0, width, height), values
-
-
-def _rect_mask(rect: Rect, height: int, width: int) -> np.ndarray:
-    inside = np.zeros((height, width), bool)
-    inside[rect.slices] = True
-    return inside
-
-
-# -- snap every edge at once ------------------------------------------------------------------
-def snap_edges_values(guide: EdgeGuide, alpha: np.ndarray, *, radius: int | None = None) -> tuple[Rect, np.ndarray]:
-    """The whole outline of the mask snapped to the photo's edges at once: (rect, new alpha).
-
-    The mask is smoothed by a guided filter whose guide is the photo (``radius``, default
-    ``EDGE_SNAP_SHARE`` of the photo's longer side) and thresholded at a half, ``EDGE_SNAP_PASSES``
-    times: an edge that runs beside the photo's edge moves onto it, ragged rims smooth out along
-    the photo's lines. Only pixels within ``radius`` of the mask's outline change. A photo over
-    ``EDGE_SNAP_SIDE`` pixels a side is filtered on a halved copy, and the last pass's linear
-    model (He's fast guided filter) is applied to the full-size photo: the edges stay full-size.
-    """
-    height, width = alpha.shape
-    radius = radius or max(2, round(EDGE_SNAP_SHARE * max(height, width)))
-    level = max(0, math.ceil(math.log2(max(height, width) / EDGE_SNAP_SIDE)))
-    small = guide.level(level)
-    small_radius = max(1, round(radius / (1 << level)))
-    car = alpha >= 128
-    gray = cv2.cvtColor(small.rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    size = (gray.shape[1], gray.shape[0])
-    mask = car.astype(np.float32) if not level else cv2.resize(car.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    for _ in range(EDGE_SNAP_PASSES - 1):
-        mask = (guided_filter(gray, mask, small_radius, EDGE_SNAP_EPS) >= 0.5).astype(np.float32)
-    a, b = _guided_coefficients(gray, mask, small_radius, EDGE_SNAP_EPS)
-    # the band within ``radius`` of the outline, and the rect that holds it
-    square = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    band = cv2.morphologyEx(car.astype(np.uint8), cv2.MORPH_GRADIENT, square) > 0
-    rows, cols = np.flatnonzero(band.any(axis=1)), np.flatnonzero(band.any(axis=0))
-    if not len(rows):
-        return Rect(0, 0, 0, 0), alpha[:0, :0].copy()
-    rect = Rect(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
-    if level:
-        a, b = (cv2.resize(c, (width, height), interpolation=cv2.INTER_LINEAR)[rect.slices] for c in (a, b))
-        full_gray = cv2.cvtColor(guide.rgb[rect.slices], cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    else:
-        a, b, full_gray = a[rect.slices], b[rect.slices], gray[rect.slices]
-    snapped = a * full_gray + b >= 0.5
-    values = alpha[rect.slices].copy()
-    inside, near = car[rect.slices], band[rect.slices]
-    values[near & snapped & ~inside] = 255
-    values[near & ~snapped & inside] = 0
-    return rect, values
-
-
-def _guided_coefficients(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """The guided filter's mean linear model (a, b): ``a * guide + b`` is ``guided_filter``'s output,
-    and a and b, being smooth, may be scaled up to filter a larger copy of the guide."""
-    size = (2 * radius + 1, 2 * radius + 1)
-
-    def box(x: np.ndarray) -> np.ndarray:
-        return cv2.boxFilter(x, -1, size, borderType=cv2.BORDER_REFLECT)
-
-    mean_i, mean_p = box(guide), box(source)
-    a = (box(guide * source) - mean_i * mean_p) / (box(guide * guide) - mean_i * mean_i + eps)
-    return box(a), box(mean_p - a * mean_i)

@@ -10,7 +10,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from core.mask_edit import Rect
-from core.smart_tools import MIN_BOX, box_values, car_in_box_values
+from core.smart_tools import MIN_BOX, box_values
+from core.smart_whole import car_in_box_values
 from maskingnet_app.canvas import Canvas
 from maskingnet_app.documents import PhotoDocument
 from maskingnet_app.editor_state import CAR_BOX

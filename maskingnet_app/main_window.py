@@ -36,7 +36,8 @@ from PySide6.QtWidgets import (
 from core.imageio import IMAGE_EXTENSIONS, Photo
 from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect
 from core.model_store import app_home
-from core.smart_tools import REFINE, snap_edges_values
+from core.smart_tools import REFINE
+from core.smart_whole import snap_edges_values
 from maskingnet_app import app_settings
 from maskingnet_app.actions import DEVICE_LABELS, build_menus, create_actions, shortcut_rows
 from maskingnet_app.canvas import Canvas

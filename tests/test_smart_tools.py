@@ -8,17 +8,8 @@ import pytest
 
 from core.inference import Prediction
 from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect
-from core.smart_tools import (
-    REFINE,
-    EdgeGuide,
-    SmartStroke,
-    box_values,
-    car_in_box_values,
-    guided_filter,
-    region_values,
-    smart_stroke,
-    snap_edges_values,
-)
+from core.smart_tools import REFINE, EdgeGuide, SmartStroke, box_values, guided_filter, region_values, smart_stroke
+from core.smart_whole import car_in_box_values, snap_edges_values
 
 H, W = 200, 300
 CAR_TOP = 120  # the car: a dark body below this row, on a light studio floor
