@@ -4,22 +4,30 @@ A simulated user (no GUI) corrects the model's mask toward the true one. At each
 the largest wrong region (a connected part of the mask that is car where the truth is background,
 "extra", or the reverse, "missing") and applies one action there:
 
-- plain: a stroke of the plain brush (missing) or eraser (extra) of a fixed radius along the
-  region's middle;
-- smart: the best of a smart brush / eraser stroke along the same middle, a click at the
-  region's centre (flip region) and a box around it (re-mask with the model): the user sees each
-  tool's result and keeps the best, as a person who knows the tools would pick one.
+- plain: a stroke of the plain brush (missing) or eraser (extra) along the region's middle, with
+  the usual radius (``--radius``, default 1 % of the photo's longer side) and, when the region is
+  much thinner or wider, also with one that fits its width (the better of the two counts as one
+  action: the user picks the brush size for what they see);
+- smart: the best of the same plain strokes, a Smart Edges brush / eraser and a Refine Edge
+  stroke along the same middle (same radii), a Flip Region click at the region's most interior
+  pixel, Re-mask in Box around the region (regions at least 8 % of the longer side), Snap Edges
+  (the whole outline at once) and, as the first action only, Car in Box with a box around the car
+  the user sees (its extent and 3 % around): the user sees each tool's result and keeps the best,
+  as a person who knows the tools would pick one.
 
-An action that does not raise the Dice is undone (it still counts) and that region is skipped
-from then on. The count stops when the Dice reaches 0.99 and 0.995; a photo that does not get
-there in 20 actions (or runs out of regions) counts as 20 and as given up.
+The user knows only what is on the screen: where the wrong regions are (the largest one is where
+it acts) and where the car is; the tools never see the true mask. An action that does not raise
+the Dice is undone (it still counts) and that region is skipped from then on. The count stops when
+the Dice reaches 0.99 and 0.995; a photo that does not get there in 20 actions (or runs out of
+regions) counts as 20 and as given up.
 
     .venv/bin/python benchmarks/bench_correction_effort.py --images DIR --masks DIR [--limit N] [--model M]
-        [--held-out] [--composite] [--radius R] [--no-box]
+        [--held-out] [--composite] [--radius R] [--fixed-radius] [--no-box] [--no-car-box]
 
 ``--held-out`` keeps the model's validation cars; ``--composite`` pastes the cars onto
-``core/composite.py`` backgrounds first (the stand-in for outdoor photos). The last line is one
-JSON object: {"photos", "plain", "smart", ...} (mean actions to Dice 0.99).
+``core/composite.py`` backgrounds first (the stand-in for outdoor photos); ``--fixed-radius`` is
+the first version's user (one radius for every region). The last line is one JSON object:
+{"photos", "plain", "smart", ...} (mean actions to Dice 0.99).
 """
 
 from __future__ import annotations
@@ -293,7 +301,8 @@ def main() -> int:
               "plain_995": round(mean(plain_runs, 0.995), 3), "smart_995": round(mean(smart_runs, 0.995), 3),
               "dice_start": round(start, 5), "plain_dice_end": round(statistics.fmean(r.final for r in plain_runs), 5),
               "smart_dice_end": round(statistics.fmean(r.final for r in smart_runs), 5),
-              "radius": args.radius or "1% of the longer side", "composite": args.composite, "model": segmenter.name,
+              "radius": args.radius or "1% of the longer side", "fitted_radius": not args.fixed_radius,
+              "composite": args.composite, "model": segmenter.name,
               "smart_tools": tools}
     print(json.dumps(result))
     return 0
