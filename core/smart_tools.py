@@ -147,7 +147,8 @@ def _principal_guide(rgb: np.ndarray) -> np.ndarray:
     pixels = rgb.reshape(-1, 3)
     sample = pixels[:: max(1, len(pixels) // 4096)].astype(np.float32)
     mean = sample.mean(axis=0)
-    _, vectors = np.linalg.eigh(np.cov(sample - mean, rowvar=False) + np.eye(3) * 1e-3)
+    centred = sample - mean
+    _, vectors = np.linalg.eigh(centred.T @ centred / max(1, len(centred) - 1) + np.eye(3, dtype=np.float32) * 1e-3)
     direction = vectors[:, -1].astype(np.float32)
     projected = cv2.transform(rgb.astype(np.float32), direction[None, :]).reshape(rgb.shape[:2]) - float(mean @ direction)
     spread = float(projected.max() - projected.min())
@@ -157,7 +158,8 @@ def _principal_guide(rgb: np.ndarray) -> np.ndarray:
 def _density(index: np.ndarray, where: np.ndarray) -> np.ndarray:
     """The colour distribution (BINS**3,) of the pixels ``where``, smoothed over neighbouring bins,
     5 % uniform so that no colour is impossible."""
-    hist = np.pad(np.bincount(index[where], minlength=BINS**3).astype(np.float32).reshape(BINS, BINS, BINS), 1)
+    hist = np.zeros((BINS + 2,) * 3, np.float32)
+    hist[1:-1, 1:-1, 1:-1] = np.bincount(index[where], minlength=BINS**3).reshape(BINS, BINS, BINS)
     hist = hist[:-2] + hist[1:-1] + hist[2:]  # a 3-tap box along each axis
     hist = hist[:, :-2] + hist[:, 1:-1] + hist[:, 2:]
     hist = hist[:, :, :-2] + hist[:, :, 1:-1] + hist[:, :, 2:]
