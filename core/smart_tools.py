@@ -45,7 +45,7 @@ CLASSIFY_SIDE = 384  # clicks tell the sides' colours apart at this size
 PART_SHARE = 0.25  # a region grown from a click stays under this share of the photo and half its side
 FILL_TOLERANCES = (3, 5, 8, 12, 18)  # colour steps (0..255 per channel) a click's region grows over
 MIN_BOX = 8  # pixels a side of the smallest box worth re-masking
-SNAP_RADIUS = 24  # a stroke of a wider brush is snapped on a copy of the photo halved until it is not
+SNAP_RADIUS = 24  # a stroke of twice this radius or more is snapped on a halved copy of the photo
 REFINE = "refine"  # a stroke that re-draws the edge under it, adding and removing
 LABELS = {BRUSH: "Smart Brush Stroke", ERASER: "Smart Eraser Stroke", REFINE: "Refine Edge Stroke"}
 
@@ -270,9 +270,9 @@ def stroke_values(guide: EdgeGuide, alpha: np.ndarray, points: list[tuple[float,
 
     ``add`` None re-draws the edge in both directions (``refine``). Whether the user overrides
     the colours (see ``snap``) is decided on ``before``, the alpha before the stroke began
-    (default: ``alpha``): a stroke's own changes do not count. A brush wider than
-    ``SNAP_RADIUS`` is snapped on a copy of the photo halved until it is not (``_coarse_stroke``):
-    its cost stays that of a ``SNAP_RADIUS`` brush, its edge is as fine as that copy."""
+    (default: ``alpha``): a stroke's own changes do not count. A ``radius`` of twice
+    ``SNAP_RADIUS`` or more is snapped on a copy of the photo halved until it is under that
+    (``_coarse_stroke``): its cost stays that of a small brush, its edge is as fine as that copy."""
     level = max(0, int(math.floor(math.log2(max(radius, 1.0) / SNAP_RADIUS))))
     if level:
         return _coarse_stroke(guide, alpha, points, radius, level, add=add, before=before)
