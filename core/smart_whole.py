@@ -52,8 +52,10 @@ def car_in_box_values(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, *, iterat
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         seeds = cv2.resize(seeds, size, interpolation=cv2.INTER_NEAREST)
     cut = np.ascontiguousarray(seeds)
-    if (cut == cv2.GC_BGD).all() or not np.isin(cut, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
+    if not np.isin(cut, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():  # no car in the box
         found = np.zeros((work.height, work.width), bool)
+    elif not np.isin(cut, (cv2.GC_BGD, cv2.GC_PR_BGD)).any():  # nothing to learn the background from
+        found = car[work.slices] & inside
     else:
         models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
         cv2.grabCut(np.ascontiguousarray(rgb), cut, None, *models, iterations, cv2.GC_INIT_WITH_MASK)

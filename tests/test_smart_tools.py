@@ -197,6 +197,9 @@ def test_car_in_box_keeps_the_mask_s_own_edges_where_it_agrees():
     mask[CAR_TOP - 1, 100:103] = True  # a one-pixel nick the user fixes with a brush, not a box
     rect, values = car_in_box_values(EdgeGuide(rgb), mask.astype(np.uint8) * 255, Rect(20, 100, 280, 199))
     assert np.array_equal(values[rect.slices] >= 128, mask)
+    everything = np.full_like(alpha := mask.astype(np.uint8) * 255, 255)
+    assert np.array_equal(car_in_box_values(EdgeGuide(rgb), everything, Rect(0, 0, W, H))[1], everything)
+    assert not car_in_box_values(EdgeGuide(rgb), alpha * 0, Rect(20, 100, 280, 199))[1].any()
     with pytest.raises(ValueError, match="too small"):
         car_in_box_values(EdgeGuide(rgb), mask.astype(np.uint8) * 255, Rect(10, 10, 14, 40))
 
