@@ -8,7 +8,7 @@ dab, as a quick stroke does.
 
 The smart tools (``core.smart_tools``) follow: the Smart Edges brush per pointer event (its
 live, snapped preview) and at the release (the stroke's last piece and its commit), a Flip
-Region click, each with the repaint of the rectangle it changed, the Snap Edges command (with
+Region click, each with the repaint of the rectangle it changed, the Snap Outline command (with
 its repaint) and Car in Box's work on the model worker. Pass a real photo
 (``--photo``): on the synthetic one the edges are random blocks.
 
@@ -141,19 +141,19 @@ def main() -> int:
     canvas.set_photo(rgb, None, MaskEditor(alpha))
     app.processEvents()
     print(f"{'Flip Region click, fit':41} {median_p95(clicks(canvas, alpha))}")
-    print(f"{'Snap Edges (command, repaint), fit':41} {median_p95(whole_mask(canvas, snap=True))}")
+    print(f"{'Snap Outline (command, repaint), fit':41} {median_p95(whole_mask(canvas, snap=True))}")
     print(f"{'Car in Box (on the worker), fit':41} {median_p95(whole_mask(canvas, snap=False))}")
     return 0
 
 
 def whole_mask(canvas: Canvas, snap: bool, repeats: int = 5) -> list[float]:
-    """Snap Edges as the menu command runs it (the edit and the repaint of what it changed), or
+    """Snap Outline as the menu command runs it (the edit and the repaint of what it changed), or
     Car in Box's work on the model worker (a box around the drawn car), each then undone."""
     times = []
     for _ in range(repeats):
         tick = time.perf_counter()
         if snap:
-            rect = canvas.editor.patch(*snap_edges_values(canvas.guide, canvas.editor.alpha), "Snap Edges")
+            rect = canvas.editor.patch(*snap_edges_values(canvas.guide, canvas.editor.alpha), "Snap Outline")
             canvas.refresh(rect)
             canvas.viewport().repaint()
         else:

@@ -10,7 +10,7 @@ the largest wrong region (a connected part of the mask that is car where the tru
   action: the user picks the brush size for what they see);
 - smart: the best of the same plain strokes, a Smart Edges brush / eraser and a Refine Edge
   stroke along the same middle (same radii), a Flip Region click at the region's most interior
-  pixel, Re-mask in Box around the region (regions at least 8 % of the longer side), Snap Edges
+  pixel, Re-mask in Box around the region (regions at least 8 % of the longer side), Snap Outline
   (the whole outline at once) and, as the first action only, Car in Box with a box around the car
   the user sees (its extent and 3 % around): the user sees each tool's result and keeps the best,
   as a person who knows the tools would pick one.
@@ -157,10 +157,10 @@ def smart_actions(guide: EdgeGuide, segmenter, photo_alpha, use_box: bool, car_b
         editor.patch(*car_in_box_values(guide, editor.alpha, car_box), "Car in Box")
 
     def edges(editor: MaskEditor, region: Region, radius: float) -> None:
-        editor.patch(*snap_edges_values(guide, editor.alpha), "Snap Edges")
+        editor.patch(*snap_edges_values(guide, editor.alpha), "Snap Outline")
 
     actions = {"plain stroke": plain_action, "smart stroke": stroke, "refine stroke": refine, "click": click,
-               "snap edges": edges}
+               "snap outline": edges}
     if use_box:
         actions["box"] = box
     if car_box is not None:

@@ -1,7 +1,7 @@
 """Edge-aware corrections: a smart brush / eraser that snaps to the photo's edges, a Refine Edge
 stroke that re-draws the edge under it, a click that flips the wrongly masked region it falls
 in, and re-masking inside a box (the tools that act on the whole mask at once, Car in Box and
-Snap Edges, are ``core.smart_whole``). Never imports Qt.
+Snap Outline, are ``core.smart_whole``). Never imports Qt.
 
 The labeller (``snap``, ``refine``): in a window around the edit, each pixel gets a score, the
 log-odds of car, from colour histograms of car and background learnt from the mask's own pixels

@@ -1,6 +1,6 @@
 """Corrections of the whole mask at once, on the smart tools' ``EdgeGuide``: Car in Box (outside a
 box around the car everything is background; inside, a GrabCut seeded by the mask cuts the car
-from what the model took with it) and Snap Edges (the whole outline moves onto the photo's edges
+from what the model took with it) and Snap Outline (the whole outline moves onto the photo's edges
 nearby). Each returns ``(rect, values)`` for one ``MaskEditor.patch``. Never imports Qt.
 """
 
@@ -14,9 +14,9 @@ import numpy as np
 from core.mask_edit import Rect
 from core.smart_tools import MIN_BOX, EdgeGuide, connected_to, guided_coefficients, guided_filter
 
-EDGE_SNAP_SHARE, EDGE_SNAP_EPS = 1 / 128, 1e-3  # Snap Edges' filter radius (share of the longer side), its edge term
-EDGE_SNAP_PASSES = 2  # Snap Edges filters this many times: an edge a few pixels off comes all the way
-EDGE_SNAP_SIDE = 640  # Snap Edges filters a halved copy of a photo over this many pixels a side
+EDGE_SNAP_SHARE, EDGE_SNAP_EPS = 1 / 128, 1e-3  # Snap Outline' filter radius (share of the longer side), its edge term
+EDGE_SNAP_PASSES = 2  # Snap Outline filters this many times: an edge a few pixels off comes all the way
+EDGE_SNAP_SIDE = 640  # Snap Outline filters a halved copy of a photo over this many pixels a side
 GRABCUT_SIDE = 320  # Car in Box's GrabCut works at most this many pixels a side
 GRABCUT_RING = 0.05  # share of the box's longer side around it that GrabCut learns the background from
 SURE_CAR = 250  # the model's probability (0..255) above which Car in Box keeps a car pixel for sure

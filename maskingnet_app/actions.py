@@ -76,7 +76,7 @@ ACTION_SPECS: tuple[ActionSpec | str, ...] = (
       tip="Drag a box around the car: all outside it becomes background, inside it snaps to the car"),
     S("smart_edges", "image", "&Smart Edges", ("S",), checkable=True,
       tip="Brush and eraser snap to the photo's edges (Ctrl + drag: the plain brush)"),
-    S("snap_edges", "image", "Sna&p Edges to the Photo", ("Ctrl+Shift+G",),
+    S("snap_outline", "image", "Sna&p Outline", ("Ctrl+Shift+G",),
       tip="The mask's whole outline moves onto the photo's edges nearby, in one step"),
     S("brush_bigger", "image", "Bigger Brush", ("]",)),
     S("brush_smaller", "image", "Smaller Brush", ("[",)),

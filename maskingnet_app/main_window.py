@@ -89,7 +89,7 @@ class MainWindow(QMainWindow):
         self.tools_bar.setMovable(False)
         self.tools_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         for name in ("tool_brush", "tool_eraser", "tool_refine", "tool_region", "tool_box", "tool_car_box",
-                     "smart_edges", "snap_edges"):
+                     "smart_edges", "snap_outline"):
             self.tools_bar.addAction(self.actions[name])
         self.status = AppStatusBar(self.model_service)
         self.exports = ExportController(self.session, self)
@@ -228,8 +228,8 @@ class MainWindow(QMainWindow):
             "brush_bigger": lambda: state.step_brush_size(1), "brush_smaller": lambda: state.step_brush_size(-1),
             "brush_harder": lambda: state.step_hardness(1), "brush_softer": lambda: state.step_hardness(-1),
             "fill_holes": lambda: self.run_command(lambda e, d: e.fill_holes()),  # every enclosed hole
-            "snap_edges": lambda: self.run_command(
-                lambda e, d: e.patch(*snap_edges_values(canvas.guide, e.alpha), "Snap Edges")),
+            "snap_outline": lambda: self.run_command(
+                lambda e, d: e.patch(*snap_edges_values(canvas.guide, e.alpha), "Snap Outline")),
             "remove_islands": lambda: self.run_command(lambda e, d: e.remove_islands(state.cleanup_area(*d.size))),
             "invert_mask": lambda: self.run_command(lambda e, d: e.invert()),
             "revert_mask": lambda: self.run_command(
@@ -483,7 +483,7 @@ class MainWindow(QMainWindow):
         a["undo"].setText(f"&Undo {editor.undo_label}" if editing and editor.can_undo else "&Undo")
         a["redo"].setEnabled(editing and editor.can_redo)
         a["redo"].setText(f"&Redo {editor.redo_label}" if editing and editor.can_redo else "&Redo")
-        for name in ("fill_holes", "remove_islands", "invert_mask", "snap_edges"):
+        for name in ("fill_holes", "remove_islands", "invert_mask", "snap_outline"):
             a[name].setEnabled(editing)
         a["revert_mask"].setEnabled(editing and document.predicted is not None)
         a["remask"].setEnabled(document is not None and document.job is None)

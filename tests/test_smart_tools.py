@@ -204,15 +204,15 @@ def test_car_in_box_keeps_the_mask_s_own_edges_where_it_agrees():
         car_in_box_values(EdgeGuide(rgb), mask.astype(np.uint8) * 255, Rect(10, 10, 14, 40))
 
 
-def test_snap_edges_moves_the_whole_outline_onto_the_photo_s_edges_in_one_step():
+def test_snap_outline_moves_the_whole_outline_onto_the_photo_s_edges_in_one_step():
     rgb, truth = scene()
     mask = np.zeros_like(truth)
     mask[CAR_TOP + 2 : 192, 37:258] = True  # two pixels low, two short at the bottom, three wide and two narrow
     editor = editor_of(mask)
     rect, values = snap_edges_values(EdgeGuide(rgb), editor.alpha, radius=4)
-    editor.patch(rect, values, "Snap Edges")
+    editor.patch(rect, values, "Snap Outline")
     assert (editor.mask != truth).sum() < 0.1 * (mask != truth).sum()
-    assert editor.undo_label == "Snap Edges"
+    assert editor.undo_label == "Snap Outline"
     far = np.ones_like(truth)
     far[CAR_TOP - 10 : 200, 30:270] = False
     assert not editor.mask[far].any(), "nothing changes away from the outline"

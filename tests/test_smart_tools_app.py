@@ -147,8 +147,8 @@ def test_window_box_and_region_edits_are_undoable_and_saved(qtbot, tiny_checkpoi
         window.actions["undo"].trigger()
         window.actions["undo"].trigger()
         assert editor.undo_label == "Re-mask Box"
-        window.actions["snap_edges"].trigger()
-        assert editor.undo_label in ("Snap Edges", "Re-mask Box"), "one step, or nothing to snap"
+        window.actions["snap_outline"].trigger()
+        assert editor.undo_label in ("Snap Outline", "Re-mask Box"), "one step, or nothing to snap"
 
         window.actions["smart_edges"].trigger()
         assert not window.state.smart
