@@ -8,18 +8,24 @@ saved there is exported again into the batch's folder.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from maskingnet_app import app_settings
+from maskingnet_app.model_service import ServiceState
 from maskingnet_app.review_keys import install_review_keys, open_from_review
 
 if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from core.inference import Segmenter
     from maskingnet_app.batch_dialog import BatchDialog
     from maskingnet_app.main_window import MainWindow
     from maskingnet_app.model_service import ModelService
@@ -28,37 +34,49 @@ if TYPE_CHECKING:
 class ServiceSegmenter:
     """The model service's segmenter, borrowed call by call from a batch's worker thread.
 
-    Waits (up to ``wait_seconds``) while the service is still loading. If the user switches
-    the model during the batch, the next call raises a one-line ``MaskingNetError``: what
-    was exported stays, and the next run goes on with the new model.
+    Waits (up to ``wait_seconds``) while the service is still loading. Every model call goes
+    through ``ModelService.borrow()`` (its lock: the editor and the batch never run the model
+    at once) and checks that the model is still the one the batch started with: if the user
+    switched it, the call raises a one-line ``MaskingNetError`` (what was exported stays, and
+    the next run goes on with the new model). Only what ``core.batch.run_batch`` reads is
+    exposed; nothing is forwarded to the raw ``Segmenter``.
     """
 
     def __init__(self, service: ModelService, *, wait_seconds: float = 600.0) -> None:
         deadline = time.monotonic() + wait_seconds
-        while service.state == "loading" and time.monotonic() < deadline:
+        while service.state is ServiceState.LOADING and time.monotonic() < deadline:
             time.sleep(0.1)
         self._service = service
         with service.borrow() as segmenter:
             self._segmenter = segmenter
-
-    def __getattr__(self, name: str):
-        return getattr(self._segmenter, name)
+        self.batch_size = segmenter.batch_size
+        self.name, self.flip_tta, self.config = segmenter.name, segmenter.flip_tta, segmenter.config
 
     @property
-    def batch_size(self) -> int:
-        return self._segmenter.batch_size
+    def device(self):
+        """Where the model runs now (an out-of-memory fallback may move it to the CPU)."""
+        return self._segmenter.device
 
-    @batch_size.setter
-    def batch_size(self, value: int) -> None:
-        self._segmenter.batch_size = value
+    @property
+    def device_label(self) -> str:
+        return self._segmenter.device_label
 
-    def probabilities(self, batch):
+    @contextlib.contextmanager
+    def _borrowed(self) -> Iterator[Segmenter]:
         from core.errors import MaskingNetError
 
         with self._service.borrow() as segmenter:
             if segmenter is not self._segmenter:
                 raise MaskingNetError("the model was switched during the batch; start it again to go on with the new one")
+            yield segmenter
+
+    def probabilities(self, batch: torch.Tensor) -> np.ndarray:
+        with self._borrowed() as segmenter:
             return segmenter.probabilities(batch)
+
+    def probabilities_and_disagreement(self, batch: torch.Tensor, *, mirror: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        with self._borrowed() as segmenter:
+            return segmenter.probabilities_and_disagreement(batch, mirror=mirror)
 
 
 def install_batch_menu(window: MainWindow) -> None:
@@ -86,7 +104,7 @@ def show_batch_dialog(window: MainWindow) -> BatchDialog:
     dialog = getattr(window, "batch_dialog", None)
     if dialog is None:
         service = window.model_service
-        if service.state == "idle":
+        if service.state is ServiceState.IDLE:
             service.load()
         dialog = BatchDialog(lambda: ServiceSegmenter(service), open_photo=lambda path: open_from_review(window, path),
                              corrections=lambda: window.corrections, parent=window)

@@ -47,7 +47,7 @@ from maskingnet_app.help_dialogs import ShortcutsDialog, show_about
 from maskingnet_app.listing_dialog import remembered_spec
 from maskingnet_app.message_bar import MessageBar
 from maskingnet_app.model_menu import install_model_menu
-from maskingnet_app.model_service import DEVICE_CHOICES, ModelService
+from maskingnet_app.model_service import DEVICE_CHOICES, ModelService, ServiceState
 from maskingnet_app.photo_list import PhotoListView
 from maskingnet_app.session import PhotoSession
 from maskingnet_app.status_bar import AppStatusBar
@@ -98,14 +98,14 @@ class MainWindow(QMainWindow):
         self._restore_window()
         self._install_extensions()
         self._sync_actions()
-        if load_model and self.model_service.state == "idle":
+        if load_model and self.model_service.state is ServiceState.IDLE:
             QTimer.singleShot(0, self._load_model_if_idle)
 
     def _load_model_if_idle(self) -> None:
         """The deferred first load, unless something asked for a model meanwhile (the batch
         dialog, opened before the event loop ran): a second load would replace the model that
         a batch has just borrowed."""
-        if self.model_service.state == "idle":
+        if self.model_service.state is ServiceState.IDLE:
             self.model_service.load()
 
     # -- public API ----------------------------------------------------------------------

@@ -15,6 +15,7 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -28,6 +29,15 @@ if TYPE_CHECKING:
 
 DEFAULT_SPEC = "default"
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+
+
+class ServiceState(str, Enum):
+    """Where the service's model stands."""
+
+    IDLE = "idle"  # never loaded
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
 
 
 @dataclass
@@ -84,7 +94,7 @@ class ModelService(QObject):
         self._spec = str(spec) if spec else app_settings.value(app_settings.MODEL_ACTIVE, DEFAULT_SPEC, str)
         self._device = device or app_settings.value(app_settings.MODEL_DEVICE, "auto", str)
         self._segmenter: Segmenter | None = None
-        self._state = "idle"  # idle, loading, ready, failed
+        self._state = ServiceState.IDLE
         self._error = ""
         self._load_error = "no model is loaded"
         self._name = ""
@@ -113,13 +123,12 @@ class ModelService(QObject):
         return self._device
 
     @property
-    def state(self) -> str:
-        """'idle' (never loaded), 'loading', 'ready' or 'failed'."""
+    def state(self) -> ServiceState:
         return self._state
 
     @property
     def is_ready(self) -> bool:
-        return self._state == "ready"
+        return self._state is ServiceState.READY
 
     @property
     def error(self) -> str:
@@ -151,7 +160,7 @@ class ModelService(QObject):
 
     @property
     def is_busy(self) -> bool:
-        return bool(self._jobs) or self._state == "loading"
+        return bool(self._jobs) or self._state is ServiceState.LOADING
 
     # -- loading -------------------------------------------------------------------------
     def load(self, spec: str | Path | None = None, device: str | None = None, *, remember: bool = True) -> None:
@@ -166,7 +175,7 @@ class ModelService(QObject):
         device = device or self._device
         self.cancel_all()
         self._spec, self._device = spec, device
-        self._state, self._error = "loading", ""
+        self._state, self._error = ServiceState.LOADING, ""
         self.modelLoading.emit(spec)
         self._pool.start(lambda: self._load_worker(spec, device, remember))
 
@@ -195,11 +204,11 @@ class ModelService(QObject):
         if spec != self._spec or self._segmenter is not segmenter:
             return  # a newer load was asked for meanwhile
         if segmenter is None:
-            self._state, self._error = "failed", message
+            self._state, self._error = ServiceState.FAILED, message
             self._name, self._device_label = "", ""
             self.modelFailed.emit(message)
             return
-        self._state, self._error = "ready", ""
+        self._state, self._error = ServiceState.READY, ""
         self._name, self._device_label = segmenter.name, label
         if remember:
             app_settings.set_value(app_settings.MODEL_ACTIVE, spec)

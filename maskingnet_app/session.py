@@ -19,7 +19,7 @@ from core.imageio import Photo, iter_image_files
 from core.mask_edit import MaskEditor
 from maskingnet_app.autosave import CorrectionSaver
 from maskingnet_app.documents import PhotoDocument, PhotoListModel, PhotoStatus
-from maskingnet_app.model_service import MaskResult, ModelService
+from maskingnet_app.model_service import MaskResult, ModelService, ServiceState
 from maskingnet_app.photo_loader import PhotoInfo, PhotoLoader
 
 
@@ -154,8 +154,8 @@ class PhotoSession(QObject):
     # -- masking -------------------------------------------------------------------------
     def _submit(self, document: PhotoDocument, *, again: bool = False) -> bool:
         service = self.model_service
-        if service.state in ("failed", "idle"):
-            self._changed(document, PhotoStatus.WAITING, "no model loaded" if service.state == "idle" else "no model")
+        if service.state in (ServiceState.FAILED, ServiceState.IDLE):
+            self._changed(document, PhotoStatus.WAITING, "no model loaded" if service.state is ServiceState.IDLE else "no model")
             return False
         document.job = service.submit(document.path)
         document.extra["again"] = again

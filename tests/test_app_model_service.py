@@ -112,3 +112,36 @@ def test_borrow_lends_the_model_to_other_threads(qtbot, service, tmp_path):
     thread.start()
     thread.join(30)
     assert seen == [(40, 60)]
+
+
+def test_the_batch_borrows_the_model_for_every_call_and_stops_when_it_is_switched(qtbot, service):
+    """Issue 15: the batch's model calls (``probabilities_and_disagreement`` included) hold the
+    service's lock, so the editor and the batch never run the model at once, and a model switched
+    during the batch stops it with one line instead of running the old one."""
+    import threading
+
+    import torch
+
+    from core.errors import MaskingNetError
+    from maskingnet_app.batch_menu import ServiceSegmenter
+
+    with qtbot.waitSignal(service.modelLoaded, timeout=MASK_TIMEOUT_MS):
+        service.load()
+    borrowed = ServiceSegmenter(service)
+    batch = torch.zeros((1, 3, borrowed.config.preprocess.size, borrowed.config.preprocess.size))
+    for call in (lambda: borrowed.probabilities_and_disagreement(batch, mirror=True), lambda: borrowed.probabilities(batch)):
+        done = threading.Event()
+        thread = threading.Thread(target=lambda call=call: (call(), done.set()))
+        with service.borrow():  # the editor is using the model
+            thread.start()
+            assert not done.wait(0.5), "the batch ran the model while the editor held it"
+        assert done.wait(30)
+        thread.join(30)
+    probabilities, disagreement = borrowed.probabilities_and_disagreement(batch, mirror=True)
+    assert probabilities.shape[0] == 1 and disagreement is not None
+
+    with qtbot.waitSignal(service.modelLoaded, timeout=MASK_TIMEOUT_MS):
+        service.load(remember=False)  # the user switches the model: a new Segmenter
+    for call in (lambda: borrowed.probabilities_and_disagreement(batch, mirror=False), lambda: borrowed.probabilities(batch)):
+        with pytest.raises(MaskingNetError, match="switched during the batch"):
+            call()
