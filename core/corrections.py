@@ -3,16 +3,21 @@
 They survive crashes and restarts (every write is atomic) and are the training data of the
 in-app fine-tuning. Layout, per photo, under ``<app home>/corrections/<key>/``:
 
-- ``mask.png``: the corrected mask, 8-bit 0/255, at the photo's resolution
+- ``mask.png``: the corrected mask, 8-bit 0/255, at the photo's resolution (the training data)
+- ``alpha.png``: the exact alpha to export, when it has values between 0 and 255 (soft brush
+  edges, the model's anti-aliased outline); trusted only while it agrees with ``mask.png``
 - ``predicted.png``: the model's mask before the first correction (0/255)
 - ``changed.png``: the pixels where the two differ (255), used to weight the loss
 - ``meta.json``: source path, name, group (car), size, model, time, count of saves
 
 ``key`` is a hash of the photo file's bytes, so a renamed or moved photo keeps its corrections.
+The store is the only reader and writer of these files (the editor, the batch and the review
+all export ``load_alpha``). It imports neither torch nor Qt.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -27,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from core.atomic import write_bytes_atomic
-from core.data import Sample
 from core.errors import ImageReadError
 from core.grouping import photo_group
 from core.imageio import MAX_PIXELS, encode_png, read_mask, read_photo
@@ -96,10 +100,19 @@ class CorrectionRecord:
             saves=fields.int("saves", 0, low=0),
         )
 
-    def to_sample(self) -> Sample:
-        """A training sample: the photo, the corrected mask, the corrected pixels as weights."""
-        weight = self.changed_path if self.changed_path.is_file() else None
-        return Sample(image=self.source, mask=self.mask_path, group=self.group, weight=weight)
+    @property
+    def weight_path(self) -> Path | None:
+        """The corrected pixels (to weight the loss), when they were recorded."""
+        return self.changed_path if self.changed_path.is_file() else None
+
+
+@dataclass
+class RestoredCorrection:
+    """A saved correction as the editor reopens it."""
+
+    alpha: np.ndarray  # (H, W) uint8, exactly as saved (``CorrectionStore.load_alpha``)
+    predicted: np.ndarray | None  # (H, W) uint8 0/255, the model's mask before the corrections
+    model: str
 
 
 class CorrectionStore:
@@ -120,19 +133,28 @@ class CorrectionStore:
         self, photo_path: str | Path, mask: np.ndarray, *, predicted: np.ndarray | None = None,
         model: str = "", key: str | None = None,
     ) -> CorrectionRecord:
-        """Store ``mask`` (bool, H x W) as the photo's correction; ``predicted`` is kept from the
-        first save on. Pass ``key`` when it is known, to skip hashing the photo again."""
+        """Store ``mask`` as the photo's correction: a bool (H, W) mask, or the exact uint8 alpha
+        to export (binary mask ``alpha >= 128``; ``alpha.png`` kept beside it when it is soft).
+        ``predicted`` (bool) is kept from the first save on. Pass ``key`` when it is known, to
+        skip hashing the photo again."""
         photo_path = Path(photo_path)
         key = key or photo_key(photo_path)
         folder = self.folder_for(key)
         folder.mkdir(parents=True, exist_ok=True)
         previous = self._previous(key, folder)
-        mask = np.asarray(mask, dtype=bool)
+        mask = np.asarray(mask)
+        alpha = mask if mask.dtype == np.uint8 else None
+        mask = alpha >= 128 if alpha is not None else mask.astype(bool)
         predicted_path = folder / "predicted.png"
         if predicted is not None and not predicted_path.is_file():
             write_bytes_atomic(predicted_path, encode_png(np.asarray(predicted, dtype=bool).astype(np.uint8) * 255,
                                                           compress_level=1))
         write_bytes_atomic(folder / "mask.png", encode_png(mask.astype(np.uint8) * 255, compress_level=1))
+        if alpha is not None and np.any((alpha > 0) & (alpha < 255)):
+            write_bytes_atomic(folder / ALPHA_FILE, encode_png(alpha, compress_level=1))
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                (folder / ALPHA_FILE).unlink()
         if predicted_path.is_file():
             original = predicted if predicted is not None else read_mask(predicted_path)
             changed = np.not_equal(mask, np.asarray(original, dtype=bool)).astype(np.uint8) * 255
@@ -174,6 +196,34 @@ class CorrectionStore:
         if alpha is None or alpha.shape != mask.shape or not np.array_equal(alpha >= 128, mask):
             alpha = mask.astype(np.uint8) * 255
         return alpha
+
+    def restore(self, key: str, size: tuple[int, int]) -> RestoredCorrection | None:
+        """The saved correction of photo ``key`` when there is one of the photo's ``size``
+        (w, h); None otherwise, or when its files cannot be read."""
+        record = self.get(key)
+        if record is None:
+            return None
+        try:
+            alpha = self.load_alpha(record.source, key=key)
+        except ImageReadError:
+            return None
+        if alpha is None or alpha.shape != (size[1], size[0]):
+            return None
+        predicted = self.load_predicted(key)
+        if predicted is not None and predicted.shape != alpha.shape:
+            predicted = None
+        return RestoredCorrection(alpha, predicted, record.model)
+
+    def load_predicted(self, key: str) -> np.ndarray | None:
+        """The model's mask before the first correction (uint8 0/255), or None when it was not
+        kept or cannot be read."""
+        path = self.folder_for(key) / "predicted.png"
+        if not path.is_file():
+            return None
+        try:
+            return read_mask(path).astype(np.uint8) * 255
+        except ImageReadError:
+            return None
 
     def get(self, key: str) -> CorrectionRecord | None:
         """The correction of ``key``; None when there is none or its ``meta.json`` is damaged

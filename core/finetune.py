@@ -102,8 +102,8 @@ def correction_items(store: CorrectionStore) -> list[DataItem]:
     """The user's corrected photos (newest first) as training items, weighted where known."""
     items = []
     for record in store.records():
-        items.append(DataItem(sample=record.to_sample(), source="correction", label=record.name,
-                              key=f"correction:{record.key}"))
+        sample = Sample(image=record.source, mask=record.mask_path, group=record.group, weight=record.weight_path)
+        items.append(DataItem(sample=sample, source="correction", label=record.name, key=f"correction:{record.key}"))
     return items
 
 

@@ -17,7 +17,6 @@ import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from core.errors import MaskingNetError
-from maskingnet_app.correction_files import save_correction
 
 
 @dataclass
@@ -67,7 +66,8 @@ class CorrectionSaver(QObject):
                 store.remove(key)
                 self.removed.emit(key)
                 return
-            save_correction(store, snapshot.path, key, snapshot.alpha, snapshot.predicted, snapshot.model)
+            predicted = None if snapshot.predicted is None else snapshot.predicted >= 128
+            store.save(snapshot.path, snapshot.alpha, predicted=predicted, model=snapshot.model, key=key)
         except (MaskingNetError, OSError, ValueError) as error:
             self.failed.emit(f"corrections of {snapshot.path.name} not saved: {error}")
             return

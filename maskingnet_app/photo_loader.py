@@ -14,10 +14,10 @@ import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
+from core.corrections import RestoredCorrection, photo_key
 from core.errors import MaskingNetError, printable
 from core.imageio import Photo, read_photo
 from core.records import one_line
-from maskingnet_app.correction_files import RestoredCorrection, load_correction
 
 THUMBNAIL = 96
 CACHE_BYTES = 400 << 20
@@ -109,13 +109,11 @@ class PhotoLoader(QObject):
 
     def _identify(self, document_id: int, path: Path) -> None:
         try:
-            from core.corrections import photo_key
-
             photo = self._read(path)
             size = photo.size
             thumbnail = make_thumbnail(photo.rgb)
             key = photo_key(path)
-            correction = load_correction(self._store(), key, size)
+            correction = self._store().restore(key, size)
         except MaskingNetError as error:
             self.identifyFailed.emit(document_id, str(error))
             return

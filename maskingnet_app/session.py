@@ -9,12 +9,12 @@ masked) → edited / exported; any failure is shown as ``failed`` with its one-l
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from typing import Iterable
 
 from PySide6.QtCore import QObject, Signal
 
+from core.corrections import CorrectionStore
 from core.imageio import Photo, iter_image_files
 from core.mask_edit import MaskEditor
 from maskingnet_app.autosave import CorrectionSaver
@@ -37,9 +37,7 @@ class PhotoSession(QObject):
         super().__init__(parent)
         self.model_service = model_service
         self.model = PhotoListModel(self)
-        self._store_root = store_root
-        self._store = None
-        self._store_lock = threading.Lock()
+        self.store = CorrectionStore(store_root)  # no torch: cheap to make at once
         self._next_id = 1
         self._by_id: dict[int, PhotoDocument] = {}
         self._by_job: dict[int, PhotoDocument] = {}
@@ -57,16 +55,6 @@ class PhotoSession(QObject):
         model_service.jobCancelled.connect(self._on_job_cancelled)
         model_service.modelLoaded.connect(lambda *_: self.mask_waiting())
         model_service.modelFailed.connect(self._on_model_failed)
-
-    @property
-    def store(self):
-        """The ``CorrectionStore`` (created on first use; importing it loads torch)."""
-        with self._store_lock:
-            if self._store is None:
-                from core.corrections import CorrectionStore
-
-                self._store = CorrectionStore(self._store_root)
-            return self._store
 
     @property
     def documents(self) -> list[PhotoDocument]:

@@ -131,7 +131,7 @@ def test_the_batch_borrows_the_model_for_every_call_and_stops_when_it_is_switche
     batch = torch.zeros((1, 3, borrowed.config.preprocess.size, borrowed.config.preprocess.size))
     for call in (lambda: borrowed.probabilities_and_disagreement(batch, mirror=True), lambda: borrowed.probabilities(batch)):
         done = threading.Event()
-        thread = threading.Thread(target=lambda call=call: (call(), done.set()))
+        thread = threading.Thread(target=lambda call=call, done=done: (call(), done.set()))
         with service.borrow():  # the editor is using the model
             thread.start()
             assert not done.wait(0.5), "the batch ran the model while the editor held it"
