@@ -1,4 +1,5 @@
-"""The ``maskingnet`` command: predict, eval, train and gui, on the same core as the app."""
+"""The ``maskingnet`` command: predict, eval and train, on the same core as the app (the app itself is
+``maskingnet-app``, in ``maskingnet_app.main``)."""
 
 from __future__ import annotations
 
@@ -224,19 +225,14 @@ def run_train(args: argparse.Namespace) -> int:
     return cli_train.run(args)
 
 
-def run_gui(args: argparse.Namespace) -> int:
-    from maskingnet_app.main import main as app_main
-
-    return app_main(args.files)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maskingnet", description="Car photo background removal with MaskingNet.")
     parser.add_argument("--version", action="version", version=f"maskingnet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def model_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--model", default="default", help="checkpoint file, run folder or model name (default: default)")
+        sub.add_argument("--model", default=None,
+                         help="checkpoint file, run folder or model name (default: the active model, as chosen in the app)")
         sub.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cuda, mps or cpu")
         sub.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
                          help="average with the mirrored photo: a better mask, twice the model time (default: on)")
@@ -284,16 +280,16 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train or fine-tune a model")
     cli_train.add_arguments(train)
     train.set_defaults(handler=run_train)
-
-    gui = commands.add_parser("gui", help="open the desktop app")
-    gui.add_argument("files", nargs="*", help="photos or folders to open")
-    gui.set_defaults(handler=run_gui)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "model", "") is None:  # the one record of the model in use, as the app reads it
+            from core.model_versions import active_model
+
+            args.model = active_model()
         return args.handler(args)
     except (MaskingNetError, ValueError, OSError) as error:
         print(f"error: {one_line(error)}", file=sys.stderr)

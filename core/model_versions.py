@@ -9,7 +9,8 @@ A version is a folder ``<user models dir>/<name>/`` holding
 A version is written into a staging folder and renamed into place, so it is either complete
 or absent, and an existing name is never overwritten. The active model choice is
 ``<app home>/active_model.json`` (``{"model": "<name or file>"}``, ``default`` = the shipped
-model), written atomically. This module does not import torch until a version is saved.
+model), written atomically: the one record of the model in use, read by the app and the CLI.
+This module does not import torch until a version is saved.
 """
 
 from __future__ import annotations
@@ -218,6 +219,34 @@ def set_active_model(name: str | Path) -> str:
     app_home().mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(app_home() / ACTIVE_FILE, json.dumps({"model": name, "since": time.time()}).encode())
     return name
+
+
+def model_name(spec: str | Path | None) -> str:
+    """The model name a spec stands for: ``default``, a version name, or the spec itself."""
+    if spec in (None, ""):
+        return DEFAULT_MODEL
+    path = Path(str(spec))
+    try:
+        if path.name == MODEL_FILE and path.parent.parent.resolve() == user_models_dir().resolve():
+            return path.parent.name
+        if path.resolve() == shipped_model_path().resolve():
+            return DEFAULT_MODEL
+    except OSError:
+        pass
+    return str(spec)
+
+
+def remember_active_model(spec: str | Path) -> bool:
+    """Make the model a successful load used the active one (``set_active_model``), when it
+    names a model name or file; False (nothing stored) for a spec such as a run folder."""
+    name = model_name(spec)
+    if name == active_model():
+        return True
+    try:
+        set_active_model(name)
+    except VersionError:
+        return False
+    return True
 
 
 def _is_model_name(name: str) -> bool:

@@ -1,4 +1,4 @@
-"""Entry points: ``maskingnet-app`` (``run``), ``maskingnet gui`` (``main``) and the headless
+"""Entry points: ``maskingnet-app`` (``run``, the desktop app) and the headless
 ``--self-check PHOTO OUT`` the packaged app is tested with.
 
     maskingnet-app [PHOTOS_OR_FOLDERS...] [--model M] [--device D]
@@ -56,9 +56,10 @@ def _mask_and_export(photo: Path, out: Path, model: str | None, device: str | No
     from core.export import ExportOptions
     from core.imageio import read_photo
     from core.inference import Segmenter
+    from core.model_versions import active_model
     from maskingnet_app.exporter import export_alpha
 
-    segmenter = Segmenter.load(model or "default", device=device or "auto")
+    segmenter = Segmenter.load(model or active_model(), device=device or "auto")
     image = read_photo(photo)
     prediction = segmenter.predict(image.rgb, image.alpha)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -106,7 +107,7 @@ def _report_startup(window, service) -> None:
         print(f"window-shown {time.time():.6f} torch-loaded={'torch' in sys.modules}", flush=True)
 
     def ready(*_args) -> None:
-        print(f"model-{service.state} {time.time():.6f}", flush=True)
+        print(f"model-{service.state.value} {time.time():.6f}", flush=True)
         window.close()
         QApplication.instance().quit()
 

@@ -17,24 +17,10 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from core import model_versions
 from core.model_store import DEFAULT_MODEL, shipped_model_path, user_models_dir
+from core.model_versions import model_name
 
 if TYPE_CHECKING:
     from maskingnet_app.main_window import MainWindow
-
-
-def model_name(spec: str | Path | None) -> str:
-    """The model name a spec stands for: ``default``, a version name, or the spec itself."""
-    if spec in (None, ""):
-        return DEFAULT_MODEL
-    path = Path(str(spec))
-    try:
-        if path.name == model_versions.MODEL_FILE and path.parent.parent.resolve() == user_models_dir().resolve():
-            return path.parent.name
-        if path.resolve() == shipped_model_path().resolve():
-            return DEFAULT_MODEL
-    except OSError:
-        pass
-    return str(spec)
 
 
 class ModelChooser(QObject):
@@ -198,14 +184,6 @@ def install_model_menu(window: MainWindow) -> ModelChooser:
         dialog.raise_()
         dialog.activateWindow()
 
-    def remember_loaded(*_: object) -> None:
-        name = model_name(service.spec)  # keep the active-model file in step with what is loaded
-        if name != model_versions.active_model():
-            try:
-                model_versions.set_active_model(name)
-            except model_versions.VersionError:
-                pass  # a spec that loaded but names no file or version (a run folder): nothing to remember
-
     def stop_training() -> None:
         dialog = getattr(window, "training_dialog", None)
         if dialog is not None:
@@ -216,7 +194,6 @@ def install_model_menu(window: MainWindow) -> ModelChooser:
     chooser.close_watcher = _CloseWatcher(window, stop_training)
     chooser.train_requested.connect(open_training)
     chooser.message.connect(window.show_message)
-    service.modelLoaded.connect(remember_loaded)
     window.open_training_dialog = open_training
     return chooser
 

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
+from core import model_versions
 from maskingnet_app import app_settings
 
 if TYPE_CHECKING:
     from core.inference import Segmenter
 
-DEFAULT_SPEC = "default"
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
 
 
@@ -73,7 +73,8 @@ class _Job:
 
 
 class ModelService(QObject):
-    """See the module docstring. ``spec`` defaults to the remembered ``model/active`` setting."""
+    """See the module docstring. ``spec`` defaults to the active model
+    (``core.model_versions.active_model``, the choice the CLI starts on too)."""
 
     modelLoading = Signal(str)  # spec
     modelLoaded = Signal(str, str)  # model name, device label
@@ -91,7 +92,7 @@ class ModelService(QObject):
 
     def __init__(self, spec: str | Path | None = None, device: str | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._spec = str(spec) if spec else app_settings.value(app_settings.MODEL_ACTIVE, DEFAULT_SPEC, str)
+        self._spec = str(spec) if spec else model_versions.active_model()
         self._device = device or app_settings.value(app_settings.MODEL_DEVICE, "auto", str)
         self._segmenter: Segmenter | None = None
         self._state = ServiceState.IDLE
@@ -167,7 +168,7 @@ class ModelService(QObject):
         """Load ``spec`` (default: the current spec) on ``device`` in the background.
 
         Emits ``modelLoading`` now, then ``modelLoaded`` or ``modelFailed``. With ``remember``
-        a successful load is stored as the ``model/active`` setting.
+        a successful load becomes the active model (``core.model_versions.remember_active_model``).
         """
         if self._closed:
             return
@@ -211,7 +212,7 @@ class ModelService(QObject):
         self._state, self._error = ServiceState.READY, ""
         self._name, self._device_label = segmenter.name, label
         if remember:
-            app_settings.set_value(app_settings.MODEL_ACTIVE, spec)
+            model_versions.remember_active_model(spec)
         self.modelLoaded.emit(self._name, self._device_label)
 
     # -- masking -------------------------------------------------------------------------

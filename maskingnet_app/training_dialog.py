@@ -45,8 +45,8 @@ from core import model_versions
 from core.corrections import CorrectionStore
 from core.errors import MaskingNetError
 from core.model_store import DEFAULT_MODEL, resolve_model, shipped_model_path
+from core.model_versions import model_name
 from maskingnet_app import app_settings
-from maskingnet_app.model_menu import model_name
 from maskingnet_app.plot_widget import LinePlot
 from maskingnet_app.training_worker import FinetuneWorker, format_duration
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from test_app_helpers import MASK_TIMEOUT_MS, make_photo
 
+from core.model_versions import active_model
 from maskingnet_app import app_settings
 from maskingnet_app.model_service import MaskResult, ModelService
 
@@ -24,13 +25,13 @@ def test_loads_in_the_background_and_remembers_the_model(qtbot, service, tiny_ch
         assert service.state == "loading"
     assert loaded.args[0] == "tiny" and loaded.args[1].startswith("CPU, ")
     assert service.is_ready and service.device_label == loaded.args[1]
-    assert app_settings.value(app_settings.MODEL_ACTIVE, "", str) == str(tiny_checkpoint)
+    assert active_model() == str(tiny_checkpoint.resolve())
 
 
 def test_a_load_that_is_not_remembered_keeps_the_setting(qtbot, service):
     with qtbot.waitSignal(service.modelLoaded, timeout=MASK_TIMEOUT_MS):
         service.load(remember=False)
-    assert app_settings.value(app_settings.MODEL_ACTIVE, "unset", str) == "unset"
+    assert active_model() == "default"
     assert ModelService().spec == "default"
 
 
@@ -145,3 +146,30 @@ def test_the_batch_borrows_the_model_for_every_call_and_stops_when_it_is_switche
     for call in (lambda: borrowed.probabilities_and_disagreement(batch, mirror=False), lambda: borrowed.probabilities(batch)):
         with pytest.raises(MaskingNetError, match="switched during the batch"):
             call()
+
+
+def test_the_app_and_the_cli_start_on_the_version_the_user_chose(qtbot, tiny_checkpoint, monkeypatch, tmp_path):
+    """Issue 15: one record of the model in use (``core.model_versions``): a version the app
+    loaded is what the next app session and the command line (without ``--model``) start on."""
+    from test_bad_inputs import red_segmenter, two_colour
+    from test_model_versions import record
+
+    from core import cli
+    from core import model_versions as mv
+    from core.inference import Segmenter
+
+    mv.save_version("mine", tiny_checkpoint, record())
+    chosen = ModelService("mine", "cpu")  # Model menu -> mine
+    with qtbot.waitSignal(chosen.modelLoaded, timeout=MASK_TIMEOUT_MS):
+        chosen.load()
+    chosen.shutdown()
+    assert mv.active_model() == "mine"
+    assert ModelService().spec == "mine"  # the app's next start
+
+    loaded = []
+    monkeypatch.setattr(Segmenter, "load", classmethod(lambda cls, spec=None, **kwargs: loaded.append(spec) or red_segmenter()))
+    from PIL import Image
+
+    Image.fromarray(two_colour(60, 40)[0]).save(tmp_path / "car.png")
+    assert cli.main(["predict", str(tmp_path / "car.png"), "-o", str(tmp_path / "out")]) == 0
+    assert loaded == ["mine"]  # the command line's start, without --model
