@@ -25,10 +25,10 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from core.evaluate import evaluate_folder  # noqa: E402
-from core.evaluate_parts import evaluate_parts, read_part_names  # noqa: E402
-from core.inference import Segmenter  # noqa: E402
-from core.training_mix import labels_folder  # noqa: E402
+from core.masking.inference import Segmenter  # noqa: E402
+from core.training.evaluate import evaluate_folder  # noqa: E402
+from core.training.evaluate_parts import evaluate_parts, read_part_names  # noqa: E402
+from core.training.training_mix import labels_folder  # noqa: E402
 
 
 def held_out_stanford(segmenter: Segmenter, labels: Path) -> float | None:

@@ -3,7 +3,7 @@
 Every module reads and writes settings through ``settings()`` so they all share one store
 (tests point it at a temporary folder with ``QSettings.setPath``). Keys used across modules:
 
-- ``model/device``: auto/cuda/mps/cpu (the model in use is ``core.model_versions.active_model``)
+- ``model/device``: auto/cuda/mps/cpu (the model in use is ``core.models.model_versions.active_model``)
 - ``brush/size``, ``brush/hardness``, ``view/mode``, ``view/overlay_color``, ``view/overlay_opacity``,
   ``view/background``
 - ``folders/open``, ``folders/export``, ``recent/files``, ``window/geometry``, ``window/state``

@@ -41,7 +41,7 @@ def self_check(photo: Path, out: Path, model: str | None = None, device: str | N
     except ImportError as error:
         return _fail(f"cannot import {error.name or error}")
     except Exception as error:  # noqa: BLE001 - a self-check reports any failure as one line
-        from maskingnet_app.model_service import one_line
+        from maskingnet_app.model.model_service import one_line
 
         return _fail(one_line(error))
     share = float(prediction.mask.mean())
@@ -53,11 +53,11 @@ def self_check(photo: Path, out: Path, model: str | None = None, device: str | N
 def _mask_and_export(photo: Path, out: Path, model: str | None, device: str | None):
     import PySide6.QtWidgets  # noqa: F401
 
-    from core.export import ExportOptions
-    from core.imageio import read_photo
-    from core.inference import Segmenter
-    from core.model_versions import active_model
-    from maskingnet_app.exporter import export_alpha
+    from core.io.imageio import read_photo
+    from core.masking.export import ExportOptions
+    from core.masking.inference import Segmenter
+    from core.models.model_versions import active_model
+    from maskingnet_app.export.exporter import export_alpha
 
     segmenter = Segmenter.load(model or active_model(), device=device or "auto")
     image = read_photo(photo)
@@ -80,7 +80,7 @@ def main(files: list[str], *, model: str | None = None, device: str | None = Non
 
     from maskingnet_app import app_settings
     from maskingnet_app.main_window import ICON_PATH, MainWindow
-    from maskingnet_app.model_service import ModelService
+    from maskingnet_app.model.model_service import ModelService
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(app_settings.ORGANIZATION)

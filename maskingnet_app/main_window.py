@@ -33,25 +33,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.imageio import IMAGE_EXTENSIONS, Photo
-from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect
-from core.model_store import app_home
-from core.smart_tools import REFINE
+from core.io.imageio import IMAGE_EXTENSIONS, Photo
+from core.masking.mask_edit import BRUSH, ERASER, MaskEditor, Rect
+from core.masking.smart_tools import REFINE
+from core.models.model_store import app_home
 from maskingnet_app import app_settings
 from maskingnet_app.actions import DEVICE_LABELS, build_menus, create_actions, shortcut_rows
-from maskingnet_app.canvas import Canvas
-from maskingnet_app.documents import PhotoDocument, PhotoStatus
-from maskingnet_app.editor_state import BOX, REGION, EditorState
-from maskingnet_app.export_controller import ExportController
+from maskingnet_app.editor.canvas import Canvas
+from maskingnet_app.editor.documents import PhotoDocument, PhotoStatus
+from maskingnet_app.editor.editor_state import BOX, REGION, EditorState
+from maskingnet_app.editor.photo_list import PhotoListView
+from maskingnet_app.editor.session import PhotoSession
+from maskingnet_app.editor.tool_options import ToolOptionsBar
+from maskingnet_app.export.export_controller import ExportController
+from maskingnet_app.export.listing_dialog import remembered_spec
 from maskingnet_app.help_dialogs import ShortcutsDialog, show_about
-from maskingnet_app.listing_dialog import remembered_spec
 from maskingnet_app.message_bar import MessageBar
-from maskingnet_app.model_menu import install_model_menu
-from maskingnet_app.model_service import DEVICE_CHOICES, ModelService, ServiceState
-from maskingnet_app.photo_list import PhotoListView
-from maskingnet_app.session import PhotoSession
+from maskingnet_app.model.model_menu import install_model_menu
+from maskingnet_app.model.model_service import DEVICE_CHOICES, ModelService, ServiceState
 from maskingnet_app.status_bar import AppStatusBar
-from maskingnet_app.tool_options import ToolOptionsBar
 
 ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "icons" / "maskingnet.png"
 PHOTO_FILTER = "Photos (" + " ".join(f"*{ext}" for ext in sorted(IMAGE_EXTENSIONS)) + ");;All files (*)"
@@ -161,8 +161,8 @@ class MainWindow(QMainWindow):
 
     def _install_extensions(self) -> None:
         """Where the feature dialogs add their actions (one line each)."""
-        from maskingnet_app.batch_menu import install_batch_menu
-        from maskingnet_app.box_remask import BoxRemasker
+        from maskingnet_app.batch.batch_menu import install_batch_menu
+        from maskingnet_app.editor.box_remask import BoxRemasker
 
         install_batch_menu(self)  # File: Process Folder…, Review Batch Folder…
         self.box_remask = BoxRemasker(self.canvas, self.model_service, self.current_document, self._after_box_edit, self)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
 
-from maskingnet_app.model_service import ModelService, ServiceState
+from maskingnet_app.model.model_service import ModelService, ServiceState
 
 
 class AppStatusBar(QStatusBar):

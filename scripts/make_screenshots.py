@@ -103,9 +103,9 @@ def write_photos(folder: Path) -> list[Path]:
 
 
 def main(out_dir: Path) -> None:
-    from maskingnet_app.documents import PhotoStatus
+    from maskingnet_app.editor.documents import PhotoStatus
     from maskingnet_app.main_window import MainWindow
-    from maskingnet_app.model_service import ModelService
+    from maskingnet_app.model.model_service import ModelService
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     photos = write_photos(HOME / "photos")

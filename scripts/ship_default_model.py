@@ -30,12 +30,12 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.checkpoint import load_model, read_config, save_model  # noqa: E402
-from core.evaluate import evaluate_folder  # noqa: E402
-from core.inference import Segmenter  # noqa: E402
-from core.model_store import shipped_model_path  # noqa: E402
-from core.models import count_parameters  # noqa: E402
-from core.training_mix import labels_folder  # noqa: E402
+from core.masking.inference import Segmenter  # noqa: E402
+from core.models.checkpoint import load_model, read_config, save_model  # noqa: E402
+from core.models.model_store import shipped_model_path  # noqa: E402
+from core.models.networks import count_parameters  # noqa: E402
+from core.training.evaluate import evaluate_folder  # noqa: E402
+from core.training.training_mix import labels_folder  # noqa: E402
 
 NOTES_MARKER = "<!-- notes -->"
 

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication
 from test_app_helpers import MASK_TIMEOUT_MS, make_photo, make_window, open_and_wait
 from test_bad_inputs import BAD_FILES
 
-from maskingnet_app.documents import PhotoStatus
+from maskingnet_app.editor.documents import PhotoStatus
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
@@ -131,7 +131,7 @@ import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from maskingnet_app.main_window import MainWindow
-from maskingnet_app.model_service import ModelService
+from maskingnet_app.model.model_service import ModelService
 
 mode, model, photos, out = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 app = QApplication(sys.argv[:1])
@@ -161,7 +161,7 @@ def begin(*args):
         dialog.progressed.connect(close_now)
         dialog.start()
     else:
-        from maskingnet_app.batch_menu import show_batch_dialog
+        from maskingnet_app.batch.batch_menu import show_batch_dialog
         dialog = show_batch_dialog(window)
         dialog.input_edit.setText(photos)
         dialog.output_edit.setText(out)
@@ -183,7 +183,7 @@ def test_the_app_process_exits_when_closed_during_work(tiny_checkpoint, many_pho
     """The real app's process: the window closed while masking photos, running Process Folder
     or fine-tuning; the work stops, the process exits by itself with 0, no traceback is printed,
     and a stopped training saves no model version."""
-    from core import model_versions
+    from core.models import model_versions
 
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, "-c", CLOSE_DURING_WORK, mode, str(tiny_checkpoint), str(many_photos[0].parent),
@@ -202,7 +202,7 @@ def test_the_app_process_exits_when_closed_during_work(tiny_checkpoint, many_pho
 
 
 def test_closing_the_window_during_a_batch_then_resuming(qtbot, tiny_checkpoint, many_photos, tmp_path) -> None:
-    from maskingnet_app.batch_menu import show_batch_dialog
+    from maskingnet_app.batch.batch_menu import show_batch_dialog
 
     photos, total = many_photos[0].parent, len(many_photos)
     out = tmp_path / "out"
@@ -245,7 +245,7 @@ import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from maskingnet_app.main_window import MainWindow
-from maskingnet_app.model_service import ModelService
+from maskingnet_app.model.model_service import ModelService
 
 app = QApplication(sys.argv[:1])
 window = MainWindow(ModelService(sys.argv[1], "cpu"))

@@ -9,9 +9,9 @@ from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from maskingnet_app.documents import PhotoStatus
+from maskingnet_app.editor.documents import PhotoStatus
 from maskingnet_app.main_window import MainWindow
-from maskingnet_app.model_service import ModelService
+from maskingnet_app.model.model_service import ModelService
 
 MASK_TIMEOUT_MS = 60000
 

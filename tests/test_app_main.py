@@ -16,7 +16,7 @@ from maskingnet_app.actions import ACTION_SPECS, MOUSE_CONTROLS, ActionSpec, sho
 from maskingnet_app.help_dialogs import ShortcutsDialog, about_text
 from maskingnet_app.main import _run, build_parser, self_check
 from maskingnet_app.main_window import MainWindow
-from maskingnet_app.model_service import ModelService
+from maskingnet_app.model.model_service import ModelService
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

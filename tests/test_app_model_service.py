@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from test_app_helpers import MASK_TIMEOUT_MS, make_photo
 
-from core.model_versions import active_model
+from core.models.model_versions import active_model
 from maskingnet_app import app_settings
-from maskingnet_app.model_service import MaskResult, ModelService
+from maskingnet_app.model.model_service import MaskResult, ModelService
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_a_load_that_is_not_remembered_keeps_the_setting(qtbot, service):
 
 
 def test_a_missing_default_model_fails_with_one_line(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr("core.model_store.SHIPPED_MODELS_DIR", tmp_path / "none")
+    monkeypatch.setattr("core.models.model_store.SHIPPED_MODELS_DIR", tmp_path / "none")
     service = ModelService("default", "cpu")
     with qtbot.waitSignal(service.modelFailed, timeout=MASK_TIMEOUT_MS) as failed:
         service.load()
@@ -124,7 +124,7 @@ def test_the_batch_borrows_the_model_for_every_call_and_stops_when_it_is_switche
     import torch
 
     from core.errors import MaskingNetError
-    from maskingnet_app.batch_menu import ServiceSegmenter
+    from maskingnet_app.batch.batch_menu import ServiceSegmenter
 
     with qtbot.waitSignal(service.modelLoaded, timeout=MASK_TIMEOUT_MS):
         service.load()
@@ -149,14 +149,14 @@ def test_the_batch_borrows_the_model_for_every_call_and_stops_when_it_is_switche
 
 
 def test_the_app_and_the_cli_start_on_the_version_the_user_chose(qtbot, tiny_checkpoint, monkeypatch, tmp_path):
-    """Issue 15: one record of the model in use (``core.model_versions``): a version the app
+    """Issue 15: one record of the model in use (``core.models.model_versions``): a version the app
     loaded is what the next app session and the command line (without ``--model``) start on."""
     from test_bad_inputs import red_segmenter, two_colour
     from test_model_versions import record
 
     from core import cli
-    from core import model_versions as mv
-    from core.inference import Segmenter
+    from core.masking.inference import Segmenter
+    from core.models import model_versions as mv
 
     mv.save_version("mine", tiny_checkpoint, record())
     chosen = ModelService("mine", "cpu")  # Model menu -> mine

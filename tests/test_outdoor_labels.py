@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from core.cli import main as cli_main
-from core.evaluate_parts import evaluate_parts, read_part_names
-from core.inference import Segmenter
+from core.masking.inference import Segmenter
+from core.training.evaluate_parts import evaluate_parts, read_part_names
 from tools.outdoor_labels.fuse import Recipe, fuse_photo
 
 
@@ -99,7 +99,7 @@ def test_bad_part_names_are_one_line_naming_the_file(tmp_path):
 
 
 def test_eval_with_confidence_scores_only_the_trusted_pixels(tmp_path, tiny_checkpoint):
-    from core.evaluate import evaluate_folder
+    from core.training.evaluate import evaluate_folder
 
     images, masks, confidence = tmp_path / "images", tmp_path / "masks", tmp_path / "confidence"
     for folder in (images, masks, confidence):

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QApplication
 from test_app_helpers import make_window
 from test_batch_app import _batch_folder
 
-from core.review import ACCEPTED, FIXED, NEEDS_FIXING, UNREVIEWED, ReviewLog
-from maskingnet_app.batch_menu import choose_review_folder
+from core.batch.review import ACCEPTED, FIXED, NEEDS_FIXING, UNREVIEWED, ReviewLog
+from maskingnet_app.batch.batch_menu import choose_review_folder
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The edge-aware tools (core.smart_tools), without Qt: they snap to the photo's edges, stay in
+"""The edge-aware tools (core.masking.smart_tools), without Qt: they snap to the photo's edges, stay in
 their reach, act in their direction, and each is one undo step."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.inference import Prediction
-from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect
-from core.smart_tools import REFINE, EdgeGuide, SmartStroke, box_values, guided_filter, region_values, smart_stroke
+from core.masking.inference import Prediction
+from core.masking.mask_edit import BRUSH, ERASER, MaskEditor, Rect
+from core.masking.smart_tools import REFINE, EdgeGuide, SmartStroke, box_values, guided_filter, region_values, smart_stroke
 
 H, W = 200, 300
 CAR_TOP = 120  # the car: a dark body below this row, on a light studio floor

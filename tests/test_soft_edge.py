@@ -11,9 +11,9 @@ from test_app_helpers import MASK_TIMEOUT_MS, drag, make_window, open_and_wait, 
 from test_bad_inputs import red_segmenter, two_colour, use_red_segmenter
 
 from core import cli
-from core import export as core_export
-from core.export import EDGE_BAND, soft_edge_alpha
-from core.inference import Segmenter
+from core.masking import export as core_export
+from core.masking.export import EDGE_BAND, soft_edge_alpha
+from core.masking.inference import Segmenter
 
 
 def near_outline(hard: np.ndarray, distance: int) -> np.ndarray:
@@ -108,11 +108,11 @@ def test_the_app_exports_the_models_soft_edge_and_the_painted_pixels_exactly(qtb
 def test_one_correction_gives_one_cut_out_in_the_editor_the_batch_and_the_review(tmp_path, monkeypatch, one_torch_thread):
     """Issue 15: the store keeps the soft alpha itself (``alpha.png``), so the editor's export,
     the batch's and the review's re-export of one saved correction carry the same alpha."""
-    from core.corrections import ALPHA_FILE, CorrectionStore, photo_key
-    from core.export import ExportOptions
-    from core.imageio import read_photo
-    from core.review import ReviewLog, reexport_from_correction
-    from maskingnet_app.exporter import export_alpha
+    from core.batch.review import ReviewLog, reexport_from_correction
+    from core.io.imageio import read_photo
+    from core.masking.export import ExportOptions
+    from core.store.corrections import ALPHA_FILE, CorrectionStore, photo_key
+    from maskingnet_app.export.exporter import export_alpha
 
     use_red_segmenter(monkeypatch)
     rgb, truth = two_colour(120, 80)

@@ -11,10 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from core.data import CachedSamples, cache_samples
-from core.preprocess import Preprocess
-from core.train import TrainConfig, _batch_tensors, segmentation_loss, train
-from core.training_mix import mix_samples, read_mix
+from core.masking.preprocess import Preprocess
+from core.training.data import CachedSamples, cache_samples
+from core.training.train import TrainConfig, _batch_tensors, segmentation_loss, train
+from core.training.training_mix import mix_samples, read_mix
 
 
 def _photo_set(root: Path, stems: list[str], *, confidence: bool) -> Path:

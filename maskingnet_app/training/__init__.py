@@ -1,0 +1,1 @@
+"""Train on My Corrections: the dialog, its worker, the loss plot."""
