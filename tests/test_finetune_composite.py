@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from test_finetune_helpers import synthetic_photo
 
+from core.grouping import photo_group as group_of
 from core.io.imageio import read_mask, read_rgb, write_image
 from core.training.composite import (
     BACKGROUND_KINDS,
@@ -16,7 +17,7 @@ from core.training.composite import (
     make_background,
     nice_kinds,
 )
-from core.training.data import Sample, group_of
+from core.training.data import Sample
 
 
 @pytest.mark.parametrize("kind", [k for k in BACKGROUND_KINDS if k != "photo"])

@@ -10,8 +10,7 @@ import numpy as np
 from PIL import Image
 from test_finetune_helpers import synthetic_photo
 
-from core.batch.review import car_and_angle
-from core.grouping import near_duplicate_groups, photo_group, series_name
+from core.grouping import car_and_angle, near_duplicate_groups, photo_group, series_name
 from core.io.imageio import write_image
 from core.store.corrections import CorrectionStore
 from core.training import finetune as ft

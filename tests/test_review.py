@@ -19,12 +19,12 @@ from core.batch.review import (
     ReviewItem,
     ReviewLog,
     angle_disagreement,
-    car_and_angle,
     group_cars,
     rank_by_doubt,
     reexport_from_correction,
 )
 from core.errors import MaskingNetError
+from core.grouping import car_and_angle
 from core.masking.export import ExportOptions
 from core.masking.inference import Segmenter
 from core.store.corrections import CorrectionStore

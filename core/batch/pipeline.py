@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 import torch
 
+from core.batch.jobs import BatchJob, BatchResult, BatchStatus
 from core.batch.progress import BatchProgress, format_duration  # noqa: F401 - re-exported: the batch's API
 from core.batch.review import REVIEW_LOG_NAME, ReviewLog, folder_lock
 from core.errors import MaskingNetError, printable
@@ -52,36 +53,6 @@ _POLL = 0.05  # seconds between checks of should_stop while waiting
 # queues: ordinary photos (7 MB at 1918x1280) never reach it, while 100-megapixel ones (300 MB
 # each) go through a few at a time instead of twenty. A photo larger than this goes through alone.
 MAX_BYTES_IN_FLIGHT = 1 << 30
-
-
-@dataclass
-class BatchJob:
-    """One input photo, where its export goes, and the input folder it was found under."""
-
-    source: Path
-    output: Path
-    root: Path | None = None
-
-
-@dataclass
-class BatchResult:
-    """The outcome for one photo: ``status`` is 'done', 'skipped' or 'failed' (with ``error``).
-
-    ``uncertainty``: share of working-size pixels with probability in (0.1, 0.9).
-    ``mirror``: share of pixels where the photo and its mirror image disagree (when asked).
-    ``area``: share of the photo that is car. ``corrected``: exported from the user's mask.
-    """
-
-    source: Path
-    output: Path
-    status: str
-    error: str = ""
-    uncertainty: float | None = None
-    area: float | None = None
-    seconds: float = 0.0
-    mirror: float | None = None
-    corrected: bool = False
-    box: tuple[int, int, int, int] | None = None  # the car's box in the photo, when framed with its car
 
 
 def plan_jobs(
@@ -408,7 +379,8 @@ class _Pipeline:
             if self.stop.is_set():
                 return
             if isinstance(item, BatchResult):
-                if item.status == "skipped" and self.review is not None and self.review.key(job.output) not in self.known:
+                unknown = self.review is not None and self.review.key(job.output) not in self.known
+                if item.status is BatchStatus.SKIPPED and unknown:
                     self.review.record_known(item, job)
                 self.results.put(item)
                 ready = self.gate.hold(job, None) if self.gate is not None else None
@@ -428,21 +400,21 @@ class _Pipeline:
             correction = self.corrections.get(key) if key in self.corrected_keys else None
             if self.skip_existing and job.output.is_file() and not (self.gate and self.gate.must_redo(job)):
                 if correction is None or correction.updated <= job.output.stat().st_mtime:
-                    return BatchResult(job.source, job.output, "skipped")
+                    return BatchResult(job.source, job.output, BatchStatus.SKIPPED)
             photo = read_photo(job.source)
             mask = self.corrections.load_alpha(job.source, key=key) if correction is not None else None
             if mask is not None and mask.shape != photo.rgb.shape[:2]:
                 mask = None  # a correction of another version of the photo: predict afresh
             small = self.preprocess.resize(photo.rgb) if mask is None else None
         except MaskingNetError as error:
-            return BatchResult(job.source, job.output, "failed", str(error))
+            return BatchResult(job.source, job.output, BatchStatus.FAILED, str(error))
         except OSError as error:
-            return BatchResult(job.source, job.output, "failed",
+            return BatchResult(job.source, job.output, BatchStatus.FAILED,
                                f"{printable(job.source)}: cannot read ({error.strerror or error})")
         except MemoryError:
-            return BatchResult(job.source, job.output, "failed", f"{printable(job.source)}: not enough memory")
+            return BatchResult(job.source, job.output, BatchStatus.FAILED, f"{printable(job.source)}: not enough memory")
         except Exception as error:  # noqa: BLE001 - one photo's surprise must not stop the batch
-            return BatchResult(job.source, job.output, "failed", f"{printable(job.source)}: {one_line(error)}")
+            return BatchResult(job.source, job.output, BatchStatus.FAILED, f"{printable(job.source)}: {one_line(error)}")
         return _Loaded(job, photo, small, mask, time.perf_counter() - tick)
 
     def _infer(self, batch: list[_Loaded]) -> None:
@@ -477,7 +449,7 @@ class _Pipeline:
                 finally:
                     self.budget.give_back(nbytes)
             for result, job in written:
-                if result.status == "done" and self.review is not None:
+                if result.status is BatchStatus.DONE and self.review is not None:
                     self.review.record_result(result, job)
                 self.results.put(result)
 
@@ -489,7 +461,7 @@ class _Pipeline:
         try:
             mask, item.uncertainty, item.area = _finished_mask(item)
         except (MaskingNetError, ValueError, MemoryError) as error:
-            failed = BatchResult(item.job.source, item.job.output, "failed", f"{item.job.source}: {error}")
+            failed = BatchResult(item.job.source, item.job.output, BatchStatus.FAILED, f"{item.job.source}: {error}")
             ready = self.gate.hold(item.job, None)
             return [(failed, item.job)] + (self._write_group(ready) if ready else [])
         item.seconds += time.perf_counter() - tick
@@ -532,13 +504,14 @@ def _write_one(item: _Loaded, options: ExportOptions, frame: GroupFrame | None =
         job.output.parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(job.output, data)
     except (MaskingNetError, ValueError) as error:
-        return BatchResult(job.source, job.output, "failed", str(error))
+        return BatchResult(job.source, job.output, BatchStatus.FAILED, str(error))
     except OSError as error:
-        return BatchResult(job.source, job.output, "failed", f"{printable(job.output)}: cannot write ({error.strerror or error})")
+        return BatchResult(job.source, job.output, BatchStatus.FAILED,
+                           f"{printable(job.output)}: cannot write ({error.strerror or error})")
     except MemoryError:
-        return BatchResult(job.source, job.output, "failed", f"{printable(job.source)}: not enough memory")
+        return BatchResult(job.source, job.output, BatchStatus.FAILED, f"{printable(job.source)}: not enough memory")
     return BatchResult(
-        job.source, job.output, "done", uncertainty=uncertainty, area=area, mirror=item.mirror,
+        job.source, job.output, BatchStatus.DONE, uncertainty=uncertainty, area=area, mirror=item.mirror,
         corrected=item.mask is not None, seconds=item.seconds + time.perf_counter() - tick,
         box=astuple(held.box) if held is not None and held.box is not None else None,
     )

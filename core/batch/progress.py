@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
-if TYPE_CHECKING:
-    from core.batch.pipeline import BatchResult
+from core.batch.jobs import BatchResult, BatchStatus
 
 
 class BatchProgress:
@@ -19,7 +18,7 @@ class BatchProgress:
 
     def __init__(self, total: int, *, window: float = 20.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.total = total
-        self.counts = {"done": 0, "skipped": 0, "failed": 0}
+        self.counts = {str(status): 0 for status in BatchStatus}
         self.window = window
         self.clock = clock
         self.started = clock()
@@ -30,8 +29,8 @@ class BatchProgress:
         return sum(self.counts.values())
 
     def add(self, result: BatchResult) -> None:
-        self.counts[result.status] = self.counts.get(result.status, 0) + 1
-        if result.status != "skipped":
+        self.counts[str(result.status)] = self.counts.get(str(result.status), 0) + 1
+        if result.status != BatchStatus.SKIPPED:
             self._recent.append(self.clock())
 
     @property

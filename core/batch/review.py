@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 import numpy as np
 
 from core.errors import MaskingNetError, printable
-from core.grouping import photo_group
+from core.grouping import car_and_angle
 from core.io.atomic import write_bytes_atomic
 from core.io.records import Fields, RecordError, hold_lock, inside, one_line, open_nofollow, parse_json, read_bytes
 from core.listing.framing import Box, GroupFrame, fit_group
@@ -40,7 +39,7 @@ from core.masking.doubt import EMPTY_AREA, doubt_score
 from core.masking.export import ExportOptions
 
 if TYPE_CHECKING:
-    from core.batch.pipeline import BatchJob, BatchResult
+    from core.batch.jobs import BatchJob, BatchResult
     from core.store.corrections import CorrectionStore
 
 REVIEW_LOG_NAME = ".maskingnet-review.jsonl"
@@ -58,7 +57,6 @@ MARK_LABELS = {UNREVIEWED: "not reviewed", ACCEPTED: "accepted", NEEDS_FIXING: "
 DISAGREEMENT_FLAG = 0.3
 
 # "<car>_<nn>" (Carvana's "<12 hex digits>_<01..16>", or e.g. "VIN123_04").
-_ANGLE_NAME = re.compile(r"^(.+?)_(\d{1,3})$")
 
 
 @dataclass
@@ -118,13 +116,6 @@ def folder_lock(out_dir: str | Path) -> Iterator[bool]:
     out_dir.mkdir(parents=True, exist_ok=True)
     with hold_lock(out_dir / LOCK_NAME) as held:
         yield held
-
-
-def car_and_angle(source: str | Path, root: str | Path | None = None) -> tuple[str, int]:
-    """The car a photo shows (``core.grouping.photo_group``: Carvana id, numbered series, else
-    folder, named relative to ``root``) and its angle: the number of a ``<car>_<nn>`` name, else -1."""
-    match = _ANGLE_NAME.match(Path(source).stem)
-    return photo_group(source, root), int(match.group(2)) if match else -1
 
 
 class ReviewLog:

@@ -44,9 +44,6 @@ class Sample:
         return self.image.stem
 
 
-group_of = photo_group  # the group a photo is split by: see core.grouping
-
-
 def find_mask(image: Path, masks_dir: Path) -> Path | None:
     """The mask file for ``image`` in ``masks_dir`` (either naming), or None."""
     for pattern in _MASK_PATTERNS:
@@ -74,7 +71,7 @@ def find_samples(images_dir: str | Path, masks_dir: str | Path) -> tuple[list[Sa
         if mask is None:
             unmatched.append(image)
         else:
-            samples.append(Sample(image=image, mask=mask, group=group_of(image, images_dir)))
+            samples.append(Sample(image=image, mask=mask, group=photo_group(image, images_dir)))
     # Photos and masks in one folder: a mask is not a photo of its own.
     masks = {sample.mask for sample in samples}
     return [s for s in samples if s.image not in masks], [p for p in unmatched if p not in masks]
