@@ -37,8 +37,8 @@ print(json.dumps({"code": code, "base_mb": base / 1024, "peak_mb": peak_kb() / 1
 
 
 def tiny_model(folder: Path) -> Path:
-    from core.masking.preprocess import Preprocess
     from core.models.checkpoint import ModelConfig, save_model
+    from core.models.preprocess import Preprocess
 
     config = ModelConfig(arch="maskingnet", width=4, preprocess=Preprocess(size=64), info={"name": "tiny"})
     path = folder / "tiny.safetensors"

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from core.io.imageio import read_mask, read_rgb  # noqa: E402
 from core.masking.cleanup import remove_strays  # noqa: E402
 from core.masking.inference import Segmenter  # noqa: E402
-from core.masking.preprocess import upsample_probability  # noqa: E402
+from core.models.preprocess import upsample_probability  # noqa: E402
 from core.training.data import find_samples  # noqa: E402
 from core.training.metrics import dice, stray_regions  # noqa: E402
 

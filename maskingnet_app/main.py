@@ -16,9 +16,13 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from core import __version__
+
+if TYPE_CHECKING:
+    from maskingnet_app.main_window import MainWindow
+    from maskingnet_app.model.model_service import ModelService
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +76,20 @@ def _fail(message: str) -> int:
     return 1
 
 
+def compose_window(model_service: ModelService | None = None, **kwargs) -> MainWindow:
+    """The main window with its features: File → Process Folder / Review Batch Folder (``batch``)
+    and the Model menu with Train on My Corrections (``model``), kept in ``window.features``.
+    ``kwargs`` go to ``MainWindow``."""
+    from maskingnet_app.batch.batch_menu import BatchFeature
+    from maskingnet_app.main_window import MainWindow
+    from maskingnet_app.training.model_menu import ModelFeature
+
+    window = MainWindow(model_service, **kwargs)
+    window.features["batch"] = BatchFeature(window)
+    window.features["model"] = ModelFeature(window)
+    return window
+
+
 def main(files: list[str], *, model: str | None = None, device: str | None = None) -> int:
     """Open the window (with ``files``) and run until it is closed; returns the exit code."""
     from PySide6.QtCore import QTimer
@@ -79,7 +97,7 @@ def main(files: list[str], *, model: str | None = None, device: str | None = Non
     from PySide6.QtWidgets import QApplication
 
     from maskingnet_app import app_settings
-    from maskingnet_app.main_window import ICON_PATH, MainWindow
+    from maskingnet_app.main_window import ICON_PATH
     from maskingnet_app.model.model_service import ModelService
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -89,7 +107,7 @@ def main(files: list[str], *, model: str | None = None, device: str | None = Non
     if ICON_PATH.is_file():
         app.setWindowIcon(QIcon(str(ICON_PATH)))
     service = ModelService(model, device)
-    window = MainWindow(service, load_model=False)
+    window = compose_window(service, load_model=False)
     window.show()
     if os.environ.get("MASKINGNET_STARTUP_REPORT"):
         _report_startup(window, service)

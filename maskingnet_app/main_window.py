@@ -1,16 +1,9 @@
 """The main window: composes the photo list, the canvas, the tool options, the status bar and
 the menus, and routes the actions. The work itself lives in the parts it composes.
 
-Public API (stable; the feature dialogs build on it):
-
-- ``window.model_service``: the ``ModelService`` (active model, device, mask jobs, ``borrow()``)
-- ``window.corrections``: the ``CorrectionStore`` of saved corrections (training data)
-- ``window.open_paths(paths, recursive=False)`` and ``window.open_in_editor(path)``
-- ``window.menus`` (``file``, ``edit``, ``view``, ``image``, ``model``, ``help``, ``recent``,
-  ``device``) and ``window.actions`` (by name, see ``actions.ACTION_SPECS``);
-  ``window.add_menu_action(menu, action, before=None)`` inserts an action
-- ``window.show_message(text, level)``: a one-line message above the canvas
-- ``window.correctionSaved(key)``: emitted after each correction is written
+Its public API, what the features (batch, model, training) may use, is the ``Protocol``
+``maskingnet_app.window_api.WindowAPI``. The window does not know the features:
+``maskingnet_app.main.compose_window`` makes the window, then each feature on it.
 """
 
 from __future__ import annotations
@@ -49,7 +42,6 @@ from maskingnet_app.export.export_controller import ExportController
 from maskingnet_app.export.listing_dialog import remembered_spec
 from maskingnet_app.help_dialogs import ShortcutsDialog, show_about
 from maskingnet_app.message_bar import MessageBar
-from maskingnet_app.model.model_menu import install_model_menu
 from maskingnet_app.model.model_service import DEVICE_CHOICES, ModelService, ServiceState
 from maskingnet_app.status_bar import AppStatusBar
 
@@ -63,6 +55,7 @@ class MainWindow(QMainWindow):
     window is up; ``store_root`` overrides the corrections folder."""
 
     correctionSaved = Signal(str)
+    closing = Signal()  # first thing on close: features stop their long work before the model service shuts down
 
     def __init__(self, model_service: ModelService | None = None, *, load_model: bool = True,
                  store_root: Path | None = None, parent: QWidget | None = None) -> None:
@@ -96,7 +89,8 @@ class MainWindow(QMainWindow):
         self._build_device_menu()
         self._connect()
         self._restore_window()
-        self._install_extensions()
+        self._install_box_remask()
+        self.features: dict[str, object] = {}  # what main.compose_window added, by name; the window never uses them
         self._sync_actions()
         if load_model and self.model_service.state is ServiceState.IDLE:
             QTimer.singleShot(0, self._load_model_if_idle)
@@ -159,15 +153,11 @@ class MainWindow(QMainWindow):
             target.addAction(action)
         return action
 
-    def _install_extensions(self) -> None:
-        """Where the feature dialogs add their actions (one line each)."""
-        from maskingnet_app.batch.batch_menu import install_batch_menu
+    def _install_box_remask(self) -> None:
         from maskingnet_app.editor.box_remask import BoxRemasker
 
-        install_batch_menu(self)  # File: Process Folder…, Review Batch Folder…
         self.box_remask = BoxRemasker(self.canvas, self.model_service, self.current_document, self._after_box_edit, self)
         self.box_remask.message.connect(self.show_message)
-        self.model_chooser = install_model_menu(self)  # Model: train on my corrections, versions
 
     # -- layout and wiring ---------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -493,6 +483,7 @@ class MainWindow(QMainWindow):
         a["background_checker" if state.background == "checker" else "background_color"].setChecked(True)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.closing.emit()
         app_settings.set_value(app_settings.WINDOW_GEOMETRY, self.saveGeometry())
         app_settings.set_value(app_settings.WINDOW_STATE, self.saveState())
         self.canvas.end_stroke()

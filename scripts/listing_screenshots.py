@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402, TID251
 from core.listing.presets import ListingSpec  # noqa: E402
 from core.training.composite import scene_background  # noqa: E402
 from maskingnet_app.editor.documents import PhotoStatus  # noqa: E402
-from maskingnet_app.main_window import MainWindow  # noqa: E402
+from maskingnet_app.main import compose_window  # noqa: E402
 from maskingnet_app.model.model_service import ModelService  # noqa: E402
 
 
@@ -67,7 +67,7 @@ def main() -> int:
         photo, alpha = drawn_photo()
         path = Path(tmp) / "roadster_01.jpg"
         Image.fromarray(photo).save(path, quality=92)
-        window = MainWindow(ModelService("default", "cpu"))
+        window = compose_window(ModelService("default", "cpu"))
         window.resize(1280, 820)
         window.show()
         document = window.open_paths([path])[0]

@@ -113,8 +113,8 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     """A randomly initialised width-4 MaskingNet at working size 64 (fast, not accurate)."""
     import torch
 
-    from core.masking.preprocess import Preprocess
     from core.models.checkpoint import ModelConfig, save_model
+    from core.models.preprocess import Preprocess
 
     torch.manual_seed(0)
     config = ModelConfig(arch="maskingnet", width=4, preprocess=Preprocess(size=64), info={"name": "tiny"})

@@ -12,8 +12,8 @@ from torch import nn
 
 from core.masking.doubt import CHECK_DOUBT
 from core.masking.inference import Segmenter
-from core.masking.preprocess import Preprocess
 from core.models.checkpoint import ModelConfig
+from core.models.preprocess import Preprocess
 from maskingnet_app.editor.documents import STATUS_ROLE, PhotoStatus
 from maskingnet_app.editor.photo_list import CHECK_COLOR, STATUS_COLORS
 

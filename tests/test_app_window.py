@@ -334,13 +334,13 @@ def test_close_photo_and_stepping_through_the_list(qtbot, window, tmp_path):
 
 
 def test_a_model_asked_for_before_the_event_loop_runs_is_loaded_once(qtbot, tiny_checkpoint):
-    from maskingnet_app.main_window import MainWindow
+    from maskingnet_app.main import compose_window
     from maskingnet_app.model.model_service import ModelService
 
     service = ModelService(str(tiny_checkpoint), "cpu")
     loads: list[str] = []
     service.modelLoading.connect(loads.append)
-    window = MainWindow(service)  # queues its own first load
+    window = compose_window(service)  # queues its own first load
     qtbot.addWidget(window)
     service.load()  # e.g. the batch dialog, opened before the queued load ran
     qtbot.waitUntil(lambda: service.state == "ready", timeout=MASK_TIMEOUT_MS)

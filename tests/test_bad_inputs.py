@@ -24,8 +24,8 @@ from core.errors import ImageReadError
 from core.io.imageio import MAX_PIXELS, iter_image_files, read_photo
 from core.masking.export import ExportOptions, export_photo
 from core.masking.inference import Segmenter
-from core.masking.preprocess import Preprocess
 from core.models.checkpoint import ModelConfig
+from core.models.preprocess import Preprocess
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Pillow warns before core.io.imageio refuses; the CLI silences it, pytest re-enables it per test.

@@ -236,15 +236,14 @@ def test_a_saved_correction_is_exported_again_and_marked_fixed(qtbot, tmp_path, 
 def test_from_the_main_window_menu_to_a_fixed_export(qtbot, lot, tiny_checkpoint, tmp_path, monkeypatch):
     from test_app_helpers import MASK_TIMEOUT_MS, drag, make_window, show_document
 
-    from maskingnet_app.batch.batch_menu import show_batch_dialog
 
     monkeypatch.setattr(review_grid_module, "REEXPORT_DELAY_MS", 0)
     window = make_window(qtbot, tiny_checkpoint)
     action = window.actions["process_folder"]
     assert action in window.menus.get("file").actions()
     action.trigger()
-    dialog = window.batch_dialog
-    assert dialog.isVisible() and show_batch_dialog(window) is dialog  # one dialog per window
+    dialog = window.features["batch"].dialog
+    assert dialog.isVisible() and window.features["batch"].show_dialog() is dialog  # one dialog per window
     out = tmp_path / "out"
     dialog.input_edit.setText(str(lot))
     dialog.output_edit.setText(str(out))

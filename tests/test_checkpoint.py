@@ -10,7 +10,6 @@ import torch
 from safetensors.torch import save_file
 
 from core.errors import CheckpointError
-from core.masking.preprocess import Preprocess
 from core.models.checkpoint import (
     ModelConfig,
     load_model,
@@ -27,6 +26,7 @@ from core.models.model_store import (
     user_model_path,
 )
 from core.models.networks import MODEL_NAMES
+from core.models.preprocess import Preprocess
 
 
 def _config(arch: str = "maskingnet", **info) -> ModelConfig:

@@ -12,7 +12,7 @@ from PIL import Image
 
 from core.grouping import photo_group as group_of
 from core.io.imageio import read_mask
-from core.masking.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess, resize_array, upsample_probability
+from core.models.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess, resize_array, upsample_probability
 from core.training.augment import AugmentConfig, augment
 from core.training.data import Sample, cache_samples, find_mask, find_samples, split_by_group
 

@@ -368,8 +368,8 @@ def test_a_cpu_allocator_failure_is_the_one_line_message(tiny_checkpoint):
 @pytest.mark.parametrize(("width", "size", "ok"), [(64, 2048, True), (16, 4096, True), (64, 4096, False),
                                                    (32, 4096, False), (4, 4096, True)])
 def test_width_times_working_size_is_bounded(width, size, ok):
-    from core.masking.preprocess import Preprocess
     from core.models.checkpoint import ModelConfig
+    from core.models.preprocess import Preprocess
 
     text = ModelConfig(arch="maskingnet", width=width, preprocess=Preprocess(size=size)).to_json()
     if ok:
@@ -383,8 +383,8 @@ def test_width_times_working_size_is_bounded(width, size, ok):
 
 
 def _config(**change) -> str:
-    from core.masking.preprocess import Preprocess
     from core.models.checkpoint import ModelConfig
+    from core.models.preprocess import Preprocess
 
     data = json.loads(ModelConfig(arch="maskingnet", width=4, preprocess=Preprocess(size=64)).to_json())
     for key, value in change.items():
@@ -418,8 +418,8 @@ def test_bad_model_configurations_name_the_file(tmp_path, text, words):
 def test_eval_held_out_with_val_groups_of_the_wrong_type_names_the_model(tmp_path, capsys):
     import torch
 
-    from core.masking.preprocess import Preprocess
     from core.models.checkpoint import ModelConfig, save_model
+    from core.models.preprocess import Preprocess
 
     config = ModelConfig(arch="maskingnet", width=4, preprocess=Preprocess(size=64), info={"val_groups": 5})
     path = tmp_path / "odd.safetensors"
@@ -510,7 +510,7 @@ def _pair(folder: Path, name: str, mask: np.ndarray, photo_size=(48, 32)) -> Non
 
 
 def test_training_leaves_out_masks_that_cannot_teach_and_says_why(tmp_path):
-    from core.masking.preprocess import Preprocess
+    from core.models.preprocess import Preprocess
     from core.training.data import cache_samples, find_samples
 
     good = np.zeros((32, 48), np.uint8)

@@ -257,7 +257,7 @@ def test_pixel_weights_emphasise_the_marked_pixels():
 
 
 def test_batches_mix_photos_with_and_without_correction_maps():
-    from core.masking.preprocess import Preprocess
+    from core.models.preprocess import Preprocess
     from core.training.data import CachedSamples
 
     cached = CachedSamples(samples=[], images=[np.zeros((32, 32, 3), np.uint8)] * 2,

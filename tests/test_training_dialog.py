@@ -209,12 +209,12 @@ def test_from_the_main_window_train_use_and_switch_back(qtbot, tiny_checkpoint, 
     service = window.model_service
     qtbot.waitUntil(lambda: service.is_ready, timeout=60_000)
     make_corrections(tmp_path / "photos", window.corrections, count=6, groups=3)
-    chooser = window.model_chooser
+    chooser = window.features["model"].chooser
     assert window.menus.model.actions()[0] is chooser.train_action
     assert chooser.checked_name() == str(tiny_checkpoint)  # a file given on the command line
 
     chooser.train_action.trigger()
-    dialog = window.training_dialog
+    dialog = window.features["model"].training_dialog
     assert dialog.isVisible() and not dialog.isModal()
     assert dialog.photo_list.count() == 6
     dialog.epochs.setValue(1)
@@ -247,8 +247,8 @@ def test_closing_the_main_window_stops_a_training(qtbot, tiny_checkpoint, tmp_pa
 
     window = make_window(qtbot, tiny_checkpoint)
     make_corrections(tmp_path / "photos", window.corrections, count=4, groups=2)
-    window.open_training_dialog()
-    dialog = window.training_dialog
+    window.features["model"].open_training()
+    dialog = window.features["model"].training_dialog
     dialog.epochs.setValue(500)
     dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
     with qtbot.waitSignal(dialog.progressed, timeout=60_000, check_params_cb=lambda e: e.kind == "train"):

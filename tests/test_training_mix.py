@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from core.masking.preprocess import Preprocess
+from core.models.preprocess import Preprocess
 from core.training.data import CachedSamples, cache_samples
 from core.training.train import TrainConfig, _batch_tensors, segmentation_loss, train
 from core.training.training_mix import mix_samples, read_mix

@@ -22,10 +22,10 @@ from safetensors.torch import save_file
 from core import cli
 from core.errors import CheckpointError
 from core.masking.inference import Segmenter
-from core.masking.preprocess import Preprocess
 from core.models.checkpoint import MAX_WORKING_SIZE, ModelConfig, load_model, read_config, save_model
 from core.models.model_store import user_model_path
 from core.models.networks import MODEL_NAMES
+from core.models.preprocess import Preprocess
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,2 +1,2 @@
-"""Photo -> mask -> edit -> export: preprocessing, the ``Segmenter``, clean-up, doubt, the mask editor and
-its smart tools, the export."""
+"""Photo -> mask -> edit -> export: the ``Segmenter`` (inference), clean-up, doubt, the mask
+editor and its smart tools, the export."""

@@ -15,10 +15,10 @@ from core.errors import NotEnoughMemory
 from core.masking.cleanup import remove_strays
 from core.masking.doubt import doubt_score
 from core.masking.export import soft_edge_alpha
-from core.masking.preprocess import upsample_probability
 from core.models.checkpoint import ModelConfig, load_model
 from core.models.device import autocast, autocast_dtype, describe_device, select_device
 from core.models.model_store import resolve_model
+from core.models.preprocess import upsample_probability
 
 
 class CpuOutOfMemory(NotEnoughMemory, torch.OutOfMemoryError):

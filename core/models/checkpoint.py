@@ -19,8 +19,8 @@ from torch import nn
 from core.errors import CheckpointError, printable
 from core.io.atomic import atomic_path
 from core.io.records import Fields, RecordError, parse_json
-from core.masking.preprocess import Preprocess
 from core.models.networks import MODEL_NAMES, UnknownModelError, create_model
+from core.models.preprocess import Preprocess
 
 FORMAT_VERSION = "1"
 _METADATA_KEY = "maskingnet"

@@ -17,7 +17,7 @@ import numpy as np
 from core.errors import ImageReadError, printable
 from core.grouping import photo_group
 from core.io.imageio import IMAGE_EXTENSIONS, read_gray, read_mask, read_rgb
-from core.masking.preprocess import Preprocess, resize_array
+from core.models.preprocess import Preprocess, resize_array
 
 _MASK_PATTERNS = ("{stem}_mask.gif", "{stem}_mask.png", "{stem}.png", "{stem}.gif", "{stem}_mask.jpg")
 

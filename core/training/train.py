@@ -26,7 +26,6 @@ from torch import nn
 from core.errors import CheckpointError, MaskingNetError, printable
 from core.io.atomic import write_bytes_atomic
 from core.io.records import Fields, RecordError, hold_lock
-from core.masking.preprocess import Preprocess, upsample_probability
 from core.models.checkpoint import (
     MAX_WIDTH,
     MAX_WORKING_SIZE,
@@ -37,6 +36,7 @@ from core.models.checkpoint import (
     save_optimizer,
 )
 from core.models.device import autocast, autocast_dtype, describe_device, select_device
+from core.models.preprocess import Preprocess, upsample_probability
 from core.training.augment import AugmentConfig, augment
 from core.training.data import CachedSamples, Sample, cache_samples
 from core.training.metrics import dice

@@ -1,4 +1,4 @@
-"""File → Process Folder… and File → Review Batch Folder…, wired to the main window.
+"""File → Process Folder… and File → Review Batch Folder… (``BatchFeature``), on the window's API.
 
 The batch uses the window's model service: its loaded model is borrowed for each model call
 (``ServiceSegmenter``), so no second copy is loaded and the editor's own masks go on between
@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from maskingnet_app import app_settings
-from maskingnet_app.batch.review_keys import install_review_keys, open_from_review
+from maskingnet_app.batch.review_keys import ReviewKeys
 from maskingnet_app.model.model_service import ServiceState
 
 if TYPE_CHECKING:
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
     from core.masking.inference import Segmenter
     from maskingnet_app.batch.batch_dialog import BatchDialog
-    from maskingnet_app.main_window import MainWindow
     from maskingnet_app.model.model_service import ModelService
+    from maskingnet_app.window_api import WindowAPI
 
 
 class ServiceSegmenter:
@@ -79,70 +79,68 @@ class ServiceSegmenter:
             return segmenter.probabilities_and_disagreement(batch, mirror=mirror)
 
 
-def install_batch_menu(window: MainWindow) -> None:
-    """Add the two File menu entries (before Export) and keep one batch dialog per window."""
-    process = QAction("&Process Folder…", window)
-    process.setShortcut(QKeySequence("Ctrl+B"))
-    process.setToolTip("Cut out every photo of a folder, then review the doubtful ones first")
-    process.triggered.connect(lambda: show_batch_dialog(window))
-    review = QAction("&Review Batch Folder…", window)
-    review.setToolTip("Open the review of a folder a batch exported to")
-    review.triggered.connect(lambda: choose_review_folder(window))
-    window.add_menu_action("file", process, before="export")
-    window.add_menu_action("file", review, before="export")
-    install_review_keys(window)  # File → Review Marks: A, F, X, U on the photo opened from the review
-    window.menus.get("file").insertSeparator(window.actions["export"])
-    window.actions["process_folder"] = process
-    window.actions["review_batch"] = review
-    window.installEventFilter(_CloseWatcher(window))
+class BatchFeature:
+    """File → Process Folder… and File → Review Batch Folder… on a window (``WindowAPI``), with
+    one batch dialog per window (made on first use) and the review keys."""
 
+    def __init__(self, window: WindowAPI) -> None:
+        self.window = window
+        self.dialog: BatchDialog | None = None
+        process = QAction("&Process Folder…", window)
+        process.setShortcut(QKeySequence("Ctrl+B"))
+        process.setToolTip("Cut out every photo of a folder, then review the doubtful ones first")
+        process.triggered.connect(self.show_dialog)
+        review = QAction("&Review Batch Folder…", window)
+        review.setToolTip("Open the review of a folder a batch exported to")
+        review.triggered.connect(lambda: self.choose_review_folder())
+        window.add_menu_action("file", process, before="export")
+        window.add_menu_action("file", review, before="export")
+        self.review_keys = ReviewKeys(window, lambda: self.dialog)  # File → Review Marks: A, F, X, U
+        window.menus.get("file").insertSeparator(window.actions["export"])
+        window.actions["process_folder"] = process
+        window.actions["review_batch"] = review
+        window.closing.connect(self.shutdown)
 
-def show_batch_dialog(window: MainWindow) -> BatchDialog:
-    """The window's batch dialog (made on first use), shown and raised."""
-    from maskingnet_app.batch.batch_dialog import BatchDialog
+    def show_dialog(self) -> BatchDialog:
+        """The window's batch dialog (made on first use), shown and raised."""
+        from maskingnet_app.batch.batch_dialog import BatchDialog
 
-    dialog = getattr(window, "batch_dialog", None)
-    if dialog is None:
-        service = window.model_service
-        if service.state is ServiceState.IDLE:
-            service.load()
-        dialog = BatchDialog(lambda: ServiceSegmenter(service), open_photo=lambda path: open_from_review(window, path),
-                             corrections=lambda: window.corrections, parent=window)
-        dialog.setWindowFlag(Qt.WindowType.Window, True)
-        window.correctionSaved.connect(dialog.review.on_correction_saved)
-        dialog.batchFinished.connect(lambda counts, cancelled: window.show_message(
-            f"Batch {'stopped' if cancelled else 'finished'}: {counts['done']} exported, {counts['skipped']} already there, "
-            f"{counts['failed']} failed"))
-        window.batch_dialog = dialog
-    if dialog.isMinimized():  # stepped aside for a photo opened from the review
-        dialog.showNormal()
-    dialog.show()
-    dialog.raise_()
-    dialog.activateWindow()
-    return dialog
+        window = self.window
+        dialog = self.dialog
+        if dialog is None:
+            service = window.model_service
+            if service.state is ServiceState.IDLE:
+                service.load()
+            dialog = BatchDialog(lambda: ServiceSegmenter(service), open_photo=self.review_keys.open_from_review,
+                                 corrections=lambda: window.corrections, parent=window)
+            dialog.setWindowFlag(Qt.WindowType.Window, True)
+            window.correctionSaved.connect(dialog.review.on_correction_saved)
+            dialog.batchFinished.connect(lambda counts, cancelled: window.show_message(
+                f"Batch {'stopped' if cancelled else 'finished'}: {counts['done']} exported, "
+                f"{counts['skipped']} already there, {counts['failed']} failed"))
+            self.dialog = dialog
+        if dialog.isMinimized():  # stepped aside for a photo opened from the review
+            dialog.showNormal()
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
 
+    def choose_review_folder(self, folder: str | Path | None = None) -> BatchDialog | None:
+        """Show the review of an output folder (asked for when ``folder`` is None)."""
+        if folder is None:
+            start = app_settings.start_folder(app_settings.OPEN_FOLDER)
+            folder = QFileDialog.getExistingDirectory(self.window, "Review Batch Folder", start)
+            if not folder:
+                return None
+        dialog = self.show_dialog()
+        if not dialog.running:
+            dialog.output_edit.setText(str(folder))
+            dialog.review.load_folder(folder)
+        dialog.tabs.setCurrentWidget(dialog.review)
+        return dialog
 
-def choose_review_folder(window: MainWindow, folder: str | Path | None = None) -> BatchDialog | None:
-    """Show the review of an output folder (asked for when ``folder`` is None)."""
-    if folder is None:
-        start = app_settings.start_folder(app_settings.OPEN_FOLDER)
-        folder = QFileDialog.getExistingDirectory(window, "Review Batch Folder", start)
-        if not folder:
-            return None
-    dialog = show_batch_dialog(window)
-    if not dialog.running:
-        dialog.output_edit.setText(str(folder))
-        dialog.review.load_folder(folder)
-    dialog.tabs.setCurrentWidget(dialog.review)
-    return dialog
-
-
-class _CloseWatcher(QObject):
-    """Stops a running batch when the window closes (what is exported stays; a rerun resumes)."""
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Close:
-            dialog = getattr(watched, "batch_dialog", None)
-            if dialog is not None:
-                dialog.shutdown()
-        return False
+    def shutdown(self) -> None:
+        """Stop a running batch (the window is closing): what is exported stays; a rerun resumes."""
+        if self.dialog is not None:
+            self.dialog.shutdown()

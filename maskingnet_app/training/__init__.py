@@ -1,1 +1,2 @@
-"""Train on My Corrections: the dialog, its worker, the loss plot."""
+"""Corrections -> fine-tune -> version -> active model: the Model menu (versions, Train on My
+Corrections), the training dialog, its worker, the loss plot."""

@@ -43,5 +43,5 @@ def check_input(x: torch.Tensor, in_channels: int = 3, multiple: int = SIZE_MULT
     if height % multiple or width % multiple:
         raise ValueError(
             f"input size {height}x{width} is not a multiple of {multiple}: resize or pad it "
-            f"(core.masking.preprocess does this for you)"
+            f"(core.models.preprocess does this for you)"
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from PySide6.QtCore import QEvent, QObject, QUrl, Signal
+from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
@@ -20,7 +20,8 @@ from core.models.model_store import DEFAULT_MODEL, shipped_model_path, user_mode
 from core.models.model_versions import model_name
 
 if TYPE_CHECKING:
-    from maskingnet_app.main_window import MainWindow
+    from maskingnet_app.training.training_dialog import TrainingDialog
+    from maskingnet_app.window_api import WindowAPI
 
 
 class ModelChooser(QObject):
@@ -152,61 +153,53 @@ class ModelMenu(QMenu):
         self.chooser = ModelChooser(self, current, activate, confirm=confirm)
 
 
-def install_model_menu(window: MainWindow) -> ModelChooser:
-    """Put the model entries on top of the window's Model menu and wire them to its model
-    service: choosing a model makes it the active one (``core.models.model_versions``) and loads it;
-    "Train on My Corrections…" opens the training dialog (not modal: the window stays usable)."""
-    service = window.model_service
+class ModelFeature:
+    """The model entries on top of a window's Model menu, wired to its model service: choosing
+    a model makes it the active one (``core.models.model_versions``) and loads it; "Train on My
+    Corrections…" opens the training dialog (not modal: the window stays usable), which a
+    closing window stops."""
 
-    def activate(name: str) -> None:
+    def __init__(self, window: WindowAPI) -> None:
+        self.window = window
+        self.training_dialog: TrainingDialog | None = None
+        service = window.model_service
+        self.chooser = ModelChooser(window.menus.model, lambda: service.spec, self.activate)
+        self.chooser.train_requested.connect(self.open_training)
+        self.chooser.message.connect(window.show_message)
+        window.closing.connect(self.stop_training)
+
+    def activate(self, name: str) -> None:
         try:
             model_versions.set_active_model(name)
         except model_versions.VersionError as error:
-            window.show_message(str(error), "warning")
+            self.window.show_message(str(error), "warning")
             return
-        service.load(name)
-        window.show_message(f"Switching to the model {name}; Mask \u2192 Mask Again re-masks the open photo")
+        self.window.model_service.load(name)
+        self.window.show_message(f"Switching to the model {name}; Mask \u2192 Mask Again re-masks the open photo")
 
-    def open_training() -> None:
+    def open_training(self) -> None:
         from PySide6.QtCore import Qt
 
         from maskingnet_app.training.training_dialog import TrainingDialog
 
-        dialog = getattr(window, "training_dialog", None)
+        window, dialog = self.window, self.training_dialog
         if dialog is None or not dialog.isVisible():
-            dialog = TrainingDialog(window.corrections, service.spec, activate=activate, parent=window)
+            dialog = TrainingDialog(window.corrections, window.model_service.spec, activate=self.activate, parent=window)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             dialog.version_saved.connect(
                 lambda name: window.show_message(f"Saved the new model version {name} (Model menu)"))
-            dialog.destroyed.connect(lambda: setattr(window, "training_dialog", None))
-            window.training_dialog = dialog
+            dialog.destroyed.connect(lambda *_: self._forget(dialog))
+            self.training_dialog = dialog
         dialog.show()
         dialog.raise_()
         dialog.activateWindow()
 
-    def stop_training() -> None:
-        dialog = getattr(window, "training_dialog", None)
+    def _forget(self, dialog: TrainingDialog) -> None:
+        if self.training_dialog is dialog:
+            self.training_dialog = None
+
+    def stop_training(self) -> None:
+        dialog = self.training_dialog
         if dialog is not None:
             dialog.shutdown()
             dialog.close()
-
-    chooser = ModelChooser(window.menus.model, lambda: service.spec, activate)
-    chooser.close_watcher = _CloseWatcher(window, stop_training)
-    chooser.train_requested.connect(open_training)
-    chooser.message.connect(window.show_message)
-    window.open_training_dialog = open_training
-    return chooser
-
-
-class _CloseWatcher(QObject):
-    """Calls ``on_close`` when ``widget`` is about to close (a running training is stopped first)."""
-
-    def __init__(self, widget: QWidget, on_close: Callable[[], None]) -> None:
-        super().__init__(widget)
-        self.on_close = on_close
-        widget.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
-        if event.type() == QEvent.Type.Close:
-            self.on_close()
-        return False
