@@ -119,7 +119,8 @@ def _load_segmenter(args: argparse.Namespace):
 
 def run_predict(args: argparse.Namespace) -> int:
     """Batch-export photos or folders; the same engine as the app's "Process folder"."""
-    from core.batch.pipeline import BatchProgress, plan_jobs, run_batch
+    from core.batch.pipeline import plan_jobs, run_batch
+    from core.batch.progress import BatchProgress
     from core.batch.review import ReviewLog, group_cars, rank_by_doubt
     from core.listing import cli as listing_cli
     from core.masking.export import ExportOptions

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from core import __version__
+from core.models.device import DEVICE_CHOICES
 
 if TYPE_CHECKING:
     from maskingnet_app.main_window import MainWindow
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maskingnet-app", description="MaskingNet: cut cars out of their background.")
     parser.add_argument("files", nargs="*", help="photos or folders to open")
     parser.add_argument("--model", default=None, help="checkpoint file, run folder or model name (default: the last one used)")
-    parser.add_argument("--device", default=None, choices=["auto", "cuda", "mps", "cpu"], help="where the model runs")
+    parser.add_argument("--device", default=None, choices=DEVICE_CHOICES, help="where the model runs")
     parser.add_argument("--self-check", nargs=2, metavar=("PHOTO", "OUT"), type=Path,
                         help="without a window: mask PHOTO, write its cut-out PNG to OUT, exit 0 when it worked")
     parser.add_argument("--version", action="version", version=f"maskingnet-app {__version__}")
@@ -45,7 +46,7 @@ def self_check(photo: Path, out: Path, model: str | None = None, device: str | N
     except ImportError as error:
         return _fail(f"cannot import {error.name or error}")
     except Exception as error:  # noqa: BLE001 - a self-check reports any failure as one line
-        from maskingnet_app.model.model_service import one_line
+        from core.io.records import one_line
 
         return _fail(one_line(error))
     share = float(prediction.mask.mean())

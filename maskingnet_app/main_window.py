@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from core.io.imageio import IMAGE_EXTENSIONS, Photo
 from core.masking.mask_edit import BRUSH, ERASER, MaskEditor, Rect
 from core.masking.smart_tools import REFINE
+from core.models.device import DEVICE_CHOICES, available_devices
 from core.models.model_store import app_home
 from maskingnet_app import app_settings
 from maskingnet_app.actions import DEVICE_LABELS, build_menus, create_actions, shortcut_rows
@@ -42,7 +43,7 @@ from maskingnet_app.export.export_controller import ExportController
 from maskingnet_app.export.listing_dialog import remembered_spec
 from maskingnet_app.help_dialogs import ShortcutsDialog, show_about
 from maskingnet_app.message_bar import MessageBar
-from maskingnet_app.model.model_service import DEVICE_CHOICES, ModelService, ServiceState
+from maskingnet_app.model.model_service import ModelService, ServiceState
 from maskingnet_app.status_bar import AppStatusBar
 
 ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "icons" / "maskingnet.png"
@@ -452,9 +453,7 @@ class MainWindow(QMainWindow):
     def _on_model_loaded(self, name: str, device: str) -> None:
         self.message_bar.clear("warning")
         if "torch" in sys.modules:  # loaded by now; tells which devices exist
-            torch = sys.modules["torch"]
-            mps = getattr(torch.backends, "mps", None)
-            available = {"auto": True, "cpu": True, "cuda": torch.cuda.is_available(), "mps": bool(mps and mps.is_available())}
+            available = available_devices()
             for key, action in self.device_actions.items():
                 action.setEnabled(available[key] or key == self.model_service.device_preference)
 

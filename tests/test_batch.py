@@ -12,19 +12,19 @@ from PIL import Image
 
 from core.batch import pipeline as batch_module
 from core.batch.pipeline import (
-    BatchProgress,
-    format_duration,
     output_lock,
     plan_jobs,
     remove_partial_files,
     run_batch,
 )
+from core.batch.progress import BatchProgress
 from core.batch.review import FIXED, ReviewLog
 from core.errors import MaskingNetError
 from core.io.imageio import Photo, read_photo
 from core.masking.export import ExportOptions
 from core.masking.inference import Segmenter
 from core.store.corrections import CorrectionStore
+from core.text import format_duration
 
 
 @pytest.fixture(scope="module")

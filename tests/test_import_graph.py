@@ -61,7 +61,7 @@ def test_the_features_reach_the_window_only_through_its_protocol():
 def test_the_architecture_document_shows_the_graph_as_it_is():
     document = (PROJECT_ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     assert import_graph.markdown(import_graph.import_graph()) in document, (
-        "docs/architecture.md is out of date: paste the output of scripts/import_graph.py")
+        "docs/architecture.md is out of date: run scripts/import_graph.py --update-doc")
 
 
 def test_no_cycles_between_the_sub_packages():

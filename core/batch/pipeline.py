@@ -29,7 +29,6 @@ import numpy as np
 import torch
 
 from core.batch.jobs import BatchJob, BatchResult, BatchStatus
-from core.batch.progress import BatchProgress, format_duration  # noqa: F401 - re-exported: the batch's API
 from core.batch.review import REVIEW_LOG_NAME, ReviewLog, folder_lock
 from core.errors import MaskingNetError, printable
 from core.io.atomic import temp_stem, write_bytes_atomic

@@ -7,6 +7,7 @@ from collections import deque
 from typing import Callable
 
 from core.batch.jobs import BatchResult, BatchStatus
+from core.text import format_duration
 
 
 class BatchProgress:
@@ -61,11 +62,3 @@ class BatchProgress:
         if left is not None:
             parts.append(f"{format_duration(left)} left")
         return " · ".join(parts)
-
-
-def format_duration(seconds: float) -> str:
-    """'0:07', '12:30', '1:02:03'."""
-    seconds = int(round(max(0.0, seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -43,7 +43,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     temp_path = Path(temp_name)
     try:
         yield temp_path
-        os.chmod(temp_path, 0o666 & ~_current_umask())  # mkstemp's 0600 (or a writer's own) -> usual
+        os.chmod(temp_path, 0o666 & ~current_umask())  # mkstemp's 0600 (or a writer's own) -> usual
         with open(temp_path, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(temp_path, path)
@@ -89,7 +89,8 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     write_atomic(path, lambda handle: handle.write(data))
 
 
-def _current_umask() -> int:
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.io.atomic import write_bytes_atomic
+from core.io.atomic import current_umask, write_bytes_atomic
 from core.io.records import Fields, RecordError, one_line, read_json
 from core.models.model_store import (
     CHECKPOINT_SUFFIX,
@@ -169,7 +169,7 @@ def save_version(name: str, checkpoint: str | Path, record: dict[str, Any]) -> M
         save_tensors(staging / MODEL_FILE, tensors, {**metadata, "maskingnet": config.to_json()})
         write_bytes_atomic(staging / CONFIG_FILE, json.dumps(record, indent=1, default=str).encode())
         write_bytes_atomic(staging / CARD_FILE, render_model_card(record).encode())
-        os.chmod(staging, 0o777 & ~_umask())
+        os.chmod(staging, 0o777 & ~current_umask())
         try:
             os.rename(staging, root / name)  # fails when the name appeared meanwhile: never overwrite
         except OSError:
@@ -177,7 +177,8 @@ def save_version(name: str, checkpoint: str | Path, record: dict[str, Any]) -> M
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     version = read_version(name)
-    assert version is not None
+    if version is None:  # removed or made unreadable between the rename and now
+        raise VersionError(f"{root / name}: the saved version cannot be read back; save it again")
     return version
 
 
@@ -320,9 +321,3 @@ def render_model_card(record: dict[str, Any]) -> str:
             lines += [f"- {row.get('image')} (group {row.get('group')}, {row.get('source')})" for row in rows]
             lines.append("")
     return "\n".join(lines)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

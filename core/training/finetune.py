@@ -77,14 +77,6 @@ def apply_preset(settings: FinetuneSettings, preset: str) -> FinetuneSettings:
     return replace(settings, **PRESETS[preset])
 
 
-def gpu_available() -> bool:
-    """True when CUDA or Apple MPS can train (imports torch)."""
-    import torch
-
-    mps = getattr(torch.backends, "mps", None)
-    return bool(torch.cuda.is_available() or (mps and mps.is_available()))
-
-
 @dataclass
 class DataItem:
     """A photo that can be trained on. ``source``: 'correction' or the folder it came from."""

@@ -319,7 +319,7 @@ class BatchDialog(QDialog):
             self._refresh_timer.start(REFRESH_MS)
 
     def _on_progress(self, finished: int, total: int, rate: float, seconds_left: float) -> None:
-        from core.batch.pipeline import format_duration
+        from core.text import format_duration
 
         self.progress_bar.setMaximum(total)
         self.progress_bar.setValue(finished)

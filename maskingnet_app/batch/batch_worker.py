@@ -35,7 +35,7 @@ class BatchSettings:
     mirror: bool = True  # also mask the mirrored photo and average: better masks and doubt scores, twice the model time
 
 
-def resolve_model(source: ModelSource) -> Segmenter:
+def segmenter_of(source: ModelSource) -> Segmenter:
     """The ``Segmenter`` that ``source`` names (loading it when it is a spec)."""
     from core.masking.inference import Segmenter
 
@@ -84,7 +84,7 @@ class BatchWorker(QObject):
         return not self.running
 
     def _run(self) -> None:
-        from maskingnet_app.model.model_service import one_line
+        from core.io.records import one_line
 
         try:
             self._work()
@@ -94,7 +94,8 @@ class BatchWorker(QObject):
             self.failed.emit(one_line(error))
 
     def _work(self) -> None:
-        from core.batch.pipeline import BatchProgress, plan_jobs, run_batch
+        from core.batch.pipeline import plan_jobs, run_batch
+        from core.batch.progress import BatchProgress
         from core.batch.review import ReviewLog
         from core.errors import MaskingNetError
         from core.io.atomic import ensure_writable_folder
@@ -113,7 +114,7 @@ class BatchWorker(QObject):
             self.finished.emit({"done": 0, "skipped": 0, "failed": 0}, True)
             return
         self.status.emit("Loading the model…")
-        segmenter = resolve_model(self._model)
+        segmenter = segmenter_of(self._model)
         corrections = self._corrections() if callable(self._corrections) else self._corrections
         progress = BatchProgress(len(jobs))
         self.status.emit(f"Masking with {segmenter.name} on {segmenter.device_label}…")

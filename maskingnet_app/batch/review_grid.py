@@ -225,7 +225,7 @@ class _Reexport(QRunnable):
 
     def run(self) -> None:
         from core.batch.review import reexport_from_correction
-        from maskingnet_app.model.model_service import one_line
+        from core.io.records import one_line
 
         try:
             reexport_from_correction(self.item, self.log, self.store)

@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
+from core.io.records import one_line
 from core.models import model_versions
+from core.models.device import check_device_choice
 from maskingnet_app import app_settings
 
 if TYPE_CHECKING:
     from core.masking.inference import Segmenter
 
-DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
 
 
 class ServiceState(str, Enum):
@@ -54,14 +55,6 @@ class MaskResult:
     model: str
     doubt: float = 0.0
     probability: np.ndarray | None = None
-
-
-def one_line(error: BaseException) -> str:
-    """A user-facing one-line message for an error raised by the core or by torch
-    (``core.io.records.one_line``: control characters in file names escaped)."""
-    from core.io.records import one_line as core_one_line
-
-    return core_one_line(error)
 
 
 class _Job:
@@ -182,8 +175,7 @@ class ModelService(QObject):
 
     def set_device(self, device: str) -> None:
         """Choose auto/cuda/mps/cpu (remembered) and reload the current model on it."""
-        if device not in DEVICE_CHOICES:
-            raise ValueError(f"unknown device {device!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+        check_device_choice(device)
         app_settings.set_value(app_settings.MODEL_DEVICE, device)
         self.load(self._spec, device, remember=False)
 

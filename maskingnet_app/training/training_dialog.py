@@ -42,13 +42,15 @@ from PySide6.QtWidgets import (
 
 from core.errors import MaskingNetError
 from core.models import model_versions
+from core.models.device import cuda_available, gpu_available
 from core.models.model_store import DEFAULT_MODEL, resolve_model, shipped_model_path
 from core.models.model_versions import model_name
 from core.store.corrections import CorrectionStore
+from core.text import format_duration
 from core.training import finetune as ft
 from maskingnet_app import app_settings
 from maskingnet_app.training.plot_widget import LinePlot
-from maskingnet_app.training.training_worker import FinetuneWorker, format_duration
+from maskingnet_app.training.training_worker import FinetuneWorker
 
 SETUP, RUNNING, RESULT = 0, 1, 2
 _LIVE_THREADS: set[QThread] = set()  # running training threads outlive a deleted dialog
@@ -83,7 +85,7 @@ class TrainingDialog(QDialog):
         self.result: ft.FinetuneResult | None = None
         self._close_when_done = False
         self._outcome = ""
-        self._gpu = ft.gpu_available()
+        self._gpu = gpu_available()
         self.base_problem = ""
         self._shown_blocker = ""
 
@@ -173,7 +175,7 @@ class TrainingDialog(QDialog):
         self.device.addItem("Automatic (GPU if there is one)", "auto")
         self.device.addItem("CPU", "cpu")
         if self._gpu:
-            self.device.addItem("GPU", "cuda" if _has_cuda() else "mps")
+            self.device.addItem("GPU", "cuda" if cuda_available() else "mps")
         form.addRow("Device:", self.device)
         self.weighting = QCheckBox("Weight the loss toward the pixels I corrected")
         self.weighting.setChecked(True)
@@ -592,9 +594,3 @@ class TrainingDialog(QDialog):
             event.ignore()
             return
         super().closeEvent(event)
-
-
-def _has_cuda() -> bool:
-    import torch
-
-    return bool(torch.cuda.is_available())
