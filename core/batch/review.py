@@ -25,7 +25,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal, get_args
 
 import numpy as np
 
@@ -47,8 +47,12 @@ LOCK_NAME = ".maskingnet-batch.lock"  # held by the batch writing into the folde
 MAX_LOG_BYTES = 256 << 20  # about a million lines; a larger log is not read
 MAX_PROBLEMS = 5  # bad lines described one by one in ReviewLog.problems; the rest are counted once
 
-UNREVIEWED, ACCEPTED, NEEDS_FIXING, FIXED = "", "accepted", "needs_fixing", "fixed"
-MARKS = (UNREVIEWED, ACCEPTED, NEEDS_FIXING, FIXED)
+ReviewMark = Literal["", "accepted", "needs_fixing", "fixed"]  # as written in the log; "" = not reviewed
+UNREVIEWED: ReviewMark = ""
+ACCEPTED: ReviewMark = "accepted"
+NEEDS_FIXING: ReviewMark = "needs_fixing"
+FIXED: ReviewMark = "fixed"
+MARKS: tuple[ReviewMark, ...] = get_args(ReviewMark)
 MARK_LABELS = {UNREVIEWED: "not reviewed", ACCEPTED: "accepted", NEEDS_FIXING: "needs fixing", FIXED: "fixed"}
 
 # A car is flagged when the mask area of one angle differs from a neighbouring angle's by more
@@ -71,7 +75,7 @@ class ReviewItem:
     mirror: float | None = None
     area: float | None = None
     corrected: bool = False
-    mark: str = UNREVIEWED
+    mark: ReviewMark = UNREVIEWED
     updated: float = 0.0
     box: tuple[int, int, int, int] | None = None  # the car's box in the photo, for a listing framed with its car
 
@@ -155,7 +159,7 @@ class ReviewLog:
         self._append({"kind": "result", "output": self.key(result.output), "source": str(result.source),
                       "car": car, "angle": angle, "mark": UNREVIEWED})
 
-    def set_mark(self, output: str | Path, mark: str) -> None:
+    def set_mark(self, output: str | Path, mark: ReviewMark) -> None:
         if mark not in MARKS:
             raise ValueError(f"unknown mark {mark!r}; choose one of {', '.join(repr(m) for m in MARKS)}")
         self._append({"kind": "mark", "output": self.key(output), "mark": mark})

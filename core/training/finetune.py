@@ -22,7 +22,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Sequence
 
 from core.grouping import near_duplicate_groups
 from core.io.records import Fields, RecordError, read_json
@@ -241,13 +241,16 @@ class FinetuneResult:
         return self.val_dice_after > self.val_dice_before
 
 
+FinetuneKind = Literal["status", "baseline", "train", "evaluated", "stopped", "done"]
+
+
 @dataclass
 class FinetuneEvent:
     """``kind``: 'status', 'baseline' (``val_dice`` of the starting model), 'train' (``train``
     holds the loop's event), 'evaluated' (``val_dice`` of the new model), 'stopped' or 'done'
     (``result``)."""
 
-    kind: str
+    kind: FinetuneKind
     message: str = ""
     val_dice: float | None = None
     train: TrainEvent | None = None

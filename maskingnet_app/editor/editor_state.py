@@ -6,6 +6,8 @@ the settings store, so every widget observes one source of truth.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor
 
@@ -17,9 +19,11 @@ REGION, BOX = "region", "box"  # click to flip a region; drag a box to re-mask i
 TOOLS = (BRUSH, ERASER, REFINE, REGION, BOX)
 STROKE_TOOLS = (BRUSH, ERASER, REFINE)
 
-VIEW_MODES = ("overlay", "cutout", "mask", "original", "listing")
+ViewMode = Literal["overlay", "cutout", "mask", "original", "listing"]
+VIEW_MODES: tuple[ViewMode, ...] = get_args(ViewMode)
+Background = Literal["checker", "color"]
 MIN_BRUSH, MAX_BRUSH = 1, 2000
-BACKGROUNDS = ("checker", "color")
+BACKGROUNDS: tuple[Background, ...] = get_args(Background)
 
 # attribute -> (settings key, default)
 _FIELDS = {
@@ -47,13 +51,49 @@ class EditorState(QObject):
         self._values: dict = {}
         for name, (key, default) in _FIELDS.items():
             self._values[name] = self._valid(name, app_settings.value(key, default) if remember else default)
-        self._previous_view = "overlay"
+        self._previous_view: ViewMode = "overlay"
 
-    def __getattr__(self, name: str):
-        values = self.__dict__.get("_values")
-        if values is not None and name in values:
-            return values[name]
-        raise AttributeError(name)
+    # -- the settings, read-only here; ``set`` changes them -------------------------------
+    @property
+    def tool(self) -> str:
+        """One of ``TOOLS``."""
+        return self._values["tool"]
+
+    @property
+    def brush_size(self) -> int:
+        return self._values["brush_size"]
+
+    @property
+    def hardness(self) -> float:
+        return self._values["hardness"]
+
+    @property
+    def smart(self) -> bool:
+        return self._values["smart"]
+
+    @property
+    def view_mode(self) -> ViewMode:
+        return self._values["view_mode"]
+
+    @property
+    def overlay_color(self) -> str:
+        return self._values["overlay_color"]
+
+    @property
+    def overlay_opacity(self) -> float:
+        return self._values["overlay_opacity"]
+
+    @property
+    def background(self) -> Background:
+        return self._values["background"]
+
+    @property
+    def background_color(self) -> str:
+        return self._values["background_color"]
+
+    @property
+    def cleanup_percent(self) -> float:
+        return self._values["cleanup_percent"]
 
     def set(self, name: str, value) -> None:
         """Set ``name`` (clamped to its valid range); emits ``changed`` when the value changes."""
