@@ -39,10 +39,10 @@ def app_threads() -> set[threading.Thread]:
 
 
 def pools_idle(window) -> bool:
-    """True when every thread pool of the window has finished its work."""
-    pools = [window.model_service._pool, window.session.loader._pool, window.session.saver._pool,
-             window.exports.exporter._pool]
-    return all(pool.activeThreadCount() == 0 for pool in pools)
+    """True when every task queue of the window has finished its work."""
+    queues = [window.model_service._tasks, window.session.loader._tasks, window.session.saver._tasks,
+              window.exports.exporter._tasks]
+    return all(queue.idle for queue in queues)
 
 
 def test_every_unreadable_file_shows_failed_with_its_reason(qtbot, tiny_checkpoint, tmp_path) -> None:

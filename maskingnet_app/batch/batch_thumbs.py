@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
+
+from maskingnet_app.worker import TaskQueue
 
 THUMB_SIZE = (168, 112)
 TINT = np.array((255, 42, 109), dtype=np.float32)  # the editor's overlay colour
@@ -68,19 +70,6 @@ def to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, width, height, width * 3, QImage.Format.Format_RGB888).copy()
 
 
-class _Job(QRunnable):
-    def __init__(self, loader: ThumbnailLoader, key: tuple, output: Path, source: Path | None, fmt: str) -> None:
-        super().__init__()
-        self.loader, self.key, self.output, self.source, self.fmt = loader, key, output, source, fmt
-
-    def run(self) -> None:
-        try:
-            image = to_qimage(render_thumbnail(self.output, self.source, self.fmt))
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-            image = QImage()
-        self.loader._done.emit(self.key, image)
-
-
 class ThumbnailLoader(QObject):
     """Thumbnails by (output path, modification time), made once and kept in a bounded cache.
 
@@ -96,8 +85,7 @@ class ThumbnailLoader(QObject):
         self.capacity = capacity
         self._cache: OrderedDict[tuple, QImage] = OrderedDict()
         self._pending: set[tuple] = set()
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(2)
+        self._tasks = TaskQueue(self, threads=2)
         self._done.connect(self._on_done)
 
     def get(self, output: Path, source: Path | None, fmt: str) -> QImage | None:
@@ -110,14 +98,22 @@ class ThumbnailLoader(QObject):
             return self._cache[key]
         if key not in self._pending:
             self._pending.add(key)
-            self._pool.start(_Job(self, key, output, source, fmt))
+            self._tasks.submit(lambda: self._make(key, output, source, fmt))
         return None
 
     def clear(self) -> None:
         self._cache.clear()
 
     def wait(self, msecs: int = -1) -> bool:
-        return self._pool.waitForDone(msecs)
+        return self._tasks.wait(msecs)
+
+    def _make(self, key: tuple, output: Path, source: Path | None, fmt: str) -> None:
+        """On a task thread: the thumbnail, or an empty image when it cannot be made."""
+        try:
+            image = to_qimage(render_thumbnail(output, source, fmt))
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            image = QImage()
+        self._done.emit(key, image)
 
     def _on_done(self, key: tuple, image: QImage) -> None:
         self._pending.discard(key)

@@ -1,20 +1,20 @@
-"""Runs ``core.batch.pipeline.run_batch`` on a worker thread and reports through Qt signals.
+"""Runs ``core.batch.pipeline.run_batch`` on a ``GeneratorWorker`` and reports through Qt signals.
 
-Contract: every signal is delivered on the GUI thread (the worker object lives there and the
-work thread emits through queued connections). ``cancel()`` is honoured within a fraction of a
-second; the run then ends with ``finished(counts, True)``. Torch is imported on the worker.
+Contract: every signal is delivered on the GUI thread (the worker relays what the run yields).
+``cancel()`` is honoured within a fraction of a second; the run then ends with
+``finished(counts, True)``. Torch is imported on the worker.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Union
+from typing import TYPE_CHECKING, Callable, Iterator, Union
 
 from PySide6.QtCore import QObject, Signal
 
 from core.masking.export import ExportOptions
+from maskingnet_app.worker import GeneratorWorker
 
 if TYPE_CHECKING:
     from core.masking.inference import Segmenter
@@ -47,11 +47,11 @@ def segmenter_of(source: ModelSource) -> Segmenter:
 
 
 class BatchWorker(QObject):
-    """One batch run; create, connect, ``start()``."""
+    """One batch run on a ``GeneratorWorker``; create, connect, ``start()``."""
 
     status = Signal(str)  # what it is doing now ("Loading the model…", "Masking…")
-    planned = Signal(object)  # list[core.batch.pipeline.BatchJob], once, before any result
-    result = Signal(object)  # core.batch.pipeline.BatchResult, one per photo
+    planned = Signal(object)  # list[core.batch.jobs.BatchJob], once, before any result
+    result = Signal(object)  # core.batch.jobs.BatchResult, one per photo
     progress = Signal(int, int, float, float)  # finished, total, photos/s, seconds left (-1: unknown)
     finished = Signal(object, bool)  # counts {"done", "skipped", "failed"}, cancelled
     failed = Signal(str)  # a one-line reason the run could not start or stopped
@@ -62,38 +62,38 @@ class BatchWorker(QObject):
         self.settings = settings
         self._model = model
         self._corrections = corrections
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
         self.left_out: list = []  # core.io.imageio.LeftOut: what the folder scan left out, once planned
+        self._worker = GeneratorWorker(self._steps, name="batch-run", parent=self)
+        self._worker.yielded.connect(self._relay)
+        self._worker.returned.connect(lambda outcome: self.finished.emit(*outcome))
+        self._worker.errored.connect(self._on_error)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._worker.running
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="batch-run", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def cancel(self) -> None:
-        self._cancel.set()
+        self._worker.cancel()
 
     def wait(self, seconds: float | None = None) -> bool:
         """Block until the run ended (tests, shutdown); True when it did."""
-        if self._thread is not None:
-            self._thread.join(seconds)
-        return not self.running
+        return self._worker.wait(seconds)
 
-    def _run(self) -> None:
+    def _relay(self, update: tuple) -> None:
+        kind, *values = update
+        getattr(self, kind).emit(*values)  # status, planned, result or progress
+
+    def _on_error(self, error: BaseException) -> None:
         from core.io.records import one_line
 
-        try:
-            self._work()
-        except MemoryError:
-            self.failed.emit("not enough memory for this batch")
-        except Exception as error:  # noqa: BLE001 - the worker reports every failure as one line
-            self.failed.emit(one_line(error))
+        self.failed.emit("not enough memory for this batch" if isinstance(error, MemoryError) else one_line(error))
 
-    def _work(self) -> None:
+    def _steps(self, should_stop: Callable[[], bool]) -> Iterator[tuple]:
+        """On the worker's thread: yields ("status", text), ("planned", jobs), then ("result", result)
+        and ("progress", ...) per photo; returns (counts, cancelled)."""
         from core.batch.pipeline import plan_jobs, run_batch
         from core.batch.progress import BatchProgress
         from core.batch.review import ReviewLog
@@ -102,29 +102,28 @@ class BatchWorker(QObject):
         from core.store.corrections import CorrectionStore
 
         settings = self.settings
-        self.status.emit("Finding photos…")
+        yield ("status", "Finding photos…")
         jobs = plan_jobs(settings.inputs, settings.out_dir, settings.options, recursive=settings.recursive,
                          left_out=self.left_out)
         if not jobs:
             names = ", ".join(str(path) for path in settings.inputs)
             raise MaskingNetError(f"{names}: no photos found" + ("" if settings.recursive else " (sub-folders not included)"))
         ensure_writable_folder(settings.out_dir)
-        self.planned.emit(jobs)
-        if self._cancel.is_set():
-            self.finished.emit({"done": 0, "skipped": 0, "failed": 0}, True)
-            return
-        self.status.emit("Loading the model…")
+        yield ("planned", jobs)
+        if should_stop():
+            return {"done": 0, "skipped": 0, "failed": 0}, True
+        yield ("status", "Loading the model…")
         segmenter = segmenter_of(self._model)
         corrections = self._corrections() if callable(self._corrections) else self._corrections
         progress = BatchProgress(len(jobs))
-        self.status.emit(f"Masking with {segmenter.name} on {segmenter.device_label}…")
+        yield ("status", f"Masking with {segmenter.name} on {segmenter.device_label}…")
         for result in run_batch(
-            jobs, segmenter, settings.options, skip_existing=not settings.redo, should_stop=self._cancel.is_set,
+            jobs, segmenter, settings.options, skip_existing=not settings.redo, should_stop=should_stop,
             out_dir=settings.out_dir, review=ReviewLog(settings.out_dir),
             corrections=corrections if corrections is not None else CorrectionStore(), mirror=settings.mirror,
         ):
             progress.add(result)
-            self.result.emit(result)
+            yield ("result", result)
             left = progress.seconds_left
-            self.progress.emit(progress.finished, progress.total, progress.rate, -1.0 if left is None else left)
-        self.finished.emit(dict(progress.counts), self._cancel.is_set() and progress.finished < progress.total)
+            yield ("progress", progress.finished, progress.total, progress.rate, -1.0 if left is None else left)
+        return dict(progress.counts), should_stop() and progress.finished < progress.total

@@ -20,10 +20,8 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QRect,
-    QRunnable,
     QSize,
     Qt,
-    QThreadPool,
     QTimer,
     Signal,
 )
@@ -58,6 +56,7 @@ from core.batch.review import (
     rank_by_doubt,
 )
 from maskingnet_app.batch.batch_thumbs import THUMB_SIZE, ThumbnailLoader
+from maskingnet_app.worker import TaskQueue
 
 ItemRole = Qt.ItemDataRole.UserRole + 1
 MARK_COLORS = {ACCEPTED: "#2e9d4f", NEEDS_FIXING: "#d9480f", FIXED: "#1c7ed6", UNREVIEWED: "#868e96"}
@@ -218,23 +217,6 @@ class ReviewDelegate(QStyledItemDelegate):
         painter.restore()
 
 
-class _Reexport(QRunnable):
-    def __init__(self, grid: ReviewGrid, item: ReviewItem, log: ReviewLog, store) -> None:
-        super().__init__()
-        self.grid, self.item, self.log, self.store = grid, item, log, store
-
-    def run(self) -> None:
-        from core.batch.review import reexport_from_correction
-        from core.io.records import one_line
-
-        try:
-            reexport_from_correction(self.item, self.log, self.store)
-            message = ""
-        except Exception as error:  # noqa: BLE001 - reported to the user as one line
-            message = one_line(error)
-        self.grid._reexportDone.emit(self.item.output, message)
-
-
 class ReviewGrid(QWidget):
     """See the module docstring. ``corrections``: a ``CorrectionStore`` or a function giving it
     (default: the user's store); ``open_photo`` is called with the photo's path on a click."""
@@ -251,8 +233,7 @@ class ReviewGrid(QWidget):
         self._corrections = corrections
         self._by_source: dict[str, str] = {}
         self._timers: dict[str, QTimer] = {}
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
+        self._tasks = TaskQueue(self)
         self.loader = ThumbnailLoader(parent=self)
         self.model = ReviewModel(self.loader, self)
 
@@ -473,11 +454,24 @@ class ReviewGrid(QWidget):
         """Export ``output`` again from its photo's saved correction (on a worker thread)."""
         item = self.model.items.get(output)
         if item is not None and self.log is not None:
-            self._pool.start(_Reexport(self, item, self.log, self._store()))
+            log, store = self.log, self._store()
+            self._tasks.submit(lambda: self._reexport(item, log, store))
+
+    def _reexport(self, item: ReviewItem, log: ReviewLog, store) -> None:
+        """On the task thread: export ``item`` again from its correction; ``_reexportDone`` follows."""
+        from core.batch.review import reexport_from_correction
+        from core.io.records import one_line
+
+        try:
+            reexport_from_correction(item, log, store)
+            message = ""
+        except Exception as error:  # noqa: BLE001 - reported to the user as one line
+            message = one_line(error)
+        self._reexportDone.emit(item.output, message)
 
     def wait(self, msecs: int = -1) -> bool:
         """Block until re-exports and thumbnails are done (tests, shutdown)."""
-        return self._pool.waitForDone(msecs) and self.loader.wait(msecs)
+        return self._tasks.wait(msecs) and self.loader.wait(msecs)
 
     def _on_reexport_done(self, output: str, message: str) -> None:
         item = self.model.items.get(output)

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
 from core.errors import MaskingNetError
+from maskingnet_app.worker import TaskQueue
 
 
 @dataclass
@@ -39,8 +40,7 @@ class CorrectionSaver(QObject):
         self._store = store
         self._pending: dict[str, _Snapshot] = {}
         self._lock = threading.Lock()
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
+        self._tasks = TaskQueue(self)
 
     def save(self, path: Path, key: str, alpha: np.ndarray, predicted: np.ndarray | None, model: str) -> None:
         """Queue ``alpha`` (copied now) as the correction of photo ``key``."""
@@ -50,10 +50,10 @@ class CorrectionSaver(QObject):
             queued = key in self._pending
             self._pending[key] = snapshot
         if not queued:
-            self._pool.start(lambda: self._write(key))
+            self._tasks.submit(lambda: self._write(key))
 
     def flush(self, msecs: int = 60000) -> bool:
-        return self._pool.waitForDone(msecs)
+        return self._tasks.wait(msecs)
 
     def _write(self, key: str) -> None:
         with self._lock:

@@ -11,13 +11,14 @@ from typing import Callable
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from core.errors import MaskingNetError, printable
 from core.io.imageio import Photo, read_photo
 from core.io.records import one_line
 from core.store.corrections import RestoredCorrection, photo_key
+from maskingnet_app.worker import TaskQueue
 
 THUMBNAIL = 96
 CACHE_BYTES = 400 << 20
@@ -82,23 +83,22 @@ class PhotoLoader(QObject):
         super().__init__(parent)
         self._store = store
         self.cache = PhotoCache()
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
+        self._tasks = TaskQueue(self)
         self._wanted: Path | None = None
 
     def identify(self, document_id: int, path: Path) -> None:
-        self._pool.start(lambda: self._identify(document_id, path), 0)
+        self._tasks.submit(lambda: self._identify(document_id, path), 0)
 
     def request(self, path: Path) -> Photo | None:
         """The decoded photo now when cached, else None and ``photoReady`` later."""
         photo = self.cache.get(path)
         self._wanted = path
         if photo is None:
-            self._pool.start(lambda: self._decode(path), 10)  # before the queued identifications
+            self._tasks.submit(lambda: self._decode(path), 10)  # before the queued identifications
         return photo
 
     def wait(self, msecs: int = -1) -> bool:
-        return self._pool.waitForDone(msecs)
+        return self._tasks.wait(msecs)
 
     def _read(self, path: Path) -> Photo:
         photo = self.cache.get(path)

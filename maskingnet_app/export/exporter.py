@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
 from core.errors import MaskingNetError, printable
 from core.io.imageio import Photo, read_photo
@@ -20,6 +20,7 @@ from core.listing.framing import GroupFrame
 from core.listing.group_gate import frames_by_car
 from core.masking.export import EXPORT_FORMATS, MAX_FEATHER, ExportOptions, export_photo
 from maskingnet_app import app_settings
+from maskingnet_app.worker import TaskQueue
 
 PATTERN_FIELDS = ("stem", "name", "ext", "n", "format")
 DEFAULT_PATTERN = "{stem}"
@@ -156,8 +157,7 @@ class Exporter(QObject):
     def __init__(self, photo_source: Callable[[Path], Photo | None] | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._cached = photo_source or (lambda path: None)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
+        self._tasks = TaskQueue(self)
         self._cancel = threading.Event()
         self._running = False
 
@@ -171,14 +171,14 @@ class Exporter(QObject):
             return False
         self._running = True
         self._cancel.clear()
-        self._pool.start(lambda: self._run(items, options, {p.resolve() for p in protected}))
+        self._tasks.submit(lambda: self._run(items, options, {p.resolve() for p in protected}))
         return True
 
     def cancel(self) -> None:
         self._cancel.set()
 
     def wait(self, msecs: int = -1) -> bool:
-        return self._pool.waitForDone(msecs)
+        return self._tasks.wait(msecs)
 
     def _run(self, items: list[ExportItem], options: ExportOptions, protected: set[Path]) -> None:
         """Contract: whatever happens, each item is reported done or failed and the exporter

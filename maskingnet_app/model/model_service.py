@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
-from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from core.io.records import one_line
 from core.models import model_versions
 from core.models.device import check_device_choice
 from maskingnet_app import app_settings
+from maskingnet_app.worker import TaskQueue
 
 if TYPE_CHECKING:
     from core.masking.inference import Segmenter
@@ -95,8 +96,7 @@ class ModelService(QObject):
         self._device_label = ""
         self._last_seconds: float | None = None
         self._lock = threading.Lock()
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
+        self._tasks = TaskQueue(self)
         self._jobs: dict[int, _Job] = {}
         self._closed = False  # after shutdown(): nothing new starts
         self._next_id = 1
@@ -171,7 +171,7 @@ class ModelService(QObject):
         self._spec, self._device = spec, device
         self._state, self._error = ServiceState.LOADING, ""
         self.modelLoading.emit(spec)
-        self._pool.start(lambda: self._load_worker(spec, device, remember))
+        self._tasks.submit(lambda: self._load_worker(spec, device, remember))
 
     def set_device(self, device: str) -> None:
         """Choose auto/cuda/mps/cpu (remembered) and reload the current model on it."""
@@ -221,7 +221,7 @@ class ModelService(QObject):
         self._jobs[job.id] = job
         self._total += 1
         self.progress.emit(self._done, self._total)
-        self._pool.start(lambda: self._job_worker(job))
+        self._tasks.submit(lambda: self._job_worker(job))
         return job.id
 
     def submit_task(self, path: str | Path, task: Callable[[Segmenter], Any]) -> int:
@@ -242,13 +242,13 @@ class ModelService(QObject):
 
     def wait_idle(self, msecs: int = -1) -> bool:
         """Block until every queued load and job has run (tests, shutdown)."""
-        return self._pool.waitForDone(msecs)
+        return self._tasks.wait(msecs)
 
     def shutdown(self, msecs: int = 30000) -> None:
         """Cancel every job, wait for the running one; later submits and loads start nothing."""
         self._closed = True
         self.cancel_all()
-        self._pool.waitForDone(msecs)
+        self._tasks.wait(msecs)
 
     @contextlib.contextmanager
     def borrow(self) -> Iterator[Segmenter]:
