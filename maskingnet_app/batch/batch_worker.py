@@ -63,7 +63,7 @@ class BatchWorker(QObject):
         self._model = model
         self._corrections = corrections
         self.left_out: list = []  # core.io.imageio.LeftOut: what the folder scan left out, once planned
-        self._worker = GeneratorWorker(self._steps, name="batch-run", parent=self)
+        self._worker = GeneratorWorker(self._steps, name="batch-run")  # no parent: its thread keeps it alive
         self._worker.yielded.connect(self._relay)
         self._worker.returned.connect(lambda outcome: self.finished.emit(*outcome))
         self._worker.errored.connect(self._on_error)

@@ -3,7 +3,7 @@ worker thread with signals. Torch is imported on the worker, so the window is up
 
 Contract:
 - All public signals are emitted on the GUI thread.
-- ``load`` and mask jobs run one at a time, in order, on the service's own thread pool.
+- ``load`` and mask jobs run one at a time, in order, on the service's own task queue (``maskingnet_app.worker.TaskQueue``).
 - ``load`` cancels the mask jobs still waiting (each emits ``jobCancelled``); callers resubmit.
 - Other threads (the batch dialog, fine-tuning) use the model through ``borrow()``, which
   waits until the service is not using it.

@@ -3,7 +3,7 @@
 Pages: set-up (photos with check boxes, the validation share, settings and presets, a name),
 training (live curves, progress, time left, Stop), result (the validation Dice of the current
 and the new model side by side; use the new model or keep the current one). Training runs on a
-``QThread`` (``training_worker``); a finished run is saved as a new model version that is
+``GeneratorWorker`` (``training_worker``); a finished run is saved as a new model version that is
 not active until the user chooses it, and a stopped or failed run leaves nothing behind.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import Qt, QThread, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont
 from PySide6.QtWidgets import (
     QApplication,
@@ -53,7 +53,6 @@ from maskingnet_app.training.plot_widget import LinePlot
 from maskingnet_app.training.training_worker import FinetuneWorker
 
 SETUP, RUNNING, RESULT = 0, 1, 2
-_LIVE_THREADS: set[QThread] = set()  # running training threads outlive a deleted dialog
 VALIDATION_COLOR = QColor("#8a5a00")
 
 
@@ -79,7 +78,6 @@ class TrainingDialog(QDialog):
         self.activate = activate or model_versions.set_active_model
         self.items: list[ft.DataItem] = []
         self.plan = ft.SplitPlan([], [], "")
-        self.thread: QThread | None = None
         self.worker: FinetuneWorker | None = None
         self.version: model_versions.ModelVersion | None = None
         self.result: ft.FinetuneResult | None = None
@@ -322,7 +320,7 @@ class TrainingDialog(QDialog):
         elif self._shown_blocker and self.message.text() == self._shown_blocker:
             self.message.clear()
         self._shown_blocker = blocker
-        self.train_button.setEnabled(not problem and not blocker and self.thread is None)
+        self.train_button.setEnabled(not problem and not blocker and self.worker is None)
 
     def settings(self) -> ft.FinetuneSettings:
         return ft.FinetuneSettings(
@@ -357,7 +355,7 @@ class TrainingDialog(QDialog):
 
     def start(self) -> None:
         """Start training with the current choices (on a worker thread)."""
-        if self.thread is not None:
+        if self.worker is not None:
             return
         self._validate()
         if not self.train_button.isEnabled():
@@ -373,20 +371,14 @@ class TrainingDialog(QDialog):
         sources = {str(item.sample.image): ("correction" if item.source == "correction" else item.source)
                    for item in self.checked_items()}
         self._outcome = ""
-        self.thread = QThread()  # not the dialog's child: deleting the dialog never kills a running thread
-        _LIVE_THREADS.add(self.thread)
-        self.worker = FinetuneWorker(settings, self.plan, sources)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
+        self.worker = FinetuneWorker(settings, self.plan, sources)  # not the dialog's child: it outlives a deleted dialog
         self.worker.progress.connect(self._on_progress)
         self.worker.finished.connect(self._on_finished)
         self.worker.stopped.connect(self._on_stopped)
         self.worker.failed.connect(self._on_failed)
-        for signal in (self.worker.finished, self.worker.stopped, self.worker.failed):
-            signal.connect(self.thread.quit)
-        self.thread.finished.connect(self._on_thread_done)
+        self.worker.ended.connect(self._on_worker_done)
         self.train_button.setEnabled(False)
-        self.thread.start()
+        self.worker.start()
 
     def stop(self) -> None:
         """End the training cleanly after the current step; nothing is saved."""
@@ -447,32 +439,27 @@ class TrainingDialog(QDialog):
         self.message.setText(message)
 
     @Slot()
-    def _on_thread_done(self) -> None:
-        if self.thread is None:
+    def _on_worker_done(self) -> None:
+        if self.worker is None:
             return  # already handled (by shutdown)
-        _LIVE_THREADS.discard(self.thread)
-        if self.worker is not None:
-            self.worker.deleteLater()
-        self.thread.deleteLater()
-        self.worker, self.thread = None, None
+        self.worker = None
         self._validate()
         self.training_ended.emit(self._outcome or "failed")
         if self._close_when_done:
             super().reject()
 
     def is_running(self) -> bool:
-        return self.thread is not None
+        return self.worker is not None
 
     def shutdown(self, timeout_ms: int = 120_000) -> bool:
         """Stop a training and wait for its thread (the app is quitting); True when it ended."""
-        if self.thread is None or self.worker is None:
+        if self.worker is None:
             return True
         self.worker.request_stop()
-        self.thread.quit()  # the thread's loop ends once the run returns, even without the GUI loop
-        ended = self.thread.wait(timeout_ms)
+        ended = self.worker.wait(timeout_ms / 1000)
         if ended:
             self._outcome = self._outcome or "stopped"
-            self._on_thread_done()
+            self._on_worker_done()
         return ended
 
     # result page ------------------------------------------------------------------------
