@@ -31,6 +31,7 @@ from core.masking.mask_edit import BRUSH, ERASER, MaskEditor, Rect
 from core.masking.smart_tools import REFINE
 from core.models.device import DEVICE_CHOICES, available_devices
 from core.models.model_store import app_home
+from core.store.corrections import CorrectionStore
 from maskingnet_app import app_settings
 from maskingnet_app.actions import DEVICE_LABELS, build_menus, create_actions, shortcut_rows
 from maskingnet_app.editor.canvas import Canvas
@@ -105,8 +106,8 @@ class MainWindow(QMainWindow):
 
     # -- public API ----------------------------------------------------------------------
     @property
-    def corrections(self):
-        """The ``CorrectionStore`` (importing it loads torch, so it is made on first use)."""
+    def corrections(self) -> CorrectionStore:
+        """The ``CorrectionStore`` of saved corrections (the training data)."""
         return self.session.store
 
     def open_paths(self, paths: Iterable[str | Path], *, recursive: bool = False) -> list[PhotoDocument]:

@@ -346,3 +346,15 @@ def test_a_model_asked_for_before_the_event_loop_runs_is_loaded_once(qtbot, tiny
     qtbot.waitUntil(lambda: service.state == "ready", timeout=MASK_TIMEOUT_MS)
     qtbot.wait(50)
     assert loads == [str(tiny_checkpoint)]
+
+
+def test_the_window_has_everything_its_protocol_promises(qtbot, tiny_checkpoint):
+    """The features see the window as ``WindowAPI``: every attribute and method it names exists."""
+    from maskingnet_app.window_api import WindowAPI
+
+    window = make_window(qtbot, tiny_checkpoint)
+    names = set(WindowAPI.__annotations__) | {name for name in vars(WindowAPI) if not name.startswith("_")}
+    assert {"model_service", "corrections", "closing", "open_in_editor", "show_message"} <= names
+    missing = sorted(name for name in names if not hasattr(window, name))
+    assert not missing, f"MainWindow lacks {missing}"
+    window.close()
