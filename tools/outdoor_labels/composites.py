@@ -1,0 +1,229 @@
+"""Studio cars with exact masks on real outdoor backgrounds: labels whose edges are true.
+
+The teachers' edges are approximate; a Carvana car keeps its exact mask wherever it is pasted.
+Per composite (``<cache>/composites/{images,masks}/<carvana stem>.{jpg,png}``):
+
+1. a real outdoor photo from the stanford-cars *training* split with its fused label: the car is
+   painted out (inpainted at low resolution, so the hole reads as blurred background), other
+   cars and objects stay (they are background in the composite, as the main-car rule says);
+2. a Carvana car, cut by its exact mask, scaled to the width of the painted-out car (+-15 %) and
+   standing where that car stood (bottom centre, jittered), partly out of frame when it falls so;
+3. a soft ground shadow under it, a random exposure for the car, the edge antialiased by the
+   scaled soft mask, then mild sensor noise and blur over the whole photo.
+
+The file stem is the Carvana photo's, so ``core.data.group_of`` gives the same car: a mix source
+``split: group`` with Carvana's ``val_fraction`` and seed holds out exactly the same cars, and
+no held-out Carvana car is ever trained on as a composite.
+
+Usage: python -m tools.outdoor_labels.composites --carvana DIR --cache DIR --mix MIX.json
+         [--every N] [--seed S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from tools.outdoor_labels.files import write_atomic, write_png
+
+WORK_WIDTH = 640  # composites are written at most this wide (the model works at 512)
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _read_gray(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("L"))
+
+
+def _fit_width(image: np.ndarray, width: int) -> np.ndarray:
+    if image.shape[1] <= width:
+        return image
+    height = round(image.shape[0] * width / image.shape[1])
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def paint_out(rgb: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """``rgb`` with ``region`` (bool) filled from its surroundings (blurred, like far background)."""
+    height, width = region.shape
+    scale = 96 / max(height, width)
+    small = cv2.resize(rgb, (max(8, round(width * scale)), max(8, round(height * scale))), interpolation=cv2.INTER_AREA)
+    small_hole = cv2.resize(region.astype(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    small_hole = cv2.dilate(small_hole, np.ones((3, 3), np.uint8))
+    filled = cv2.inpaint(small, small_hole, 5, cv2.INPAINT_TELEA)
+    filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_CUBIC)
+    grown = cv2.dilate(region.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    out = rgb.copy()
+    out[grown] = filled[grown]
+    return out
+
+
+def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    ys, xs = np.nonzero(mask)
+    if not len(ys):
+        return None
+    return int(ys.min()), int(xs.min()), int(ys.max()) + 1, int(xs.max()) + 1
+
+
+def make_composite(car_rgb: np.ndarray, car_mask: np.ndarray, background: np.ndarray, old_car: np.ndarray,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(photo uint8 RGB, mask bool): the car of ``car_rgb`` (exact ``car_mask``) standing where
+    ``old_car`` (bool, same size as ``background``) stood, over ``background`` with that car painted out."""
+    scene = paint_out(background, old_car).astype(np.float32)
+    height, width = old_car.shape
+    old = _bbox(old_car) or (height // 3, width // 4, height * 9 // 10, width * 3 // 4)
+    top, left, bottom, right = _bbox(car_mask) or (0, 0, *car_mask.shape)
+    crop_rgb = car_rgb[top:bottom, left:right].astype(np.float32)
+    crop_alpha = car_mask[top:bottom, left:right].astype(np.float32)
+    cover = max((old[3] - old[1]) / crop_rgb.shape[1], (old[2] - old[0]) / crop_rgb.shape[0])  # hide the hole
+    scale = min(cover * rng.uniform(1.0, 1.12), 0.95 * height / crop_rgb.shape[0], 1.2 * width / crop_rgb.shape[1])
+    size = (max(4, round(crop_rgb.shape[1] * scale)), max(4, round(crop_rgb.shape[0] * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    crop_rgb = cv2.resize(crop_rgb, size, interpolation=interpolation)
+    crop_alpha = np.clip(cv2.resize(crop_alpha, size, interpolation=interpolation), 0, 1)
+    crop_rgb *= rng.uniform(0.8, 1.1)  # the studio light is not the lot's
+    # where the car stands: the old car's bottom centre, jittered by a tenth of its size
+    centre_x = (old[1] + old[3]) / 2 + rng.uniform(-0.1, 0.1) * size[0]
+    base_y = old[2] + rng.uniform(-0.05, 0.05) * size[1]
+    x0, y0 = round(centre_x - size[0] / 2), round(min(base_y, height) - size[1])
+    alpha = np.zeros((height, width), np.float32)
+    car = np.zeros((height, width, 3), np.float32)
+    sy0, sx0 = max(0, -y0), max(0, -x0)
+    dy0, dx0 = max(0, y0), max(0, x0)
+    dy1, dx1 = min(height, y0 + size[1]), min(width, x0 + size[0])
+    if dy1 > dy0 and dx1 > dx0:
+        alpha[dy0:dy1, dx0:dx1] = crop_alpha[sy0 : sy0 + dy1 - dy0, sx0 : sx0 + dx1 - dx0]
+        car[dy0:dy1, dx0:dx1] = crop_rgb[sy0 : sy0 + dy1 - dy0, sx0 : sx0 + dx1 - dx0]
+    # a soft ground shadow: a dark ellipse at the car's feet
+    shadow = np.zeros((height, width), np.float32)
+    feet_y = y0 + size[1]
+    axes = (max(2, round(size[0] * rng.uniform(0.5, 0.58))), max(2, round(size[1] * rng.uniform(0.06, 0.14))))
+    cv2.ellipse(shadow, (round(centre_x), round(feet_y - axes[1] * 0.6)), axes, 0, 0, 360, 1.0, -1)
+    shadow = cv2.GaussianBlur(shadow, (0, 0), max(1.0, size[0] * 0.04))
+    scene *= (1 - rng.uniform(0.35, 0.65) * shadow)[..., None]
+    photo = car * alpha[..., None] + scene * (1 - alpha[..., None])
+    photo += rng.normal(0, rng.uniform(1, 4), size=photo.shape)
+    photo = cv2.GaussianBlur(np.clip(photo, 0, 255), (0, 0), rng.uniform(0.3, 0.7))
+    return np.clip(photo + 0.5, 0, 255).astype(np.uint8), alpha >= 0.5
+
+
+def _outdoor_backgrounds(mix_path: Path) -> list[tuple[Path, Path]]:
+    """(photo, fused mask) of the stanford-cars source's training split, as the mix splits it."""
+    from core.training_mix import mix_samples, read_mix  # the main venv: torch is there
+
+    sources = [s for s in read_mix(mix_path) if s.name == "stanford-cars"]
+    if not sources:
+        raise SystemExit(f"{mix_path}: no 'stanford-cars' source to take backgrounds from")
+    train, _, _ = mix_samples(sources)
+    unique = {sample.image: sample.mask for sample in train}
+    return sorted(unique.items())
+
+
+def build(carvana: Path, cache: Path, mix_path: Path, *, every: int = 4, seed: int = 0) -> dict:
+    """Write the composites (every ``every``-th Carvana photo of each car: all cars, so the split holds)."""
+    out = cache / "composites"
+    for sub in ("images", "masks"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    from core.data import find_samples
+    from core.imageio import read_mask
+
+    backgrounds = _outdoor_backgrounds(mix_path)
+    samples, _ = find_samples(carvana / "images", carvana / "masks")
+    chosen = _every_car(samples, every, seed)
+    made = 0
+    for index, sample in enumerate(chosen):
+        photo = sample.image
+        image_path, mask_path = out / "images" / f"{photo.stem}.jpg", out / "masks" / f"{photo.stem}.png"
+        if image_path.exists() and mask_path.exists():
+            made += 1
+            continue
+        rng = np.random.default_rng([seed, index])
+        car_mask = read_mask(sample.mask)
+        background_photo, background_mask = _matching_background(backgrounds, car_mask, rng)
+        background = _fit_width(_read_rgb(background_photo), WORK_WIDTH)
+        old_car = cv2.resize(_read_gray(background_mask), background.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 127
+        car_rgb = _read_rgb(photo)
+        if rng.random() < 0.5:  # the studio shoots one side; the lot sees both
+            car_rgb, car_mask = car_rgb[:, ::-1], car_mask[:, ::-1]
+        composite, mask = make_composite(car_rgb, car_mask, background, old_car, rng)
+        buffer = _jpeg(composite)
+        write_png((mask * 255).astype(np.uint8), mask_path)
+        write_atomic(buffer, image_path)
+        made += 1
+        if made % 100 == 0:
+            print(f"composites: {made}/{len(chosen)}", flush=True)
+    report = {"composites": made, "every": every, "seed": seed, "backgrounds": len(backgrounds)}
+    write_atomic(json.dumps(report, indent=1).encode(), out / "report.json")
+    return report
+
+
+def _every_car(samples: list, every: int, seed: int) -> list:
+    """About one in ``every`` photos of each car, at random angles, and at least one of every car."""
+    by_car: dict[str, list] = {}
+    for sample in sorted(samples, key=lambda s: s.image.name):
+        by_car.setdefault(sample.group, []).append(sample)
+    chosen = []
+    for number, car in enumerate(sorted(by_car)):
+        photos = by_car[car]
+        picks = np.random.default_rng([seed, number]).permutation(len(photos))[: max(1, round(len(photos) / every))]
+        chosen += [photos[i] for i in sorted(picks)]
+    return chosen
+
+
+def _aspect(mask: np.ndarray) -> float:
+    top, left, bottom, right = _bbox(mask) or (0, 0, 1, 1)
+    return (right - left) / max(1, bottom - top)
+
+
+_ASPECTS: dict[Path, float] = {}
+
+
+def _matching_background(backgrounds: list[tuple[Path, Path]], car_mask: np.ndarray,
+                         rng: np.random.Generator, candidates: int = 24) -> tuple[Path, Path]:
+    """Of ``candidates`` random backgrounds, the one whose car is shaped most like this car
+    (width over height of the box), so the pasted car hides most of the painted-out one."""
+    want = np.log(_aspect(car_mask))
+    best, best_gap = backgrounds[0], np.inf
+    for index in rng.choice(len(backgrounds), size=min(candidates, len(backgrounds)), replace=False):
+        photo, mask = backgrounds[int(index)]
+        if mask not in _ASPECTS:
+            _ASPECTS[mask] = _aspect(_read_gray(mask) > 127)
+        gap = abs(np.log(_ASPECTS[mask]) - want)
+        if gap < best_gap:
+            best, best_gap = (photo, mask), gap
+    return best
+
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--carvana", type=Path, required=True, help="carvana512 folder (images/, masks/)")
+    parser.add_argument("--cache", type=Path, required=True, help="the label cache (stanford-cars labels inside)")
+    parser.add_argument("--mix", type=Path, required=True, help="the training mix (its stanford-cars split)")
+    parser.add_argument("--every", type=int, default=4, help="one composite per N Carvana photos")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    report = build(args.carvana, args.cache, args.mix, every=args.every, seed=args.seed)
+    print(f"composites: {report['composites']} written to {args.cache / 'composites'} "
+          f"over {report['backgrounds']} outdoor backgrounds")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
