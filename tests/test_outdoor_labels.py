@@ -149,7 +149,7 @@ def test_a_composite_keeps_the_pasted_cars_exact_mask_where_the_old_car_stood():
 
 
 def test_composites_cover_every_car_so_the_split_by_car_holds():
-    from core.data import Sample
+    from core.training.data import Sample
     from tools.outdoor_labels.composites import _every_car
 
     samples = [Sample(image=Path(f"{car}_{angle:02d}.jpg"), mask=Path("m.png"), group=car)

@@ -139,7 +139,7 @@ def test_the_split_follows_the_cars_not_the_training_seed(tmp_path, monkeypatch)
     assert held_out == {s.group for s in val_samples if s.source == "composites"} and len(held_out) == 2
     assert not held_out & {s.group for s in train_samples}
 
-    import core.training_mix as training_mix
+    import core.training.training_mix as training_mix
 
     seen = []
     monkeypatch.setattr(training_mix, "mix_samples", lambda sources, **kw: seen.append(kw) or ([], [], []))
