@@ -8,7 +8,7 @@
   but recall only).
 
     .venv/bin/python benchmarks/eval_sources.py --model default --model RUN/best.safetensors [--json FILE]
-        [--trained-before MODEL]
+        [--held-out-of MODEL] [--trained-before MODEL]
 
 Labels come from ``scripts/make_outdoor_labels.sh`` (``$MASKINGNET_LABELS``, default
 ``~/.cache/maskingnet-labels``); a source whose labels are missing is skipped with a note.
@@ -39,12 +39,14 @@ def trained_groups(info: dict) -> set[str]:
     return set(info.get("train_groups", [])) | set(info.get("trained_before", []))
 
 
-def held_out_stanford(segmenter: Segmenter, labels: Path, *, seen: set[str] = frozenset()) -> tuple[float | None, int]:
+def held_out_stanford(segmenter: Segmenter, labels: Path, *, seen: set[str] = frozenset(),
+                      held_out: set[str] | None = None) -> tuple[float | None, int]:
     """(mean trusted-pixel Dice, photos) on the stanford-cars photos the model held out (recorded in
-    it) that no earlier stage trained on (``seen`` and the model's ``trained_before``)."""
+    it; or ``held_out``, another model's, to compare two models on the same photos) that no earlier
+    stage trained on (``seen`` and the model's ``trained_before``)."""
     seen = set(seen) | set(segmenter.config.info.get("trained_before", []))
-    stems = {g.split(":", 1)[1] for g in segmenter.config.info.get("val_groups", [])
-             if g.startswith("stanford-cars:") and g not in seen}
+    held_out = set(segmenter.config.info.get("val_groups", [])) if held_out is None else held_out
+    stems = {g.split(":", 1)[1] for g in held_out if g.startswith("stanford-cars:") and g not in seen}
     folder = labels / "stanford-cars" / "labels"
     if not stems or not (folder / "masks").is_dir():
         return None, 0
@@ -54,17 +56,20 @@ def held_out_stanford(segmenter: Segmenter, labels: Path, *, seen: set[str] = fr
 
 
 def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bool = True,
-                   seen: set[str] = frozenset()) -> dict:
+                   seen: set[str] = frozenset(), held_out: set[str] | None = None) -> dict:
     """The figures of one model per source (see the module docstring); None where labels are missing.
     ``studio=False`` leaves out the Carvana figures (for a caller that has them already); ``seen``:
-    groups an earlier stage trained on, left out of the held-out figures."""
+    groups an earlier stage trained on, left out of the held-out figures; ``held_out``: score the
+    held-out photos of another model (its ``val_groups``) instead of this one's."""
     figures: dict = {}
     carvana = data / "carvana512"
-    studio_groups = {g for g in segmenter.config.info.get("val_groups", []) if ":" not in g}
+    studio_groups = {g for g in (segmenter.config.info.get("val_groups", []) if held_out is None else held_out)
+                     if ":" not in g}
     if studio and studio_groups:
         studio = evaluate_folder(segmenter, carvana / "images", carvana / "masks", groups=studio_groups)
         figures.update(carvana_dice=studio.dice, carvana_photos=len(studio.scores), carvana_worst=studio.worst())
-    figures["stanford_dice_vs_labels"], figures["stanford_photos"] = held_out_stanford(segmenter, labels, seen=seen)
+    figures["stanford_dice_vs_labels"], figures["stanford_photos"] = held_out_stanford(segmenter, labels, seen=seen,
+                                                                                          held_out=held_out)
     test_labels = labels / "car-parts-test" / "labels"
     if (test_labels / "masks").is_dir():
         report = evaluate_folder(segmenter, test_labels / "images", test_labels / "masks",
@@ -86,18 +91,23 @@ def main() -> int:
     parser.add_argument("--labels", type=Path, default=labels_folder())
     parser.add_argument("--no-tta", action="store_true", help="single pass instead of mirror-averaged")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--held-out-of", metavar="MODEL",
+                        help="score every model on this model's held-out photos (to compare models on the same photos)")
     parser.add_argument("--trained-before", action="append", default=[], metavar="MODEL",
                         help="leave out of the held-out figures what this model (the one training started from) "
                              "was trained on (repeatable)")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    seen: set[str] = set()
+    held_out, seen = None, set()
+    if args.held_out_of:
+        info = Segmenter.load(args.held_out_of, device="cpu").config.info
+        held_out, seen = set(info.get("val_groups", [])), set(info.get("trained_before", []))
     for spec in args.trained_before:
         seen |= trained_groups(Segmenter.load(spec, device="cpu").config.info)
     results = {}
     for spec in args.model:
         segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta)
-        results[spec] = source_figures(segmenter, args.data, args.labels, seen=seen)
+        results[spec] = source_figures(segmenter, args.data, args.labels, seen=seen, held_out=held_out)
         print(spec, json.dumps(results[spec]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

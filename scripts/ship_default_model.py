@@ -140,16 +140,18 @@ def source_lines(figures: dict) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("runs", type=Path, nargs="+",
-                        help="training run folders, one per stage in order (the last one's best.safetensors ships)")
+                        help="training run folders, one per stage in order (the last one's best weights ship, or --checkpoint)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "carvana512")
     parser.add_argument("--labels", type=Path, default=labels_folder(),
                         help="the outdoor labels (scripts/make_outdoor_labels.sh), for a model trained on a mix")
     parser.add_argument("--out", type=Path, default=shipped_model_path())
+    parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                        help="which weights of the last run ship (best: the best mean validation Dice)")
     parser.add_argument("--after-shipped", action="store_true",
                         help="the runs continue the shipped model: list its recorded stages first")
     args = parser.parse_args()
 
-    model, config = load_model(args.runs[-1] / "best.safetensors")
+    model, config = load_model(args.runs[-1] / f"{args.checkpoint}.safetensors")
     stages = [read_config(run / "best.safetensors").info for run in args.runs[:-1]] + [config.info]
     if args.after_shipped:
         shipped_info = read_config(shipped_model_path()).info
