@@ -91,6 +91,7 @@ def main() -> int:
     parser.add_argument("--labels", type=Path, default=labels_folder())
     parser.add_argument("--no-tta", action="store_true", help="single pass instead of mirror-averaged")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--no-studio", action="store_true", help="leave out the Carvana figures (the slowest)")
     parser.add_argument("--held-out-of", metavar="MODEL",
                         help="score every model on this model's held-out photos (to compare models on the same photos)")
     parser.add_argument("--trained-before", action="append", default=[], metavar="MODEL",
@@ -107,7 +108,8 @@ def main() -> int:
     results = {}
     for spec in args.model:
         segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta)
-        results[spec] = source_figures(segmenter, args.data, args.labels, seen=seen, held_out=held_out)
+        results[spec] = source_figures(segmenter, args.data, args.labels, studio=not args.no_studio, seen=seen,
+                                       held_out=held_out)
         print(spec, json.dumps(results[spec]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
