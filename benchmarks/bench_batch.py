@@ -5,7 +5,7 @@ upscaling the shared photos (never inside the project), then measures:
 
 - model only: ``segmenter.probabilities`` on already-decoded, preprocessed batches, with the
   batch's model thread count and with torch's default; the better is the reference;
-- batch: ``core.batch.run_batch`` over the folder (decode, inference, upsample, encode, write),
+- batch: ``core.batch.pipeline.run_batch`` over the folder (decode, inference, upsample, encode, write),
   photos per second from the first result to the last, and the process's resident memory
   (RSS) sampled every 0.2 s: at 10 %, 50 % and 100 % of the run, and the peak.
 
@@ -32,11 +32,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from core.batch import default_model_threads, plan_jobs, run_batch
-from core.export import ExportOptions
-from core.imageio import read_photo
-from core.inference import Segmenter
+from core.batch.pipeline import default_model_threads, plan_jobs, run_batch
+from core.io.imageio import read_photo
 from core.listing.presets import DEFAULT_PRESET, find_preset
+from core.masking.export import ExportOptions
+from core.masking.inference import Segmenter
 
 SHARED_IMAGES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "carvana512" / "images"
 FULL_SIZE = (1918, 1280)

@@ -6,10 +6,10 @@ the changed rectangle) followed by a synchronous repaint of the canvas viewport,
 repaints the whole viewport (the brief's worst case). The pointer moves 6 screen pixels per
 dab, as a quick stroke does.
 
-The smart tools (``core.smart_tools``) follow: the Smart Edges brush per pointer event (its
-live, snapped preview) and at the release (the stroke's last piece and its commit), a Flip
+The smart tools (``core.masking.smart_tools``) follow: the Smart Edges brush per pointer event
+(its live, snapped preview) and at the release (the stroke's last piece and its commit), a Flip
 Region click, each with the repaint of the rectangle it changed, the Snap Outline command (with
-its repaint) and Car in Box's work on the model worker. Pass a real photo
+its repaint) and Car in Box's work on the model worker (``core.masking.smart_whole``). Pass a real photo
 (``--photo``): on the synthetic one the edges are random blocks.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/bench_brush.py [--dabs 300] [--photo PATH] [--no-plain]
@@ -31,11 +31,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QPointF, QRect  # noqa: E402, TID251
 from PySide6.QtWidgets import QApplication  # noqa: E402, TID251
 
-from core.mask_edit import BRUSH, MaskEditor, Rect  # noqa: E402
-from core.smart_tools import REFINE  # noqa: E402
-from core.smart_whole import car_in_box_values, snap_edges_values  # noqa: E402
-from maskingnet_app.canvas import Canvas  # noqa: E402
-from maskingnet_app.editor_state import EditorState  # noqa: E402
+from core.masking.mask_edit import BRUSH, MaskEditor, Rect  # noqa: E402
+from core.masking.smart_tools import REFINE  # noqa: E402
+from core.masking.smart_whole import car_in_box_values, snap_edges_values  # noqa: E402
+from maskingnet_app.editor.canvas import Canvas  # noqa: E402
+from maskingnet_app.editor.editor_state import EditorState  # noqa: E402
 
 WIDTH, HEIGHT = 1918, 1280
 STEP_PX = 6  # pointer travel per dab, in screen pixels
@@ -45,7 +45,7 @@ def test_photo(path: str | None) -> np.ndarray:
     if path:
         import cv2
 
-        from core.imageio import read_photo
+        from core.io.imageio import read_photo
 
         return cv2.resize(read_photo(path).rgb, (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
     rng = np.random.default_rng(0)

@@ -25,8 +25,8 @@ regions) counts as 20 and as given up.
         [--held-out] [--composite] [--radius R] [--fixed-radius] [--no-box] [--no-car-box]
 
 ``--held-out`` keeps the model's validation cars; ``--composite`` pastes the cars onto
-``core/composite.py`` backgrounds first (the stand-in for outdoor photos); ``--fixed-radius`` is
-the first version's user (one radius for every region). The last line is one JSON object:
+``core/training/composite.py`` backgrounds first (the stand-in for outdoor photos); ``--fixed-radius``
+is the first version's user (one radius for every region). The last line is one JSON object:
 {"photos", "plain", "smart", ...} (mean actions to Dice 0.99).
 """
 
@@ -46,12 +46,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.data import find_samples  # noqa: E402
-from core.imageio import read_mask, read_photo  # noqa: E402
-from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect  # noqa: E402
-from core.metrics import dice  # noqa: E402
-from core.smart_tools import REFINE, EdgeGuide, box_values, region_values, smart_stroke  # noqa: E402
-from core.smart_whole import car_in_box_values, snap_edges_values  # noqa: E402
+from core.io.imageio import read_mask, read_photo  # noqa: E402
+from core.masking.mask_edit import BRUSH, ERASER, MaskEditor, Rect  # noqa: E402
+from core.masking.smart_tools import REFINE, EdgeGuide, box_values, region_values, smart_stroke  # noqa: E402
+from core.masking.smart_whole import car_in_box_values, snap_edges_values  # noqa: E402
+from core.training.data import find_samples  # noqa: E402
+from core.training.metrics import dice  # noqa: E402
 
 TARGETS = (0.99, 0.995)
 SIZED = ("plain stroke", "smart stroke", "refine stroke")  # actions tried at each of the user's brush radii
@@ -222,7 +222,7 @@ def correct(mask: np.ndarray, truth: np.ndarray, actions: dict, radius: float, *
 
 
 def composite_set(samples, folder: Path):
-    from core.composite import CompositeRecipe, build_composite_set
+    from core.training.composite import CompositeRecipe, build_composite_set
 
     return build_composite_set(samples, folder, CompositeRecipe(seed=1, kind_seed=1))
 
@@ -235,7 +235,7 @@ def main() -> int:
     parser.add_argument("--model", default=None, help="model (default: the shipped 'default')")
     parser.add_argument("--held-out", action="store_true", help="only the model's held-out validation cars")
     parser.add_argument("--composite", action="store_true",
-                        help="paste the cars onto core/composite.py backgrounds (the outdoor stand-in)")
+                        help="paste the cars onto core/training/composite.py backgrounds (the outdoor stand-in)")
     parser.add_argument("--radius", type=float, default=0.0, help="brush radius in pixels (default: 1%% of the longer side)")
     parser.add_argument("--no-box", action="store_true", help="leave re-mask inside a box out of the smart tools")
     parser.add_argument("--fixed-radius", action="store_true",
@@ -244,7 +244,7 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
-    from core.inference import Segmenter
+    from core.masking.inference import Segmenter
 
     segmenter = Segmenter.load(args.model, device=args.device)
     samples, _ = find_samples(args.images, args.masks)
@@ -259,7 +259,7 @@ def main() -> int:
     temp = tempfile.TemporaryDirectory()
     if args.composite:
         samples = composite_set(samples, Path(temp.name))
-    label = "composited onto core/composite.py backgrounds (outdoor stand-in)" if args.composite else "as they are"
+    label = "composited onto core/training/composite.py backgrounds (outdoor stand-in)" if args.composite else "as they are"
     print(f"{len(samples)} photos from {args.images} {label}; model {segmenter.name}")
     print(f"{'photo':28} {'Dice':>7} {'plain .99':>9} {'.995':>5} {'smart .99':>9} {'.995':>5}  smart tools used")
     plain_runs, smart_runs, tick = [], [], time.perf_counter()

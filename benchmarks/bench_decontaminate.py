@@ -29,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.imageio import encode_image, read_mask, read_rgb
+from core.io.imageio import encode_image, read_mask, read_rgb
 from core.listing.decontaminate import estimate_foreground
 from core.listing.presets import ListingSpec, find_preset
 from core.listing.render import render_listing

@@ -7,7 +7,7 @@ with --photos DIR) under one camera look, then:
 1. picks cars the starting model never trained on (its training split: by car, 20 %, seed 0),
 2. simulates the user's corrections on N fine-tuning photos (the starting model's mask vs the
    true mask: the changed pixels weight the loss, as in the app),
-3. fine-tunes with the same engine as the app's dialog (core.finetune), timing it,
+3. fine-tunes with the same engine as the app's dialog (core.training.finetune), timing it,
 4. measures Dice on held-out cars of the new kind (and on their original studio photos)
    before and after.
 
@@ -29,20 +29,20 @@ import numpy as np
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from core.composite import BACKGROUND_KINDS, CompositeRecipe, build_composite_set, find_photos, nice_kinds  # noqa: E402
-from core.data import Sample, find_samples, split_by_group  # noqa: E402
-from core.finetune import FinetuneSettings, evaluate_model, finetune, plan_split  # noqa: E402
-from core.imageio import encode_png, read_mask  # noqa: E402
-from core.model_store import resolve_model  # noqa: E402
+from core.io.imageio import encode_png, read_mask  # noqa: E402
+from core.models.model_store import resolve_model  # noqa: E402
+from core.training.composite import BACKGROUND_KINDS, CompositeRecipe, build_composite_set, find_photos, nice_kinds  # noqa: E402
+from core.training.data import Sample, find_samples, split_by_group  # noqa: E402
+from core.training.finetune import FinetuneSettings, evaluate_model, finetune, plan_split  # noqa: E402
 
 ANGLES = ("01", "03", "05", "07", "09", "11", "13", "15")
 
 
 def simulate_corrections(model: Path, samples: list[Sample], out_dir: Path, device: str) -> list[Sample]:
     """Weight maps where the starting model's mask differs from the truth (what the user paints)."""
-    from core.atomic import write_bytes_atomic
-    from core.imageio import read_photo
-    from core.inference import Segmenter
+    from core.io.atomic import write_bytes_atomic
+    from core.io.imageio import read_photo
+    from core.masking.inference import Segmenter
 
     out_dir.mkdir(parents=True, exist_ok=True)
     segmenter = Segmenter.load(model, device=device)

@@ -28,7 +28,7 @@ def peak_kb():
         if line.startswith('VmHWM:'):
             return int(line.split()[1])
 from core import cli
-import core.batch, core.export, core.inference
+import core.batch.pipeline, core.masking.export, core.masking.inference
 base = peak_kb()
 tick = time.perf_counter()
 code = cli.main(sys.argv[1:])
@@ -37,8 +37,8 @@ print(json.dumps({"code": code, "base_mb": base / 1024, "peak_mb": peak_kb() / 1
 
 
 def tiny_model(folder: Path) -> Path:
-    from core.checkpoint import ModelConfig, save_model
-    from core.preprocess import Preprocess
+    from core.models.checkpoint import ModelConfig, save_model
+    from core.models.preprocess import Preprocess
 
     config = ModelConfig(arch="maskingnet", width=4, preprocess=Preprocess(size=64), info={"name": "tiny"})
     path = folder / "tiny.safetensors"

@@ -39,8 +39,8 @@ import torch
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from core.device import cpu_has_fast_bf16  # noqa: E402
-from core.models import MODEL_NAMES, SIZE_MULTIPLE, count_parameters, create_model  # noqa: E402
+from core.models.device import cpu_has_fast_bf16  # noqa: E402
+from core.models.networks import MODEL_NAMES, SIZE_MULTIPLE, count_parameters, create_model  # noqa: E402
 
 
 def count_flops(model: torch.nn.Module, x: torch.Tensor) -> int:

@@ -24,12 +24,12 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.cleanup import remove_strays  # noqa: E402
-from core.data import find_samples  # noqa: E402
-from core.imageio import read_mask, read_rgb  # noqa: E402
-from core.inference import Segmenter  # noqa: E402
-from core.metrics import dice, stray_regions  # noqa: E402
-from core.preprocess import upsample_probability  # noqa: E402
+from core.io.imageio import read_mask, read_rgb  # noqa: E402
+from core.masking.cleanup import remove_strays  # noqa: E402
+from core.masking.inference import Segmenter  # noqa: E402
+from core.models.preprocess import upsample_probability  # noqa: E402
+from core.training.data import find_samples  # noqa: E402
+from core.training.metrics import dice, stray_regions  # noqa: E402
 
 
 def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:

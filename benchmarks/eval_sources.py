@@ -8,6 +8,7 @@
   but recall only).
 
     .venv/bin/python benchmarks/eval_sources.py --model default --model RUN/best.safetensors [--json FILE]
+        [--held-out-of MODEL] [--trained-before MODEL]
 
 Labels come from ``scripts/make_outdoor_labels.sh`` (``$MASKINGNET_LABELS``, default
 ``~/.cache/maskingnet-labels``); a source whose labels are missing is skipped with a note.
@@ -25,33 +26,50 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from core.evaluate import evaluate_folder  # noqa: E402
-from core.evaluate_parts import evaluate_parts, read_part_names  # noqa: E402
-from core.inference import Segmenter  # noqa: E402
-from core.training_mix import labels_folder  # noqa: E402
+from core.masking.inference import Segmenter  # noqa: E402
+from core.training.evaluate import evaluate_folder  # noqa: E402
+from core.training.evaluate_parts import evaluate_parts, read_part_names  # noqa: E402
+from core.training.training_mix import labels_folder  # noqa: E402
 
 
-def held_out_stanford(segmenter: Segmenter, labels: Path) -> float | None:
-    """Mean trusted-pixel Dice on the stanford-cars photos the model held out (recorded in it)."""
-    stems = {g.split(":", 1)[1] for g in segmenter.config.info.get("val_groups", []) if g.startswith("stanford-cars:")}
+def trained_groups(info: dict) -> set[str]:
+    """Every group a model was trained on: its own run's and those its starting model had seen
+    (``trained_before``, recorded when it ships; a label set that grows re-splits, so a photo held
+    out now may have been trained on by an earlier stage)."""
+    return set(info.get("train_groups", [])) | set(info.get("trained_before", []))
+
+
+def held_out_stanford(segmenter: Segmenter, labels: Path, *, seen: set[str] = frozenset(),
+                      held_out: set[str] | None = None) -> tuple[float | None, int]:
+    """(mean trusted-pixel Dice, photos) on the stanford-cars photos the model held out (recorded in
+    it; or ``held_out``, another model's, to compare two models on the same photos) that no earlier
+    stage trained on (``seen`` and the model's ``trained_before``)."""
+    seen = set(seen) | set(segmenter.config.info.get("trained_before", []))
+    held_out = set(segmenter.config.info.get("val_groups", [])) if held_out is None else held_out
+    stems = {g.split(":", 1)[1] for g in held_out if g.startswith("stanford-cars:") and g not in seen}
     folder = labels / "stanford-cars" / "labels"
     if not stems or not (folder / "masks").is_dir():
-        return None
+        return None, 0
     report = evaluate_folder(segmenter, folder / "images", folder / "masks", confidence_dir=folder / "confidence",
                              stems=stems)
-    return report.dice
+    return report.dice, len(report.scores)
 
 
-def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bool = True) -> dict:
+def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bool = True,
+                   seen: set[str] = frozenset(), held_out: set[str] | None = None) -> dict:
     """The figures of one model per source (see the module docstring); None where labels are missing.
-    ``studio=False`` leaves out the Carvana figures (for a caller that has them already)."""
+    ``studio=False`` leaves out the Carvana figures (for a caller that has them already); ``seen``:
+    groups an earlier stage trained on, left out of the held-out figures; ``held_out``: score the
+    held-out photos of another model (its ``val_groups``) instead of this one's."""
     figures: dict = {}
     carvana = data / "carvana512"
-    studio_groups = {g for g in segmenter.config.info.get("val_groups", []) if ":" not in g}
+    studio_groups = {g for g in (segmenter.config.info.get("val_groups", []) if held_out is None else held_out)
+                     if ":" not in g}
     if studio and studio_groups:
         studio = evaluate_folder(segmenter, carvana / "images", carvana / "masks", groups=studio_groups)
         figures.update(carvana_dice=studio.dice, carvana_photos=len(studio.scores), carvana_worst=studio.worst())
-    figures["stanford_dice_vs_labels"] = held_out_stanford(segmenter, labels)
+    figures["stanford_dice_vs_labels"], figures["stanford_photos"] = held_out_stanford(segmenter, labels, seen=seen,
+                                                                                          held_out=held_out)
     test_labels = labels / "car-parts-test" / "labels"
     if (test_labels / "masks").is_dir():
         report = evaluate_folder(segmenter, test_labels / "images", test_labels / "masks",
@@ -73,12 +91,25 @@ def main() -> int:
     parser.add_argument("--labels", type=Path, default=labels_folder())
     parser.add_argument("--no-tta", action="store_true", help="single pass instead of mirror-averaged")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--no-studio", action="store_true", help="leave out the Carvana figures (the slowest)")
+    parser.add_argument("--held-out-of", metavar="MODEL",
+                        help="score every model on this model's held-out photos (to compare models on the same photos)")
+    parser.add_argument("--trained-before", action="append", default=[], metavar="MODEL",
+                        help="leave out of the held-out figures what this model (the one training started from) "
+                             "was trained on (repeatable)")
     args = parser.parse_args()
     torch.set_num_threads(2)
+    held_out, seen = None, set()
+    if args.held_out_of:
+        info = Segmenter.load(args.held_out_of, device="cpu").config.info
+        held_out, seen = set(info.get("val_groups", [])), set(info.get("trained_before", []))
+    for spec in args.trained_before:
+        seen |= trained_groups(Segmenter.load(spec, device="cpu").config.info)
     results = {}
     for spec in args.model:
         segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta)
-        results[spec] = source_figures(segmenter, args.data, args.labels)
+        results[spec] = source_figures(segmenter, args.data, args.labels, studio=not args.no_studio, seen=seen,
+                                       held_out=held_out)
         print(spec, json.dumps(results[spec]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

@@ -1,4 +1,5 @@
-"""The ``maskingnet`` command: predict, eval, train and gui, on the same core as the app."""
+"""The ``maskingnet`` command: predict, eval and train, on the same core as the app (the app itself is
+``maskingnet-app``, in ``maskingnet_app.main``)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence, TextIO
 
 from core import __version__
-from core.atomic import ensure_writable_folder
 from core.errors import MaskingNetError, printable
-from core.records import one_line
+from core.io.atomic import ensure_writable_folder
+from core.io.records import one_line
 
 
 class ProgressBar:
@@ -73,7 +74,7 @@ def whole_number(low: int) -> Callable[[str], int]:
 
 def feather_pixels(text: str) -> float:
     """An argparse type: a finite feather width from 0 to ``MAX_FEATHER`` pixels."""
-    from core.export import MAX_FEATHER
+    from core.masking.export import MAX_FEATHER
 
     try:
         value = float(text)
@@ -95,7 +96,7 @@ def _notes(lines: Sequence[str], limit: int = 5) -> None:
 def _report_left_out(left_out: list, listed: bool) -> int:
     """Say what the folder scan left out (a count, the names when ``listed``); returns the
     number of folders that could not be read (each an error)."""
-    from core.imageio import describe_left_out
+    from core.io.imageio import describe_left_out
 
     unreadable = [item for item in left_out if item.unreadable]
     for item in unreadable:
@@ -111,21 +112,22 @@ def _report_left_out(left_out: list, listed: bool) -> int:
 
 
 def _load_segmenter(args: argparse.Namespace):
-    from core.inference import Segmenter
+    from core.masking.inference import Segmenter
 
     return Segmenter.load(args.model, device=args.device, flip_tta=args.tta)
 
 
 def run_predict(args: argparse.Namespace) -> int:
     """Batch-export photos or folders; the same engine as the app's "Process folder"."""
-    from core.batch import BatchProgress, plan_jobs, run_batch
-    from core.checkpoint import read_config
-    from core.corrections import CorrectionStore
-    from core.export import ExportOptions
-    from core.inference import Segmenter
+    from core.batch.pipeline import plan_jobs, run_batch
+    from core.batch.progress import BatchProgress
+    from core.batch.review import ReviewLog, group_cars, rank_by_doubt
     from core.listing import cli as listing_cli
-    from core.model_store import resolve_model
-    from core.review import ReviewLog, group_cars, rank_by_doubt
+    from core.masking.export import ExportOptions
+    from core.masking.inference import Segmenter
+    from core.models.checkpoint import read_config
+    from core.models.model_store import resolve_model
+    from core.store.corrections import CorrectionStore
 
     listing = listing_cli.spec_from_args(args)
     fmt = listing_cli.output_format("mask" if args.mask_only else args.format, listing)
@@ -179,10 +181,10 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from core.checkpoint import read_config
-    from core.data import find_samples
-    from core.evaluate import evaluate_folder
-    from core.model_store import resolve_model
+    from core.models.checkpoint import read_config
+    from core.models.model_store import resolve_model
+    from core.training.data import find_samples
+    from core.training.evaluate import evaluate_folder
 
     if (args.masks is None) == (args.parts is None):
         raise ValueError("give --masks (whole-car masks) or --parts (part labels), one of them")
@@ -193,7 +195,7 @@ def run_eval(args: argparse.Namespace) -> int:
     config = read_config(model_path)  # the model file's header: cheap, and no pickle is ever read
     groups = None
     if args.held_out and args.parts is None:
-        from core.records import Fields
+        from core.io.records import Fields
 
         groups = set(Fields(config.info, model_path, "info").list("val_groups", [], of=str))
         if not groups:
@@ -202,7 +204,7 @@ def run_eval(args: argparse.Namespace) -> int:
         raise ValueError(f"{printable(args.images)}: no photos with masks in {printable(args.masks)}")
     segmenter = _load_segmenter(args)
     if args.parts is not None:
-        from core.evaluate_parts import evaluate_parts, read_part_names
+        from core.training.evaluate_parts import evaluate_parts, read_part_names
 
         names = read_part_names(args.part_names) if args.part_names else None
         parts_report = evaluate_parts(segmenter, args.images, args.parts, part_names=names, limit=args.limit,
@@ -224,19 +226,14 @@ def run_train(args: argparse.Namespace) -> int:
     return cli_train.run(args)
 
 
-def run_gui(args: argparse.Namespace) -> int:
-    from maskingnet_app.main import main as app_main
-
-    return app_main(args.files)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maskingnet", description="Car photo background removal with MaskingNet.")
     parser.add_argument("--version", action="version", version=f"maskingnet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def model_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--model", default="default", help="checkpoint file, run folder or model name (default: default)")
+        sub.add_argument("--model", default=None,
+                         help="checkpoint file, run folder or model name (default: the active model, as chosen in the app)")
         sub.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cuda, mps or cpu")
         sub.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
                          help="average with the mirrored photo: a better mask, twice the model time (default: on)")
@@ -284,16 +281,16 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train or fine-tune a model")
     cli_train.add_arguments(train)
     train.set_defaults(handler=run_train)
-
-    gui = commands.add_parser("gui", help="open the desktop app")
-    gui.add_argument("files", nargs="*", help="photos or folders to open")
-    gui.set_defaults(handler=run_gui)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "model", "") is None:  # the one record of the model in use, as the app reads it
+            from core.models.model_versions import active_model
+
+            args.model = active_model()
         return args.handler(args)
     except (MaskingNetError, ValueError, OSError) as error:
         print(f"error: {one_line(error)}", file=sys.stderr)

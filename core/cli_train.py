@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 if TYPE_CHECKING:  # torch loads only when a command runs, so --help stays instant
-    from core.train import TrainConfig
+    from core.training.train import TrainConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", type=Path, help="folder of photos (needs --masks; or use --corrections)")
     parser.add_argument("--masks", type=Path, help="folder of masks")
     parser.add_argument("--mix", type=Path, help="JSON file of several data sets, each split and weighted on its own "
-                        "(instead of --images/--masks; see core/training_mix.py)")
+                        "(instead of --images/--masks; see core/training/training_mix.py)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="run folder (checkpoints; resumes if present)")
     parser.add_argument("--recipe", type=Path, help="JSON file of TrainConfig fields (flags given override it)")
     parser.add_argument("--arch", help="network: unet, segnet, arc1, arc2, arc3, maskingnet")
@@ -47,13 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_config(args: argparse.Namespace) -> TrainConfig:
     """The recipe file's fields, then the flags given; raises ValueError for bad values."""
-    from core.train import TrainConfig
+    from core.training.train import TrainConfig
 
     config = TrainConfig()
     recipe: dict = {}
     if args.recipe:
-        from core.records import read_json
-        from core.train import recipe_from_json
+        from core.io.records import read_json
+        from core.training.train import recipe_from_json
 
         recipe = recipe_from_json(read_json(args.recipe), args.recipe)
         config = replace(config, **recipe)
@@ -64,8 +64,8 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         if getattr(args, name) is not None
     }
     if args.init:
-        from core.checkpoint import read_config
-        from core.model_store import resolve_model
+        from core.models.checkpoint import read_config
+        from core.models.model_store import resolve_model
 
         init_path = resolve_model(args.init)
         overrides["init"] = str(init_path)
@@ -79,7 +79,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     for name in ("width", "epochs", "batch_size"):
         if getattr(config, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(config, name)}")
-    from core.models import MODEL_NAMES
+    from core.models.networks import MODEL_NAMES
 
     if config.arch not in MODEL_NAMES:
         raise ValueError(f"unknown --arch {config.arch!r}; valid names: {', '.join(MODEL_NAMES)}")
@@ -89,17 +89,17 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.data import find_samples, split_by_group
+    from core.training.data import find_samples, split_by_group
 
     config = build_config(args)
     if args.save_as:
-        from core.model_versions import check_name
+        from core.models.model_versions import check_name
 
         check_name(args.save_as)  # before hours of training, not after
     if args.mix is not None:
         if args.images is not None or args.masks is not None or args.corrections:
             raise ValueError("--mix names every data set: leave out --images, --masks and --corrections")
-        from core.training_mix import mix_samples, read_mix
+        from core.training.training_mix import mix_samples, read_mix
 
         train_samples, val_samples, notes = mix_samples(read_mix(args.mix))
         for note in notes:
@@ -111,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
     if unmatched:
         print(f"note: {len(unmatched)} photo(s) have no mask and are left out, e.g. {unmatched[0]}", file=sys.stderr)
     if args.corrections:
-        from core.corrections import CorrectionStore
-        from core.finetune import correction_items
+        from core.store.corrections import CorrectionStore
+        from core.training.finetune import correction_items
 
         store = CorrectionStore()
         corrected = [item.sample for item in correction_items(store)]
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train_and_save(args: argparse.Namespace, config: TrainConfig, train_samples: list, val_samples: list) -> int:
-    from core.train import train
+    from core.training.train import train
 
     finished = stopped = False
     with _stop_on_interrupt() as stop_requested:
@@ -142,7 +142,7 @@ def _train_and_save(args: argparse.Namespace, config: TrainConfig, train_samples
         print(f"to resume, run the same command again (the run folder {args.out} keeps the state)", flush=True)
         return 130
     if args.save_as and finished:
-        from core.finetune import version_from_run
+        from core.training.finetune import version_from_run
 
         version = version_from_run(args.out, args.save_as, config, train_samples, val_samples, base_model=args.init)
         before, after = version.val_dice_before, version.val_dice_after

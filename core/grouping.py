@@ -117,3 +117,13 @@ def near_duplicate_groups(images: Sequence[Path], groups: Sequence[str]) -> list
                 if a != b:
                     parent[max(a, b)] = min(a, b)
     return [find(group) for group in groups]
+
+
+_ANGLE_NAME = re.compile(r"^(.+?)_(\d{1,3})$")
+
+
+def car_and_angle(source: str | Path, root: str | Path | None = None) -> tuple[str, int]:
+    """The car a photo shows (``photo_group``: Carvana id, numbered series, else
+    folder, named relative to ``root``) and its angle: the number of a ``<car>_<nn>`` name, else -1."""
+    match = _ANGLE_NAME.match(Path(source).stem)
+    return photo_group(source, root), int(match.group(2)) if match else -1

@@ -3,7 +3,7 @@
 Every module reads and writes settings through ``settings()`` so they all share one store
 (tests point it at a temporary folder with ``QSettings.setPath``). Keys used across modules:
 
-- ``model/active``: the model spec (file, run folder or name); ``model/device``: auto/cuda/mps/cpu
+- ``model/device``: auto/cuda/mps/cpu (the model in use is ``core.models.model_versions.active_model``)
 - ``brush/size``, ``brush/hardness``, ``view/mode``, ``view/overlay_color``, ``view/overlay_opacity``,
   ``view/background``
 - ``folders/open``, ``folders/export``, ``recent/files``, ``window/geometry``, ``window/state``
@@ -20,7 +20,6 @@ from PySide6.QtCore import QByteArray, QSettings
 ORGANIZATION = "MaskingNet"
 APPLICATION = "MaskingNet"
 
-MODEL_ACTIVE = "model/active"
 MODEL_DEVICE = "model/device"
 RECENT_FILES = "recent/files"
 OPEN_FOLDER = "folders/open"

@@ -1,4 +1,4 @@
-"""Entry points: ``maskingnet-app`` (``run``), ``maskingnet gui`` (``main``) and the headless
+"""Entry points: ``maskingnet-app`` (``run``, the desktop app) and the headless
 ``--self-check PHOTO OUT`` the packaged app is tested with.
 
     maskingnet-app [PHOTOS_OR_FOLDERS...] [--model M] [--device D]
@@ -16,16 +16,21 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from core import __version__
+from core.models.device import DEVICE_CHOICES
+
+if TYPE_CHECKING:
+    from maskingnet_app.main_window import MainWindow
+    from maskingnet_app.model.model_service import ModelService
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maskingnet-app", description="MaskingNet: cut cars out of their background.")
     parser.add_argument("files", nargs="*", help="photos or folders to open")
     parser.add_argument("--model", default=None, help="checkpoint file, run folder or model name (default: the last one used)")
-    parser.add_argument("--device", default=None, choices=["auto", "cuda", "mps", "cpu"], help="where the model runs")
+    parser.add_argument("--device", default=None, choices=DEVICE_CHOICES, help="where the model runs")
     parser.add_argument("--self-check", nargs=2, metavar=("PHOTO", "OUT"), type=Path,
                         help="without a window: mask PHOTO, write its cut-out PNG to OUT, exit 0 when it worked")
     parser.add_argument("--version", action="version", version=f"maskingnet-app {__version__}")
@@ -41,7 +46,7 @@ def self_check(photo: Path, out: Path, model: str | None = None, device: str | N
     except ImportError as error:
         return _fail(f"cannot import {error.name or error}")
     except Exception as error:  # noqa: BLE001 - a self-check reports any failure as one line
-        from maskingnet_app.model_service import one_line
+        from core.io.records import one_line
 
         return _fail(one_line(error))
     share = float(prediction.mask.mean())
@@ -53,12 +58,13 @@ def self_check(photo: Path, out: Path, model: str | None = None, device: str | N
 def _mask_and_export(photo: Path, out: Path, model: str | None, device: str | None):
     import PySide6.QtWidgets  # noqa: F401
 
-    from core.export import ExportOptions
-    from core.imageio import read_photo
-    from core.inference import Segmenter
-    from maskingnet_app.exporter import export_alpha
+    from core.io.imageio import read_photo
+    from core.masking.export import ExportOptions
+    from core.masking.inference import Segmenter
+    from core.models.model_versions import active_model
+    from maskingnet_app.export.exporter import export_alpha
 
-    segmenter = Segmenter.load(model or "default", device=device or "auto")
+    segmenter = Segmenter.load(model or active_model(), device=device or "auto")
     image = read_photo(photo)
     prediction = segmenter.predict(image.rgb, image.alpha)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +77,20 @@ def _fail(message: str) -> int:
     return 1
 
 
+def compose_window(model_service: ModelService | None = None, **kwargs) -> MainWindow:
+    """The main window with its features: File → Process Folder / Review Batch Folder (``batch``)
+    and the Model menu with Train on My Corrections (``model``), kept in ``window.features``.
+    ``kwargs`` go to ``MainWindow``."""
+    from maskingnet_app.batch.batch_menu import BatchFeature
+    from maskingnet_app.main_window import MainWindow
+    from maskingnet_app.training.model_menu import ModelFeature
+
+    window = MainWindow(model_service, **kwargs)
+    window.features["batch"] = BatchFeature(window)
+    window.features["model"] = ModelFeature(window)
+    return window
+
+
 def main(files: list[str], *, model: str | None = None, device: str | None = None) -> int:
     """Open the window (with ``files``) and run until it is closed; returns the exit code."""
     from PySide6.QtCore import QTimer
@@ -78,8 +98,8 @@ def main(files: list[str], *, model: str | None = None, device: str | None = Non
     from PySide6.QtWidgets import QApplication
 
     from maskingnet_app import app_settings
-    from maskingnet_app.main_window import ICON_PATH, MainWindow
-    from maskingnet_app.model_service import ModelService
+    from maskingnet_app.main_window import ICON_PATH
+    from maskingnet_app.model.model_service import ModelService
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(app_settings.ORGANIZATION)
@@ -88,7 +108,7 @@ def main(files: list[str], *, model: str | None = None, device: str | None = Non
     if ICON_PATH.is_file():
         app.setWindowIcon(QIcon(str(ICON_PATH)))
     service = ModelService(model, device)
-    window = MainWindow(service, load_model=False)
+    window = compose_window(service, load_model=False)
     window.show()
     if os.environ.get("MASKINGNET_STARTUP_REPORT"):
         _report_startup(window, service)
@@ -106,7 +126,7 @@ def _report_startup(window, service) -> None:
         print(f"window-shown {time.time():.6f} torch-loaded={'torch' in sys.modules}", flush=True)
 
     def ready(*_args) -> None:
-        print(f"model-{service.state} {time.time():.6f}", flush=True)
+        print(f"model-{service.state.value} {time.time():.6f}", flush=True)
         window.close()
         QApplication.instance().quit()
 

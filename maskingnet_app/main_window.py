@@ -1,16 +1,9 @@
 """The main window: composes the photo list, the canvas, the tool options, the status bar and
 the menus, and routes the actions. The work itself lives in the parts it composes.
 
-Public API (stable; the feature dialogs build on it):
-
-- ``window.model_service``: the ``ModelService`` (active model, device, mask jobs, ``borrow()``)
-- ``window.corrections``: the ``CorrectionStore`` of saved corrections (training data)
-- ``window.open_paths(paths, recursive=False)`` and ``window.open_in_editor(path)``
-- ``window.menus`` (``file``, ``edit``, ``view``, ``image``, ``model``, ``help``, ``recent``,
-  ``device``) and ``window.actions`` (by name, see ``actions.ACTION_SPECS``);
-  ``window.add_menu_action(menu, action, before=None)`` inserts an action
-- ``window.show_message(text, level)``: a one-line message above the canvas
-- ``window.correctionSaved(key)``: emitted after each correction is written
+Its public API, what the features (batch, model, training) may use, is the ``Protocol``
+``maskingnet_app.window_api.WindowAPI``. The window does not know the features:
+``maskingnet_app.main.compose_window`` makes the window, then each feature on it.
 """
 
 from __future__ import annotations
@@ -33,26 +26,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.imageio import IMAGE_EXTENSIONS, Photo
-from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect
-from core.model_store import app_home
-from core.smart_tools import REFINE
-from core.smart_whole import snap_edges_values
+from core.io.imageio import IMAGE_EXTENSIONS, Photo
+from core.masking.mask_edit import BRUSH, ERASER, MaskEditor, Rect
+from core.masking.smart_tools import REFINE
+from core.masking.smart_whole import snap_edges_values
+from core.models.device import DEVICE_CHOICES, available_devices
+from core.models.model_store import app_home
+from core.store.corrections import CorrectionStore
 from maskingnet_app import app_settings
 from maskingnet_app.actions import DEVICE_LABELS, build_menus, create_actions, shortcut_rows
-from maskingnet_app.canvas import Canvas
-from maskingnet_app.documents import PhotoDocument, PhotoStatus
-from maskingnet_app.editor_state import BOX, CAR_BOX, REGION, EditorState
-from maskingnet_app.export_controller import ExportController
+from maskingnet_app.editor.canvas import Canvas
+from maskingnet_app.editor.documents import PhotoDocument, PhotoStatus
+from maskingnet_app.editor.editor_state import BOX, CAR_BOX, REGION, EditorState
+from maskingnet_app.editor.photo_list import PhotoListView
+from maskingnet_app.editor.session import PhotoSession
+from maskingnet_app.editor.tool_options import ToolOptionsBar
+from maskingnet_app.export.export_controller import ExportController
+from maskingnet_app.export.listing_dialog import remembered_spec
 from maskingnet_app.help_dialogs import ShortcutsDialog, show_about
-from maskingnet_app.listing_dialog import remembered_spec
 from maskingnet_app.message_bar import MessageBar
-from maskingnet_app.model_menu import install_model_menu
-from maskingnet_app.model_service import DEVICE_CHOICES, ModelService
-from maskingnet_app.photo_list import PhotoListView
-from maskingnet_app.session import PhotoSession
+from maskingnet_app.model.model_service import ModelService, ServiceState
 from maskingnet_app.status_bar import AppStatusBar
-from maskingnet_app.tool_options import ToolOptionsBar
 
 ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "icons" / "maskingnet.png"
 PHOTO_FILTER = "Photos (" + " ".join(f"*{ext}" for ext in sorted(IMAGE_EXTENSIONS)) + ");;All files (*)"
@@ -64,6 +58,7 @@ class MainWindow(QMainWindow):
     window is up; ``store_root`` overrides the corrections folder."""
 
     correctionSaved = Signal(str)
+    closing = Signal()  # first thing on close: features stop their long work before the model service shuts down
 
     def __init__(self, model_service: ModelService | None = None, *, load_model: bool = True,
                  store_root: Path | None = None, parent: QWidget | None = None) -> None:
@@ -98,22 +93,23 @@ class MainWindow(QMainWindow):
         self._build_device_menu()
         self._connect()
         self._restore_window()
-        self._install_extensions()
+        self._install_box_remask()
+        self.features: dict[str, object] = {}  # what main.compose_window added, by name; the window never uses them
         self._sync_actions()
-        if load_model and self.model_service.state == "idle":
+        if load_model and self.model_service.state is ServiceState.IDLE:
             QTimer.singleShot(0, self._load_model_if_idle)
 
     def _load_model_if_idle(self) -> None:
         """The deferred first load, unless something asked for a model meanwhile (the batch
         dialog, opened before the event loop ran): a second load would replace the model that
         a batch has just borrowed."""
-        if self.model_service.state == "idle":
+        if self.model_service.state is ServiceState.IDLE:
             self.model_service.load()
 
     # -- public API ----------------------------------------------------------------------
     @property
-    def corrections(self):
-        """The ``CorrectionStore`` (importing it loads torch, so it is made on first use)."""
+    def corrections(self) -> CorrectionStore:
+        """The ``CorrectionStore`` of saved corrections (the training data)."""
         return self.session.store
 
     def open_paths(self, paths: Iterable[str | Path], *, recursive: bool = False) -> list[PhotoDocument]:
@@ -161,15 +157,11 @@ class MainWindow(QMainWindow):
             target.addAction(action)
         return action
 
-    def _install_extensions(self) -> None:
-        """Where the feature dialogs add their actions (one line each)."""
-        from maskingnet_app.batch_menu import install_batch_menu
-        from maskingnet_app.box_remask import BoxRemasker
+    def _install_box_remask(self) -> None:
+        from maskingnet_app.editor.box_remask import BoxRemasker
 
-        install_batch_menu(self)  # File: Process Folder…, Review Batch Folder…
         self.box_remask = BoxRemasker(self.canvas, self.model_service, self.current_document, self._after_box_edit, self)
         self.box_remask.message.connect(self.show_message)
-        self.model_chooser = install_model_menu(self)  # Model: train on my corrections, versions
 
     # -- layout and wiring ---------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -467,9 +459,7 @@ class MainWindow(QMainWindow):
     def _on_model_loaded(self, name: str, device: str) -> None:
         self.message_bar.clear("warning")
         if "torch" in sys.modules:  # loaded by now; tells which devices exist
-            torch = sys.modules["torch"]
-            mps = getattr(torch.backends, "mps", None)
-            available = {"auto": True, "cpu": True, "cuda": torch.cuda.is_available(), "mps": bool(mps and mps.is_available())}
+            available = available_devices()
             for key, action in self.device_actions.items():
                 action.setEnabled(available[key] or key == self.model_service.device_preference)
 
@@ -498,6 +488,7 @@ class MainWindow(QMainWindow):
         a["background_checker" if state.background == "checker" else "background_color"].setChecked(True)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.closing.emit()
         app_settings.set_value(app_settings.WINDOW_GEOMETRY, self.saveGeometry())
         app_settings.set_value(app_settings.WINDOW_STATE, self.saveState())
         self.canvas.end_stroke()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
 
-from maskingnet_app.model_service import ModelService
+from maskingnet_app.model.model_service import ModelService, ServiceState
 
 
 class AppStatusBar(QStatusBar):
@@ -35,13 +35,13 @@ class AppStatusBar(QStatusBar):
         service.modelFailed.connect(self._on_failed)
         service.progress.connect(self._on_progress)
         service.jobFinished.connect(lambda *_: self._show_time())
-        self._on_loading(service.spec) if service.state == "loading" else self._refresh()
+        self._on_loading(service.spec) if service.state is ServiceState.LOADING else self._refresh()
 
     def _refresh(self) -> None:
         state = self.service.state
-        if state == "ready":
+        if state is ServiceState.READY:
             self._on_loaded(self.service.name, self.service.device_label)
-        elif state == "failed":
+        elif state is ServiceState.FAILED:
             self._on_failed(self.service.error)
         else:
             self.model_label.setText("Model: not loaded")

@@ -1,4 +1,4 @@
-"""Frozen entry point of ``maskingnet`` (the command line: predict, eval, train, gui)."""
+"""Frozen entry point of ``maskingnet`` (the command line: predict, eval, train)."""
 
 import multiprocessing
 import sys

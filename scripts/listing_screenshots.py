@@ -1,5 +1,5 @@
 """Screenshots of the real window for the README's listing section, from a drawn scene (no photo
-of a real car): a car drawn on an outdoor scene (``core.composite``), masked by the model, its
+of a real car): a car drawn on an outdoor scene (``core.training.composite``), masked by the model, its
 mask replaced by the drawn one (as a user's correction would), shown in the Listing view.
 
     xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python scripts/listing_screenshots.py docs/screenshots
@@ -23,11 +23,11 @@ from listing_scene import car_alpha, car_colours  # noqa: E402
 from PySide6.QtCore import QPoint  # noqa: E402, TID251 - a script of the app, not core/
 from PySide6.QtWidgets import QApplication  # noqa: E402, TID251
 
-from core.composite import scene_background  # noqa: E402
 from core.listing.presets import ListingSpec  # noqa: E402
-from maskingnet_app.documents import PhotoStatus  # noqa: E402
-from maskingnet_app.main_window import MainWindow  # noqa: E402
-from maskingnet_app.model_service import ModelService  # noqa: E402
+from core.training.composite import scene_background  # noqa: E402
+from maskingnet_app.editor.documents import PhotoStatus  # noqa: E402
+from maskingnet_app.main import compose_window  # noqa: E402
+from maskingnet_app.model.model_service import ModelService  # noqa: E402
 
 
 def drawn_photo(width: int = 1200, height: int = 800) -> tuple[np.ndarray, np.ndarray]:
@@ -67,7 +67,7 @@ def main() -> int:
         photo, alpha = drawn_photo()
         path = Path(tmp) / "roadster_01.jpg"
         Image.fromarray(photo).save(path, quality=92)
-        window = MainWindow(ModelService("default", "cpu"))
+        window = compose_window(ModelService("default", "cpu"))
         window.resize(1280, 820)
         window.show()
         document = window.open_paths([path])[0]

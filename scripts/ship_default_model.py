@@ -30,12 +30,12 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.checkpoint import load_model, read_config, save_model  # noqa: E402
-from core.evaluate import evaluate_folder  # noqa: E402
-from core.inference import Segmenter  # noqa: E402
-from core.model_store import shipped_model_path  # noqa: E402
-from core.models import count_parameters  # noqa: E402
-from core.training_mix import labels_folder  # noqa: E402
+from core.masking.inference import Segmenter  # noqa: E402
+from core.models.checkpoint import load_model, read_config, save_model  # noqa: E402
+from core.models.model_store import shipped_model_path  # noqa: E402
+from core.models.networks import count_parameters  # noqa: E402
+from core.training.evaluate import evaluate_folder  # noqa: E402
+from core.training.training_mix import labels_folder  # noqa: E402
 
 NOTES_MARKER = "<!-- notes -->"
 
@@ -132,7 +132,7 @@ def source_lines(figures: dict) -> list[str]:
         f"- Outdoor, car-parts test, share of the hand-labelled car-part pixels kept: {number('car_parts_recall')} "
         f"(wheels {number('wheels_recall')}, mirrors {number('mirrors_recall')})",
         f"- Outdoor, held-out stanford-cars photos, Dice against the teacher labels (trusted pixels): "
-        f"{number('stanford_dice_vs_labels')}",
+        f"{number('stanford_dice_vs_labels')} ({figures.get('stanford_photos', 0)} photos no stage trained on)",
         "  (rerun: `.venv/bin/python benchmarks/eval_sources.py --model default`)",
     ]
 
@@ -140,19 +140,27 @@ def source_lines(figures: dict) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("runs", type=Path, nargs="+",
-                        help="training run folders, one per stage in order (the last one's best.safetensors ships)")
+                        help="training run folders, one per stage in order (the last one's best weights ship, or --checkpoint)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "carvana512")
     parser.add_argument("--labels", type=Path, default=labels_folder(),
                         help="the outdoor labels (scripts/make_outdoor_labels.sh), for a model trained on a mix")
     parser.add_argument("--out", type=Path, default=shipped_model_path())
+    parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                        help="which weights of the last run ship (best: the best mean validation Dice)")
     parser.add_argument("--after-shipped", action="store_true",
                         help="the runs continue the shipped model: list its recorded stages first")
     args = parser.parse_args()
 
-    model, config = load_model(args.runs[-1] / "best.safetensors")
+    model, config = load_model(args.runs[-1] / f"{args.checkpoint}.safetensors")
     stages = [read_config(run / "best.safetensors").info for run in args.runs[:-1]] + [config.info]
     if args.after_shipped:
-        stages = list(read_config(shipped_model_path()).info.get("stages", [])) + stages
+        shipped_info = read_config(shipped_model_path()).info
+        stages = list(shipped_info.get("stages", [])) + stages
+        from benchmarks.eval_sources import trained_groups
+
+        # what the starting model saw, so held-out figures leave it out as the label sets grow
+        config = replace(config, info={**config.info, "trained_before": sorted(
+            trained_groups(shipped_info) - set(config.info["train_groups"]))})
     images, masks = args.data / "images", args.data / "masks"
     studio_val = sorted(g for g in config.info["val_groups"] if ":" not in g)
     studio_train = sorted(g for g in config.info["train_groups"] if ":" not in g)

@@ -113,8 +113,8 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     """A randomly initialised width-4 MaskingNet at working size 64 (fast, not accurate)."""
     import torch
 
-    from core.checkpoint import ModelConfig, save_model
-    from core.preprocess import Preprocess
+    from core.models.checkpoint import ModelConfig, save_model
+    from core.models.preprocess import Preprocess
 
     torch.manual_seed(0)
     config = ModelConfig(arch="maskingnet", width=4, preprocess=Preprocess(size=64), info={"name": "tiny"})
@@ -127,7 +127,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 def no_shipped_models(tmp_path: Path, monkeypatch) -> Path:
     """Pretend no model ships with the app (as before one is trained)."""
     empty = tmp_path / "no-shipped-models"
-    monkeypatch.setattr("core.model_store.SHIPPED_MODELS_DIR", empty)
+    monkeypatch.setattr("core.models.model_store.SHIPPED_MODELS_DIR", empty)
     return empty
 
 

@@ -10,10 +10,10 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from test_app_helpers import drag
 
-from core.mask_edit import MaskEditor, Rect
-from maskingnet_app.canvas import Canvas
-from maskingnet_app.editor_state import EditorState
-from maskingnet_app.render import DisplayImage
+from core.masking.mask_edit import MaskEditor, Rect
+from maskingnet_app.editor.canvas import Canvas
+from maskingnet_app.editor.editor_state import EditorState
+from maskingnet_app.editor.render import DisplayImage
 
 
 def photo(width: int = 300, height: int = 200) -> np.ndarray:

@@ -9,10 +9,18 @@ import pytest
 from PIL import Image
 from test_app_helpers import MASK_TIMEOUT_MS, make_photo
 
-from core.export import ExportOptions
-from core.imageio import Photo, read_photo
-from maskingnet_app.export_dialog import ExportDialog
-from maskingnet_app.exporter import Exporter, ExportItem, ExportSettings, check_pattern, export_alpha, output_name, plan_exports
+from core.io.imageio import Photo, read_photo
+from core.masking.export import ExportOptions
+from maskingnet_app.export.export_dialog import ExportDialog
+from maskingnet_app.export.exporter import (
+    Exporter,
+    ExportItem,
+    ExportSettings,
+    check_pattern,
+    export_alpha,
+    output_name,
+    plan_exports,
+)
 
 SOURCE = Path("/photos/shoot/car_01.JPG")
 

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication
 from test_app_helpers import MASK_TIMEOUT_MS, make_photo, make_window, open_and_wait
 from test_bad_inputs import BAD_FILES
 
-from maskingnet_app.documents import PhotoStatus
+from maskingnet_app.editor.documents import PhotoStatus
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
@@ -39,10 +39,10 @@ def app_threads() -> set[threading.Thread]:
 
 
 def pools_idle(window) -> bool:
-    """True when every thread pool of the window has finished its work."""
-    pools = [window.model_service._pool, window.session.loader._pool, window.session.saver._pool,
-             window.exports.exporter._pool]
-    return all(pool.activeThreadCount() == 0 for pool in pools)
+    """True when every task queue of the window has finished its work."""
+    queues = [window.model_service._tasks, window.session.loader._tasks, window.session.saver._tasks,
+              window.exports.exporter._tasks]
+    return all(queue.idle for queue in queues)
 
 
 def test_every_unreadable_file_shows_failed_with_its_reason(qtbot, tiny_checkpoint, tmp_path) -> None:
@@ -130,12 +130,12 @@ CLOSE_DURING_WORK = """
 import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-from maskingnet_app.main_window import MainWindow
-from maskingnet_app.model_service import ModelService
+from maskingnet_app.main import compose_window
+from maskingnet_app.model.model_service import ModelService
 
 mode, model, photos, out = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 app = QApplication(sys.argv[:1])
-window = MainWindow(ModelService(model, "cpu"))
+window = compose_window(ModelService(model, "cpu"))
 window.show()
 told = []
 def close_now(*args):
@@ -152,8 +152,8 @@ def begin(*args):
         from pathlib import Path
         from test_finetune_helpers import make_corrections
         make_corrections(Path(out), window.corrections, count=6, groups=3)
-        window.model_chooser.train_action.trigger()
-        dialog = window.training_dialog
+        window.features["model"].chooser.train_action.trigger()
+        dialog = window.features["model"].training_dialog
         dialog.epochs.setValue(200)
         dialog.batch.setValue(2)
         dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
@@ -161,8 +161,7 @@ def begin(*args):
         dialog.progressed.connect(close_now)
         dialog.start()
     else:
-        from maskingnet_app.batch_menu import show_batch_dialog
-        dialog = show_batch_dialog(window)
+        dialog = window.features["batch"].show_dialog()
         dialog.input_edit.setText(photos)
         dialog.output_edit.setText(out)
         dialog.start()
@@ -183,7 +182,7 @@ def test_the_app_process_exits_when_closed_during_work(tiny_checkpoint, many_pho
     """The real app's process: the window closed while masking photos, running Process Folder
     or fine-tuning; the work stops, the process exits by itself with 0, no traceback is printed,
     and a stopped training saves no model version."""
-    from core import model_versions
+    from core.models import model_versions
 
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, "-c", CLOSE_DURING_WORK, mode, str(tiny_checkpoint), str(many_photos[0].parent),
@@ -202,13 +201,12 @@ def test_the_app_process_exits_when_closed_during_work(tiny_checkpoint, many_pho
 
 
 def test_closing_the_window_during_a_batch_then_resuming(qtbot, tiny_checkpoint, many_photos, tmp_path) -> None:
-    from maskingnet_app.batch_menu import show_batch_dialog
 
     photos, total = many_photos[0].parent, len(many_photos)
     out = tmp_path / "out"
     window = make_window(qtbot, tiny_checkpoint)
     qtbot.waitUntil(lambda: window.model_service.is_ready, timeout=MASK_TIMEOUT_MS)
-    dialog = show_batch_dialog(window)
+    dialog = window.features["batch"].show_dialog()
     dialog.input_edit.setText(str(photos))
     dialog.output_edit.setText(str(out))
     with qtbot.waitSignal(dialog.batchStarted):
@@ -227,7 +225,7 @@ def test_closing_the_window_during_a_batch_then_resuming(qtbot, tiny_checkpoint,
     again = make_window(qtbot, tiny_checkpoint)
     try:
         qtbot.waitUntil(lambda: again.model_service.is_ready, timeout=MASK_TIMEOUT_MS)
-        resumed = show_batch_dialog(again)
+        resumed = again.features["batch"].show_dialog()
         resumed.input_edit.setText(str(photos))
         resumed.output_edit.setText(str(out))
         with qtbot.waitSignal(resumed.batchFinished, timeout=MASK_TIMEOUT_MS) as finished:
@@ -244,11 +242,11 @@ import sys
 import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-from maskingnet_app.main_window import MainWindow
-from maskingnet_app.model_service import ModelService
+from maskingnet_app.main import compose_window
+from maskingnet_app.model.model_service import ModelService
 
 app = QApplication(sys.argv[:1])
-window = MainWindow(ModelService(sys.argv[1], "cpu"))
+window = compose_window(ModelService(sys.argv[1], "cpu"))
 window.show()
 (document,) = window.open_paths([sys.argv[2]])
 count = [0]

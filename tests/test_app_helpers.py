@@ -9,9 +9,10 @@ from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from maskingnet_app.documents import PhotoStatus
+from maskingnet_app.editor.documents import PhotoStatus
+from maskingnet_app.main import compose_window
 from maskingnet_app.main_window import MainWindow
-from maskingnet_app.model_service import ModelService
+from maskingnet_app.model.model_service import ModelService
 
 MASK_TIMEOUT_MS = 60000
 
@@ -35,7 +36,7 @@ def make_photo(path: Path, size: tuple[int, int] = (320, 200), seed: int = 0) ->
 
 def make_window(qtbot, model: Path | str, **kwargs) -> MainWindow:
     """A shown main window whose model service loads ``model`` on the CPU."""
-    window = MainWindow(ModelService(str(model), "cpu"), **kwargs)
+    window = compose_window(ModelService(str(model), "cpu"), **kwargs)
     qtbot.addWidget(window)
     window.resize(1000, 700)
     window.show()

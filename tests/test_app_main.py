@@ -14,9 +14,8 @@ from test_app_helpers import make_photo
 from core import __version__
 from maskingnet_app.actions import ACTION_SPECS, MOUSE_CONTROLS, ActionSpec, shortcut_rows, shortcuts_markdown
 from maskingnet_app.help_dialogs import ShortcutsDialog, about_text
-from maskingnet_app.main import _run, build_parser, self_check
-from maskingnet_app.main_window import MainWindow
-from maskingnet_app.model_service import ModelService
+from maskingnet_app.main import _run, build_parser, compose_window, self_check
+from maskingnet_app.model.model_service import ModelService
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,7 +64,7 @@ def test_the_window_is_up_before_torch_loads(tmp_path, tiny_checkpoint):
 def test_every_shortcut_is_listed_once_and_in_the_readme(qtbot, tiny_checkpoint):
     keys = [key for spec in ACTION_SPECS if isinstance(spec, ActionSpec) for key in spec.shortcuts]
     assert len(keys) == len(set(keys)), "a key must not do two things"
-    window = MainWindow(ModelService(str(tiny_checkpoint), "cpu"), load_model=False)
+    window = compose_window(ModelService(str(tiny_checkpoint), "cpu"), load_model=False)
     qtbot.addWidget(window)
     rows = shortcut_rows(window.menus)  # the window's own actions and those the feature dialogs added
     assert set(shortcut_rows()) <= set(rows)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from test_app_helpers import MASK_TIMEOUT_MS, make_photo
 
+from core.models.model_versions import active_model
 from maskingnet_app import app_settings
-from maskingnet_app.model_service import MaskResult, ModelService
+from maskingnet_app.model.model_service import MaskResult, ModelService
 
 
 @pytest.fixture
@@ -24,18 +25,18 @@ def test_loads_in_the_background_and_remembers_the_model(qtbot, service, tiny_ch
         assert service.state == "loading"
     assert loaded.args[0] == "tiny" and loaded.args[1].startswith("CPU, ")
     assert service.is_ready and service.device_label == loaded.args[1]
-    assert app_settings.value(app_settings.MODEL_ACTIVE, "", str) == str(tiny_checkpoint)
+    assert active_model() == str(tiny_checkpoint.resolve())
 
 
 def test_a_load_that_is_not_remembered_keeps_the_setting(qtbot, service):
     with qtbot.waitSignal(service.modelLoaded, timeout=MASK_TIMEOUT_MS):
         service.load(remember=False)
-    assert app_settings.value(app_settings.MODEL_ACTIVE, "unset", str) == "unset"
+    assert active_model() == "default"
     assert ModelService().spec == "default"
 
 
 def test_a_missing_default_model_fails_with_one_line(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr("core.model_store.SHIPPED_MODELS_DIR", tmp_path / "none")
+    monkeypatch.setattr("core.models.model_store.SHIPPED_MODELS_DIR", tmp_path / "none")
     service = ModelService("default", "cpu")
     with qtbot.waitSignal(service.modelFailed, timeout=MASK_TIMEOUT_MS) as failed:
         service.load()
@@ -112,3 +113,63 @@ def test_borrow_lends_the_model_to_other_threads(qtbot, service, tmp_path):
     thread.start()
     thread.join(30)
     assert seen == [(40, 60)]
+
+
+def test_the_batch_borrows_the_model_for_every_call_and_stops_when_it_is_switched(qtbot, service):
+    """Issue 15: the batch's model calls (``probabilities_and_disagreement`` included) hold the
+    service's lock, so the editor and the batch never run the model at once, and a model switched
+    during the batch stops it with one line instead of running the old one."""
+    import threading
+
+    import torch
+
+    from core.errors import MaskingNetError
+    from maskingnet_app.batch.batch_menu import ServiceSegmenter
+
+    with qtbot.waitSignal(service.modelLoaded, timeout=MASK_TIMEOUT_MS):
+        service.load()
+    borrowed = ServiceSegmenter(service)
+    batch = torch.zeros((1, 3, borrowed.config.preprocess.size, borrowed.config.preprocess.size))
+    for call in (lambda: borrowed.probabilities_and_disagreement(batch, mirror=True), lambda: borrowed.probabilities(batch)):
+        done = threading.Event()
+        thread = threading.Thread(target=lambda call=call, done=done: (call(), done.set()))
+        with service.borrow():  # the editor is using the model
+            thread.start()
+            assert not done.wait(0.5), "the batch ran the model while the editor held it"
+        assert done.wait(30)
+        thread.join(30)
+    probabilities, disagreement = borrowed.probabilities_and_disagreement(batch, mirror=True)
+    assert probabilities.shape[0] == 1 and disagreement is not None
+
+    with qtbot.waitSignal(service.modelLoaded, timeout=MASK_TIMEOUT_MS):
+        service.load(remember=False)  # the user switches the model: a new Segmenter
+    for call in (lambda: borrowed.probabilities_and_disagreement(batch, mirror=False), lambda: borrowed.probabilities(batch)):
+        with pytest.raises(MaskingNetError, match="switched during the batch"):
+            call()
+
+
+def test_the_app_and_the_cli_start_on_the_version_the_user_chose(qtbot, tiny_checkpoint, monkeypatch, tmp_path):
+    """Issue 15: one record of the model in use (``core.models.model_versions``): a version the app
+    loaded is what the next app session and the command line (without ``--model``) start on."""
+    from test_bad_inputs import red_segmenter, two_colour
+    from test_model_versions import record
+
+    from core import cli
+    from core.masking.inference import Segmenter
+    from core.models import model_versions as mv
+
+    mv.save_version("mine", tiny_checkpoint, record())
+    chosen = ModelService("mine", "cpu")  # Model menu -> mine
+    with qtbot.waitSignal(chosen.modelLoaded, timeout=MASK_TIMEOUT_MS):
+        chosen.load()
+    chosen.shutdown()
+    assert mv.active_model() == "mine"
+    assert ModelService().spec == "mine"  # the app's next start
+
+    loaded = []
+    monkeypatch.setattr(Segmenter, "load", classmethod(lambda cls, spec=None, **kwargs: loaded.append(spec) or red_segmenter()))
+    from PIL import Image
+
+    Image.fromarray(two_colour(60, 40)[0]).save(tmp_path / "car.png")
+    assert cli.main(["predict", str(tmp_path / "car.png"), "-o", str(tmp_path / "out")]) == 0
+    assert loaded == ["mine"]  # the command line's start, without --model

@@ -10,12 +10,12 @@ from test_app_helpers import MASK_TIMEOUT_MS, make_window, open_and_wait
 from test_bad_inputs import red_segmenter, two_colour
 from torch import nn
 
-from core.checkpoint import ModelConfig
-from core.doubt import CHECK_DOUBT
-from core.inference import Segmenter
-from core.preprocess import Preprocess
-from maskingnet_app.documents import STATUS_ROLE, PhotoStatus
-from maskingnet_app.photo_list import CHECK_COLOR, STATUS_COLORS
+from core.masking.doubt import CHECK_DOUBT
+from core.masking.inference import Segmenter
+from core.models.checkpoint import ModelConfig
+from core.models.preprocess import Preprocess
+from maskingnet_app.editor.documents import STATUS_ROLE, PhotoStatus
+from maskingnet_app.editor.photo_list import CHECK_COLOR, STATUS_COLORS
 
 
 class Unsure(nn.Module):

@@ -9,13 +9,13 @@ import pytest
 from PySide6.QtGui import QColor
 from test_finetune_helpers import make_folder
 
-from core.corrections import CorrectionStore
+from core.store.corrections import CorrectionStore
 from maskingnet_app import app_settings
-from maskingnet_app import training_dialog as training_dialog_module
 from maskingnet_app.actions import shortcut_rows
-from maskingnet_app.batch_dialog import BatchDialog
-from maskingnet_app.plot_widget import LinePlot
-from maskingnet_app.training_dialog import TrainingDialog
+from maskingnet_app.batch.batch_dialog import BatchDialog
+from maskingnet_app.training import training_dialog as training_dialog_module
+from maskingnet_app.training.plot_widget import LinePlot
+from maskingnet_app.training.training_dialog import TrainingDialog
 
 
 def test_the_process_folder_bar_shows_no_count_before_a_folder_is_chosen(qtbot, tiny_checkpoint):

@@ -14,9 +14,9 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from test_app_helpers import MASK_TIMEOUT_MS, drag, make_photo, make_window, open_and_wait, show_document
 
-from core.imageio import read_photo
+from core.io.imageio import read_photo
 from maskingnet_app import app_settings
-from maskingnet_app.documents import STATUS_ROLE, PhotoStatus
+from maskingnet_app.editor.documents import STATUS_ROLE, PhotoStatus
 
 
 @pytest.fixture
@@ -198,7 +198,7 @@ def test_soft_brush_edits_survive_a_restart_exactly(qtbot, tiny_checkpoint, phot
 
 
 def test_without_the_shipped_model_the_app_still_shows_photos(qtbot, tmp_path, monkeypatch, photo):
-    monkeypatch.setattr("core.model_store.SHIPPED_MODELS_DIR", tmp_path / "no-models")
+    monkeypatch.setattr("core.models.model_store.SHIPPED_MODELS_DIR", tmp_path / "no-models")
     window = make_window(qtbot, "default")
     qtbot.waitUntil(lambda: window.model_service.state == "failed", timeout=MASK_TIMEOUT_MS)
     assert "no default model" in window.message_bar.text and window.message_bar.level == "warning"
@@ -334,15 +334,27 @@ def test_close_photo_and_stepping_through_the_list(qtbot, window, tmp_path):
 
 
 def test_a_model_asked_for_before_the_event_loop_runs_is_loaded_once(qtbot, tiny_checkpoint):
-    from maskingnet_app.main_window import MainWindow
-    from maskingnet_app.model_service import ModelService
+    from maskingnet_app.main import compose_window
+    from maskingnet_app.model.model_service import ModelService
 
     service = ModelService(str(tiny_checkpoint), "cpu")
     loads: list[str] = []
     service.modelLoading.connect(loads.append)
-    window = MainWindow(service)  # queues its own first load
+    window = compose_window(service)  # queues its own first load
     qtbot.addWidget(window)
     service.load()  # e.g. the batch dialog, opened before the queued load ran
     qtbot.waitUntil(lambda: service.state == "ready", timeout=MASK_TIMEOUT_MS)
     qtbot.wait(50)
     assert loads == [str(tiny_checkpoint)]
+
+
+def test_the_window_has_everything_its_protocol_promises(qtbot, tiny_checkpoint):
+    """The features see the window as ``WindowAPI``: every attribute and method it names exists."""
+    from maskingnet_app.window_api import WindowAPI
+
+    window = make_window(qtbot, tiny_checkpoint)
+    names = set(WindowAPI.__annotations__) | {name for name in vars(WindowAPI) if not name.startswith("_")}
+    assert {"model_service", "corrections", "closing", "open_in_editor", "show_message"} <= names
+    missing = sorted(name for name in names if not hasattr(window, name))
+    assert not missing, f"MainWindow lacks {missing}"
+    window.close()

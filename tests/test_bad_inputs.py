@@ -19,16 +19,16 @@ from PIL import Image, ImageFile
 from torch import nn
 
 from core import cli
-from core.batch import plan_jobs
-from core.checkpoint import ModelConfig
+from core.batch.pipeline import plan_jobs
 from core.errors import ImageReadError
-from core.export import ExportOptions, export_photo
-from core.imageio import MAX_PIXELS, iter_image_files, read_photo
-from core.inference import Segmenter
-from core.preprocess import Preprocess
+from core.io.imageio import MAX_PIXELS, iter_image_files, read_photo
+from core.masking.export import ExportOptions, export_photo
+from core.masking.inference import Segmenter
+from core.models.checkpoint import ModelConfig
+from core.models.preprocess import Preprocess
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# Pillow warns before core.imageio refuses; the CLI silences it, pytest re-enables it per test.
+# Pillow warns before core.io.imageio refuses; the CLI silences it, pytest re-enables it per test.
 pytestmark = [
     pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning"),
     pytest.mark.usefixtures("one_torch_thread"),
@@ -390,7 +390,7 @@ def test_very_large_photo_masked_at_full_resolution_in_bounded_memory(tmp_path: 
         "        if line.startswith('VmHWM:'):\n"
         "            return int(line.split()[1])\n"
         "from core import cli\n"
-        "import core.inference, core.batch, core.export\n"
+        "import core.masking.inference, core.batch.pipeline, core.masking.export\n"
         "base = peak_kb()\n"
         f"code = cli.main(['predict', {str(tmp_path / 'huge.jpg')!r}, '-o', {str(tmp_path / 'out')!r},"
         f" '--model', {str(tiny_checkpoint)!r}, '--device', 'cpu'])\n"

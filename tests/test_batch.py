@@ -10,21 +10,21 @@ import pytest
 import torch
 from PIL import Image
 
-from core import batch as batch_module
-from core.batch import (
-    BatchProgress,
-    format_duration,
+from core.batch import pipeline as batch_module
+from core.batch.pipeline import (
     output_lock,
     plan_jobs,
     remove_partial_files,
     run_batch,
 )
-from core.corrections import CorrectionStore
+from core.batch.progress import BatchProgress
+from core.batch.review import FIXED, ReviewLog
 from core.errors import MaskingNetError
-from core.export import ExportOptions
-from core.imageio import Photo, read_photo
-from core.inference import Segmenter
-from core.review import FIXED, ReviewLog
+from core.io.imageio import Photo, read_photo
+from core.masking.export import ExportOptions
+from core.masking.inference import Segmenter
+from core.store.corrections import CorrectionStore
+from core.text import format_duration
 
 
 @pytest.fixture(scope="module")
@@ -276,7 +276,7 @@ def test_outputs_match_single_photo_inference(tmp_path, tiny):
 def test_progress_counts_rate_and_time_left():
     now = [0.0]
     progress = BatchProgress(10, clock=lambda: now[0])
-    from core.batch import BatchResult
+    from core.batch.pipeline import BatchResult
 
     progress.add(BatchResult(source=None, output=None, status="skipped"))
     assert progress.rate == 0.0 and progress.seconds_left is None

@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QTimer
 
-from core.corrections import CorrectionStore
-from core.review import ACCEPTED, FIXED, NEEDS_FIXING, ReviewLog
-from maskingnet_app import review_grid as review_grid_module
-from maskingnet_app.batch_dialog import BatchDialog
-from maskingnet_app.review_grid import ALL_CARS, ItemRole, ReviewGrid
+from core.batch.review import ACCEPTED, FIXED, NEEDS_FIXING, ReviewLog
+from core.store.corrections import CorrectionStore
+from maskingnet_app.batch import review_grid as review_grid_module
+from maskingnet_app.batch.batch_dialog import BatchDialog
+from maskingnet_app.batch.review_grid import ALL_CARS, ItemRole, ReviewGrid
 
 TIMEOUT_MS = 120_000
 
@@ -152,13 +152,13 @@ def test_a_missing_model_is_one_line_in_the_dialog(qtbot, lot, tmp_path):
 
 def _batch_folder(tmp_path: Path, cars: int = 2, angles: int = 3) -> tuple[Path, Path, ReviewLog]:
     """Photos and PNG exports with a review log, made without a model."""
-    from core.batch import BatchJob, BatchResult
+    from core.batch.pipeline import BatchJob, BatchResult
 
     src, out = tmp_path / "photos", tmp_path / "out"
     src.mkdir()
     out.mkdir()
     log = ReviewLog(out)
-    from core.export import ExportOptions
+    from core.masking.export import ExportOptions
 
     log.record_options(ExportOptions())
     rng = np.random.default_rng(0)
@@ -236,15 +236,14 @@ def test_a_saved_correction_is_exported_again_and_marked_fixed(qtbot, tmp_path, 
 def test_from_the_main_window_menu_to_a_fixed_export(qtbot, lot, tiny_checkpoint, tmp_path, monkeypatch):
     from test_app_helpers import MASK_TIMEOUT_MS, drag, make_window, show_document
 
-    from maskingnet_app.batch_menu import show_batch_dialog
 
     monkeypatch.setattr(review_grid_module, "REEXPORT_DELAY_MS", 0)
     window = make_window(qtbot, tiny_checkpoint)
     action = window.actions["process_folder"]
     assert action in window.menus.get("file").actions()
     action.trigger()
-    dialog = window.batch_dialog
-    assert dialog.isVisible() and show_batch_dialog(window) is dialog  # one dialog per window
+    dialog = window.features["batch"].dialog
+    assert dialog.isVisible() and window.features["batch"].show_dialog() is dialog  # one dialog per window
     out = tmp_path / "out"
     dialog.input_edit.setText(str(lot))
     dialog.output_edit.setText(str(out))

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from core.batch.review import ReviewLog
 from core.cli import main
-from core.review import ReviewLog
 
 MASKINGNET = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "maskingnet"
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from core.checkpoint import (
+from core.errors import CheckpointError
+from core.models.checkpoint import (
     ModelConfig,
     load_model,
     load_optimizer,
@@ -18,15 +19,14 @@ from core.checkpoint import (
     save_model,
     save_optimizer,
 )
-from core.errors import CheckpointError
-from core.model_store import (
+from core.models.model_store import (
     list_user_models,
     resolve_model,
     shipped_model_path,
     user_model_path,
 )
-from core.models import MODEL_NAMES
-from core.preprocess import Preprocess
+from core.models.networks import MODEL_NAMES
+from core.models.preprocess import Preprocess
 
 
 def _config(arch: str = "maskingnet", **info) -> ModelConfig:
@@ -261,14 +261,14 @@ def test_user_model_versions_resolve_by_name(tiny_checkpoint, isolated_home):
 
 
 def test_unknown_names_and_a_missing_default_say_what_to_do(tmp_path, monkeypatch):
-    import core.model_store
+    import core.models.model_store
 
     with pytest.raises(CheckpointError, match="no such model file or model name"):
         resolve_model("no-such-model")
     if shipped_model_path().is_file():
         assert resolve_model(None) == shipped_model_path()
         assert resolve_model("default") == shipped_model_path()
-    monkeypatch.setattr(core.model_store, "SHIPPED_MODELS_DIR", tmp_path / "nothing-shipped")
+    monkeypatch.setattr(core.models.model_store, "SHIPPED_MODELS_DIR", tmp_path / "nothing-shipped")
     for spec in (None, "", "default"):
         with pytest.raises(CheckpointError, match="no default model is installed") as info:
             resolve_model(spec)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.cleanup import remove_strays
-from core.inference import Segmenter
+from core.masking.cleanup import remove_strays
+from core.masking.inference import Segmenter
 
 
 def _car(size: int = 512) -> np.ndarray:

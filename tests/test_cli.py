@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.checkpoint import read_config
 from core.cli import ProgressBar, main
-from core.imageio import read_photo
-from core.model_store import shipped_model_path
+from core.io.imageio import read_photo
+from core.models.checkpoint import read_config
+from core.models.model_store import shipped_model_path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MASKINGNET = PROJECT_ROOT / ".venv" / "bin" / "maskingnet"
@@ -193,9 +193,9 @@ def test_train_recipe_file(few_cars, tmp_path, capsys):
 
 
 def test_missing_default_model_is_one_line_and_non_zero(photos, tmp_path, capsys, monkeypatch):
-    import core.model_store
+    import core.models.model_store
 
-    monkeypatch.setattr(core.model_store, "SHIPPED_MODELS_DIR", tmp_path / "no-shipped-models")
+    monkeypatch.setattr(core.models.model_store, "SHIPPED_MODELS_DIR", tmp_path / "no-shipped-models")
     code = main(["predict", str(photos / "odd.png"), "-o", str(tmp_path / "out"), "--model", "default"])
     assert code != 0
     err = capsys.readouterr().err
@@ -257,9 +257,9 @@ def test_train_vgg_init_needs_a_width_64_vgg_network(few_cars, tmp_path, capsys)
 def test_ctrl_c_stops_training_after_the_step_and_saves_the_state(few_cars, tmp_path, capsys, monkeypatch):
     import signal
 
-    import core.train
+    import core.training.train
 
-    real_loss = core.train.segmentation_loss
+    real_loss = core.training.train.segmentation_loss
     calls = []
 
     def loss_then_interrupt(*args, **kwargs):
@@ -268,7 +268,7 @@ def test_ctrl_c_stops_training_after_the_step_and_saves_the_state(few_cars, tmp_
             os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C during the first step
         return real_loss(*args, **kwargs)
 
-    monkeypatch.setattr(core.train, "segmentation_loss", loss_then_interrupt)
+    monkeypatch.setattr(core.training.train, "segmentation_loss", loss_then_interrupt)
     run = tmp_path / "run"
     args = ["train", "--images", str(few_cars / "images"), "--masks", str(few_cars / "masks"), "-o", str(run),
             "--width", "4", "--size", "64", "--epochs", "1", "--batch-size", "2", "--device", "cpu"]

@@ -7,7 +7,7 @@ import pytest
 from test_app_helpers import make_photo
 
 from core import cli
-from core.inference import Segmenter
+from core.masking.inference import Segmenter
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from core.batch import encode_export, plan_jobs, run_batch
-from core.export import ExportOptions, export_photo
-from core.imageio import encode_png, read_photo, rgb_profile, with_icc_profile
-from maskingnet_app.exporter import export_alpha
+from core.batch.pipeline import encode_export, plan_jobs, run_batch
+from core.io.imageio import encode_png, read_photo, rgb_profile, with_icc_profile
+from core.masking.export import ExportOptions, export_photo
+from maskingnet_app.export.exporter import export_alpha
 
 PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()  # a valid RGB ICC profile
 
@@ -76,7 +76,7 @@ def test_batch_exports_carry_the_profile_with_the_same_pixels(tmp_path, fmt):
 
 
 def test_a_batch_run_keeps_the_profile(tmp_path, tiny_checkpoint):
-    from core.inference import Segmenter
+    from core.masking.inference import Segmenter
 
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()

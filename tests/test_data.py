@@ -10,10 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from core.augment import AugmentConfig, augment
-from core.data import Sample, cache_samples, find_mask, find_samples, group_of, split_by_group
-from core.imageio import read_mask
-from core.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess, resize_array, upsample_probability
+from core.grouping import photo_group as group_of
+from core.io.imageio import read_mask
+from core.models.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess, resize_array, upsample_probability
+from core.training.augment import AugmentConfig, augment
+from core.training.data import Sample, cache_samples, find_mask, find_samples, split_by_group
 
 # --- the mask rule: {0, 1} masks -> value > 0; masks with larger values -> value > 127 ---------
 

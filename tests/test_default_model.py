@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.checkpoint import read_config
-from core.evaluate import evaluate_folder
-from core.model_store import shipped_model_path
+from core.models.checkpoint import read_config
+from core.models.model_store import shipped_model_path
+from core.training.evaluate import evaluate_folder
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_the_default_model_describes_itself(default_model_path):
 
 
 def test_the_default_model_reproduces_its_validation_dice(default_model_path, carvana_dir, tmp_path):
-    from core.inference import Segmenter
+    from core.masking.inference import Segmenter
 
     segmenter = Segmenter.load("default", device="cpu")
     metrics = segmenter.config.info["metrics"]

@@ -22,14 +22,14 @@ import pytest
 import torch
 from PIL import Image
 
-import core.atomic
+import core.io.atomic
 from core import cli
-from core.atomic import write_bytes_atomic
-from core.checkpoint import ModelConfig, save_model
-from core.corrections import CorrectionStore, photo_key
 from core.errors import OutputWriteError
-from core.imageio import write_image
-from core.inference import Segmenter
+from core.io.atomic import write_bytes_atomic
+from core.io.imageio import write_image
+from core.masking.inference import Segmenter
+from core.models.checkpoint import ModelConfig, save_model
+from core.store.corrections import CorrectionStore, photo_key
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -169,7 +169,7 @@ def test_output_that_cannot_be_moved_into_place(tmp_path: Path, monkeypatch) -> 
     def refuse(source, destination):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(core.atomic.os, "replace", refuse)
+    monkeypatch.setattr(core.io.atomic.os, "replace", refuse)
     with pytest.raises(OutputWriteError) as caught:
         write_image(target, np.zeros((4, 4, 4), np.uint8))
     assert str(caught.value) == f"{target}: cannot write: Permission denied"
@@ -189,7 +189,7 @@ def test_read_only_output_per_photo_in_a_batch(tmp_path: Path, tiny_checkpoint: 
             raise PermissionError(errno.EACCES, "Permission denied")
         return real_replace(source, destination)
 
-    monkeypatch.setattr(core.atomic.os, "replace", replace)
+    monkeypatch.setattr(core.io.atomic.os, "replace", replace)
     assert predict([str(tmp_path / "in"), "-o", str(out)], tiny_checkpoint) == 1
     lines = error_lines(capsys.readouterr().err)
     assert sorted(lines) == [f"error: {out / f'car{i:03d}.png'}: cannot write: Permission denied" for i in range(3)]
@@ -201,7 +201,7 @@ def test_read_only_output_per_photo_in_a_batch(tmp_path: Path, tiny_checkpoint: 
 
 
 class DiskFull:
-    """Replaces ``open`` in ``core.atomic``: after ``allowed`` files, each write stores half its
+    """Replaces ``open`` in ``core.io.atomic``: after ``allowed`` files, each write stores half its
     data and then fails with ENOSPC, as a file system that has just filled up does."""
 
     def __init__(self, allowed: int = 0) -> None:
@@ -243,7 +243,7 @@ class _FillingFile:
 def test_disk_full_leaves_no_partial_file_and_keeps_the_old_one(tmp_path: Path, monkeypatch) -> None:
     target = tmp_path / "cut.png"
     target.write_bytes(b"previous export")
-    monkeypatch.setattr(core.atomic, "open", DiskFull(), raising=False)
+    monkeypatch.setattr(core.io.atomic, "open", DiskFull(), raising=False)
     with pytest.raises(OutputWriteError) as caught:
         write_image(target, np.zeros((64, 64, 4), np.uint8))
     assert str(caught.value) == f"{target}: cannot write: No space left on device"
@@ -260,7 +260,7 @@ def test_disk_full_reported_at_fsync(tmp_path: Path, monkeypatch) -> None:
     def fsync(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(core.atomic.os, "fsync", fsync)
+    monkeypatch.setattr(core.io.atomic.os, "fsync", fsync)
     with pytest.raises(OutputWriteError, match="No space left on device"):
         write_bytes_atomic(tmp_path / "mask.png", b"data")
     assert list(tmp_path.iterdir()) == []
@@ -270,7 +270,7 @@ def test_disk_full_during_a_batch_then_rerun(tmp_path: Path, tiny_checkpoint: Pa
     make_photos(tmp_path / "in", 6)
     out = tmp_path / "out"
     disk = DiskFull(allowed=2)
-    monkeypatch.setattr(core.atomic, "open", disk, raising=False)
+    monkeypatch.setattr(core.io.atomic, "open", disk, raising=False)
     args = [str(tmp_path / "in"), "-o", str(out), "--batch-size", "2", "--skip-existing"]
     assert predict(args, tiny_checkpoint) == 1
     err = capsys.readouterr().err
@@ -311,7 +311,7 @@ def test_disk_full_while_saving_a_correction_keeps_the_previous_one(tmp_path: Pa
     first = np.zeros((20, 30), bool)
     first[5:15, 5:25] = True
     store.save(photo, first, predicted=np.zeros((20, 30), bool))
-    monkeypatch.setattr(core.atomic, "open", DiskFull(), raising=False)
+    monkeypatch.setattr(core.io.atomic, "open", DiskFull(), raising=False)
     with pytest.raises(OutputWriteError, match="No space left on device"):
         store.save(photo, ~first)
     monkeypatch.undo()
@@ -440,7 +440,7 @@ def test_killed_during_a_batch_leaves_complete_files_and_a_rerun_finishes(
 SAVE_LOOP = """
 import sys
 import numpy as np
-from core.corrections import CorrectionStore
+from core.store.corrections import CorrectionStore
 store = CorrectionStore(sys.argv[1])
 photo, key = sys.argv[2], sys.argv[3]
 first = np.zeros((600, 800), bool); first[100:500, 100:700] = True

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from test_finetune_helpers import make_corrections, make_folder
 
-from core import finetune as ft
-from core import model_versions
-from core.corrections import CorrectionStore
-from core.data import Sample
-from core.model_store import app_home
+from core.models import model_versions
+from core.models.model_store import app_home
+from core.store.corrections import CorrectionStore
+from core.training import finetune as ft
+from core.training.data import Sample
 
 
 def samples_in_groups(*sizes: int) -> list[Sample]:
@@ -155,7 +155,7 @@ def test_cli_init_accepts_a_version_name(tmp_path, tiny_checkpoint):
     code = main(["train", "--images", str(root / "images"), "--masks", str(root / "masks"), "-o", str(out),
                  "--init", "mine", "--epochs", "1", "--batch-size", "2", "--device", "cpu"])
     assert code == 0
-    from core.checkpoint import read_config
+    from core.models.checkpoint import read_config
 
     config = read_config(out / "last.safetensors")
     assert config.info["train_config"]["init"].endswith(str(Path("models") / "mine" / "model.safetensors"))

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from test_finetune_helpers import synthetic_photo
 
-from core.composite import (
+from core.grouping import photo_group as group_of
+from core.io.imageio import read_mask, read_rgb, write_image
+from core.training.composite import (
     BACKGROUND_KINDS,
     CompositeRecipe,
     build_composite_set,
@@ -15,8 +17,7 @@ from core.composite import (
     make_background,
     nice_kinds,
 )
-from core.data import Sample, group_of
-from core.imageio import read_mask, read_rgb, write_image
+from core.training.data import Sample
 
 
 @pytest.mark.parametrize("kind", [k for k in BACKGROUND_KINDS if k != "photo"])

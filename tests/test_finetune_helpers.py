@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.corrections import CorrectionStore
-from core.imageio import write_image
+from core.io.imageio import write_image
+from core.store.corrections import CorrectionStore
 
 
 def synthetic_photo(seed: int, size: int = 96) -> tuple[np.ndarray, np.ndarray]:

@@ -10,12 +10,11 @@ import numpy as np
 from PIL import Image
 from test_finetune_helpers import synthetic_photo
 
-from core import finetune as ft
-from core.corrections import CorrectionStore
-from core.data import Sample
-from core.grouping import near_duplicate_groups, photo_group, series_name
-from core.imageio import write_image
-from core.review import car_and_angle
+from core.grouping import car_and_angle, near_duplicate_groups, photo_group, series_name
+from core.io.imageio import write_image
+from core.store.corrections import CorrectionStore
+from core.training import finetune as ft
+from core.training.data import Sample
 
 
 def clip_folder(root: Path, clips: dict[str, int]) -> Path:

@@ -18,7 +18,7 @@ def test_every_home_variable_points_at_a_temporary_folder(tmp_path_factory):
 
 
 def test_a_started_app_process_keeps_its_settings_out_of_the_users_home():
-    code = ("import sys; from PySide6.QtCore import QSettings, QStandardPaths as P; from core.model_store import app_home;"
+    code = ("import sys; from PySide6.QtCore import QSettings, QStandardPaths as P; from core.models.model_store import app_home;"
             "print(QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, 'MaskingNet', 'MaskingNet').fileName());"
             "print(P.writableLocation(P.StandardLocation.AppDataLocation)); print(app_home())")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.batch import BatchJob, plan_jobs, remove_partial_files, run_batch
+from core.batch.pipeline import BatchJob, plan_jobs, remove_partial_files, run_batch
+from core.batch.review import LOCK_NAME, REVIEW_LOG_NAME, ReviewItem, ReviewLog, folder_lock, reexport_from_correction
 from core.cli import main
-from core.corrections import CorrectionStore, photo_key
 from core.errors import ImageReadError, MaskingNetError
-from core.export import ExportOptions
-from core.records import RecordError, printable
-from core.review import LOCK_NAME, REVIEW_LOG_NAME, ReviewItem, ReviewLog, folder_lock, reexport_from_correction
+from core.io.records import RecordError, printable
+from core.masking.export import ExportOptions
+from core.store.corrections import CorrectionStore, photo_key
 
 
 def _photo(path: Path, size: tuple[int, int] = (48, 32), value: int = 120) -> Path:
@@ -119,7 +119,7 @@ def test_reexport_refuses_an_output_outside_the_folder(tmp_path):
 
 
 def test_fifo_and_device_links_fail_at_once_when_photos_are_hashed(tmp_path, tiny_checkpoint):
-    from core.inference import Segmenter
+    from core.masking.inference import Segmenter
 
     folder = tmp_path / "in"
     good = _photo(folder / "good.png")
@@ -157,7 +157,7 @@ def test_fifo_and_device_links_fail_at_once_when_photos_are_hashed(tmp_path, tin
 @pytest.mark.parametrize("config", ["[]", '{"created": "yesterday"}', '{"figures": []}', '{"figures": {"val_dice_after": "x"}}',
                                     "{broken", '{"created": 1e400}'])
 def test_a_damaged_version_config_is_listed_with_defaults(tiny_checkpoint, config):
-    from core import model_versions
+    from core.models import model_versions
 
     version = model_versions.save_version("mine", tiny_checkpoint, {"base_model": "tiny"})
     (version.folder / model_versions.CONFIG_FILE).write_text(config)
@@ -168,7 +168,7 @@ def test_a_damaged_version_config_is_listed_with_defaults(tiny_checkpoint, confi
 
 
 def test_a_damaged_active_model_file_reads_as_default(isolated_home):
-    from core.model_versions import ACTIVE_FILE, active_model
+    from core.models.model_versions import ACTIVE_FILE, active_model
 
     for text in ('{"model": ["x"]}', "[1]", "\x00\xff", '{"model": 5}'):
         (isolated_home / ACTIVE_FILE).write_text(text)
@@ -221,7 +221,7 @@ def test_predict_goes_on_past_a_damaged_correction(tmp_path, tiny_checkpoint, ca
 
 
 def test_the_photo_loader_never_leaves_a_photo_waiting(qtbot, tmp_path):
-    from maskingnet_app.photo_loader import PhotoLoader
+    from maskingnet_app.editor.photo_loader import PhotoLoader
 
     photo = _photo(tmp_path / "car.png")
     store = CorrectionStore()
@@ -244,7 +244,7 @@ def test_the_photo_loader_never_leaves_a_photo_waiting(qtbot, tmp_path):
                                   {"kind": "options", "feather": 1e6}, {"kind": "options", "format": "exe"},
                                   {"kind": "options", "background": [1, 2]}, {"kind": 5}, [1, 2], "text"])
 def test_review_log_fields_of_the_wrong_type_are_skipped(tmp_path, line):
-    from core.review import group_cars, rank_by_doubt
+    from core.batch.review import group_cars, rank_by_doubt
 
     out = tmp_path / "out"
     log = ReviewLog(out)
@@ -269,7 +269,7 @@ def test_predict_accepts_a_folder_whose_log_has_bad_lines(tmp_path, tiny_checkpo
 
 
 def _result(out: Path, name: str):
-    from core.batch import BatchResult
+    from core.batch.pipeline import BatchResult
 
     return BatchResult(Path(f"/photos/{name}.jpg"), out / f"{name}.png", "done", uncertainty=0.1, area=0.3)
 
@@ -278,7 +278,7 @@ def _result(out: Path, name: str):
 
 
 def test_the_exporter_survives_an_unexpected_error(qtbot, tmp_path):
-    from maskingnet_app.exporter import Exporter, ExportItem
+    from maskingnet_app.export.exporter import Exporter, ExportItem
 
     def broken(path: Path):
         raise RuntimeError("something nobody expected")
@@ -296,9 +296,9 @@ def test_the_exporter_survives_an_unexpected_error(qtbot, tmp_path):
 
 
 def test_remembered_export_settings_out_of_range_are_clamped():
-    from core.export import MAX_FEATHER
+    from core.masking.export import MAX_FEATHER
     from maskingnet_app import app_settings
-    from maskingnet_app.exporter import ExportSettings
+    from maskingnet_app.export.exporter import ExportSettings
 
     for feather, expected in ((1e6, MAX_FEATHER), ("inf", MAX_FEATHER), ("nan", 0.0), (-3, 0.0)):
         app_settings.set_value("export/feather", feather)
@@ -351,7 +351,7 @@ def test_an_unreadable_input_folder_is_not_reported_as_empty(tmp_path, monkeypat
 def test_a_cpu_allocator_failure_is_the_one_line_message(tiny_checkpoint):
     import torch
 
-    from core.inference import CpuOutOfMemory, Segmenter
+    from core.masking.inference import CpuOutOfMemory, Segmenter
 
     segmenter = Segmenter.load(tiny_checkpoint, device="cpu")
 
@@ -368,8 +368,8 @@ def test_a_cpu_allocator_failure_is_the_one_line_message(tiny_checkpoint):
 @pytest.mark.parametrize(("width", "size", "ok"), [(64, 2048, True), (16, 4096, True), (64, 4096, False),
                                                    (32, 4096, False), (4, 4096, True)])
 def test_width_times_working_size_is_bounded(width, size, ok):
-    from core.checkpoint import ModelConfig
-    from core.preprocess import Preprocess
+    from core.models.checkpoint import ModelConfig
+    from core.models.preprocess import Preprocess
 
     text = ModelConfig(arch="maskingnet", width=width, preprocess=Preprocess(size=size)).to_json()
     if ok:
@@ -383,8 +383,8 @@ def test_width_times_working_size_is_bounded(width, size, ok):
 
 
 def _config(**change) -> str:
-    from core.checkpoint import ModelConfig
-    from core.preprocess import Preprocess
+    from core.models.checkpoint import ModelConfig
+    from core.models.preprocess import Preprocess
 
     data = json.loads(ModelConfig(arch="maskingnet", width=4, preprocess=Preprocess(size=64)).to_json())
     for key, value in change.items():
@@ -404,7 +404,7 @@ def _config(**change) -> str:
     (_config(width="8"), "'width' should be a whole number"),
 ])
 def test_bad_model_configurations_name_the_file(tmp_path, text, words):
-    from core.checkpoint import read_config, save_tensors
+    from core.models.checkpoint import read_config, save_tensors
 
     path = tmp_path / "model.safetensors"
     import torch
@@ -418,8 +418,8 @@ def test_bad_model_configurations_name_the_file(tmp_path, text, words):
 def test_eval_held_out_with_val_groups_of_the_wrong_type_names_the_model(tmp_path, capsys):
     import torch
 
-    from core.checkpoint import ModelConfig, save_model
-    from core.preprocess import Preprocess
+    from core.models.checkpoint import ModelConfig, save_model
+    from core.models.preprocess import Preprocess
 
     config = ModelConfig(arch="maskingnet", width=4, preprocess=Preprocess(size=64), info={"val_groups": 5})
     path = tmp_path / "odd.safetensors"
@@ -474,21 +474,21 @@ def test_control_characters_in_file_names_are_escaped(tmp_path, capsys):
 
 @pytest.mark.parametrize("pattern", ["{stem:.0}", "{n!r}", "{stem:>300}"])
 def test_export_patterns_with_a_format_are_refused(pattern):
-    from maskingnet_app.exporter import check_pattern
+    from maskingnet_app.export.exporter import check_pattern
 
     with pytest.raises(ValueError, match="take no format"):
         check_pattern(pattern)
 
 
 def test_a_pattern_giving_a_hidden_name_is_refused():
-    from maskingnet_app.exporter import output_name
+    from maskingnet_app.export.exporter import output_name
 
     with pytest.raises(ValueError, match="visible name"):
         output_name("{name}", Path(".png"), 1, ExportOptions())
 
 
 def test_a_name_of_244_bytes_is_written_atomically_and_its_temp_file_cleaned(tmp_path):
-    from core.atomic import atomic_path, write_bytes_atomic
+    from core.io.atomic import atomic_path, write_bytes_atomic
 
     target = tmp_path / ("é" * 118 + "abcd.png")  # 244 bytes in UTF-8
     assert len(os.fsencode(target.name)) == 244
@@ -510,8 +510,8 @@ def _pair(folder: Path, name: str, mask: np.ndarray, photo_size=(48, 32)) -> Non
 
 
 def test_training_leaves_out_masks_that_cannot_teach_and_says_why(tmp_path):
-    from core.data import cache_samples, find_samples
-    from core.preprocess import Preprocess
+    from core.models.preprocess import Preprocess
+    from core.training.data import cache_samples, find_samples
 
     good = np.zeros((32, 48), np.uint8)
     good[8:24, 12:36] = 255
@@ -531,14 +531,14 @@ def test_training_leaves_out_masks_that_cannot_teach_and_says_why(tmp_path):
 
 
 def test_two_trainings_into_one_run_folder_are_refused(tmp_path):
-    from core.records import hold_lock
-    from core.train import RUN_LOCK, TrainConfig, train
+    from core.io.records import hold_lock
+    from core.training.train import RUN_LOCK, TrainConfig, train
 
     run = tmp_path / "run"
     run.mkdir()
     with hold_lock(run / RUN_LOCK) as held:
         assert held
-        from core.data import Sample
+        from core.training.data import Sample
 
         events = train(TrainConfig(epochs=1), [Sample(Path("a.png"), Path("b.png"), "g")], [], run)
         with pytest.raises(MaskingNetError, match="another training is using this run folder"):
@@ -546,7 +546,7 @@ def test_two_trainings_into_one_run_folder_are_refused(tmp_path):
 
 
 def test_only_run_folders_the_app_owns_are_cleaned_up(isolated_home):
-    from core import finetune as ft
+    from core.training import finetune as ft
 
     runs = isolated_home / ft.RUNS_DIR
     for name, owner in (("plain", None), ("damaged", "{"), ("zero", '{"pid": 0}'), ("text", '{"pid": "1"}'),
@@ -579,7 +579,7 @@ def test_a_folder_scan_says_what_it_left_out(tmp_path, tiny_checkpoint, capsys):
 
 
 def test_a_damaged_training_state_names_the_file():
-    from core.train import checked_progress
+    from core.training.train import checked_progress
 
     path = Path("/runs/r/state.safetensors")
     assert checked_progress({"epoch": 2, "step": 1}, path)["epoch"] == 2
@@ -591,7 +591,7 @@ def test_a_damaged_training_state_names_the_file():
 
 def test_editor_settings_of_any_value_never_stop_the_app(qtbot):
     from maskingnet_app import app_settings
-    from maskingnet_app.editor_state import EditorState
+    from maskingnet_app.editor.editor_state import EditorState
 
     for key in ("brush/size", "brush/hardness", "view/overlay_opacity", "mask/cleanup_percent"):
         for raw in ("inf", "-inf", "nan", "abc", "1e999"):

@@ -11,12 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from core.checkpoint import ModelConfig, load_model, save_model
-from core.device import DEVICE_CHOICES, autocast_dtype, describe_device, select_device
-from core.imageio import read_photo
-from core.inference import Prediction, Segmenter
-from core.model_store import user_model_path
-from core.preprocess import Preprocess
+from core.io.imageio import read_photo
+from core.masking.inference import Prediction, Segmenter
+from core.models.checkpoint import ModelConfig, load_model, save_model
+from core.models.device import DEVICE_CHOICES, autocast_dtype, describe_device, select_device
+from core.models.model_store import user_model_path
+from core.models.preprocess import Preprocess
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,13 @@ from listing_scene import car_alpha, composite
 from PIL import Image
 from test_app_helpers import make_window, open_and_wait, show_document
 
-from core.export import ExportOptions
 from core.listing.framing import car_box
 from core.listing.presets import ListingSpec, load_user_presets
-from maskingnet_app.batch_dialog import BatchDialog
-from maskingnet_app.exporter import ExportSettings
-from maskingnet_app.listing_dialog import ListingExportDialog, ListingPanel, remembered_spec
-from maskingnet_app.render import DisplayImage
+from core.masking.export import ExportOptions
+from maskingnet_app.batch.batch_dialog import BatchDialog
+from maskingnet_app.editor.render import DisplayImage
+from maskingnet_app.export.exporter import ExportSettings
+from maskingnet_app.export.listing_dialog import ListingExportDialog, ListingPanel, remembered_spec
 
 SPEC = ListingSpec(400, 200, 0.1, "#ffffff", shadow=True)
 
@@ -95,7 +95,7 @@ def test_presets_are_saved_and_deleted_from_the_panel(qtbot, monkeypatch):
     panel.save_preset("mine", panel.spec())
     assert [p.name for p in load_user_presets()] == ["mine"] and panel.preset_name() == "mine"
     panel.set_spec(ListingSpec())
-    from maskingnet_app import listing_dialog
+    from maskingnet_app.export import listing_dialog
 
     monkeypatch.setattr(listing_dialog.QMessageBox, "information", lambda *args: None)
     panel._delete_preset()

@@ -7,13 +7,13 @@ import pytest
 from listing_scene import car_alpha, composite
 from PIL import Image
 
-from core.batch import plan_jobs, run_batch
+from core.batch.pipeline import plan_jobs, run_batch
 from core.cli import main
-from core.corrections import CorrectionStore
-from core.export import ExportOptions
-from core.inference import Segmenter
 from core.listing.framing import car_box
 from core.listing.presets import ListingSpec
+from core.masking.export import ExportOptions
+from core.masking.inference import Segmenter
+from core.store.corrections import CorrectionStore
 
 SPEC = ListingSpec(320, 240, 0.1, "#ffffff", shadow=False)
 
@@ -113,7 +113,7 @@ def test_predict_takes_a_preset_and_the_pieces_on_their_own(tmp_path, tiny_check
 
 
 def test_an_angle_re_exported_from_its_correction_keeps_its_cars_frame(tmp_path, tiny):
-    from core.review import ReviewLog, reexport_from_correction
+    from core.batch.review import ReviewLog, reexport_from_correction
 
     store, out, options, jobs = _listing_batch(tmp_path, tiny)
     log = ReviewLog(out)

@@ -1,11 +1,11 @@
-"""Mask editing and undo/redo (core.mask_edit), without Qt."""
+"""Mask editing and undo/redo (core.masking.mask_edit), without Qt."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect, brush_profile
+from core.masking.mask_edit import BRUSH, ERASER, MaskEditor, Rect, brush_profile
 
 
 def blank(height: int = 200, width: int = 300) -> MaskEditor:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from core.metrics import dice, mean_dice, stray_regions
+from core.training.metrics import dice, mean_dice, stray_regions
 
 
 def test_both_empty_is_one():

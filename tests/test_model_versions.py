@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from core import model_versions as mv
-from core.checkpoint import load_model, read_config
-from core.inference import Segmenter
-from core.model_store import app_home, list_user_models, resolve_model, user_model_path
+from core.masking.inference import Segmenter
+from core.models import model_versions as mv
+from core.models.checkpoint import load_model, read_config
+from core.models.model_store import app_home, list_user_models, resolve_model, user_model_path
 
 
 def record(**figures) -> dict:
@@ -117,7 +117,7 @@ def test_a_failed_save_leaves_nothing(tmp_path):
 
 
 def test_model_menu_switches_and_removes_versions(qtbot, tiny_checkpoint, no_shipped_models):
-    from maskingnet_app.model_menu import ModelMenu, model_name
+    from maskingnet_app.training.model_menu import ModelMenu, model_name
 
     mv.save_version("v1", tiny_checkpoint, record())
     mv.save_version("v2", tiny_checkpoint, record())
@@ -161,7 +161,7 @@ def test_model_menu_switches_and_removes_versions(qtbot, tiny_checkpoint, no_shi
 def test_model_chooser_goes_on_top_of_an_existing_menu(qtbot, tiny_checkpoint, no_shipped_models):
     from PySide6.QtWidgets import QMenu
 
-    from maskingnet_app.model_menu import ModelChooser
+    from maskingnet_app.training.model_menu import ModelChooser
 
     menu = QMenu("Model")
     qtbot.addWidget(menu)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from core.models import (
+from core.models.networks import (
     MODEL_NAMES,
     SIZE_MULTIPLE,
     STUDY_PARAMETER_COUNTS,
@@ -14,8 +14,8 @@ from core.models import (
     count_parameters,
     create_model,
 )
-from core.models.blocks import CBR, coordinate_maps
-from core.models.indexed import IndexedSegNet
+from core.models.networks.blocks import CBR, coordinate_maps
+from core.models.networks.indexed import IndexedSegNet
 
 
 def test_registry_names_are_the_study_six():
@@ -243,7 +243,7 @@ def vgg_features() -> dict[str, torch.Tensor]:
 def test_vgg_weights_initialise_the_encoder(vgg_features, tmp_path):
     from safetensors.torch import save_file
 
-    from core.models.vgg_init import init_encoder_from_vgg, load_vgg16_bn_state
+    from core.models.networks.vgg_init import init_encoder_from_vgg, load_vgg16_bn_state
 
     full = {f"features.{name}": tensor for name, tensor in vgg_features.items()}
     full["classifier.0.weight"] = torch.zeros(2, 2)  # a whole vgg16_bn state: the head is ignored
@@ -264,7 +264,7 @@ def test_vgg_weights_initialise_the_encoder(vgg_features, tmp_path):
 
 
 def test_vgg_initialisation_refusals(vgg_features, tmp_path):
-    from core.models.vgg_init import init_encoder_from_vgg, load_vgg16_bn_state
+    from core.models.networks.vgg_init import init_encoder_from_vgg, load_vgg16_bn_state
 
     with pytest.raises(ValueError, match="width 64 only"):
         init_encoder_from_vgg(create_model("segnet", width=16), vgg_features)

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from core.cli import main as cli_main
-from core.evaluate_parts import evaluate_parts, read_part_names
-from core.inference import Segmenter
+from core.masking.inference import Segmenter
+from core.training.evaluate_parts import evaluate_parts, read_part_names
 from tools.outdoor_labels.fuse import Recipe, fuse_photo
 
 
@@ -99,7 +99,7 @@ def test_bad_part_names_are_one_line_naming_the_file(tmp_path):
 
 
 def test_eval_with_confidence_scores_only_the_trusted_pixels(tmp_path, tiny_checkpoint):
-    from core.evaluate import evaluate_folder
+    from core.training.evaluate import evaluate_folder
 
     images, masks, confidence = tmp_path / "images", tmp_path / "masks", tmp_path / "confidence"
     for folder in (images, masks, confidence):
@@ -149,7 +149,7 @@ def test_a_composite_keeps_the_pasted_cars_exact_mask_where_the_old_car_stood():
 
 
 def test_composites_cover_every_car_so_the_split_by_car_holds():
-    from core.data import Sample
+    from core.training.data import Sample
     from tools.outdoor_labels.composites import _every_car
 
     samples = [Sample(image=Path(f"{car}_{angle:02d}.jpg"), mask=Path("m.png"), group=car)
@@ -157,3 +157,26 @@ def test_composites_cover_every_car_so_the_split_by_car_holds():
     chosen = _every_car(samples, 4, seed=0)
     assert sorted({s.group for s in chosen}) == ["aaa", "bbb", "ccc"] and len(chosen) == 12
     assert _every_car(samples, 4, seed=0) == chosen and _every_car(samples, 40, seed=0) != []
+
+
+def test_held_out_outdoor_figures_leave_out_photos_an_earlier_stage_trained_on(tmp_path, tiny_checkpoint):
+    """A label set that grows is split afresh: a photo held out now may have trained the starting model."""
+    from dataclasses import replace
+
+    from benchmarks.eval_sources import held_out_stanford, trained_groups
+
+    folder = tmp_path / "stanford-cars" / "labels"
+    for sub in ("images", "masks", "confidence"):
+        (folder / sub).mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    for stem in ("s1", "s2", "s3"):
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(folder / "images" / f"{stem}.jpg")
+        Image.fromarray(np.full((32, 32), 255, np.uint8)).save(folder / "masks" / f"{stem}.png")
+        Image.fromarray(np.full((32, 32), 255, np.uint8)).save(folder / "confidence" / f"{stem}.png")
+    segmenter = Segmenter.load(tiny_checkpoint, device="cpu", flip_tta=False)
+    info = {**segmenter.config.info, "val_groups": ["stanford-cars:s1", "stanford-cars:s2", "stanford-cars:s3"],
+            "trained_before": ["stanford-cars:s3"]}
+    segmenter = Segmenter(segmenter.model, replace(segmenter.config, info=info), device="cpu", flip_tta=False)
+    assert held_out_stanford(segmenter, tmp_path)[1] == 2
+    assert held_out_stanford(segmenter, tmp_path, seen={"stanford-cars:s2"})[1] == 1
+    assert trained_groups({"train_groups": ["a"], "trained_before": ["b"]}) == {"a", "b"}

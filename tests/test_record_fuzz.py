@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.errors import printable
-from core.records import RecordError
+from core.io.records import RecordError
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -63,8 +63,8 @@ def scratch():
 @FUZZ
 @given(anything)
 def test_review_log_lines(data):
-    from core.export import ExportOptions
-    from core.review import MARKS, parse_line
+    from core.batch.review import MARKS, parse_line
+    from core.masking.export import ExportOptions
 
     path = Path("/out/.maskingnet-review.jsonl")
     record = _check(lambda d: parse_line(d, path, "line 1"), data, path)
@@ -78,7 +78,7 @@ def test_review_log_lines(data):
 @FUZZ
 @given(anything)
 def test_correction_meta(data):
-    from core.corrections import CorrectionRecord
+    from core.store.corrections import CorrectionRecord
 
     folder = Path("/store/0123456789abcdef0123")
     record = _check(lambda d: CorrectionRecord.from_json(d, folder.name, folder), data, folder / "meta.json")
@@ -90,7 +90,7 @@ def test_correction_meta(data):
 @FUZZ
 @given(anything)
 def test_model_version_config(data):
-    from core.model_versions import ModelVersion
+    from core.models.model_versions import ModelVersion
 
     folder = Path("/models/mine")
     version = _check(lambda d: ModelVersion.from_json(d, "mine", folder), data, folder / "config.json")
@@ -104,7 +104,7 @@ def test_model_version_config(data):
 @FUZZ
 @given(anything)
 def test_model_configuration(data):
-    from core.checkpoint import MAX_WIDTH, ModelConfig
+    from core.models.checkpoint import MAX_WIDTH, ModelConfig
 
     path = Path("/models/m.safetensors")
     config = _check(lambda d: ModelConfig.from_json(json.dumps(d), path), data, path)
@@ -116,7 +116,7 @@ def test_model_configuration(data):
 @FUZZ
 @given(anything)
 def test_training_recipe(data):
-    from core.train import TrainConfig, recipe_from_json
+    from core.training.train import TrainConfig, recipe_from_json
 
     path = Path("/recipes/r.json")
     values = _check(lambda d: recipe_from_json(d, path), data, path)
@@ -131,11 +131,11 @@ def test_training_recipe(data):
 @FUZZ
 @given(st.binary(max_size=300) | anything.map(lambda d: json.dumps(d).encode()))
 def test_files_read_back_from_random_bytes(scratch, monkeypatch, data):
-    from core import finetune as ft
-    from core.corrections import CorrectionStore
-    from core.model_versions import ACTIVE_FILE, active_model, read_version
-    from core.records import read_json
-    from core.review import ReviewLog
+    from core.batch.review import ReviewLog
+    from core.io.records import read_json
+    from core.models.model_versions import ACTIVE_FILE, active_model, read_version
+    from core.store.corrections import CorrectionStore
+    from core.training import finetune as ft
 
     monkeypatch.setenv("MASKINGNET_HOME", str(scratch))
     log = ReviewLog(scratch / "out")

@@ -8,12 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.batch import BatchJob, BatchResult
-from core.corrections import CorrectionStore
-from core.errors import MaskingNetError
-from core.export import ExportOptions
-from core.inference import Segmenter
-from core.review import (
+from core.batch.pipeline import BatchJob, BatchResult
+from core.batch.review import (
     ACCEPTED,
     DISAGREEMENT_FLAG,
     FIXED,
@@ -23,11 +19,15 @@ from core.review import (
     ReviewItem,
     ReviewLog,
     angle_disagreement,
-    car_and_angle,
     group_cars,
     rank_by_doubt,
     reexport_from_correction,
 )
+from core.errors import MaskingNetError
+from core.grouping import car_and_angle
+from core.masking.export import ExportOptions
+from core.masking.inference import Segmenter
+from core.store.corrections import CorrectionStore
 
 # Mask area (share of the photo) of Carvana's 16 angles, averaged over the hand-made masks.
 CARVANA_PROFILE = [0.166, 0.19, 0.223, 0.237, 0.238, 0.233, 0.221, 0.192, 0.152, 0.184, 0.217, 0.232,
@@ -168,7 +168,7 @@ def test_reexport_from_correction_writes_the_users_mask_and_marks_it_fixed(tmp_p
 
 
 def test_the_log_is_not_compacted_while_a_batch_writes_to_it(tmp_path):
-    from core.batch import output_lock
+    from core.batch.pipeline import output_lock
 
     log = ReviewLog(tmp_path)
     log.record_result(_result(tmp_path, "a", uncertainty=0.1, area=0.2))

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.batch import plan_jobs, run_batch
-from core.export import ExportOptions
-from core.inference import Segmenter
-from core.model_store import shipped_model_path
-from core.review import ReviewLog, rank_by_doubt
+from core.batch.pipeline import plan_jobs, run_batch
+from core.batch.review import ReviewLog, rank_by_doubt
+from core.masking.export import ExportOptions
+from core.masking.inference import Segmenter
+from core.models.model_store import shipped_model_path
 
 
 @pytest.fixture(scope="module")

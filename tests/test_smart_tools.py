@@ -1,15 +1,15 @@
-"""The edge-aware tools (core.smart_tools), without Qt: they snap to the photo's edges, stay in
-their reach, act in their direction, and each is one undo step."""
+"""The edge-aware tools (core.masking.smart_tools, core.masking.smart_whole), without Qt: they snap
+to the photo's edges, stay in their reach, act in their direction, and each is one undo step."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.inference import Prediction
-from core.mask_edit import BRUSH, ERASER, MaskEditor, Rect
-from core.smart_tools import REFINE, EdgeGuide, SmartStroke, box_values, guided_filter, region_values, smart_stroke
-from core.smart_whole import car_in_box_values, snap_edges_values
+from core.masking.inference import Prediction
+from core.masking.mask_edit import BRUSH, ERASER, MaskEditor, Rect
+from core.masking.smart_tools import REFINE, EdgeGuide, SmartStroke, box_values, guided_filter, region_values, smart_stroke
+from core.masking.smart_whole import car_in_box_values, snap_edges_values
 
 H, W = 200, 300
 CAR_TOP = 120  # the car: a dark body below this row, on a light studio floor

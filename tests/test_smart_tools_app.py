@@ -11,10 +11,10 @@ from PySide6.QtTest import QTest
 from test_app_helpers import MASK_TIMEOUT_MS, drag, make_photo, make_window, open_and_wait, show_document, widget_point
 from test_smart_tools import CAR_TOP, scene
 
-from core.mask_edit import MaskEditor, Rect
-from core.smart_tools import REFINE
-from maskingnet_app.canvas import Canvas
-from maskingnet_app.editor_state import BOX, CAR_BOX, REGION, EditorState
+from core.masking.mask_edit import MaskEditor, Rect
+from core.masking.smart_tools import REFINE
+from maskingnet_app.editor.canvas import Canvas
+from maskingnet_app.editor.editor_state import BOX, CAR_BOX, REGION, EditorState
 
 
 @pytest.fixture

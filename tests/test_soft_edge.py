@@ -11,9 +11,9 @@ from test_app_helpers import MASK_TIMEOUT_MS, drag, make_window, open_and_wait, 
 from test_bad_inputs import red_segmenter, two_colour, use_red_segmenter
 
 from core import cli
-from core import export as core_export
-from core.export import EDGE_BAND, soft_edge_alpha
-from core.inference import Segmenter
+from core.masking import export as core_export
+from core.masking.export import EDGE_BAND, soft_edge_alpha
+from core.masking.inference import Segmenter
 
 
 def near_outline(hard: np.ndarray, distance: int) -> np.ndarray:
@@ -105,20 +105,43 @@ def test_the_app_exports_the_models_soft_edge_and_the_painted_pixels_exactly(qtb
     window.close()
 
 
-def test_the_batch_exports_a_saved_correction_with_its_exact_alpha(tmp_path, monkeypatch, one_torch_thread):
-    from core.corrections import ALPHA_FILE, CorrectionStore, photo_key
-    from maskingnet_app.correction_files import save_correction
+def test_one_correction_gives_one_cut_out_in_the_editor_the_batch_and_the_review(tmp_path, monkeypatch, one_torch_thread):
+    """Issue 15: the store keeps the soft alpha itself (``alpha.png``), so the editor's export,
+    the batch's and the review's re-export of one saved correction carry the same alpha."""
+    from core.batch.review import ReviewLog, reexport_from_correction
+    from core.io.imageio import read_photo
+    from core.masking.export import ExportOptions
+    from core.store.corrections import ALPHA_FILE, CorrectionStore, photo_key
+    from maskingnet_app.export.exporter import export_alpha
 
     use_red_segmenter(monkeypatch)
     rgb, truth = two_colour(120, 80)
-    Image.fromarray(rgb).save(tmp_path / "car.png")
+    photo_path = tmp_path / "car.png"
+    Image.fromarray(rgb).save(photo_path)
     alpha = truth.astype(np.uint8) * 255
     alpha[40:45, 10:30] = [[200], [150], [100], [60], [20]]  # a soft brush edge the user painted
     store = CorrectionStore()
-    key = photo_key(tmp_path / "car.png")
-    save_correction(store, tmp_path / "car.png", key, alpha, None, "red-is-car")
-    assert np.array_equal(store.load_alpha(tmp_path / "car.png"), alpha)
-    assert cli.main(["predict", str(tmp_path / "car.png"), "-o", str(tmp_path / "out")]) == 0
-    assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "car.png"))[..., 3], alpha)
+    key = photo_key(photo_path)
+    store.save(photo_path, alpha, model="red-is-car", key=key)  # what the editor's autosave does
+    assert (store.folder_for(key) / ALPHA_FILE).is_file()
+    assert np.array_equal(store.load_alpha(photo_path), alpha)
+    assert np.array_equal(store.restore(key, (120, 80)).alpha, alpha)  # the editor reopens it exactly
+
+    def exported(path):
+        return np.asarray(Image.open(path))[..., 3]
+
+    export_alpha(read_photo(photo_path), store.restore(key, (120, 80)).alpha, tmp_path / "editor.png",
+                 ExportOptions(format="png"))
+    assert cli.main(["predict", str(photo_path), "-o", str(tmp_path / "batch")]) == 0
+    log = ReviewLog(tmp_path / "batch")
+    item = log.items()["car.png"]
+    (tmp_path / "batch" / "car.png").unlink()
+    reexport_from_correction(item, log, store)
+    for cut_out in (tmp_path / "editor.png", tmp_path / "batch" / "car.png"):
+        assert np.array_equal(exported(cut_out), alpha), cut_out
+
+    store.save(photo_path, alpha >= 128, key=key)  # a binary save replaces the soft alpha
+    assert not (store.folder_for(key) / ALPHA_FILE).exists()
+    store.save(photo_path, alpha, key=key)
     (store.folder_for(key) / ALPHA_FILE).write_bytes((store.folder_for(key) / "mask.png").read_bytes()[:40])  # torn
-    assert np.array_equal(store.load_alpha(tmp_path / "car.png"), (alpha >= 128).astype(np.uint8) * 255)
+    assert np.array_equal(store.load_alpha(photo_path), (alpha >= 128).astype(np.uint8) * 255)

@@ -11,9 +11,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.checkpoint import load_model, read_config
-from core.data import Sample, find_samples, split_by_group
-from core.train import (
+from core.models.checkpoint import load_model, read_config
+from core.training.data import Sample, find_samples, split_by_group
+from core.training.train import (
     BEST,
     HISTORY,
     LAST,
@@ -109,7 +109,7 @@ class _InfiniteGradient(torch.autograd.Function):
 
 @pytest.mark.parametrize("breakage", ["gradient", "loss"])
 def test_a_step_with_non_finite_values_is_skipped_and_the_weights_stay_finite(split, tmp_path, monkeypatch, breakage):
-    import core.train as train_module
+    import core.training.train as train_module
 
     calls = []
 
@@ -257,8 +257,8 @@ def test_pixel_weights_emphasise_the_marked_pixels():
 
 
 def test_batches_mix_photos_with_and_without_correction_maps():
-    from core.data import CachedSamples
-    from core.preprocess import Preprocess
+    from core.models.preprocess import Preprocess
+    from core.training.data import CachedSamples
 
     cached = CachedSamples(samples=[], images=[np.zeros((32, 32, 3), np.uint8)] * 2,
                            targets=[np.ones((32, 32), np.float32)] * 2,

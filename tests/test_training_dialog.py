@@ -8,10 +8,10 @@ import pytest
 from PySide6.QtCore import Qt
 from test_finetune_helpers import make_corrections, make_folder
 
-from core import model_versions
-from core.corrections import CorrectionStore
-from core.model_store import app_home
-from maskingnet_app.training_dialog import RESULT, RUNNING, SETUP, TrainingDialog
+from core.models import model_versions
+from core.models.model_store import app_home
+from core.store.corrections import CorrectionStore
+from maskingnet_app.training.training_dialog import RESULT, RUNNING, SETUP, TrainingDialog
 
 
 @pytest.fixture
@@ -178,7 +178,7 @@ def test_closing_while_training_stops_first(qtbot, store, tiny_checkpoint):
 
 
 def test_line_plot_ranges_ticks_and_painting(qtbot):
-    from maskingnet_app.plot_widget import LinePlot, nice_ticks
+    from maskingnet_app.training.plot_widget import LinePlot, nice_ticks
 
     assert nice_ticks(0.0, 1.0, 5) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert nice_ticks(0.93, 0.97, 4) == [0.93, 0.94, 0.95, 0.96, 0.97]
@@ -209,12 +209,12 @@ def test_from_the_main_window_train_use_and_switch_back(qtbot, tiny_checkpoint, 
     service = window.model_service
     qtbot.waitUntil(lambda: service.is_ready, timeout=60_000)
     make_corrections(tmp_path / "photos", window.corrections, count=6, groups=3)
-    chooser = window.model_chooser
+    chooser = window.features["model"].chooser
     assert window.menus.model.actions()[0] is chooser.train_action
     assert chooser.checked_name() == str(tiny_checkpoint)  # a file given on the command line
 
     chooser.train_action.trigger()
-    dialog = window.training_dialog
+    dialog = window.features["model"].training_dialog
     assert dialog.isVisible() and not dialog.isModal()
     assert dialog.photo_list.count() == 6
     dialog.epochs.setValue(1)
@@ -247,8 +247,8 @@ def test_closing_the_main_window_stops_a_training(qtbot, tiny_checkpoint, tmp_pa
 
     window = make_window(qtbot, tiny_checkpoint)
     make_corrections(tmp_path / "photos", window.corrections, count=4, groups=2)
-    window.open_training_dialog()
-    dialog = window.training_dialog
+    window.features["model"].open_training()
+    dialog = window.features["model"].training_dialog
     dialog.epochs.setValue(500)
     dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
     with qtbot.waitSignal(dialog.progressed, timeout=60_000, check_params_cb=lambda e: e.kind == "train"):
@@ -259,9 +259,9 @@ def test_closing_the_main_window_stops_a_training(qtbot, tiny_checkpoint, tmp_pa
 
 
 def test_format_duration():
-    from maskingnet_app.training_worker import format_duration
+    from core.text import format_duration  # one rule for the batch, the command line and the training dialog
 
-    assert [format_duration(s) for s in (None, 4.6, 185, 3720)] == ["", "5 s", "3 min 05 s", "1 h 02 min"]
+    assert [format_duration(s) for s in (None, 4.6, 185, 3723)] == ["", "0:05", "3:05", "1:02:03"]
 
 
 def test_the_shipped_default_can_be_the_starting_model(qtbot, store, tiny_checkpoint, tmp_path, monkeypatch):
@@ -270,7 +270,7 @@ def test_the_shipped_default_can_be_the_starting_model(qtbot, store, tiny_checkp
     shipped = tmp_path / "shipped"
     shipped.mkdir()
     shutil.copy(tiny_checkpoint, shipped / "default.safetensors")
-    monkeypatch.setattr("core.model_store.SHIPPED_MODELS_DIR", shipped)
+    monkeypatch.setattr("core.models.model_store.SHIPPED_MODELS_DIR", shipped)
     model_versions.save_version("mine", tiny_checkpoint, {})
     dialog = make_dialog(qtbot, store, "mine", [])
     assert [dialog.base_combo.itemData(i) for i in range(dialog.base_combo.count())] == ["mine", "default"]

@@ -11,10 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from core.data import CachedSamples, cache_samples
-from core.preprocess import Preprocess
-from core.train import TrainConfig, _batch_tensors, segmentation_loss, train
-from core.training_mix import mix_samples, read_mix
+from core.models.preprocess import Preprocess
+from core.training.data import CachedSamples, cache_samples
+from core.training.train import TrainConfig, _batch_tensors, segmentation_loss, train
+from core.training.training_mix import mix_samples, read_mix
 
 
 def _photo_set(root: Path, stems: list[str], *, confidence: bool) -> Path:
@@ -139,7 +139,7 @@ def test_the_split_follows_the_cars_not_the_training_seed(tmp_path, monkeypatch)
     assert held_out == {s.group for s in val_samples if s.source == "composites"} and len(held_out) == 2
     assert not held_out & {s.group for s in train_samples}
 
-    import core.training_mix as training_mix
+    import core.training.training_mix as training_mix
 
     seen = []
     monkeypatch.setattr(training_mix, "mix_samples", lambda sources, **kw: seen.append(kw) or ([], [], []))

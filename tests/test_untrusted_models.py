@@ -20,12 +20,12 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from core import cli
-from core.checkpoint import MAX_WORKING_SIZE, ModelConfig, load_model, read_config, save_model
 from core.errors import CheckpointError
-from core.inference import Segmenter
-from core.model_store import user_model_path
-from core.models import MODEL_NAMES
-from core.preprocess import Preprocess
+from core.masking.inference import Segmenter
+from core.models.checkpoint import MAX_WORKING_SIZE, ModelConfig, load_model, read_config, save_model
+from core.models.model_store import user_model_path
+from core.models.networks import MODEL_NAMES
+from core.models.preprocess import Preprocess
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,7 +138,7 @@ def test_planted_pickle_in_a_terminal_process(planted, tmp_path: Path) -> None:
 
 def test_vgg_weights_loader_refuses_code_in_pickles(planted) -> None:
     """The one place that reads a torch pickle (optional VGG weights) uses ``weights_only``."""
-    from core.models.vgg_init import load_vgg16_bn_state
+    from core.models.networks.vgg_init import load_vgg16_bn_state
 
     files, sentinel = planted
     for name in ("evil-torch-save.pth", "evil-p2.pt"):

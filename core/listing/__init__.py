@@ -6,5 +6,5 @@ one scale per car), ``decontaminate`` (the car's own colour in its edge band), `
 ``background``. ``presets`` holds ``ListingSpec`` and the named presets (built-in and the
 user's JSON file); ``group_gate`` holds a batch's photos until their car is masked; ``cli``
 reads ``maskingnet predict``'s listing options. Imports run one way: nothing here imports
-``core.export`` or ``core.batch``.
+``core.masking.export`` or ``core.batch.pipeline``.
 """

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from core.errors import MaskingNetError
-from core.imageio import read_photo
+from core.io.imageio import read_photo
 
 TRANSPARENT = "transparent"
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")

@@ -1,7 +1,7 @@
 """One frame for every angle of a car in a batch: the gate that holds a car's masked photos
 until all of them are masked, then hands them over with their shared ``GroupFrame``.
 
-Cars are grouped as the review groups them (``core.review.car_and_angle``: ``<car>_<nn>``
+Cars are grouped as the review groups them (``core.grouping.car_and_angle``: ``<car>_<nn>``
 names, else one car per folder). A photo alone in its group passes straight through. Held
 photos keep their pixels while all held pixels stay under ``keep_bytes``; past that only their
 mask is kept and the photo is decoded again when it is written. Thread-safe.
@@ -17,9 +17,9 @@ from typing import Any, Iterable, Protocol
 
 import numpy as np
 
+from core.grouping import car_and_angle
 from core.listing.framing import Box, GroupFrame, car_box, fit_group
 from core.listing.presets import ListingSpec
-from core.review import car_and_angle
 
 
 class _Job(Protocol):

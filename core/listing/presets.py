@@ -11,11 +11,11 @@ import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from core.atomic import write_bytes_atomic
+from core.io.atomic import write_bytes_atomic
+from core.io.records import RecordError, one_line, read_json
 from core.listing.background import parse_background
 from core.listing.shadow import ShadowStyle
-from core.model_store import app_home
-from core.records import RecordError, one_line, read_json
+from core.models.model_store import app_home
 
 PRESETS_FILE = "listing_presets.json"
 MAX_SIDE = 10000
@@ -115,7 +115,7 @@ def load_user_presets(path: Path | None = None) -> list[ListingPreset]:
     preset with a missing name, an unknown setting or a value of the wrong type or range."""
     path = path or presets_path()
     try:
-        data = read_json(path)  # a regular file of sane size, parsed (core.records)
+        data = read_json(path)  # a regular file of sane size, parsed (core.io.records)
     except FileNotFoundError:
         return []
     except RecordError as error:

@@ -1,19 +1,2 @@
-"""The six segmentation networks of the MaskingNet study."""
-
-from core.models.registry import (
-    MODEL_NAMES,
-    SIZE_MULTIPLE,
-    STUDY_PARAMETER_COUNTS,
-    UnknownModelError,
-    count_parameters,
-    create_model,
-)
-
-__all__ = [
-    "MODEL_NAMES",
-    "SIZE_MULTIPLE",
-    "STUDY_PARAMETER_COUNTS",
-    "UnknownModelError",
-    "count_parameters",
-    "create_model",
-]
+"""Models as files: the networks (``networks``), the preprocessing a checkpoint carries,
+checkpoints, the device, where models live, the user's versions and the active model."""

@@ -11,7 +11,7 @@ Per composite (``<cache>/composites/{images,masks}/<carvana stem>.{jpg,png}``):
 3. a soft ground shadow under it, a random exposure for the car, the edge antialiased by the
    scaled soft mask, then mild sensor noise and blur over the whole photo.
 
-The file stem is the Carvana photo's, so ``core.data.group_of`` gives the same car: a mix source
+The file stem is the Carvana photo's, so ``core.grouping.photo_group`` gives the same car: a mix source
 ``split: group`` with Carvana's ``val_fraction`` and seed holds out exactly the same cars, and
 no held-out Carvana car is ever trained on as a composite.
 
@@ -118,7 +118,7 @@ def make_composite(car_rgb: np.ndarray, car_mask: np.ndarray, background: np.nda
 
 def _outdoor_backgrounds(mix_path: Path) -> list[tuple[Path, Path]]:
     """(photo, fused mask) of the stanford-cars source's training split, as the mix splits it."""
-    from core.training_mix import mix_samples, read_mix  # the main venv: torch is there
+    from core.training.training_mix import mix_samples, read_mix  # the main venv: torch is there
 
     sources = [s for s in read_mix(mix_path) if s.name == "stanford-cars"]
     if not sources:
@@ -133,8 +133,8 @@ def build(carvana: Path, cache: Path, mix_path: Path, *, every: int = 4, seed: i
     out = cache / "composites"
     for sub in ("images", "masks"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    from core.data import find_samples
-    from core.imageio import read_mask
+    from core.io.imageio import read_mask
+    from core.training.data import find_samples
 
     backgrounds = _outdoor_backgrounds(mix_path)
     samples, _ = find_samples(carvana / "images", carvana / "masks")

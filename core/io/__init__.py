@@ -1,0 +1,1 @@
+"""Reading and writing files safely: photos and masks (``imageio``), atomic writes, validated records."""

@@ -1,0 +1,1 @@
+"""Corrections -> fine-tune -> version: data, augmentation, training, fine-tuning, evaluation."""

@@ -1,0 +1,110 @@
+"""Recall of hand-labelled car parts: for photos whose labels cover only parts of the car.
+
+A part label map is an 8-bit image, 0 = not labelled, k > 0 = part k (named in a JSON file
+``{"k": "name"}``, like car-parts' ``parts.json``). A labelled pixel is surely car, an unlabelled
+one may be either, so the fair figure is how many labelled pixels the mask keeps (recall). It
+says nothing of background wrongly kept: pair it with a Dice on whole-car labels.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.io.imageio import IMAGE_EXTENSIONS, read_gray, read_photo
+from core.masking.inference import Segmenter
+from core.training.evaluate import reporting
+
+
+@dataclass
+class PartsReport:
+    model: str
+    device: str
+    part_names: dict[int, str]
+    kept: dict[str, float] = field(default_factory=dict)  # photo -> share of its labelled pixels kept
+    kept_pixels: dict[int, int] = field(default_factory=dict)  # part -> labelled pixels kept, over all photos
+    total_pixels: dict[int, int] = field(default_factory=dict)  # part -> labelled pixels, over all photos
+    seconds: float = 0.0
+
+    def recall(self, parts: set[int] | None = None) -> float:
+        """Labelled pixels kept / labelled pixels, over all photos, for ``parts`` (all by default)."""
+        keys = parts if parts is not None else set(self.total_pixels)
+        total = sum(self.total_pixels.get(k, 0) for k in keys)
+        return sum(self.kept_pixels.get(k, 0) for k in keys) / total if total else float("nan")
+
+    def parts_named(self, word: str) -> set[int]:
+        return {k for k, name in self.part_names.items() if word in name}
+
+    def worst(self, count: int = 5) -> list[tuple[str, float]]:
+        return sorted(self.kept.items(), key=lambda item: item[1])[:count]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"photos": len(self.kept), "recall": self.recall(), "photo_mean": float(np.mean(list(self.kept.values()))),
+                "wheels": self.recall(self.parts_named("wheel")), "mirrors": self.recall(self.parts_named("mirror")),
+                "per_part": {self.part_names.get(k, str(k)): self.recall({k}) for k in sorted(self.total_pixels)},
+                "worst": [{"image": n, "kept": v} for n, v in self.worst()], "model": self.model,
+                "device": self.device, "seconds": round(self.seconds, 2)}
+
+    def summary(self) -> str:
+        figures = self.to_dict()
+        lines = [f"labelled car-part pixels kept: {figures['recall']:.4f} over {len(self.kept)} photos "
+                 f"(mean per photo {figures['photo_mean']:.4f}; wheels {figures['wheels']:.4f}, "
+                 f"mirrors {figures['mirrors']:.4f}; {self.model} on {self.device}, {self.seconds:.1f} s)", "worst:"]
+        lines += [f"  {name}: {value:.4f}" for name, value in self.worst()]
+        return "\n".join(lines)
+
+
+def read_part_names(path: str | Path) -> dict[int, str]:
+    """``{"1": "back_bumper", ...}`` -> {1: "back_bumper", ...}; raises ValueError naming the file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable JSON object of part names ({error})") from None
+    if not isinstance(data, dict) or not all(isinstance(v, str) and k.isdigit() for k, v in data.items()):
+        raise ValueError(f"{path}: part names are an object like {{\"1\": \"wheel\"}}")
+    return {int(k): v for k, v in data.items() if int(k) > 0}
+
+
+def evaluate_parts(
+    segmenter: Segmenter, images_dir: str | Path, parts_dir: str | Path, *, part_names: dict[int, str] | None = None,
+    limit: int = 0, progress=None,
+) -> PartsReport:
+    """Mask every photo of ``images_dir`` that has ``parts_dir/<stem>.png`` and count the parts kept.
+
+    ``progress`` is as in ``core.training.evaluate.evaluate_folder``.
+    """
+    images_dir, parts_dir = Path(images_dir), Path(parts_dir)
+    for folder in (images_dir, parts_dir):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: no such folder")
+    pairs = [(image, parts_dir / f"{image.stem}.png") for image in sorted(images_dir.iterdir())
+             if image.suffix.lower() in IMAGE_EXTENSIONS and (parts_dir / f"{image.stem}.png").is_file()]
+    if limit:
+        pairs = pairs[:limit]
+    if not pairs:
+        raise ValueError(f"{images_dir}: no photos with part labels in {parts_dir}")
+    report = PartsReport(model=segmenter.name, device=segmenter.device_label, part_names=part_names or {})
+    started = time.perf_counter()
+    with reporting(progress, len(pairs)) as advance:
+        for image, parts_path in pairs:
+            photo = read_photo(image)
+            mask = segmenter.predict_batch([photo.rgb], [photo.alpha])[0].mask
+            parts = read_gray(parts_path)
+            if parts.shape != mask.shape:
+                raise ValueError(f"{parts_path}: label size {parts.shape[::-1]} differs from its photo's {mask.shape[::-1]}")
+            labelled = parts > 0
+            if labelled.any():
+                report.kept[image.stem] = float((mask & labelled).sum() / labelled.sum())
+            for part in np.unique(parts[labelled]):
+                where = parts == part
+                report.total_pixels[int(part)] = report.total_pixels.get(int(part), 0) + int(where.sum())
+                report.kept_pixels[int(part)] = report.kept_pixels.get(int(part), 0) + int((mask & where).sum())
+            advance(image.stem)
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,127 @@
+"""A training mix: several data sets, each split apart for validation and weighted by repeats.
+
+A mix file is JSON: ``{"sources": [SOURCE, ...]}`` where each SOURCE is an object with
+``name``, ``images`` and ``masks`` (folders), and optionally ``confidence`` (a folder of 8-bit
+maps named like the masks, ``<stem>.png``: how far each label pixel is trusted), ``split``
+(``"group"``: by car, Carvana's ids or sub-folders; ``"photo"``: every photo apart),
+``val_fraction`` (default 0.2), ``val_every`` (score every N-th validation photo during training,
+default 1: all; the others stay held out all the same) and ``repeat`` (how many times a training
+photo is listed per epoch, default 1). Folders may use ``${MASKINGNET_DATA}`` (default ``../shared/data``) and
+``${MASKINGNET_LABELS}`` (default ``~/.cache/maskingnet-labels``); relative folders are taken
+from the working directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from core.training.data import Sample, find_samples, split_by_group, with_confidence
+
+SPLIT_SEED = 0  # the split never follows the training seed: seed 0 is the shipped studio model's split,
+# so the Carvana cars it held out stay out of every mix (and composites named by car split alike)
+DEFAULT_FOLDERS = {"MASKINGNET_DATA": "../shared/data", "MASKINGNET_LABELS": "~/.cache/maskingnet-labels"}
+
+
+def labels_folder() -> Path:
+    """Where ``scripts/make_outdoor_labels.sh`` puts the outdoor labels: ``$MASKINGNET_LABELS`` or its default."""
+    return Path(os.environ.get("MASKINGNET_LABELS", DEFAULT_FOLDERS["MASKINGNET_LABELS"])).expanduser()
+
+
+@dataclass(frozen=True)
+class MixSource:
+    name: str
+    images: Path
+    masks: Path
+    confidence: Path | None = None
+    split: str = "group"
+    val_fraction: float = 0.2
+    val_every: int = 1
+    repeat: int = 1
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> MixSource:
+        """Validate one source object; errors name ``where`` (the file and the entry)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{where}: a source is an object with name, images and masks")
+        unknown = set(data) - {"name", "images", "masks", "confidence", "split", "val_fraction", "val_every", "repeat"}
+        if unknown:
+            raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        for key in ("name", "images", "masks"):
+            if not isinstance(data.get(key), str) or not data[key]:
+                raise ValueError(f"{where}: {key!r} must be a non-empty string")
+        if data.get("confidence") is not None and not isinstance(data["confidence"], str):
+            raise ValueError(f"{where}: 'confidence' must be a folder name")
+        split = data.get("split", "group")
+        if split not in ("group", "photo"):
+            raise ValueError(f"{where}: 'split' is 'group' or 'photo', not {split!r}")
+        val_fraction = data.get("val_fraction", 0.2)
+        if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
+            raise ValueError(f"{where}: 'val_fraction' must be a number in [0, 1)")
+        counts = {}
+        for key in ("repeat", "val_every"):
+            counts[key] = data.get(key, 1)
+            if isinstance(counts[key], bool) or not isinstance(counts[key], int) or not 1 <= counts[key] <= 100:
+                raise ValueError(f"{where}: {key!r} must be a whole number from 1 to 100")
+        try:
+            folders = {key: _folder(data[key]) for key in ("images", "masks", "confidence") if data.get(key)}
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+        return cls(name=data["name"], images=folders["images"], masks=folders["masks"],
+                   confidence=folders.get("confidence"), split=split, val_fraction=float(val_fraction), **counts)
+
+
+def _folder(text: str) -> Path:
+    values = {**DEFAULT_FOLDERS, **{k: v for k, v in os.environ.items() if k in DEFAULT_FOLDERS}}
+    try:
+        expanded = Template(text).substitute(values)
+    except (KeyError, ValueError) as error:
+        raise ValueError(f"{text!r}: unknown placeholder {error} (known: {', '.join(DEFAULT_FOLDERS)})") from None
+    return Path(expanded).expanduser()
+
+
+def read_mix(path: str | Path) -> list[MixSource]:
+    """The sources of a mix file; raises ValueError naming the file for anything malformed."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable JSON mix file ({error})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("sources"), list) or not data["sources"]:
+        raise ValueError(f"{path}: a mix file is an object with a non-empty list 'sources'")
+    sources = [MixSource.from_json(item, f"{path}: source {index + 1}") for index, item in enumerate(data["sources"])]
+    names = [source.name for source in sources]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path}: source names must differ")
+    return sources
+
+
+def mix_samples(sources: list[MixSource], *, seed: int = SPLIT_SEED) -> tuple[list[Sample], list[Sample], list[str]]:
+    """(training samples with repeats, validation samples, notes), each source split on its own."""
+    train: list[Sample] = []
+    val: list[Sample] = []
+    notes = []
+    for source in sources:
+        samples, unmatched = find_samples(source.images, source.masks)
+        if unmatched:
+            notes.append(f"{source.name}: {len(unmatched)} photo(s) without a mask left out")
+        if source.confidence is not None:
+            paired = with_confidence(samples, source.confidence)
+            if len(paired) < len(samples):
+                notes.append(f"{source.name}: {len(samples) - len(paired)} photo(s) without a confidence map left out")
+            samples = paired
+        if not samples:
+            raise ValueError(f"{source.images}: no photos with masks in {source.masks} (source {source.name!r})")
+        samples = [replace(s, source=source.name, group=(f"{source.name}:{s.image.stem}" if source.split == "photo"
+                                                         else s.group)) for s in samples]
+        source_train, source_val = split_by_group(samples, source.val_fraction, seed=seed)
+        train += source_train * source.repeat
+        val += source_val[:: source.val_every]
+        scored = f" ({len(source_val[:: source.val_every])} scored)" if source.val_every > 1 else ""
+        notes.append(f"{source.name}: {len(source_train)} training photos (x{source.repeat}), "
+                     f"{len(source_val)} validation{scored}")
+    return train, val, notes

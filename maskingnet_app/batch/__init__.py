@@ -1,0 +1,1 @@
+"""Process Folder and the review of a batch's folder."""

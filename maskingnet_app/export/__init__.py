@@ -1,0 +1,1 @@
+"""Exporting from the editor: settings, the export dialog, the listing dialog, the writer."""
