@@ -180,3 +180,23 @@ def test_held_out_outdoor_figures_leave_out_photos_an_earlier_stage_trained_on(t
     assert held_out_stanford(segmenter, tmp_path)[1] == 2
     assert held_out_stanford(segmenter, tmp_path, seen={"stanford-cars:s2"})[1] == 1
     assert trained_groups({"train_groups": ["a"], "trained_before": ["b"]}) == {"a", "b"}
+
+
+def test_teacher_part_recall_is_the_share_of_labelled_pixels_each_teacher_keeps(tmp_path):
+    from tools.outdoor_labels.teacher_parts import teacher_part_recall
+
+    teachers, parts = tmp_path / "teachers", tmp_path / "parts"
+    teachers.mkdir()
+    parts.mkdir()
+    labels = np.zeros((20, 20), np.uint8)
+    labels[0:10, 0:10] = 18  # 100 wheel pixels
+    labels[10:12, 10:20] = 14  # 20 mirror pixels
+    Image.fromarray(labels).save(parts / "p1.png")
+    isnet = np.zeros((20, 20), np.uint8)
+    isnet[0:10, 0:10] = 255
+    isnet[10:11, 10:20] = 255  # half the mirror
+    Image.fromarray(isnet).save(teachers / "p1.isnet.png")
+    Image.fromarray(np.full((20, 20), 255, np.uint8)).save(teachers / "p1.u2netp.png")
+    recall = teacher_part_recall(teachers, parts)
+    assert recall["isnet"] == pytest.approx({"all": 110 / 120, "mirrors": 0.5, "wheels": 1.0})
+    assert recall["u2netp"]["mirrors"] == 1.0
