@@ -66,8 +66,8 @@ def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bo
     studio_groups = {g for g in (segmenter.config.info.get("val_groups", []) if held_out is None else held_out)
                      if ":" not in g}
     if studio and studio_groups:
-        studio = evaluate_folder(segmenter, carvana / "images", carvana / "masks", groups=studio_groups)
-        figures.update(carvana_dice=studio.dice, carvana_photos=len(studio.scores), carvana_worst=studio.worst())
+        report = evaluate_folder(segmenter, carvana / "images", carvana / "masks", groups=studio_groups)
+        figures.update(carvana_dice=report.dice, carvana_photos=len(report.scores), carvana_worst=report.worst())
     figures["stanford_dice_vs_labels"], figures["stanford_photos"] = held_out_stanford(segmenter, labels, seen=seen,
                                                                                           held_out=held_out)
     test_labels = labels / "car-parts-test" / "labels"

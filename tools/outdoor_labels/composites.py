@@ -28,21 +28,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
-from tools.outdoor_labels.files import write_atomic, write_png
+from core.io.imageio import read_mask, read_rgb, write_image
+from core.training.data import Sample, find_samples
+from core.training.training_mix import mix_samples, read_mix
+from tools.outdoor_labels.files import write_atomic
 
 WORK_WIDTH = 640  # composites are written at most this wide (the model works at 512)
-
-
-def _read_rgb(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
-
-
-def _read_gray(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        return np.asarray(image.convert("L"))
 
 
 def _fit_width(image: np.ndarray, width: int) -> np.ndarray:
@@ -118,8 +110,6 @@ def make_composite(car_rgb: np.ndarray, car_mask: np.ndarray, background: np.nda
 
 def _outdoor_backgrounds(mix_path: Path) -> list[tuple[Path, Path]]:
     """(photo, fused mask) of the stanford-cars source's training split, as the mix splits it."""
-    from core.training.training_mix import mix_samples, read_mix  # the main venv: torch is there
-
     sources = [s for s in read_mix(mix_path) if s.name == "stanford-cars"]
     if not sources:
         raise SystemExit(f"{mix_path}: no 'stanford-cars' source to take backgrounds from")
@@ -129,14 +119,13 @@ def _outdoor_backgrounds(mix_path: Path) -> list[tuple[Path, Path]]:
 
 
 def build(carvana: Path, cache: Path, mix_path: Path, *, every: int = 4, seed: int = 0) -> dict:
-    """Write the composites (every ``every``-th Carvana photo of each car: all cars, so the split holds)."""
+    """Write the composites (about one in ``every`` Carvana photos of each car, at random angles: all
+    cars, so the split holds)."""
     out = cache / "composites"
     for sub in ("images", "masks"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    from core.io.imageio import read_mask
-    from core.training.data import find_samples
-
     backgrounds = _outdoor_backgrounds(mix_path)
+    aspects: dict[Path, float] = {}  # background mask -> its car's box shape, read once
     samples, _ = find_samples(carvana / "images", carvana / "masks")
     chosen = _every_car(samples, every, seed)
     made = 0
@@ -148,16 +137,16 @@ def build(carvana: Path, cache: Path, mix_path: Path, *, every: int = 4, seed: i
             continue
         rng = np.random.default_rng([seed, index])
         car_mask = read_mask(sample.mask)
-        background_photo, background_mask = _matching_background(backgrounds, car_mask, rng)
-        background = _fit_width(_read_rgb(background_photo), WORK_WIDTH)
-        old_car = cv2.resize(_read_gray(background_mask), background.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 127
-        car_rgb = _read_rgb(photo)
+        background_photo, background_mask = _matching_background(backgrounds, aspects, car_mask, rng)
+        background = _fit_width(read_rgb(background_photo), WORK_WIDTH)
+        old_car = cv2.resize(read_mask(background_mask).astype(np.uint8), background.shape[1::-1],
+                             interpolation=cv2.INTER_NEAREST) > 0
+        car_rgb = read_rgb(photo)
         if rng.random() < 0.5:  # the studio shoots one side; the lot sees both
             car_rgb, car_mask = car_rgb[:, ::-1], car_mask[:, ::-1]
         composite, mask = make_composite(car_rgb, car_mask, background, old_car, rng)
-        buffer = _jpeg(composite)
-        write_png((mask * 255).astype(np.uint8), mask_path)
-        write_atomic(buffer, image_path)
+        write_image(mask_path, mask.astype(np.uint8) * 255)
+        write_image(image_path, composite, quality=92)
         made += 1
         if made % 100 == 0:
             print(f"composites: {made}/{len(chosen)}", flush=True)
@@ -166,7 +155,7 @@ def build(carvana: Path, cache: Path, mix_path: Path, *, every: int = 4, seed: i
     return report
 
 
-def _every_car(samples: list, every: int, seed: int) -> list:
+def _every_car(samples: list[Sample], every: int, seed: int) -> list[Sample]:
     """About one in ``every`` photos of each car, at random angles, and at least one of every car."""
     by_car: dict[str, list] = {}
     for sample in sorted(samples, key=lambda s: s.image.name):
@@ -184,31 +173,21 @@ def _aspect(mask: np.ndarray) -> float:
     return (right - left) / max(1, bottom - top)
 
 
-_ASPECTS: dict[Path, float] = {}
-
-
-def _matching_background(backgrounds: list[tuple[Path, Path]], car_mask: np.ndarray,
+def _matching_background(backgrounds: list[tuple[Path, Path]], aspects: dict[Path, float], car_mask: np.ndarray,
                          rng: np.random.Generator, candidates: int = 24) -> tuple[Path, Path]:
     """Of ``candidates`` random backgrounds, the one whose car is shaped most like this car
-    (width over height of the box), so the pasted car hides most of the painted-out one."""
+    (width over height of the box), so the pasted car hides most of the painted-out one;
+    ``aspects`` caches each background's shape."""
     want = np.log(_aspect(car_mask))
     best, best_gap = backgrounds[0], np.inf
     for index in rng.choice(len(backgrounds), size=min(candidates, len(backgrounds)), replace=False):
         photo, mask = backgrounds[int(index)]
-        if mask not in _ASPECTS:
-            _ASPECTS[mask] = _aspect(_read_gray(mask) > 127)
-        gap = abs(np.log(_ASPECTS[mask]) - want)
+        if mask not in aspects:
+            aspects[mask] = _aspect(read_mask(mask))
+        gap = abs(np.log(aspects[mask]) - want)
         if gap < best_gap:
             best, best_gap = (photo, mask), gap
     return best
-
-
-def _jpeg(rgb: np.ndarray) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="JPEG", quality=92)
-    return buffer.getvalue()
 
 
 def main(argv: list[str] | None = None) -> int:
