@@ -8,6 +8,9 @@ Every module reads and writes settings through ``settings()`` so they all share 
   ``view/background``
 - ``folders/open``, ``folders/export``, ``recent/files``, ``window/geometry``, ``window/state``
 - ``export/*``: the export dialog's last choices
+
+``model/active`` (the model in use, before it moved to core's record) is read once by
+``migrate_legacy_settings`` and removed.
 """
 
 from __future__ import annotations
@@ -28,11 +31,31 @@ TRAIN_FOLDER = "folders/train"  # the last folder added to fine-tuning
 WINDOW_GEOMETRY = "window/geometry"
 WINDOW_STATE = "window/state"
 MAX_RECENT = 12
+LEGACY_ACTIVE_MODEL = "model/active"
 
 
 def settings() -> QSettings:
     """The app's settings store (user scope, INI format on every platform)."""
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+
+
+def migrate_legacy_settings() -> None:
+    """Carry the model in use from an older version's ``model/active`` key into
+    ``core.models.model_versions``' record, unless that record exists already (it wins), then drop
+    the key. A value that no longer names a model or a file is dropped too."""
+    from core.models.model_store import app_home
+    from core.models.model_versions import ACTIVE_FILE, remember_active_model
+
+    store = settings()
+    old = store.value(LEGACY_ACTIVE_MODEL, None)
+    if old is None:
+        return
+    store.remove(LEGACY_ACTIVE_MODEL)
+    if isinstance(old, str) and old.strip() and not (app_home() / ACTIVE_FILE).exists():
+        try:
+            remember_active_model(old.strip())
+        except OSError:
+            pass  # the record cannot be written: the app starts on the default, as it would anyway
 
 
 def value(key: str, default: Any, kind: type | None = None) -> Any:

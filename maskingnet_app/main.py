@@ -105,6 +105,7 @@ def main(files: list[str], *, model: str | None = None, device: str | None = Non
     app.setOrganizationName(app_settings.ORGANIZATION)
     app.setApplicationName(app_settings.APPLICATION)
     app.setApplicationVersion(__version__)
+    app_settings.migrate_legacy_settings()
     if ICON_PATH.is_file():
         app.setWindowIcon(QIcon(str(ICON_PATH)))
     service = ModelService(model, device)

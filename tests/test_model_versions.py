@@ -179,3 +179,29 @@ def test_model_chooser_goes_on_top_of_an_existing_menu(qtbot, tiny_checkpoint, n
     chooser.rebuild()
     assert [a.text() for a in menu.actions()] == texts  # a rebuild replaces, never duplicates
     assert [a.text() for a in chooser.use_menu.actions()] == choices
+
+
+def test_an_older_apps_model_choice_carries_over_once(tiny_checkpoint):
+    """Older versions kept the model in use in QSettings 'model/active': the first start of this
+    one moves it into the record, and drops the key; a record already there wins."""
+    from maskingnet_app import app_settings
+
+    mv.save_version("v1", tiny_checkpoint, record())
+    app_settings.set_value(app_settings.LEGACY_ACTIVE_MODEL, "v1")
+    app_settings.migrate_legacy_settings()
+    assert mv.active_model() == "v1"
+    assert app_settings.settings().value(app_settings.LEGACY_ACTIVE_MODEL) is None
+    app_settings.set_value(app_settings.LEGACY_ACTIVE_MODEL, str(tiny_checkpoint))
+    app_settings.migrate_legacy_settings()
+    assert mv.active_model() == "v1"  # the record exists: it wins
+    assert app_settings.settings().value(app_settings.LEGACY_ACTIVE_MODEL) is None
+
+
+@pytest.mark.parametrize("old", ["a-version-since-removed", "/runs/gone/best.safetensors", ""])
+def test_an_older_choice_that_names_nothing_starts_on_the_default(old):
+    from maskingnet_app import app_settings
+
+    app_settings.set_value(app_settings.LEGACY_ACTIVE_MODEL, old)
+    app_settings.migrate_legacy_settings()
+    assert mv.active_model() == "default" and not (app_home() / mv.ACTIVE_FILE).exists()
+    assert app_settings.settings().value(app_settings.LEGACY_ACTIVE_MODEL) is None

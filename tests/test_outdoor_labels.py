@@ -36,6 +36,16 @@ def test_fusion_keeps_the_main_car_and_leaves_other_objects_unknown():
     assert confidence[2, 2] == 255 and confidence[30, 40] == 255
 
 
+def test_fusion_leaves_a_mirror_the_teachers_trimmed_unknown_not_background():
+    isnet, u2netp = _car(), _car()
+    isnet[14:20, 58:64] = 0.04  # a mirror both teachers trim, but not to zero
+    u2netp[14:20, 58:64] = 0.2
+    mask, confidence, stats = fuse_photo(isnet, u2netp, None, Recipe())
+    assert stats["drop"] is None and mask[16, 60] == 0
+    assert confidence[16, 60] == 0  # not taught as background
+    assert confidence[5, 70] == 255  # where both teachers are sure, background stays background
+
+
 def test_fusion_adds_labelled_parts_and_drops_photos_it_cannot_trust():
     parts = np.zeros((60, 80), bool)
     parts[22:30, 12:20] = True

@@ -11,7 +11,8 @@ hand-drawn part map), writes ``<cache>/<source>/labels/``:
 
 The recipe (see ``Recipe``): IS-Net is the main opinion (0.93 outdoor), U^2-Net-p the second (0.80).
 A photo is dropped when the two disagree wildly, the car is tiny or fills the frame, or the
-mask misses the labelled car parts. In a kept photo, pixels near IS-Net's 0.5 are unknown; pixels
+mask misses the labelled car parts. In a kept photo, pixels near IS-Net's 0.5 are unknown, and so
+are background pixels either teacher gives some chance of being car (trimmed mirrors); pixels
 where the teachers take opposite sides weigh less; objects apart from the main car are unknown
 (they may be another car, or a piece of this one cut off by a pole).
 """
@@ -41,6 +42,9 @@ class Recipe:
     max_unsure_share: float = 0.15  # of the car's area
     disagree_weight: float = 0.6  # confidence where the teachers take opposite sides
     min_object_share: float = 0.002  # objects smaller than this (of the photo) are background specks
+    # A background pixel (IS-Net < 0.5) where either teacher gives at least this is unknown, not
+    # background: the teachers trim mirrors, mostly to a low but not zero probability.
+    soft_background: float = 0.1
 
 
 def _read(path: Path) -> np.ndarray:
@@ -90,6 +94,7 @@ def fuse_photo(isnet: np.ndarray, u2netp: np.ndarray, parts: np.ndarray | None, 
     confidence = np.ones(mask.shape, np.float32)
     confidence[car_is != car_u2] = recipe.disagree_weight
     confidence[unsure] = 0.0
+    confidence[~car_is & (np.maximum(isnet, u2netp) >= recipe.soft_background)] = 0.0
     big_others = others & ~_small_objects(others, recipe.min_object_share)
     confidence[big_others] = 0.0
     if parts is not None:

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tools.outdoor_labels.fuse import Recipe, fuse_photo
+
 TEACHERS = ("isnet", "u2netp")
 PART_GROUPS = {"mirrors": (14, 15), "wheels": (18,)}  # ids of ../shared/data/car-parts/parts.json
 
@@ -43,6 +45,27 @@ def teacher_part_recall(teachers: Path, parts: Path) -> dict[str, dict[str, floa
             for teacher in TEACHERS}
 
 
+def taught_as_background(teachers: Path, parts: Path, recipe: Recipe) -> dict[str, float]:
+    """{"all" | "mirrors" | "wheels": share of labelled pixels a fused label without the hand labels
+    (as every stanford-cars label is) teaches as background (mask 0, confidence above 0)}."""
+    taught = {group: 0 for group in ("all", *PART_GROUPS)}
+    total = dict(taught)
+    for part_path in sorted(parts.glob("*.png")):
+        maps = [teachers / f"{part_path.stem}.{teacher}.png" for teacher in TEACHERS]
+        if not all(path.exists() for path in maps):
+            continue
+        with Image.open(part_path) as image:
+            labels = np.asarray(image)
+        isnet, u2netp = (np.asarray(Image.open(path).convert("L"), np.float32) / 255.0 for path in maps)
+        mask, confidence, _ = fuse_photo(isnet, u2netp, None, recipe)
+        background = (mask == 0) & (confidence > 0)
+        selections = {"all": labels > 0, **{g: np.isin(labels, ids) for g, ids in PART_GROUPS.items()}}
+        for group, selected in selections.items():
+            total[group] += int(selected.sum())
+            taught[group] += int((selected & background).sum())
+    return {group: taught[group] / total[group] for group in total if total[group]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, required=True)
@@ -52,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         name, _, parts = item.partition("=")
         for teacher, shares in teacher_part_recall(args.cache / name / "teachers", Path(parts)).items():
             print(f"{name} {teacher}: " + ", ".join(f"{group} {share:.4f}" for group, share in shares.items()))
+        shares = taught_as_background(args.cache / name / "teachers", Path(parts), Recipe())
+        print(f"{name} fused label taught as background: "
+              + ", ".join(f"{group} {share:.4f}" for group, share in shares.items()))
     return 0
 
 

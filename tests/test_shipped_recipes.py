@@ -1,0 +1,42 @@
+"""The recipes and mixes the project ships, and the ones scripts/train_default.sh names, are valid."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from core.training.train import recipe_from_json
+from core.training.training_mix import read_mix
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPES = ROOT / "resources" / "recipes"
+
+
+def _is_mix(path: Path) -> bool:
+    return "sources" in json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("path", sorted(RECIPES.glob("*.json")), ids=lambda p: p.name)
+def test_every_shipped_recipe_and_mix_reads(path: Path) -> None:
+    if _is_mix(path):
+        assert read_mix(path)
+    else:
+        assert recipe_from_json(json.loads(path.read_text()), path)
+
+
+def test_the_studio_heavy_mix_holds_out_the_same_photos_as_the_outdoor_mix() -> None:
+    """Only repeats differ: a stage on either mix never trains on the other's held-out photos."""
+    def split_settings(path: Path) -> dict:
+        return {s.name: (s.images, s.masks, s.split, s.val_fraction) for s in read_mix(path)}
+    assert split_settings(RECIPES / "outdoor-mix-studio-heavy.json") == split_settings(RECIPES / "outdoor-mix.json")
+
+
+def test_every_file_the_default_training_script_names_exists() -> None:
+    script = (ROOT / "scripts" / "train_default.sh").read_text()
+    named = set(re.findall(r"resources/recipes/[\w.-]+\.json", script))
+    assert len(named) >= 9
+    for name in named:
+        assert (ROOT / name).is_file(), name
