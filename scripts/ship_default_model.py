@@ -35,7 +35,7 @@ from core.models.checkpoint import load_model, read_config, save_model  # noqa: 
 from core.models.model_store import shipped_model_path  # noqa: E402
 from core.models.networks import count_parameters  # noqa: E402
 from core.training.evaluate import evaluate_folder  # noqa: E402
-from core.training.training_mix import labels_folder  # noqa: E402
+from core.training.training_mix import SPLIT_SEED, labels_folder  # noqa: E402
 
 NOTES_MARKER = "<!-- notes -->"
 
@@ -67,8 +67,18 @@ def fixed_subset(val_groups: list[str]) -> list[str]:
     return [f"{car}_{index % 16 + 1:02d}" for index, car in enumerate(sorted(val_groups)[:16])]
 
 
-RECIPES = ["default-256.json", "default-384.json", "default-512.json", "default-512-clean.json", "outdoor-384.json",
-           "outdoor-512.json"]
+TRAIN_SCRIPT = ROOT / "scripts" / "train_default.sh"
+
+
+def stage_recipes(script: Path = TRAIN_SCRIPT) -> list[tuple[str, str | None]]:
+    """(recipe, mix or None) of each training stage of ``scripts/train_default.sh``, in order."""
+    stages = []
+    for command in script.read_text().replace("\\\n", " ").splitlines():
+        if " train " in command and "--recipe" in command:
+            words = command.split()
+            mix = words[words.index("--mix") + 1] if "--mix" in words else None
+            stages.append((words[words.index("--recipe") + 1], mix))
+    return stages
 
 
 def display_path(path: Path) -> str:
@@ -216,8 +226,9 @@ def main() -> int:
         "",
         "## Data",
         f"`../shared/data/carvana512`: {len(studio_train)} training cars, {len(studio_val)} validation cars, split "
-        f"by car id (seed {recipe['seed']}, validation share 0.2). No validation car was trained on.",
-        *(["Other sources (training mix `resources/recipes/outdoor-mix.json`): "
+        f"by car id (seed {SPLIT_SEED if other_sources else recipe['seed']}, validation share 0.2). "
+        "No validation car was trained on.",
+        *(["Other sources (training mixes of stages 5 on, split alike): "
            + "; ".join(f"{name}: {sum(g.startswith(name + ':') for g in info['train_groups'])} training photos, "
                        f"{sum(g.startswith(name + ':') for g in info['val_groups'])} validation photos (split by photo)"
                        for name in other_sources)] if other_sources else []),
@@ -228,8 +239,8 @@ def main() -> int:
         "",
         "## Recipe",
         f"{len(stages)} stage(s), each starting from the one before; the checked-in recipes are "
-        + ", ".join(f"`resources/recipes/{name}`" for name in RECIPES[:len(stages)])
-        + (" (stages 5 on: with the mix `resources/recipes/outdoor-mix.json`)" if other_sources else "") + ".",
+        + ", ".join(f"`{recipe_file}`" + (f" (mix `{mix}`)" if mix else "")
+                    for recipe_file, mix in stage_recipes()[:len(stages)]) + ".",
         "Reproduce (resumes if interrupted):",
         "```",
         "bash scripts/train_default.sh",

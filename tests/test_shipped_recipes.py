@@ -40,3 +40,16 @@ def test_every_file_the_default_training_script_names_exists() -> None:
     assert len(named) >= 9
     for name in named:
         assert (ROOT / name).is_file(), name
+
+
+def test_the_model_card_lists_each_stage_with_its_recipe_and_mix() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ship_default_model", ROOT / "scripts" / "ship_default_model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    stages = module.stage_recipes()
+    assert [recipe for recipe, _ in stages][:4] == [f"resources/recipes/default-{s}.json"
+                                                    for s in ("256", "384", "512", "512-clean")]
+    assert all(mix is None for _, mix in stages[:4]) and all(mix for _, mix in stages[4:])
+    assert stages[-1] == ("resources/recipes/outdoor-512-settle.json", "resources/recipes/outdoor-mix-studio-heavy.json")
