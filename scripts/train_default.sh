@@ -10,8 +10,9 @@
 #   stage 6: from stage 5's best weights, the outdoor mix at 512
 #   stage 7: from stage 6's last weights, the outdoor mix at 512 again, longer (outdoor-512-long.json),
 #            with all the labels made by then and the composites
-#   stage 8: from stage 7's best weights, the outdoor mix at 512 on the relabelled set
-#            (outdoor-512-relabelled.json: every photo labelled, background the teachers doubt unknown)
+#   stage 8: from stage 7's best weights, at 512 on the relabelled set (outdoor-512-relabelled.json:
+#            every photo labelled, background the teachers doubt unknown; outdoor-mix-relabelled.json:
+#            stanford-cars listed once, as it has three times the photos)
 #   stage 9: from stage 8's best weights, a studio-heavy mix (outdoor-mix-studio-heavy.json) at a
 #            low learning rate without augmentation (outdoor-512-settle.json), to settle studio edges
 # Stages 5-9 need the outdoor labels: bash scripts/make_outdoor_labels.sh (hours; resumable).
@@ -33,7 +34,7 @@ RUN=${RUN:-runs/default}
     --init "$RUN/stage5-outdoor-384/best.safetensors" -o "$RUN/stage6-outdoor-512"
 .venv/bin/maskingnet train --mix resources/recipes/outdoor-mix.json --recipe resources/recipes/outdoor-512-long.json \
     --init "$RUN/stage6-outdoor-512/last.safetensors" -o "$RUN/stage7-outdoor-512-long"
-.venv/bin/maskingnet train --mix resources/recipes/outdoor-mix.json --recipe resources/recipes/outdoor-512-relabelled.json \
+.venv/bin/maskingnet train --mix resources/recipes/outdoor-mix-relabelled.json --recipe resources/recipes/outdoor-512-relabelled.json \
     --init "$RUN/stage7-outdoor-512-long/best.safetensors" -o "$RUN/stage8-outdoor-512-relabelled"
 .venv/bin/maskingnet train --mix resources/recipes/outdoor-mix-studio-heavy.json --recipe resources/recipes/outdoor-512-settle.json \
     --init "$RUN/stage8-outdoor-512-relabelled/best.safetensors" -o "$RUN/stage9-outdoor-512-settle"
