@@ -8,7 +8,7 @@
   but recall only).
 
     .venv/bin/python benchmarks/eval_sources.py --model default --model RUN/best.safetensors [--json FILE]
-        [--held-out-of MODEL] [--trained-before MODEL]
+        [--held-out-of MODEL] [--trained-before MODEL] [--only carvana|stanford-cars|car-parts-test]
 
 Labels come from ``scripts/make_outdoor_labels.sh`` (``$MASKINGNET_LABELS``, default
 ``~/.cache/maskingnet-labels``); a source whose labels are missing is skipped with a note.
@@ -55,12 +55,19 @@ def held_out_stanford(segmenter: Segmenter, labels: Path, *, seen: set[str] = fr
     return report.dice, len(report.scores)
 
 
+SOURCES = ("carvana", "stanford-cars", "car-parts-test")
+
+
 def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bool = True,
-                   seen: set[str] = frozenset(), held_out: set[str] | None = None) -> dict:
+                   seen: set[str] = frozenset(), held_out: set[str] | None = None,
+                   only: set[str] | None = None) -> dict:
     """The figures of one model per source (see the module docstring); None where labels are missing.
     ``studio=False`` leaves out the Carvana figures (for a caller that has them already); ``seen``:
     groups an earlier stage trained on, left out of the held-out figures; ``held_out``: score the
-    held-out photos of another model (its ``val_groups``) instead of this one's."""
+    held-out photos of another model (its ``val_groups``) instead of this one's; ``only``: the
+    sources to score (of ``SOURCES``; all when None)."""
+    only = set(SOURCES) if only is None else only
+    studio = studio and "carvana" in only
     figures: dict = {}
     carvana = data / "carvana512"
     studio_groups = {g for g in (segmenter.config.info.get("val_groups", []) if held_out is None else held_out)
@@ -68,8 +75,11 @@ def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bo
     if studio and studio_groups:
         report = evaluate_folder(segmenter, carvana / "images", carvana / "masks", groups=studio_groups)
         figures.update(carvana_dice=report.dice, carvana_photos=len(report.scores), carvana_worst=report.worst())
-    figures["stanford_dice_vs_labels"], figures["stanford_photos"] = held_out_stanford(segmenter, labels, seen=seen,
-                                                                                          held_out=held_out)
+    if "stanford-cars" in only:
+        figures["stanford_dice_vs_labels"], figures["stanford_photos"] = held_out_stanford(
+            segmenter, labels, seen=seen, held_out=held_out)
+    if "car-parts-test" not in only:
+        return figures
     test_labels = labels / "car-parts-test" / "labels"
     if (test_labels / "masks").is_dir():
         report = evaluate_folder(segmenter, test_labels / "images", test_labels / "masks",
@@ -92,6 +102,8 @@ def main() -> int:
     parser.add_argument("--no-tta", action="store_true", help="single pass instead of mirror-averaged")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--no-studio", action="store_true", help="leave out the Carvana figures (the slowest)")
+    parser.add_argument("--only", action="append", choices=SOURCES,
+                        help="score only this source (repeatable; default: all)")
     parser.add_argument("--held-out-of", metavar="MODEL",
                         help="score every model on this model's held-out photos (to compare models on the same photos)")
     parser.add_argument("--trained-before", action="append", default=[], metavar="MODEL",
@@ -109,7 +121,7 @@ def main() -> int:
     for spec in args.model:
         segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta)
         results[spec] = source_figures(segmenter, args.data, args.labels, studio=not args.no_studio, seen=seen,
-                                       held_out=held_out)
+                                       held_out=held_out, only=set(args.only) if args.only else None)
         print(spec, json.dumps(results[spec]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

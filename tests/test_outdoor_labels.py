@@ -190,6 +190,10 @@ def test_held_out_outdoor_figures_leave_out_photos_an_earlier_stage_trained_on(t
     assert held_out_stanford(segmenter, tmp_path)[1] == 2
     assert held_out_stanford(segmenter, tmp_path, seen={"stanford-cars:s2"})[1] == 1
     assert trained_groups({"train_groups": ["a"], "trained_before": ["b"]}) == {"a", "b"}
+    from benchmarks.eval_sources import source_figures
+
+    only_stanford = source_figures(segmenter, tmp_path / "no-data", tmp_path, only={"stanford-cars"})
+    assert only_stanford["stanford_photos"] == 2 and set(only_stanford) == {"stanford_dice_vs_labels", "stanford_photos"}
 
 
 def test_teacher_part_recall_is_the_share_of_labelled_pixels_each_teacher_keeps(tmp_path):
