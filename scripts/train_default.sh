@@ -13,9 +13,7 @@
 #   stage 8: from stage 7's best weights, at 512 on the relabelled set (outdoor-512-relabelled.json:
 #            every photo labelled, background the teachers doubt unknown; outdoor-mix-relabelled.json:
 #            stanford-cars listed once, as it has three times the photos)
-#   stage 9: from stage 8's best weights, a studio-heavy mix (outdoor-mix-studio-heavy.json) at a
-#            low learning rate without augmentation (outdoor-512-settle.json), to settle studio edges
-# Stages 5-9 need the outdoor labels: bash scripts/make_outdoor_labels.sh (hours; resumable).
+# Stages 5-8 need the outdoor labels: bash scripts/make_outdoor_labels.sh (hours; resumable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/carvana512}
@@ -36,9 +34,7 @@ RUN=${RUN:-runs/default}
     --init "$RUN/stage6-outdoor-512/last.safetensors" -o "$RUN/stage7-outdoor-512-long"
 .venv/bin/maskingnet train --mix resources/recipes/outdoor-mix-relabelled.json --recipe resources/recipes/outdoor-512-relabelled.json \
     --init "$RUN/stage7-outdoor-512-long/best.safetensors" -o "$RUN/stage8-outdoor-512-relabelled"
-.venv/bin/maskingnet train --mix resources/recipes/outdoor-mix-studio-heavy.json --recipe resources/recipes/outdoor-512-settle.json \
-    --init "$RUN/stage8-outdoor-512-relabelled/best.safetensors" -o "$RUN/stage9-outdoor-512-settle"
 .venv/bin/python scripts/ship_default_model.py "$RUN/stage1-256" "$RUN/stage2-384" "$RUN/stage3-512" \
     "$RUN/stage4-512-clean" \
     "$RUN/stage5-outdoor-384" "$RUN/stage6-outdoor-512" "$RUN/stage7-outdoor-512-long" \
-    "$RUN/stage8-outdoor-512-relabelled" "$RUN/stage9-outdoor-512-settle" --data "$DATA"
+    "$RUN/stage8-outdoor-512-relabelled" --data "$DATA"

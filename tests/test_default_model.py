@@ -27,7 +27,7 @@ def test_the_default_model_describes_itself(default_model_path):
     # outdoor photos gives up about 0.002 of it for now (see its model card), so this guards 0.993.
     assert metrics["val_dice_512"] >= 0.993 and metrics["mirror_averaged"]
     outdoor = metrics.get("by_source", {})
-    assert outdoor.get("car_parts_test_dice_vs_labels", 0) >= 0.89  # real outdoor photos never trained on
+    assert outdoor.get("car_parts_test_dice_vs_labels", 0) >= 0.91  # real outdoor photos never trained on
     assert outdoor.get("car_parts_recall", 0) >= 0.97  # hand-labelled car parts kept (wheels, mirrors, glass...)
     assert not set(config.info["val_groups"]) & set(config.info["train_groups"])  # split by car / photo
     assert len(metrics["subset"]) == 16

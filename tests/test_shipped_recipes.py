@@ -27,7 +27,7 @@ def test_every_shipped_recipe_and_mix_reads(path: Path) -> None:
         assert recipe_from_json(json.loads(path.read_text()), path)
 
 
-@pytest.mark.parametrize("mix", ["outdoor-mix-relabelled.json", "outdoor-mix-studio-heavy.json"])
+@pytest.mark.parametrize("mix", ["outdoor-mix-relabelled.json"])
 def test_every_outdoor_mix_holds_out_the_same_photos(mix: str) -> None:
     """Only repeats differ: a stage on one mix never trains on another's held-out photos."""
     def split_settings(path: Path) -> dict:
@@ -38,7 +38,7 @@ def test_every_outdoor_mix_holds_out_the_same_photos(mix: str) -> None:
 def test_every_file_the_default_training_script_names_exists() -> None:
     script = (ROOT / "scripts" / "train_default.sh").read_text()
     named = set(re.findall(r"resources/recipes/[\w.-]+\.json", script))
-    assert len(named) >= 9
+    assert len(named) >= 8
     for name in named:
         assert (ROOT / name).is_file(), name
 
@@ -53,4 +53,4 @@ def test_the_model_card_lists_each_stage_with_its_recipe_and_mix() -> None:
     assert [recipe for recipe, _ in stages][:4] == [f"resources/recipes/default-{s}.json"
                                                     for s in ("256", "384", "512", "512-clean")]
     assert all(mix is None for _, mix in stages[:4]) and all(mix for _, mix in stages[4:])
-    assert stages[-1] == ("resources/recipes/outdoor-512-settle.json", "resources/recipes/outdoor-mix-studio-heavy.json")
+    assert stages[-1] == ("resources/recipes/outdoor-512-relabelled.json", "resources/recipes/outdoor-mix-relabelled.json")
