@@ -32,7 +32,7 @@ from core.masking.inference import Prediction, Segmenter  # noqa: E402
 from core.training.data import find_samples, read_confidence, with_confidence  # noqa: E402
 from core.training.metrics import dice  # noqa: E402
 
-THRESHOLDS = (0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15, 0.2)
+THRESHOLDS = (0.02, 0.03, 0.05, 0.08, 0.10, 0.12, 0.15, 0.18, 0.20, 0.22, 0.25, 0.28, 0.30, 0.35, 0.40)
 
 
 def candidate_scores(prediction: Prediction) -> dict[str, float]:
@@ -82,6 +82,9 @@ def main() -> int:
     parser.add_argument("--held-out", action="store_true", help="only the photos the model held out")
     parser.add_argument("--limit", type=int, default=0, help="at most this many photos a set (0: all)")
     parser.add_argument("--bad", type=float, default=0.9, help="a mask under this Dice needs the user's check")
+    parser.add_argument("--catch", type=float, default=0.9,
+                        help="the suggested threshold is the highest that flags at least this share of the bad masks")
+    parser.add_argument("--json", type=Path, help="also write every photo's Dice and scores here")
     args = parser.parse_args()
     import torch
 
@@ -131,6 +134,12 @@ def main() -> int:
         needless = float(flagged[~is_bad].mean()) if (~is_bad).any() else float("nan")
         results["thresholds"][str(threshold)] = [round(caught, 3), round(needless, 3)]
         print(f"| {threshold} | {caught:.0%} | {needless:.0%} |")
+    catching = [t for t in THRESHOLDS if results["thresholds"][str(t)][0] >= args.catch]
+    results["suggested"] = max(catching) if catching else None
+    print(f"\nthe highest threshold that flags at least {args.catch:.0%} of the bad masks: {results['suggested']}")
+    if args.json:
+        args.json.write_text(json.dumps({**results, "photos": [
+            {"set": name, "photo": photo, "dice": score, **scores} for name, photo, score, scores in rows]}, indent=1))
     print(json.dumps(results))
     return 0
 
