@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,24 +24,31 @@ TEACHERS = ("isnet", "u2netp")
 PART_GROUPS = {"mirrors": (14, 15), "wheels": (18,)}  # ids of ../shared/data/car-parts/parts.json
 
 
+def _labelled_photos(teachers: Path, parts: Path) -> Iterator[tuple[dict[str, np.ndarray], list[np.ndarray]]]:
+    """Per photo with both teachers' maps: ({"all" | "mirrors" | "wheels": labelled pixels},
+    [each teacher's probability map, 0..1, in the order of ``TEACHERS``])."""
+    for part_path in sorted(parts.glob("*.png")):
+        paths = [teachers / f"{part_path.stem}.{teacher}.png" for teacher in TEACHERS]
+        if not all(path.exists() for path in paths):
+            continue
+        with Image.open(part_path) as image:
+            labels = np.asarray(image)
+        maps = []
+        for path in paths:
+            with Image.open(path) as image:
+                maps.append(np.asarray(image.convert("L"), np.float32) / 255.0)
+        yield {"all": labels > 0, **{g: np.isin(labels, ids) for g, ids in PART_GROUPS.items()}}, maps
+
+
 def teacher_part_recall(teachers: Path, parts: Path) -> dict[str, dict[str, float]]:
     """{teacher: {"all" | "mirrors" | "wheels": share of labelled pixels the teacher's map (>= 0.5) keeps}}."""
     kept = {teacher: {group: 0 for group in ("all", *PART_GROUPS)} for teacher in TEACHERS}
     total = {group: 0 for group in ("all", *PART_GROUPS)}
-    for part_path in sorted(parts.glob("*.png")):
-        maps = [teachers / f"{part_path.stem}.{teacher}.png" for teacher in TEACHERS]
-        if not all(path.exists() for path in maps):
-            continue
-        with Image.open(part_path) as image:
-            labels = np.asarray(image)
-        selections = {"all": labels > 0, **{g: np.isin(labels, ids) for g, ids in PART_GROUPS.items()}}
+    for selections, maps in _labelled_photos(teachers, parts):
         for group, selected in selections.items():
             total[group] += int(selected.sum())
-        for teacher, path in zip(TEACHERS, maps):
-            with Image.open(path) as image:
-                car = np.asarray(image.convert("L")) >= 128
-            for group, selected in selections.items():
-                kept[teacher][group] += int((selected & car).sum())
+            for teacher, probability in zip(TEACHERS, maps):
+                kept[teacher][group] += int((selected & (probability >= 0.5)).sum())
     return {teacher: {group: kept[teacher][group] / total[group] for group in total if total[group]}
             for teacher in TEACHERS}
 
@@ -50,16 +58,9 @@ def taught_as_background(teachers: Path, parts: Path, recipe: Recipe) -> dict[st
     (as every stanford-cars label is) teaches as background (mask 0, confidence above 0)}."""
     taught = {group: 0 for group in ("all", *PART_GROUPS)}
     total = dict(taught)
-    for part_path in sorted(parts.glob("*.png")):
-        maps = [teachers / f"{part_path.stem}.{teacher}.png" for teacher in TEACHERS]
-        if not all(path.exists() for path in maps):
-            continue
-        with Image.open(part_path) as image:
-            labels = np.asarray(image)
-        isnet, u2netp = (np.asarray(Image.open(path).convert("L"), np.float32) / 255.0 for path in maps)
+    for selections, (isnet, u2netp) in _labelled_photos(teachers, parts):
         mask, confidence, _ = fuse_photo(isnet, u2netp, None, recipe)
         background = (mask == 0) & (confidence > 0)
-        selections = {"all": labels > 0, **{g: np.isin(labels, ids) for g, ids in PART_GROUPS.items()}}
         for group, selected in selections.items():
             total[group] += int(selected.sum())
             taught[group] += int((selected & background).sum())
