@@ -224,3 +224,10 @@ def test_misuse_is_reported():
     with pytest.raises(ValueError, match="unknown tool"):
         editor.begin_stroke("pencil")
     assert editor.end_stroke() is None
+
+
+def test_the_bounding_rect_holds_every_true_pixel_and_no_more():
+    pixels = np.zeros((20, 30), bool)
+    assert Rect.bounding(pixels) is None
+    pixels[3, 7] = pixels[12, 20] = True
+    assert Rect.bounding(pixels) == Rect(7, 3, 21, 13)

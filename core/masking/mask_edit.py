@@ -62,6 +62,14 @@ class Rect:
     def clip(self, width: int, height: int) -> Rect:
         return Rect(max(0, self.left), max(0, self.top), min(width, self.right), min(height, self.bottom))
 
+    @classmethod
+    def bounding(cls, pixels: np.ndarray) -> Rect | None:
+        """The smallest rect holding every true pixel of the (H, W) bool ``pixels``; None when none is."""
+        rows, cols = np.flatnonzero(pixels.any(axis=1)), np.flatnonzero(pixels.any(axis=0))
+        if not len(rows):
+            return None
+        return cls(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+
 
 @dataclass(frozen=True)
 class EditDiff:

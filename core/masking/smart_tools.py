@@ -412,12 +412,11 @@ class SmartStroke:
 def _changed(rect: Rect, values: np.ndarray, alpha: np.ndarray) -> tuple[Rect, np.ndarray]:
     """``(rect, values)`` cut down to the bounding box of the pixels that differ from ``alpha``
     (an empty rect when none do): what a repaint needs."""
-    differ = values != alpha[rect.slices]
-    rows, cols = np.flatnonzero(differ.any(axis=1)), np.flatnonzero(differ.any(axis=0))
-    if not len(rows):
+    inner = Rect.bounding(values != alpha[rect.slices])
+    if inner is None:
         return Rect(rect.left, rect.top, rect.left, rect.top), values[:0, :0]
-    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    return Rect(rect.left + left, rect.top + top, rect.left + right, rect.top + bottom), values[top:bottom, left:right]
+    return (Rect(rect.left + inner.left, rect.top + inner.top, rect.left + inner.right, rect.top + inner.bottom),
+            values[inner.slices])
 
 
 def smart_stroke(editor: MaskEditor, guide: EdgeGuide, tool: str, size: float,

@@ -69,18 +69,12 @@ def car_in_box_values(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, *, iterat
     differ = (found != old).astype(np.uint8)
     kept = cv2.morphologyEx(differ, cv2.MORPH_OPEN, np.ones((step, step), np.uint8)) > 0
     change = connected_to(differ > 0, kept)
-    values = alpha.copy()
-    values[~_rect_mask(box, height, width)] = 0
+    values = np.zeros_like(alpha)  # outside the box: background
+    values[box.slices] = alpha[box.slices]
     window = values[work.slices]
     window[change & found] = 255
     window[change & ~found] = 0
     return Rect(0, 0, width, height), values
-
-
-def _rect_mask(rect: Rect, height: int, width: int) -> np.ndarray:
-    inside = np.zeros((height, width), bool)
-    inside[rect.slices] = True
-    return inside
 
 
 def snap_edges_values(guide: EdgeGuide, alpha: np.ndarray, *, radius: int | None = None) -> tuple[Rect, np.ndarray]:
@@ -108,10 +102,9 @@ def snap_edges_values(guide: EdgeGuide, alpha: np.ndarray, *, radius: int | None
     # the band within ``radius`` of the outline, and the rect that holds it
     square = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
     band = cv2.morphologyEx(car.astype(np.uint8), cv2.MORPH_GRADIENT, square) > 0
-    rows, cols = np.flatnonzero(band.any(axis=1)), np.flatnonzero(band.any(axis=0))
-    if not len(rows):
+    rect = Rect.bounding(band)
+    if rect is None:
         return Rect(0, 0, 0, 0), alpha[:0, :0].copy()
-    rect = Rect(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
     if level:
         a, b = (cv2.resize(c, (width, height), interpolation=cv2.INTER_LINEAR)[rect.slices] for c in (a, b))
         full_gray = cv2.cvtColor(guide.rgb[rect.slices], cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
