@@ -26,11 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.io.imageio import read_mask, read_photo  # noqa: E402
 from core.masking.doubt import CHECK_DOUBT  # noqa: E402
 from core.masking.inference import Prediction, Segmenter  # noqa: E402
-from core.training.data import find_samples, read_confidence, with_confidence  # noqa: E402
-from core.training.metrics import dice  # noqa: E402
+from core.training.evaluate import evaluate_folder  # noqa: E402
 
 THRESHOLDS = (0.02, 0.03, 0.05, 0.08, 0.10, 0.12, 0.15, 0.18, 0.20, 0.22, 0.25, 0.28, 0.30, 0.35, 0.40)
 
@@ -57,22 +55,12 @@ def auc(bad: np.ndarray, good: np.ndarray) -> float:
 
 def score_set(segmenter: Segmenter, images: str, masks: str, confidence: str | None, *, stems: set[str] | None,
               groups: set[str] | None, limit: int) -> list[tuple[str, float, dict[str, float]]]:
-    """(photo, Dice, candidate scores) for each photo of the set."""
-    samples, _ = find_samples(images, masks)
-    if confidence:
-        samples = with_confidence(samples, Path(confidence))
-    samples = [s for s in samples if (stems is None or s.image.stem in stems) and (groups is None or s.group in groups)]
-    rows = []
-    for sample in samples[:limit] if limit else samples:
-        prediction = segmenter.predict(read_photo(sample.image).rgb)
-        truth = read_mask(sample.mask)
-        if sample.confidence is not None:
-            trusted = read_confidence(sample.confidence, truth.shape) > 0.5
-            score = dice(prediction.mask[trusted], truth[trusted])
-        else:
-            score = dice(prediction.mask, truth)
-        rows.append((sample.name, score, candidate_scores(prediction)))
-    return rows
+    """(photo, Dice, candidate scores) for each photo of the set, scored as ``maskingnet eval`` scores."""
+    candidates: dict[str, dict[str, float]] = {}
+    report = evaluate_folder(segmenter, images, masks, limit=limit, groups=groups, stems=stems,
+                             confidence_dir=confidence,
+                             observe=lambda name, prediction: candidates.__setitem__(name, candidate_scores(prediction)))
+    return [(name, score, candidates[name]) for name, score in sorted(report.scores.items())]
 
 
 def main() -> int:

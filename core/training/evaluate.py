@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from core.io.imageio import read_mask, read_photo
-from core.masking.inference import Segmenter
+from core.masking.inference import Prediction, Segmenter
 from core.training.data import find_samples, read_confidence, with_confidence
 from core.training.metrics import dice, stray_regions
 
@@ -71,6 +71,7 @@ def reporting(progress, total: int) -> Iterator[Callable[[str], None]]:
 def evaluate_folder(
     segmenter: Segmenter, images_dir: str | Path, masks_dir: str | Path, *, limit: int = 0, progress=None,
     groups: set[str] | None = None, confidence_dir: str | Path | None = None, stems: set[str] | None = None,
+    observe: Callable[[str, Prediction], None] | None = None,
 ) -> EvalReport:
     """Predict every photo that has a mask and score it against the mask.
 
@@ -80,7 +81,8 @@ def evaluate_folder(
     without a map are left out), for labels that are trusted only in part.
     ``progress``, if given, is an object with a ``total`` attribute (set here once the photos are
     counted), ``advance(name)`` (called per photo) and ``close()`` (called at the end, also on error),
-    such as ``core.cli.ProgressBar``.
+    such as ``core.cli.ProgressBar``. ``observe``, if given, is called with each photo's name and
+    its ``Prediction`` (for figures beyond the Dice, e.g. the doubt).
     """
     import time
 
@@ -116,6 +118,8 @@ def evaluate_folder(
                 else:
                     report.scores[sample.name] = dice(prediction.mask, truth)
                 report.speckles[sample.name], report.holes[sample.name] = stray_regions(prediction.mask, truth)
+                if observe is not None:
+                    observe(sample.name, prediction)
                 advance(sample.name)
     report.seconds = time.perf_counter() - started
     return report
