@@ -13,7 +13,7 @@ The recipe (see ``Recipe``): IS-Net is the main opinion (0.93 outdoor), U^2-Net-
 A photo is dropped when the two disagree wildly, the car is tiny or fills the frame, or the
 mask misses the labelled car parts. In a kept photo, pixels near IS-Net's 0.5 are unknown, and so
 are background pixels either teacher gives some chance of being car (trimmed mirrors); pixels
-where the teachers take opposite sides weigh less; objects apart from the main car are unknown
+IS-Net calls car and U^2-Net-p not weigh less; objects apart from the main car are unknown
 (they may be another car, or a piece of this one cut off by a pole).
 """
 
@@ -40,7 +40,7 @@ class Recipe:
     min_parts_kept: float = 0.93  # share of labelled part pixels inside the mask (car-parts only)
     unsure_band: float = 0.25  # |p - 0.5| below this is unknown
     max_unsure_share: float = 0.15  # of the car's area
-    disagree_weight: float = 0.6  # confidence where the teachers take opposite sides
+    disagree_weight: float = 0.6  # confidence where IS-Net says car and U^2-Net-p not (the reverse: soft_background)
     min_object_share: float = 0.002  # objects smaller than this (of the photo) are background specks
     # A background pixel (IS-Net < 0.5) where either teacher gives at least this is unknown, not
     # background: the teachers trim mirrors, mostly to a low but not zero probability.
@@ -92,7 +92,7 @@ def fuse_photo(isnet: np.ndarray, u2netp: np.ndarray, parts: np.ndarray | None, 
     stats["drop"] = drop
     mask = main.copy()
     confidence = np.ones(mask.shape, np.float32)
-    confidence[car_is != car_u2] = recipe.disagree_weight
+    confidence[car_is & ~car_u2] = recipe.disagree_weight
     confidence[unsure] = 0.0
     confidence[~car_is & (np.maximum(isnet, u2netp) >= recipe.soft_background)] = 0.0
     big_others = others & ~_small_objects(others, recipe.min_object_share)
