@@ -7,7 +7,8 @@ repaints the whole viewport (the brief's worst case). The pointer moves 6 screen
 dab, as a quick stroke does.
 
 The smart tools (``core.masking.smart_tools``) follow: the Smart Edges brush per pointer event
-(its live, snapped preview) and at the release (the stroke's last piece and its commit), a Flip
+(its live, snapped preview) and at the release (the stroke's last piece and its commit), the same
+for Refine Edge and Cut to Edges (``core.masking.smart_cut``: its release is the GrabCut), a Flip
 Region click, each with the repaint of the rectangle it changed, the Snap Outline command (with
 its repaint) and Car in Box's work on the model worker (``core.masking.smart_whole``). Pass a real photo
 (``--photo``): on the synthetic one the edges are random blocks.
@@ -32,6 +33,7 @@ from PySide6.QtCore import QPointF, QRect  # noqa: E402, TID251
 from PySide6.QtWidgets import QApplication  # noqa: E402, TID251
 
 from core.masking.mask_edit import BRUSH, MaskEditor, Rect  # noqa: E402
+from core.masking.smart_cut import CUT_AWAY  # noqa: E402
 from core.masking.smart_tools import REFINE  # noqa: E402
 from core.masking.smart_whole import car_in_box_values, snap_edges_values  # noqa: E402
 from maskingnet_app.editor.canvas import Canvas  # noqa: E402
@@ -49,7 +51,7 @@ def test_photo(path: str | None) -> np.ndarray:
 
         return cv2.resize(read_photo(path).rgb, (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
     rng = np.random.default_rng(0)
-    rgb = rng.integers(0, 256, (HEIGHT // 8, WIDTH // 8, 3), dtype=np.uint8)
+    rgb = rng.integers(0, 256, (-(-HEIGHT // 8), -(-WIDTH // 8), 3), dtype=np.uint8)  # whole blocks past the edge
     return np.repeat(np.repeat(rgb, 8, axis=0), 8, axis=1)[:HEIGHT, :WIDTH].copy()
 
 
@@ -130,7 +132,7 @@ def main() -> int:
         plain_rows(app, canvas, state, rgb, alpha, args.dabs)
     print(f"\nsmart tools (overlay, dirty repaint)       {'median ms':>10} {'p95 ms':>8}")
     state.set("view_mode", "overlay")
-    for tool, name in ((BRUSH, "Smart Edges brush"), (REFINE, "Refine Edge")):
+    for tool, name in ((BRUSH, "Smart Edges brush"), (REFINE, "Refine Edge"), (CUT_AWAY, "Cut to Edges")):
         state.set("tool", tool)
         for zoom in ("fit", "100%"):
             for size in (40, 200):

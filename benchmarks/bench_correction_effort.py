@@ -8,8 +8,8 @@ the largest wrong region (a connected part of the mask that is car where the tru
   the usual radius (``--radius``, default 1 % of the photo's longer side) and, when the region is
   much thinner or wider, also with one that fits its width (the better of the two counts as one
   action: the user picks the brush size for what they see);
-- smart: the best of the same plain strokes, a Smart Edges brush / eraser and a Refine Edge
-  stroke along the same middle (same radii), a Flip Region click at the region's most interior
+- smart: the best of the same plain strokes, a Smart Edges brush / eraser, a Refine Edge and a
+  Cut to Edges stroke along the same middle (same radii), a Flip Region click at the region's most interior
   pixel, Re-mask in Box around the region (regions at least 8 % of the longer side), Snap Outline
   (the whole outline at once) and, as the first action only, Car in Box with a box around the car
   the user sees (its extent and 3 % around): the user sees each tool's result and keeps the best,
@@ -49,13 +49,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.io.imageio import read_mask, read_photo  # noqa: E402
 from core.masking.mask_edit import BRUSH, ERASER, MaskEditor, Rect  # noqa: E402
+from core.masking.smart_cut import cut_stroke  # noqa: E402
 from core.masking.smart_tools import REFINE, EdgeGuide, box_values, region_values, smart_stroke  # noqa: E402
 from core.masking.smart_whole import car_in_box_values, snap_edges_values  # noqa: E402
 from core.training.data import find_samples  # noqa: E402
 from core.training.metrics import dice  # noqa: E402
 
 TARGETS = (0.99, 0.995)
-SIZED = ("plain stroke", "smart stroke", "refine stroke")  # actions tried at each of the user's brush radii
+SIZED = ("plain stroke", "smart stroke", "refine stroke", "cut stroke")  # actions tried at each of the user's brush radii
 ONCE = ("car box",)  # actions tried as the first one only: a box around the whole car is where a user starts
 MAX_ACTIONS = 20  # the user gives up here; --max-actions sees past it (capped counts understate savings)
 BOX_MIN_SHARE = 0.08  # the simulated user boxes regions at least this share of the photo's longer side
@@ -140,6 +141,9 @@ def smart_actions(guide: EdgeGuide, segmenter, photo_alpha, use_box: bool, car_b
     def refine(editor: MaskEditor, region: Region, radius: float) -> None:
         smart_stroke(editor, guide, REFINE, 2 * radius, middle(region.pixels, radius))
 
+    def cut(editor: MaskEditor, region: Region, radius: float) -> None:
+        cut_stroke(editor, guide, region.kind == "missing", 2 * radius, middle(region.pixels, radius))
+
     def click(editor: MaskEditor, region: Region, radius: float) -> None:
         found = region_values(guide, editor.alpha, *centre(region.pixels))
         if found is not None:
@@ -160,7 +164,7 @@ def smart_actions(guide: EdgeGuide, segmenter, photo_alpha, use_box: bool, car_b
     def edges(editor: MaskEditor, region: Region, radius: float) -> None:
         editor.patch(*snap_edges_values(guide, editor.alpha), "Snap Outline")
 
-    actions = {"plain stroke": plain_action, "smart stroke": stroke, "refine stroke": refine, "click": click,
+    actions = {"plain stroke": plain_action, "smart stroke": stroke, "refine stroke": refine, "cut stroke": cut, "click": click,
                "snap outline": edges}
     if use_box:
         actions["box"] = box

@@ -68,6 +68,9 @@ ACTION_SPECS: tuple[ActionSpec | str, ...] = (
     S("tool_eraser", "image", "&Eraser (removes car)", ("E",), checkable=True, group="tool"),
     S("tool_refine", "image", "Re&fine Edge (stroke)", ("G",), checkable=True, group="tool",
       tip="Stroke along an edge: the mask's edge under the stroke is re-drawn on the photo's"),
+    S("tool_cut", "image", "Cu&t to Edges (stroke)", ("K",), checkable=True, group="tool",
+      tip="Stroke over background taken for car (right drag: car taken for background): it is cut "
+          "away up to the photo's edges, even where it has the car's colours"),
     S("tool_region", "image", "Flip Re&gion (click)", ("R",), checkable=True, group="tool",
       tip="Click a wrongly masked region (a window, a mirror, a floor patch) to flip it whole"),
     S("tool_box", "image", "Re-mask in Bo&x (drag)", ("M",), checkable=True, group="tool",
@@ -101,6 +104,7 @@ MOUSE_CONTROLS: tuple[tuple[str, str], ...] = (  # (command, control)
     ("Paint with the current tool", "Left drag"),
     ("Paint with the other tool", "Right drag"),
     ("Plain brush while Smart Edges is on (smart while off)", "Ctrl + drag"),
+    ("Cut away to the edges / add car to the edges (Cut to Edges tool)", "Left drag / right drag"),
     ("Flip the region under the pointer (Flip Region tool)", "Click"),
     ("Re-mask inside a box (Re-mask in Box tool)", "Drag"),
     ("Cut the car out of a box (Car in Box tool)", "Drag"),

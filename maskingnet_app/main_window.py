@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from core.io.imageio import IMAGE_EXTENSIONS, Photo
 from core.masking.mask_edit import BRUSH, ERASER, MaskEditor, Rect
+from core.masking.smart_cut import CUT_AWAY
 from core.masking.smart_tools import REFINE
 from core.masking.smart_whole import snap_edges_values
 from core.models.device import DEVICE_CHOICES, available_devices
@@ -83,7 +84,7 @@ class MainWindow(QMainWindow):
         self.tools_bar.setObjectName("tools")
         self.tools_bar.setMovable(False)
         self.tools_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for name in ("tool_brush", "tool_eraser", "tool_refine", "tool_region", "tool_box", "tool_car_box",
+        for name in ("tool_brush", "tool_eraser", "tool_refine", "tool_cut", "tool_region", "tool_box", "tool_car_box",
                      "smart_edges", "snap_outline"):
             self.tools_bar.addAction(self.actions[name])
         self.status = AppStatusBar(self.model_service)
@@ -215,7 +216,7 @@ class MainWindow(QMainWindow):
             "tool_brush": lambda: state.set("tool", BRUSH), "tool_eraser": lambda: state.set("tool", ERASER),
             "tool_region": lambda: state.set("tool", REGION), "tool_box": lambda: state.set("tool", BOX),
             "tool_car_box": lambda: state.set("tool", CAR_BOX),
-            "tool_refine": lambda: state.set("tool", REFINE),
+            "tool_refine": lambda: state.set("tool", REFINE), "tool_cut": lambda: state.set("tool", CUT_AWAY),
             "smart_edges": lambda: state.set("smart", a["smart_edges"].isChecked()),
             "brush_bigger": lambda: state.step_brush_size(1), "brush_smaller": lambda: state.step_brush_size(-1),
             "brush_harder": lambda: state.step_hardness(1), "brush_softer": lambda: state.step_hardness(-1),

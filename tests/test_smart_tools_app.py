@@ -9,9 +9,11 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from test_app_helpers import MASK_TIMEOUT_MS, drag, make_photo, make_window, open_and_wait, show_document, widget_point
+from test_smart_cut import wall_scene
 from test_smart_tools import CAR_TOP, scene
 
 from core.masking.mask_edit import MaskEditor, Rect
+from core.masking.smart_cut import CUT_AWAY, LABEL
 from core.masking.smart_tools import REFINE
 from maskingnet_app.editor.canvas import Canvas
 from maskingnet_app.editor.editor_state import BOX, CAR_BOX, REGION, EditorState
@@ -63,6 +65,30 @@ def test_a_smart_stroke_snaps_and_ctrl_paints_plain(qtbot, canvas):
         drag(canvas, [(60, CAR_TOP + 1), (240, CAR_TOP + 1)], Qt.MouseButton.RightButton)
     assert editor.undo_label == "Refine Edge Stroke"
     assert np.array_equal(editor.mask[:, 70:230], truth[:, 70:230])
+
+
+def test_a_cut_to_edges_drag_cuts_a_wall_away_and_a_right_drag_adds_car(qtbot, canvas):
+    rgb, truth, wall = wall_scene()
+    mask = truth | wall
+    editor = MaskEditor(mask.astype(np.uint8) * 255)
+    canvas.set_photo(rgb, None, editor)
+    canvas.state.set("tool", CUT_AWAY)
+    canvas.state.set("brush_size", 20)
+    with qtbot.waitSignal(canvas.strokeFinished):
+        drag(canvas, [(190, 80), (235, 80), (280, 80)])
+    assert editor.undo_label == LABEL
+    assert (editor.mask & wall).sum() < 0.05 * wall.sum() and (editor.mask & truth).sum() > 0.99 * truth.sum()
+    editor.undo()
+    assert np.array_equal(editor.mask, mask), "one undo step"
+
+    missing = truth.copy()
+    missing[120:190, 200:260] = False
+    editor.replace(np.where(missing, 255, 0).astype(np.uint8))
+    canvas.refresh()
+    with qtbot.waitSignal(canvas.strokeFinished):
+        drag(canvas, [(205, 155), (225, 155), (245, 155)], Qt.MouseButton.RightButton)
+    assert editor.undo_label == LABEL
+    assert (editor.mask & truth & ~missing).sum() > 0.95 * (truth & ~missing).sum(), "a right drag adds car"
 
 
 def test_a_region_click_flips_a_hole_in_one_step(qtbot, canvas):

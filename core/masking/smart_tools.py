@@ -23,7 +23,7 @@ Costs stay local: a stroke piece works in a window of a few brush widths (``Smar
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
@@ -406,10 +406,10 @@ class SmartStroke:
         if found is None:
             return None
         rect, values = found
-        return self.editor.stroke_patch(*_changed(rect, values, self.editor.alpha))
+        return self.editor.stroke_patch(*changed_part(rect, values, self.editor.alpha))
 
 
-def _changed(rect: Rect, values: np.ndarray, alpha: np.ndarray) -> tuple[Rect, np.ndarray]:
+def changed_part(rect: Rect, values: np.ndarray, alpha: np.ndarray) -> tuple[Rect, np.ndarray]:
     """``(rect, values)`` cut down to the bounding box of the pixels that differ from ``alpha``
     (an empty rect when none do): what a repaint needs."""
     inner = Rect.bounding(values != alpha[rect.slices])
@@ -422,7 +422,20 @@ def _changed(rect: Rect, values: np.ndarray, alpha: np.ndarray) -> tuple[Rect, n
 def smart_stroke(editor: MaskEditor, guide: EdgeGuide, tool: str, size: float,
                  points: list[tuple[float, float]]) -> EditDiff | None:
     """A whole smart stroke through ``points`` as the app would draw it: one undo step."""
-    stroke = SmartStroke(editor, guide, tool, size)
+    return draw_through(SmartStroke(editor, guide, tool, size), points)
+
+
+class Stroke(Protocol):
+    """A stroke begun on an editor: the pointer moves it (``to``), the release commits it (``end``)."""
+
+    def to(self, x: float, y: float) -> Rect | None: ...
+
+    def end(self) -> EditDiff | None: ...
+
+
+def draw_through(stroke: Stroke, points: list[tuple[float, float]]) -> EditDiff | None:
+    """Move a begun stroke (``SmartStroke``, ``smart_cut.CutStroke``) through ``points`` and
+    commit it, as the pointer would: one undo step, None when nothing changed."""
     for x, y in points:
         stroke.to(x, y)
     return stroke.end()

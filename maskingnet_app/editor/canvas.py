@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QApplicatio
 
 from core.listing.presets import ListingSpec
 from core.masking.mask_edit import BRUSH, ERASER, MaskEditor, Rect
+from core.masking.smart_cut import CUT_AWAY, CUT_IN, CutStroke
 from core.masking.smart_tools import REFINE, EdgeGuide, SmartStroke, region_values
 from maskingnet_app.editor.editor_state import BOX_TOOLS, CAR_BOX, REGION, STROKE_TOOLS, EditorState
 from maskingnet_app.editor.render import DisplayImage
@@ -168,13 +169,16 @@ class Canvas(QAbstractScrollArea):
 
     # -- strokes (also the benchmark's entry points) ---------------------------------------
     def begin_stroke(self, tool: str | None = None, smart: bool | None = None) -> bool:
-        """Start a stroke with ``tool`` (default: the current brush, eraser or Refine Edge),
-        snapping to the photo's edges when ``smart`` (default: the Smart Edges setting; Refine
-        Edge always snaps); False when editing is off."""
+        """Start a stroke with ``tool`` (default: the current brush, eraser, Refine Edge or Cut to
+        Edges; ``CUT_IN`` is Cut to Edges adding car), snapping to the photo's edges when ``smart``
+        (default: the Smart Edges setting; Refine Edge and Cut to Edges always do); False when
+        editing is off."""
         if not self.editing_enabled:
             return False
         tool = tool or (self.state.tool if self.state.tool in STROKE_TOOLS else BRUSH)
-        if tool == REFINE or (self.state.smart if smart is None else smart):
+        if tool in (CUT_AWAY, CUT_IN):
+            self._smart = CutStroke(self._editor, self.guide, tool == CUT_IN, self.state.brush_size)
+        elif tool == REFINE or (self.state.smart if smart is None else smart):
             self._smart = SmartStroke(self._editor, self.guide, tool, self.state.brush_size)
         else:
             self._editor.begin_stroke(tool, self.state.brush_size, self.state.hardness)
@@ -431,7 +435,7 @@ class Canvas(QAbstractScrollArea):
                     self._box = (event.position(), event.position())
             else:
                 if button == Qt.MouseButton.RightButton and tool != REFINE:
-                    tool = ERASER if tool == BRUSH else BRUSH
+                    tool = {BRUSH: ERASER, ERASER: BRUSH, CUT_AWAY: CUT_IN}.get(tool, tool)
                 plain = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
                 if self.begin_stroke(tool, self.state.smart != plain):
                     self.continue_stroke(*self.widget_to_image(event.position()))

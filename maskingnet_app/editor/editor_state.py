@@ -12,14 +12,15 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor
 
 from core.masking.mask_edit import BRUSH, ERASER
+from core.masking.smart_cut import CUT_AWAY
 from core.masking.smart_tools import REFINE
 from maskingnet_app import app_settings
 
 REGION, BOX = "region", "box"  # click to flip a region; drag a box to re-mask inside it
 CAR_BOX = "car_box"  # drag a box around the car: outside it background, inside a GrabCut
 BOX_TOOLS = (BOX, CAR_BOX)
-TOOLS = (BRUSH, ERASER, REFINE, REGION, BOX, CAR_BOX)
-STROKE_TOOLS = (BRUSH, ERASER, REFINE)
+TOOLS = (BRUSH, ERASER, REFINE, CUT_AWAY, REGION, BOX, CAR_BOX)
+STROKE_TOOLS = (BRUSH, ERASER, REFINE, CUT_AWAY)
 
 ViewMode = Literal["overlay", "cutout", "mask", "original", "listing"]
 VIEW_MODES: tuple[ViewMode, ...] = get_args(ViewMode)
