@@ -37,23 +37,23 @@ def editor_of(mask: np.ndarray) -> MaskEditor:
 
 
 def across_the_wall() -> list[tuple[float, float]]:
-    return [(190.0 + x, 80.0) for x in range(0, 91, 5)]  # along the wall's middle, 10 px brush radius
+    return [(190.0 + x, 80.0) for x in range(0, 91, 5)]  # along the wall's middle (brush radius 20: its band is half the wall)
 
 
 def test_a_stroke_over_a_wall_of_the_cars_colour_cuts_it_away_to_the_seam():
     rgb, truth, wall = wall_scene()
     mask = truth | wall  # the model took the wall for car
     editor = editor_of(mask)
-    cut_stroke(editor, EdgeGuide(rgb), False, 20, across_the_wall())
+    cut_stroke(editor, EdgeGuide(rgb), False, 40, across_the_wall())
 
     plain = editor_of(mask)
-    plain.begin_stroke(ERASER, 20)
+    plain.begin_stroke(ERASER, 40)
     for x, y in across_the_wall():
         plain.stroke_to(x, y)
     plain.end_stroke()
 
     assert (editor.mask & wall).sum() < 0.05 * wall.sum(), "the wall is cut away, not only the stroke's band"
-    assert (plain.mask & wall).sum() > 0.5 * wall.sum(), "the plain eraser takes its band only"
+    assert (plain.mask & wall).sum() > 0.4 * wall.sum(), "the plain eraser takes its band only"
     assert (editor.mask & truth).sum() > 0.99 * truth.sum(), "the car below the seam stays"
     assert editor.undo_label == LABEL
     editor.undo()
@@ -65,7 +65,7 @@ def test_cut_in_adds_a_missing_part_up_to_the_edge_and_not_the_floor():
     mask = truth.copy()
     mask[120:190, 200:260] = False  # the model missed the car's right end
     editor = editor_of(mask)
-    cut_stroke(editor, EdgeGuide(rgb), True, 24, [(205.0 + x, 155.0) for x in range(0, 41, 5)])  # the band ends inside
+    cut_stroke(editor, EdgeGuide(rgb), True, 36, [(205.0 + x, 155.0) for x in range(0, 36, 5)])  # the band ends inside
     missed = truth & ~mask
     assert (editor.mask & missed).sum() > 0.95 * missed.sum()
     assert (editor.mask & ~truth).sum() < 0.05 * missed.sum(), "the floor beside it stays background"
@@ -87,11 +87,11 @@ def test_only_the_other_side_within_reach_of_the_stroke_changes():
 def test_the_preview_is_the_plain_band_and_the_release_cuts_in_the_same_undo_step():
     rgb, truth, wall = wall_scene()
     editor = editor_of(truth | wall)
-    stroke = CutStroke(editor, EdgeGuide(rgb), False, 20)
+    stroke = CutStroke(editor, EdgeGuide(rgb), False, 40)
     for x, y in across_the_wall():
         stroke.to(x, y)
     band = editor.mask.copy()
-    assert (band & wall).sum() > 0.5 * wall.sum(), "while dragging, only the band is taken"
+    assert (band & wall).sum() > 0.4 * wall.sum(), "while dragging, only the band is taken"
     assert stroke.flush() is not None, "the release puts the cut in place"
     assert stroke.flush() is None, "once"
     assert stroke.end() is not None

@@ -73,7 +73,7 @@ def test_a_cut_to_edges_drag_cuts_a_wall_away_and_a_right_drag_adds_car(qtbot, c
     editor = MaskEditor(mask.astype(np.uint8) * 255)
     canvas.set_photo(rgb, None, editor)
     canvas.state.set("tool", CUT_AWAY)
-    canvas.state.set("brush_size", 20)
+    canvas.state.set("brush_size", 40)
     with qtbot.waitSignal(canvas.strokeFinished):
         drag(canvas, [(190, 80), (235, 80), (280, 80)])
     assert editor.undo_label == LABEL
@@ -85,8 +85,9 @@ def test_a_cut_to_edges_drag_cuts_a_wall_away_and_a_right_drag_adds_car(qtbot, c
     missing[120:190, 200:260] = False
     editor.replace(np.where(missing, 255, 0).astype(np.uint8))
     canvas.refresh()
+    canvas.state.set("brush_size", 36)
     with qtbot.waitSignal(canvas.strokeFinished):
-        drag(canvas, [(205, 155), (225, 155), (245, 155)], Qt.MouseButton.RightButton)
+        drag(canvas, [(205, 155), (222, 155), (240, 155)], Qt.MouseButton.RightButton)
     assert editor.undo_label == LABEL
     assert (editor.mask & truth & ~missing).sum() > 0.95 * (truth & ~missing).sum(), "a right drag adds car"
 

@@ -20,7 +20,7 @@ from core.masking.mask_edit import BRUSH, ERASER, EditDiff, MaskEditor, Rect
 from core.masking.smart_tools import EdgeGuide, changed_part, draw_through
 
 CUT_AWAY, CUT_IN = "cut", "cut_in"  # the tool removes car (left button) or adds it (right button)
-CUT_REACH = 4.0  # brush radii from the stroke's centre line within which the other side's pixels may change
+CUT_REACH = 2.0  # brush radii from the stroke's centre line within which the other side's pixels may change
 CUT_SIDE = 256  # the GrabCut works at most this many pixels a side
 CUT_ITERATIONS = 2
 LABEL = "Cut to Edges"
