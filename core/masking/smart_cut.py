@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from core.masking.mask_edit import BRUSH, ERASER, EditDiff, MaskEditor, Rect
-from core.masking.smart_tools import EdgeGuide, changed_part, draw_through
+from core.masking.smart_tools import EdgeGuide, changed_part, draw_through, grabcut_foreground
 
 CUT_AWAY, CUT_IN = "cut", "cut_in"  # the tool removes car (left button) or adds it (right button)
 CUT_REACH = 2.0  # brush radii from the stroke's centre line within which the other side's pixels may change
@@ -55,20 +55,9 @@ def cut_values(guide: EdgeGuide, alpha: np.ndarray, points: list[tuple[float, fl
     seeds[band] = cv2.GC_BGD
     taken = band & other
     if (seeds == cv2.GC_PR_FGD).any():
-        scale = min(1.0, CUT_SIDE / max(rect.width, rect.height))
-        rgb, cut = guide.rgb[rect.slices], seeds
-        if scale < 1.0:
-            size = (max(1, round(rect.width * scale)), max(1, round(rect.height * scale)))
-            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-            cut = cv2.resize(seeds, size, interpolation=cv2.INTER_NEAREST)
-        if np.isin(cut, (cv2.GC_FGD, cv2.GC_PR_FGD)).any() and np.isin(cut, (cv2.GC_BGD, cv2.GC_PR_BGD)).any():
-            models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-            cut = np.ascontiguousarray(cut)
-            cv2.grabCut(np.ascontiguousarray(rgb), cut, None, *models, CUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
-            found = np.isin(cut, (cv2.GC_BGD, cv2.GC_PR_BGD)).astype(np.float32)
-            if scale < 1.0:
-                found = cv2.resize(found, (rect.width, rect.height), interpolation=cv2.INTER_LINEAR)
-            taken |= (found >= 0.5) & other & near
+        kept = grabcut_foreground(guide.rgb[rect.slices], seeds, CUT_SIDE, CUT_ITERATIONS)
+        if kept is not None:
+            taken |= (kept <= 0.5) & other & near
     if not taken.any():
         return None
     values = alpha[rect.slices].copy()

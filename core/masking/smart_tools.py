@@ -254,6 +254,30 @@ def overrides_colours(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, reach: np
     return _disagree(_log_odds(_density(index, target & ~reach), _density(index, other)), index, reach & ~target)
 
 
+def grabcut_foreground(rgb: np.ndarray, seeds: np.ndarray, side: int, iterations: int) -> np.ndarray | None:
+    """GrabCut of ``rgb`` seeded by ``seeds`` (a ``cv2.GC_*`` label per pixel), worked out on copies
+    at most ``side`` pixels a side: the share of foreground per pixel (float32, 0..1) at the seeds'
+    size. Seeds that hold no background there give their own foreground (nothing to learn the
+    background from); seeds that hold no foreground give None (nothing to cut)."""
+    height, width = seeds.shape
+    scale = min(1.0, side / max(height, width))
+    cut = seeds
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        cut = cv2.resize(seeds, size, interpolation=cv2.INTER_NEAREST)
+    foreground = (cv2.GC_FGD, cv2.GC_PR_FGD)
+    if not np.isin(cut, foreground).any():
+        return None
+    if not np.isin(cut, (cv2.GC_BGD, cv2.GC_PR_BGD)).any():
+        return np.isin(seeds, foreground).astype(np.float32)
+    cut = np.ascontiguousarray(cut)
+    models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.grabCut(np.ascontiguousarray(rgb), cut, None, *models, iterations, cv2.GC_INIT_WITH_MASK)
+    found = np.isin(cut, foreground).astype(np.float32)
+    return found if scale == 1.0 else cv2.resize(found, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
 def connected_to(region: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     """Pixels of ``region`` in an 8-connected component that holds an ``anchors`` pixel."""
     count, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)

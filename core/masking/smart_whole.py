@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from core.masking.mask_edit import Rect
-from core.masking.smart_tools import MIN_BOX, EdgeGuide, connected_to, guided_coefficients, guided_filter
+from core.masking.smart_tools import MIN_BOX, EdgeGuide, connected_to, grabcut_foreground, guided_coefficients, guided_filter
 
 EDGE_SNAP_SHARE, EDGE_SNAP_EPS = 1 / 128, 1e-3  # Snap Outline' filter radius (share of the longer side), its edge term
 EDGE_SNAP_PASSES = 2  # Snap Outline filters this many times: an edge a few pixels off comes all the way
@@ -39,7 +39,6 @@ def car_in_box_values(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, *, iterat
     ring = max(4, int(GRABCUT_RING * max(box.width, box.height)))
     work = Rect(box.left - ring, box.top - ring, box.right + ring, box.bottom + ring).clip(width, height)
     scale = min(1.0, GRABCUT_SIDE / max(work.width, work.height))
-    size = (max(1, round(work.width * scale)), max(1, round(work.height * scale)))
     seeds = np.where(car[work.slices], cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
     if guide.probability is not None:
         sure = car[work.slices] & (guide.probability[work.slices] >= SURE_CAR)
@@ -47,22 +46,9 @@ def car_in_box_values(guide: EdgeGuide, alpha: np.ndarray, rect: Rect, *, iterat
     inside = np.zeros((work.height, work.width), bool)
     inside[box.top - work.top : box.bottom - work.top, box.left - work.left : box.right - work.left] = True
     seeds[~inside] = cv2.GC_BGD
-    rgb = guide.rgb[work.slices]
-    if scale < 1.0:
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        seeds = cv2.resize(seeds, size, interpolation=cv2.INTER_NEAREST)
-    cut = np.ascontiguousarray(seeds)
-    if not np.isin(cut, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():  # no car in the box
-        found = np.zeros((work.height, work.width), bool)
-    elif not np.isin(cut, (cv2.GC_BGD, cv2.GC_PR_BGD)).any():  # nothing to learn the background from
-        found = car[work.slices] & inside
-    else:
-        models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-        cv2.grabCut(np.ascontiguousarray(rgb), cut, None, *models, iterations, cv2.GC_INIT_WITH_MASK)
-        found = np.isin(cut, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.float32)
-        if scale < 1.0:
-            found = cv2.resize(found, (work.width, work.height), interpolation=cv2.INTER_LINEAR)
-        found = (found >= 0.5) & inside
+    # no car seed in the box: no car; no background seed: the mask's car inside the box stays
+    found = grabcut_foreground(guide.rgb[work.slices], seeds, GRABCUT_SIDE, iterations)
+    found = np.zeros((work.height, work.width), bool) if found is None else (found >= 0.5) & inside
     old = car[work.slices]
     # only parts of the difference wider than the resampling error change (edges stay the mask's)
     step = 2 * math.ceil(1 / scale) + 1
