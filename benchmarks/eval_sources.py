@@ -3,9 +3,10 @@
 - carvana: mean Dice on the held-out Carvana cars (exact masks), mirror-averaged as the app masks;
 - stanford-cars: mean Dice on the model's held-out stanford-cars photos against the teacher
   labels, over the trusted pixels only (agreement with the labels, not truth);
-- car-parts test (100 photos never trained on): Dice against teacher labels (trusted pixels), and
-  the share of hand-labelled car-part pixels kept, all parts and wheels and mirrors apart (truth,
-  but recall only).
+- car-parts test (100 photos never trained on): Dice against teacher labels (trusted pixels), also
+  by how wide the car stands in the photo (the stanford-cars photos are cropped to the car; street
+  photos are not), and the share of hand-labelled car-part pixels kept, all parts and wheels and
+  mirrors apart (truth, but recall only).
 
     .venv/bin/python benchmarks/eval_sources.py --model default --model RUN/best.safetensors [--json FILE]
         [--held-out-of MODEL] [--trained-before MODEL] [--only carvana|stanford-cars|car-parts-test]
@@ -24,7 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from core.masking.inference import Segmenter  # noqa: E402
 from core.training.evaluate import evaluate_folder  # noqa: E402
@@ -56,6 +59,20 @@ def held_out_stanford(segmenter: Segmenter, labels: Path, *, seen: set[str] = fr
 
 
 SOURCES = ("carvana", "stanford-cars", "car-parts-test")
+CAR_WIDTH_BINS = (0.0, 0.5, 0.7, 0.9, 1.0)  # the car's width (its label's extent) as a share of the photo's
+
+
+def dice_by_car_width(scores: dict[str, float], masks: Path) -> dict[str, dict]:
+    """Mean Dice and photo count per bin of the car's width share (each label mask's extent)."""
+    bins: dict[str, list[float]] = {}
+    for stem, score in scores.items():
+        with Image.open(masks / f"{stem}.png") as image:
+            car = np.asarray(image.convert("L")) > 127
+        columns = np.flatnonzero(car.any(axis=0))
+        share = (columns[-1] - columns[0] + 1) / car.shape[1] if columns.size else 0.0
+        upper = next(i for i in range(1, len(CAR_WIDTH_BINS)) if share <= CAR_WIDTH_BINS[i] or i == len(CAR_WIDTH_BINS) - 1)
+        bins.setdefault(f"{CAR_WIDTH_BINS[upper - 1]:.1f}-{CAR_WIDTH_BINS[upper]:.1f}", []).append(score)
+    return {name: {"photos": len(values), "dice": round(float(np.mean(values)), 4)} for name, values in sorted(bins.items())}
 
 
 def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bool = True,
@@ -85,7 +102,8 @@ def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bo
         report = evaluate_folder(segmenter, test_labels / "images", test_labels / "masks",
                                  confidence_dir=test_labels / "confidence")
         figures.update(car_parts_test_dice_vs_labels=report.dice, car_parts_test_labelled_photos=len(report.scores),
-                       car_parts_test_worst=report.worst())
+                       car_parts_test_worst=report.worst(),
+                       car_parts_test_by_car_width=dice_by_car_width(report.scores, test_labels / "masks"))
     parts = evaluate_parts(segmenter, data / "car-parts" / "test" / "images", data / "car-parts" / "test" / "parts",
                            part_names=read_part_names(data / "car-parts" / "parts.json"))
     summary = parts.to_dict()

@@ -314,6 +314,25 @@ def test_the_target_and_weight_follow_the_photo_geometry():
         assert np.array_equal(out_weight, out_target)
 
 
+def test_zoom_out_shrinks_the_photo_and_leaves_the_frame_around_it_unknown():
+    image, target = _scene()
+    zoom = AugmentConfig(zoom_out=1.0, aspect=0, rotate_degrees=0, brightness=0, contrast=0, saturation=0, hue_degrees=0)
+    for seed in range(6):
+        maps = np.stack([np.zeros_like(target), np.ones_like(target)], axis=-1)
+        out_image, out_target, out_maps = augment(image, target, maps, np.random.default_rng(seed), zoom)
+        known = out_maps[..., 1] > 0
+        rows, cols = np.nonzero(known)
+        height, width = target.shape
+        share = (rows.max() - rows.min() + 1) / height
+        assert zoom.zoom_out_min - 0.05 <= share <= 1.0 - zoom.scale + 0.05  # the photo is shrunk...
+        assert known.sum() < 0.95 * known.size and (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1) == known.sum()
+        assert np.array_equal(out_maps[..., 0][~known], np.zeros((~known).sum(), np.float32))  # ...the rest weighs 0
+        assert out_target[known].sum() == pytest.approx(target.sum() * share ** 2, rel=0.15)  # the car shrinks with it
+        assert np.abs(out_image[..., 0][known] / 255.0 - out_target[known]).mean() < 0.03
+    without_weight = augment(image, target, None, np.random.default_rng(0), zoom)
+    assert without_weight[1].sum() > 0.8 * target.sum()  # no weight map: never shrunk, as its frame could not be unknown
+
+
 def test_flip_only_mirrors():
     image, target = _scene()
     flip_only = AugmentConfig(scale=0, aspect=0, shift=0, rotate_degrees=0, brightness=0, contrast=0,

@@ -12,7 +12,7 @@ from PIL import Image
 from core.cli import main as cli_main
 from core.masking.inference import Segmenter
 from core.training.evaluate_parts import evaluate_parts, read_part_names
-from tools.outdoor_labels.fuse import Recipe, fuse_photo
+from tools.outdoor_labels.fuse import Recipe, fuse_photo, fuse_source
 
 
 def _car(height: int = 60, width: int = 80) -> np.ndarray:
@@ -214,3 +214,35 @@ def test_teacher_part_recall_is_the_share_of_labelled_pixels_each_teacher_keeps(
     recall = teacher_part_recall(teachers, parts)
     assert recall["isnet"] == pytest.approx({"all": 110 / 120, "mirrors": 0.5, "wheels": 1.0})
     assert recall["u2netp"]["mirrors"] == 1.0
+
+
+def test_fusing_a_parts_source_writes_mirrors_and_wheels_as_its_emphasis_map(tmp_path):
+    images, parts, _ = _parts_set(tmp_path)
+    cache = tmp_path / "cache"
+    teachers = cache / "parts-set" / "teachers"
+    teachers.mkdir(parents=True)
+    car = np.full((64, 64), 5, np.uint8)
+    car[5:60, 5:62] = 250
+    for index in range(3):
+        for teacher in ("isnet", "u2netp"):
+            Image.fromarray(car).save(teachers / f"p{index}.{teacher}.png")
+    labels_of_p0 = np.asarray(Image.open(parts / "p0.png")).copy()
+    labels_of_p0[32:36, 32:36] = 13  # a hood patch: surely car, not emphasised
+    Image.fromarray(labels_of_p0).save(parts / "p0.png")
+    report = fuse_source(cache, "parts-set", images, parts, Recipe())
+    assert report["kept"] == 3
+    emphasis = np.asarray(Image.open(cache / "parts-set" / "labels" / "emphasis" / "p0.png"))
+    assert (emphasis[10:30, 10:30] == 255).all() and (emphasis[40:50, 40:60] == 255).all()  # wheel, mirror
+    assert (emphasis[32:36, 32:36] == 0).all() and emphasis.sum() == 255 * (20 * 20 + 10 * 20)
+
+
+def test_outdoor_dice_is_also_reported_by_how_wide_the_car_stands(tmp_path):
+    from benchmarks.eval_sources import dice_by_car_width
+
+    for stem, (left, right) in {"narrow": (40, 70), "half": (0, 50), "wide": (2, 98), "none": (0, 0)}.items():
+        mask = np.zeros((40, 100), np.uint8)
+        mask[10:30, left:right] = 255
+        Image.fromarray(mask).save(tmp_path / f"{stem}.png")
+    figures = dice_by_car_width({"narrow": 0.5, "half": 0.7, "wide": 0.9, "none": 0.1}, tmp_path)
+    assert figures == {"0.0-0.5": {"photos": 3, "dice": pytest.approx(0.4333, abs=1e-4)},
+                       "0.9-1.0": {"photos": 1, "dice": 0.9}}

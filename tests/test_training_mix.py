@@ -149,3 +149,43 @@ def test_the_split_follows_the_cars_not_the_training_seed(tmp_path, monkeypatch)
     recipe.write_text(json.dumps({"seed": 7, "epochs": 1}))
     assert cli_main(["train", "--mix", str(mix), "--recipe", str(recipe), "-o", str(tmp_path / "run")]) != 0
     assert seen == [{}]  # the mix's own split seed, whatever the recipe's seed
+
+
+def test_an_emphasis_folder_makes_its_pixels_weigh_more_in_the_loss(tmp_path):
+    outdoor = _photo_set(tmp_path / "outdoor", [f"street_{i:05d}" for i in range(4)], confidence=True)
+    (outdoor / "emphasis").mkdir()
+    mirror = np.zeros((48, 64), np.uint8)
+    mirror[12:16, 44:48] = 255  # a small part the training must not lose
+    for stem in ("street_00000", "street_00001", "street_00002"):  # the fourth photo has no emphasis map
+        Image.fromarray(mirror).save(outdoor / "emphasis" / f"{stem}.png")
+    mix = _mix_file(tmp_path, [
+        {"name": "outdoor", "images": str(outdoor / "images"), "masks": str(outdoor / "masks"),
+         "confidence": str(outdoor / "confidence"), "emphasis": str(outdoor / "emphasis"), "split": "photo",
+         "val_fraction": 0.0},
+    ])
+    train_samples, _, notes = mix_samples(read_mix(mix))
+    assert len(train_samples) == 4 and "outdoor: 3 of 4 photo(s) with an emphasis map" in notes
+    by_stem = {sample.image.stem: sample for sample in train_samples}
+    assert by_stem["street_00003"].weight is None and by_stem["street_00000"].weight.parent.name == "emphasis"
+    cached = cache_samples([by_stem["street_00000"]], Preprocess(size=32))
+    config = TrainConfig(augment=False, correction_weight=4.0)
+    _, _, weights = _batch_tensors(cached, [0], np.random.default_rng(0), config, Preprocess(size=32))
+    assert float(weights.max()) == pytest.approx(5.0)  # emphasised and trusted: 1 + 4
+    assert float(weights[0, 20, 16]) == pytest.approx(1.0) and float(weights[0, 20, 0]) == 0.0  # plain; unknown strip
+
+
+def test_an_emphasis_entry_must_name_a_folder(tmp_path):
+    path = _mix_file(tmp_path, [{"name": "a", "images": "x", "masks": "y", "emphasis": 3}])
+    with pytest.raises(ValueError, match="'emphasis' must be a folder name"):
+        read_mix(path)
+
+
+def test_a_recipe_with_zoom_out_shrinks_photos_even_without_label_maps():
+    cached = CachedSamples(samples=[], images=[np.zeros((32, 32, 3), np.uint8)], targets=[np.ones((32, 32), np.float32)],
+                           weights=[None], confidences=[None])
+    plain = TrainConfig(augment=True)
+    assert _batch_tensors(cached, [0], np.random.default_rng(0), plain, Preprocess(size=32))[2] is None
+    zoomed = replace(plain, zoom_out=1.0)
+    _, targets, weights = _batch_tensors(cached, [0], np.random.default_rng(0), zoomed, Preprocess(size=32))
+    assert weights is not None and float(weights.min()) == 0.0 and float(weights.max()) == 1.0  # the frame is unknown
+    assert float(targets[weights > 0].min()) > 0.99  # the shrunk photo is all car, as before

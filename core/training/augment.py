@@ -1,6 +1,9 @@
-"""Augmentations fit for studio car photos: mirror, scale/aspect/shift jitter, colour jitter.
+"""Augmentations for car photos: mirror, scale/aspect/shift jitter, colour jitter, and zoom-out.
 
 They work on working-size uint8 photos and float targets, before ``Preprocess.to_tensor``.
+Zoom-out shows a photo shrunk inside the frame, so the network also learns cars that fill only part
+of it (as on a lot or a street); the frame around the shrunk photo is filled by reflection and is
+unknown (weight 0): what lies there is not taught either way.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ class AugmentConfig:
     contrast: float = 0.2
     saturation: float = 0.2
     hue_degrees: float = 8.0
+    zoom_out: float = 0.0  # share of photos shrunk to [zoom_out_min, 1 - scale] of their size (needs a weight)
+    zoom_out_min: float = 0.4
 
 
 def augment(
@@ -31,15 +36,24 @@ def augment(
     rng: np.random.Generator,
     config: AugmentConfig = AugmentConfig(),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Apply one random geometric and colour change; the target and weight follow the geometry."""
+    """Apply one random geometric and colour change; the target and weight follow the geometry.
+
+    ``weight`` is (H, W) or (H, W, C) of per-pixel loss weights; only a photo with one can be zoomed
+    out, as the frame around it gets weight 0.
+    """
     height, width = target.shape
     if config.flip and rng.random() < 0.5:
         image, target = image[:, ::-1], target[:, ::-1]
         weight = weight[:, ::-1] if weight is not None else None
-    scale = 1.0 + rng.uniform(-config.scale, config.scale)
+    zoomed_out = weight is not None and config.zoom_out > 0 and rng.random() < config.zoom_out
+    if zoomed_out:
+        scale = rng.uniform(config.zoom_out_min, 1.0 - config.scale)
+    else:
+        scale = 1.0 + rng.uniform(-config.scale, config.scale)
     aspect = 1.0 + rng.uniform(-config.aspect, config.aspect)
     angle = np.deg2rad(rng.uniform(-config.rotate_degrees, config.rotate_degrees))
-    shift_x, shift_y = rng.uniform(-config.shift, config.shift, size=2) * (width, height)
+    room = (1.0 - scale) / 2 if zoomed_out else config.shift  # a shrunk photo may sit anywhere in the frame
+    shift_x, shift_y = rng.uniform(-room, room, size=2) * (width, height)
     sx, sy = scale * aspect, scale
     cos, sin = np.cos(angle), np.sin(angle)
     linear = np.array([[sx * cos, -sy * sin], [sx * sin, sy * cos]])
@@ -55,6 +69,11 @@ def augment(
 
     image, target = warp(image), warp(target)
     weight = warp(weight) if weight is not None else None
+    if zoomed_out:
+        inside = cv2.warpAffine(np.ones((height, width), np.float32), matrix, (width, height),
+                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        inside = (inside > 0.999).astype(weight.dtype)
+        weight = weight * (inside[..., None] if weight.ndim == 3 else inside)
     return _colour_jitter(image, rng, config), target, weight
 
 

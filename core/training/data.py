@@ -194,6 +194,12 @@ def with_confidence(samples: Sequence[Sample], folder: Path) -> list[Sample]:
     return [replace(sample, confidence=path) for sample, path in paired if path.is_file()]
 
 
+def with_emphasis(samples: Sequence[Sample], folder: Path) -> list[Sample]:
+    """The samples, each with its weight map ``folder/<stem>.png`` set where there is one."""
+    return [replace(sample, weight=path) if (path := folder / f"{sample.image.stem}.png").is_file() else sample
+            for sample in samples]
+
+
 def read_confidence(path: Path, shape: tuple[int, int]) -> np.ndarray:
     """An 8-bit confidence map as float32 in [0, 1]; it must have the mask's ``shape``."""
     confidence = read_gray(path).astype(np.float32) / 255.0

@@ -62,6 +62,7 @@ class TrainConfig:
     dice_weight: float = 0.5  # loss = cross-entropy + dice_weight * (1 - soft Dice)
     correction_weight: float = 4.0  # extra loss weight on pixels marked in a sample's weight map
     augment: bool = True
+    zoom_out: float = 0.0  # share of training photos shown shrunk in the frame (augment.AugmentConfig.zoom_out)
     val_fraction: float = 0.2
     seed: int = 0
     device: str = "auto"
@@ -79,7 +80,8 @@ class TrainConfig:
 _RECIPE_RANGES: dict[str, tuple[float | None, float | None]] = {
     "width": (2, MAX_WIDTH), "size": (32, MAX_WORKING_SIZE), "epochs": (1, None), "batch_size": (1, None),
     "lr": (0.0, 10.0), "lr_halve_every": (1, None), "dice_weight": (0.0, None), "correction_weight": (0.0, None),
-    "val_fraction": (0.0, 0.9), "seed": (0, None), "save_every_s": (0.0, None), "max_steps_per_epoch": (1, None),
+    "zoom_out": (0.0, 1.0), "val_fraction": (0.0, 0.9), "seed": (0, None), "save_every_s": (0.0, None),
+    "max_steps_per_epoch": (1, None),
 }
 
 
@@ -234,7 +236,8 @@ def _batch_tensors(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """(images, targets, pixel weights or None): weight = confidence x (1 + correction_weight x corrected)."""
     images, targets, weights = [], [], []
-    any_weight = any(cached.weights[i] is not None or cached.confidences[i] is not None for i in indices)
+    zoom_out = config.augment and config.zoom_out > 0  # needs the maps: the frame around a shrunk photo is unknown
+    any_weight = zoom_out or any(cached.weights[i] is not None or cached.confidences[i] is not None for i in indices)
     for index in indices:
         image, target = cached.images[index], cached.targets[index]
         corrected, confidence = cached.weights[index], cached.confidences[index]
@@ -243,7 +246,7 @@ def _batch_tensors(
             maps = np.stack([corrected if corrected is not None else np.zeros_like(target),
                              confidence if confidence is not None else np.ones_like(target)], axis=-1)
         if config.augment:
-            image, target, maps = augment(image, target, maps, rng, AugmentConfig())
+            image, target, maps = augment(image, target, maps, rng, AugmentConfig(zoom_out=config.zoom_out))
         images.append(image)
         targets.append(np.ascontiguousarray(target))
         if maps is not None:

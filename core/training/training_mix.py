@@ -2,7 +2,9 @@
 
 A mix file is JSON: ``{"sources": [SOURCE, ...]}`` where each SOURCE is an object with
 ``name``, ``images`` and ``masks`` (folders), and optionally ``confidence`` (a folder of 8-bit
-maps named like the masks, ``<stem>.png``: how far each label pixel is trusted), ``split``
+maps named like the masks, ``<stem>.png``: how far each label pixel is trusted), ``emphasis`` (a
+folder of 8-bit maps named alike whose pixels > 0 weigh the recipe's ``correction_weight`` more in
+the loss, as a user's corrections do; a photo without one has no emphasis), ``split``
 (``"group"``: by car, Carvana's ids or sub-folders; ``"photo"``: every photo apart),
 ``val_fraction`` (default 0.2), ``val_every`` (score every N-th validation photo during training,
 default 1: all; the others stay held out all the same) and ``repeat`` (how many times a training
@@ -20,7 +22,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from core.training.data import Sample, find_samples, split_by_group, with_confidence
+from core.training.data import Sample, find_samples, split_by_group, with_confidence, with_emphasis
 
 SPLIT_SEED = 0  # the split never follows the training seed: seed 0 is the shipped studio model's split,
 # so the Carvana cars it held out stay out of every mix (and composites named by car split alike)
@@ -38,6 +40,7 @@ class MixSource:
     images: Path
     masks: Path
     confidence: Path | None = None
+    emphasis: Path | None = None
     split: str = "group"
     val_fraction: float = 0.2
     val_every: int = 1
@@ -48,14 +51,16 @@ class MixSource:
         """Validate one source object; errors name ``where`` (the file and the entry)."""
         if not isinstance(data, dict):
             raise ValueError(f"{where}: a source is an object with name, images and masks")
-        unknown = set(data) - {"name", "images", "masks", "confidence", "split", "val_fraction", "val_every", "repeat"}
+        unknown = set(data) - {"name", "images", "masks", "confidence", "emphasis", "split", "val_fraction", "val_every",
+                              "repeat"}
         if unknown:
             raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         for key in ("name", "images", "masks"):
             if not isinstance(data.get(key), str) or not data[key]:
                 raise ValueError(f"{where}: {key!r} must be a non-empty string")
-        if data.get("confidence") is not None and not isinstance(data["confidence"], str):
-            raise ValueError(f"{where}: 'confidence' must be a folder name")
+        for key in ("confidence", "emphasis"):
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise ValueError(f"{where}: {key!r} must be a folder name")
         split = data.get("split", "group")
         if split not in ("group", "photo"):
             raise ValueError(f"{where}: 'split' is 'group' or 'photo', not {split!r}")
@@ -68,11 +73,12 @@ class MixSource:
             if isinstance(counts[key], bool) or not isinstance(counts[key], int) or not 1 <= counts[key] <= 100:
                 raise ValueError(f"{where}: {key!r} must be a whole number from 1 to 100")
         try:
-            folders = {key: _folder(data[key]) for key in ("images", "masks", "confidence") if data.get(key)}
+            folders = {key: _folder(data[key]) for key in ("images", "masks", "confidence", "emphasis") if data.get(key)}
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from None
         return cls(name=data["name"], images=folders["images"], masks=folders["masks"],
-                   confidence=folders.get("confidence"), split=split, val_fraction=float(val_fraction), **counts)
+                   confidence=folders.get("confidence"), emphasis=folders.get("emphasis"), split=split,
+                   val_fraction=float(val_fraction), **counts)
 
 
 def _folder(text: str) -> Path:
@@ -114,6 +120,10 @@ def mix_samples(sources: list[MixSource], *, seed: int = SPLIT_SEED) -> tuple[li
             if len(paired) < len(samples):
                 notes.append(f"{source.name}: {len(samples) - len(paired)} photo(s) without a confidence map left out")
             samples = paired
+        if source.emphasis is not None:
+            samples = with_emphasis(samples, source.emphasis)
+            emphasised = sum(sample.weight is not None for sample in samples)
+            notes.append(f"{source.name}: {emphasised} of {len(samples)} photo(s) with an emphasis map")
         if not samples:
             raise ValueError(f"{source.images}: no photos with masks in {source.masks} (source {source.name!r})")
         samples = [replace(s, source=source.name, group=(f"{source.name}:{s.image.stem}" if source.split == "photo"

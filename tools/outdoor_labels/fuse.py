@@ -7,6 +7,9 @@ hand-drawn part map), writes ``<cache>/<source>/labels/``:
 - ``masks/<stem>.png``: the car, 0 or 255 (IS-Net's map cut at 0.5, the main car only, labelled
   car parts added);
 - ``confidence/<stem>.png``: the loss weight of each pixel, 0..255 (0: unknown, ignored);
+- ``emphasis/<stem>.png`` (car-parts only): the hand-labelled mirror and wheel pixels, 255, which
+  the training weighs more (the mix's ``emphasis``): they are small, and the parts a cut-out most
+  often loses;
 - ``report.json``: what was kept and why photos were dropped.
 
 The recipe (see ``Recipe``): IS-Net is the main opinion (0.93 outdoor), U^2-Net-p the second (0.80).
@@ -45,6 +48,8 @@ class Recipe:
     # A background pixel (IS-Net < 0.5) where either teacher gives at least this is unknown, not
     # background: the teachers trim mirrors, mostly to a low but not zero probability.
     soft_background: float = 0.1
+    # Part ids (car-parts' parts.json) written to the emphasis map: left_mirror, right_mirror, wheel.
+    emphasis_parts: tuple[int, ...] = (14, 15, 18)
 
 
 def _read(path: Path) -> np.ndarray:
@@ -103,6 +108,13 @@ def fuse_photo(isnet: np.ndarray, u2netp: np.ndarray, parts: np.ndarray | None, 
     return (mask * 255).astype(np.uint8), np.round(confidence * 255).astype(np.uint8), stats
 
 
+def emphasis_map(part_ids: np.ndarray | None, shape: tuple[int, int], recipe: Recipe) -> np.ndarray:
+    """uint8 0/255 of the pixels labelled as one of ``recipe.emphasis_parts`` (all 0 without labels)."""
+    if part_ids is None:
+        return np.zeros(shape, np.uint8)
+    return np.isin(part_ids, recipe.emphasis_parts).astype(np.uint8) * 255
+
+
 def _small_objects(binary: np.ndarray, share: float) -> np.ndarray:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
     small = [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] < share * binary.size]
@@ -112,7 +124,8 @@ def _small_objects(binary: np.ndarray, share: float) -> np.ndarray:
 def fuse_source(cache: Path, source: str, images: Path, parts_dir: Path | None, recipe: Recipe) -> dict:
     teachers = cache / source / "teachers"
     out = cache / source / "labels"
-    for sub in ("images", "masks", "confidence"):
+    subfolders = ("images", "masks", "confidence") + (("emphasis",) if parts_dir is not None else ())
+    for sub in subfolders:
         (out / sub).mkdir(parents=True, exist_ok=True)
     report: dict = {"recipe": asdict(recipe), "kept": 0, "dropped": {}, "photos": {}}
     for isnet_path in sorted(teachers.glob("*.isnet.png")):
@@ -121,13 +134,16 @@ def fuse_source(cache: Path, source: str, images: Path, parts_dir: Path | None, 
         photo = images / f"{stem}.jpg"
         if not u2_path.exists() or not photo.exists():
             continue
-        parts = None
+        part_ids = None
         if parts_dir is not None and (parts_dir / f"{stem}.png").exists():
             with Image.open(parts_dir / f"{stem}.png") as image:
-                parts = np.asarray(image) > 0
+                part_ids = np.asarray(image)
+        parts = part_ids > 0 if part_ids is not None else None
         mask, confidence, stats = fuse_photo(_read(isnet_path), _read(u2_path), parts, recipe)
         report["photos"][stem] = stats
         targets = [out / "masks" / f"{stem}.png", out / "confidence" / f"{stem}.png", out / "images" / f"{stem}.jpg"]
+        if parts_dir is not None:
+            targets.append(out / "emphasis" / f"{stem}.png")
         if stats["drop"]:
             report["dropped"][stats["drop"]] = report["dropped"].get(stats["drop"], 0) + 1
             for target in targets:
@@ -136,6 +152,8 @@ def fuse_source(cache: Path, source: str, images: Path, parts_dir: Path | None, 
         report["kept"] += 1
         write_png(mask, targets[0])
         write_png(confidence, targets[1])
+        if parts_dir is not None:
+            write_png(emphasis_map(part_ids, mask.shape, recipe), targets[3])
         if not targets[2].is_symlink():
             targets[2].symlink_to(photo.resolve())
     write_atomic(json.dumps(report, indent=1).encode(), out / "report.json")
