@@ -135,10 +135,15 @@ def source_lines(figures: dict) -> list[str]:
         value = figures.get(key)
         return f"{value:.4f}" if isinstance(value, float) else "n/a (labels missing)"
 
+    by_width = figures.get("car_parts_test_by_car_width") or {}
+    width_line = ["  - by how wide the car stands in the photo: " + "; ".join(
+        f"{name} of the width, {entry['dice']:.4f} ({entry['photos']} photos)" for name, entry in by_width.items())
+    ] if by_width else []
     return [
         f"- Outdoor, car-parts test (100 real photos never trained on), Dice against the teacher labels over the "
         f"trusted pixels: **{number('car_parts_test_dice_vs_labels')}** "
         f"({figures.get('car_parts_test_labelled_photos', 0)} photos whose labels passed the filter)",
+        *width_line,
         f"- Outdoor, car-parts test, share of the hand-labelled car-part pixels kept: {number('car_parts_recall')} "
         f"(wheels {number('wheels_recall')}, mirrors {number('mirrors_recall')})",
         f"- Outdoor, held-out stanford-cars photos, Dice against the teacher labels (trusted pixels): "

@@ -27,7 +27,7 @@ def test_every_shipped_recipe_and_mix_reads(path: Path) -> None:
         assert recipe_from_json(json.loads(path.read_text()), path)
 
 
-@pytest.mark.parametrize("mix", ["outdoor-mix-relabelled.json"])
+@pytest.mark.parametrize("mix", ["outdoor-mix-relabelled.json", "outdoor-mix-parts-emphasis.json"])
 def test_every_outdoor_mix_holds_out_the_same_photos(mix: str) -> None:
     """Only repeats differ: a stage on one mix never trains on another's held-out photos."""
     def split_settings(path: Path) -> dict:
@@ -43,14 +43,29 @@ def test_every_file_the_default_training_script_names_exists() -> None:
         assert (ROOT / name).is_file(), name
 
 
-def test_the_model_card_lists_each_stage_with_its_recipe_and_mix() -> None:
+def _ship_script():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("ship_default_model", ROOT / "scripts" / "ship_default_model.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_the_model_card_lists_each_stage_with_its_recipe_and_mix() -> None:
+    module = _ship_script()
     stages = module.stage_recipes()
     assert [recipe for recipe, _ in stages][:4] == [f"resources/recipes/default-{s}.json"
                                                     for s in ("256", "384", "512", "512-clean")]
     assert all(mix is None for _, mix in stages[:4]) and all(mix for _, mix in stages[4:])
     assert stages[-1] == ("resources/recipes/outdoor-512-relabelled.json", "resources/recipes/outdoor-mix-relabelled.json")
+
+
+def test_the_model_card_gives_the_outdoor_dice_by_how_wide_the_car_stands() -> None:
+    module = _ship_script()
+    lines = module.source_lines({"car_parts_test_dice_vs_labels": 0.93, "car_parts_test_labelled_photos": 94,
+                                 "car_parts_test_by_car_width": {"0.5-0.7": {"photos": 17, "dice": 0.8773},
+                                                                 "0.9-1.0": {"photos": 29, "dice": 0.9715}}})
+    assert "  - by how wide the car stands in the photo: 0.5-0.7 of the width, 0.8773 (17 photos); " \
+           "0.9-1.0 of the width, 0.9715 (29 photos)" in lines
+    assert not any("by how wide" in line for line in module.source_lines({"car_parts_recall": 0.98}))
