@@ -47,6 +47,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.eval_sources import held_out_groups  # noqa: E402
 from core.io.imageio import read_mask, read_photo  # noqa: E402
 from core.masking.mask_edit import BRUSH, ERASER, MaskEditor, Rect  # noqa: E402
 from core.masking.smart_cut import cut_stroke  # noqa: E402
@@ -225,17 +226,6 @@ def correct(mask: np.ndarray, truth: np.ndarray, actions: dict, radius: float, *
         run.counts.setdefault(target, max_actions)
     run.final = score
     return run
-
-
-def held_out_groups(info: dict) -> set[str]:
-    """The groups the model held out and no earlier stage trained on. A mix's groups carry their
-    source's name ("stanford-cars:stanford_00012"); a folder's samples do not, so both forms count."""
-    seen = set(info.get("trained_before", [])) | set(info.get("train_groups", []))
-    groups = set()
-    for group in info.get("val_groups", []):
-        if group not in seen:
-            groups.update((group, group.split(":", 1)[-1]))
-    return groups - {g.split(":", 1)[-1] for g in seen if ":" in g}
 
 
 def composite_set(samples, folder: Path):

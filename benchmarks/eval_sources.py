@@ -42,14 +42,22 @@ def trained_groups(info: dict) -> set[str]:
     return set(info.get("train_groups", [])) | set(info.get("trained_before", []))
 
 
+def held_out_groups(info: dict, *, held_out: set[str] | None = None, seen: set[str] = frozenset()) -> set[str]:
+    """The groups a model held out (its ``val_groups``, or ``held_out``: another model's, to compare
+    two models on the same photos) that neither it, nor an earlier stage (``trained_before``), nor
+    ``seen`` trained on. A mix's groups carry their source's name ("stanford-cars:stanford_00012"), a
+    folder's samples do not: each held-out group is given in both forms."""
+    seen = set(seen) | trained_groups(info)
+    held_out = set(info.get("val_groups", [])) if held_out is None else held_out
+    bare_seen = {group.split(":", 1)[-1] for group in seen if ":" in group}
+    return {form for group in held_out - seen for form in (group, group.split(":", 1)[-1])} - bare_seen
+
+
 def held_out_stanford(segmenter: Segmenter, labels: Path, *, seen: set[str] = frozenset(),
                       held_out: set[str] | None = None) -> tuple[float | None, int]:
-    """(mean trusted-pixel Dice, photos) on the stanford-cars photos the model held out (recorded in
-    it; or ``held_out``, another model's, to compare two models on the same photos) that no earlier
-    stage trained on (``seen`` and the model's ``trained_before``)."""
-    seen = set(seen) | set(segmenter.config.info.get("trained_before", []))
-    held_out = set(segmenter.config.info.get("val_groups", [])) if held_out is None else held_out
-    stems = {g.split(":", 1)[1] for g in held_out if g.startswith("stanford-cars:") and g not in seen}
+    """(mean trusted-pixel Dice, photos) on the stanford-cars photos of ``held_out_groups``."""
+    groups = held_out_groups(segmenter.config.info, held_out=held_out, seen=seen)
+    stems = {group.split(":", 1)[1] for group in groups if group.startswith("stanford-cars:")}
     folder = labels / "stanford-cars" / "labels"
     if not stems or not (folder / "masks").is_dir():
         return None, 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.bench_correction_effort import correct, held_out_groups, plain_action
+from benchmarks.bench_correction_effort import correct, plain_action
+from benchmarks.eval_sources import held_out_groups
 
 
 def test_held_out_groups_match_cars_and_photos_of_a_mix_and_leave_out_earlier_training():
