@@ -189,3 +189,24 @@ def test_a_recipe_with_zoom_out_shrinks_photos_even_without_label_maps():
     _, targets, weights = _batch_tensors(cached, [0], np.random.default_rng(0), zoomed, Preprocess(size=32))
     assert weights is not None and float(weights.min()) == 0.0 and float(weights.max()) == 1.0  # the frame is unknown
     assert float(targets[weights > 0].min()) > 0.99  # the shrunk photo is all car, as before
+
+
+def test_a_zoomed_out_photo_on_a_backdrop_learns_the_backdrops_background_but_not_its_car():
+    car_photo = np.full((32, 32, 3), 200, np.uint8)
+    backdrop = np.full((32, 32, 3), 40, np.uint8)
+    backdrop_car = np.zeros((32, 32), np.float32)
+    backdrop_car[:, :10] = 1.0  # the backdrop photo's own car, on its left
+    cached = CachedSamples(samples=[], images=[car_photo, backdrop], targets=[np.ones((32, 32), np.float32), backdrop_car],
+                           weights=[None, None], confidences=[None, None])
+    config = TrainConfig(augment=True, zoom_out=1.0, zoom_out_backdrop=1.0)
+    for seed in range(4):
+        images, targets, weights = _batch_tensors(cached, [0], np.random.default_rng(seed), config, Preprocess(size=32))
+        frame = targets[0] < 0.5  # around the shrunk photo (all car)
+        assert frame.any() and (targets[0][~frame] > 0.5).all()
+        taught = frame & (weights[0] > 0)
+        assert taught.sum() > 0.3 * frame.sum()  # the backdrop's background is taught as background...
+        columns = np.flatnonzero(taught.numpy().any(axis=0))  # ...its car, left or (mirrored) right, is not
+        assert (columns.min() >= 11 or columns.max() <= 20) and (images[0][:, taught] < 0).all()  # the dark backdrop
+    without = replace(config, zoom_out_backdrop=0.0)
+    _, targets, weights = _batch_tensors(cached, [0], np.random.default_rng(0), without, Preprocess(size=32))
+    assert (weights[0] == 0).any() and (targets[0][weights[0] > 0] > 0.5).all()  # a reflected frame is unknown

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -63,6 +64,9 @@ class TrainConfig:
     correction_weight: float = 4.0  # extra loss weight on pixels marked in a sample's weight map
     augment: bool = True
     zoom_out: float = 0.0  # share of training photos shown shrunk in the frame (augment.AugmentConfig.zoom_out)
+    # share of those whose frame is another training photo's background, taught as background (else
+    # a reflection, unknown); that photo's car, grown by BACKDROP_CAR_MARGIN, stays unknown
+    zoom_out_backdrop: float = 0.0
     val_fraction: float = 0.2
     seed: int = 0
     device: str = "auto"
@@ -80,8 +84,8 @@ class TrainConfig:
 _RECIPE_RANGES: dict[str, tuple[float | None, float | None]] = {
     "width": (2, MAX_WIDTH), "size": (32, MAX_WORKING_SIZE), "epochs": (1, None), "batch_size": (1, None),
     "lr": (0.0, 10.0), "lr_halve_every": (1, None), "dice_weight": (0.0, None), "correction_weight": (0.0, None),
-    "zoom_out": (0.0, 1.0), "val_fraction": (0.0, 0.9), "seed": (0, None), "save_every_s": (0.0, None),
-    "max_steps_per_epoch": (1, None),
+    "zoom_out": (0.0, 1.0), "zoom_out_backdrop": (0.0, 1.0), "val_fraction": (0.0, 0.9), "seed": (0, None),
+    "save_every_s": (0.0, None), "max_steps_per_epoch": (1, None),
 }
 
 
@@ -230,6 +234,9 @@ def dice_by_source(samples: Sequence[Sample], scores: Sequence[float]) -> dict[s
     return {source: float(np.mean(values)) for source, values in sorted(by_source.items())}
 
 
+BACKDROP_CAR_MARGIN = 1 / 64  # of the working size: a backdrop's car grown by this much is unknown
+
+
 def _batch_tensors(
     cached: CachedSamples, indices: Sequence[int], rng: np.random.Generator, config: TrainConfig,
     preprocess: Preprocess,
@@ -242,17 +249,41 @@ def _batch_tensors(
         image, target = cached.images[index], cached.targets[index]
         corrected, confidence = cached.weights[index], cached.confidences[index]
         maps = None
-        if any_weight:  # the two maps travel as one 2-channel array through the augmentation
+        if any_weight:  # the maps travel as one array through the augmentation; the third is the photo's own area
             maps = np.stack([corrected if corrected is not None else np.zeros_like(target),
-                             confidence if confidence is not None else np.ones_like(target)], axis=-1)
+                             confidence if confidence is not None else np.ones_like(target),
+                             np.ones_like(target)], axis=-1)
         if config.augment:
             image, target, maps = augment(image, target, maps, rng, AugmentConfig(zoom_out=config.zoom_out))
+            outside = maps[..., 2] < 0.5 if maps is not None else None
+            if outside is not None and outside.any() and config.zoom_out_backdrop > 0 \
+                    and rng.random() < config.zoom_out_backdrop:
+                image, target, maps = _on_backdrop(image, target, maps, outside, cached, index, rng)
         images.append(image)
         targets.append(np.ascontiguousarray(target))
         if maps is not None:
             weights.append(np.ascontiguousarray(maps[..., 1] * (1.0 + config.correction_weight * maps[..., 0])))
     pixel_weight = torch.from_numpy(np.stack(weights).astype(np.float32)) if any_weight else None
     return preprocess.to_tensor(images), torch.from_numpy(np.stack(targets)), pixel_weight
+
+
+def _on_backdrop(image: np.ndarray, target: np.ndarray, maps: np.ndarray, outside: np.ndarray, cached: CachedSamples,
+                 index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Photo ``index``, shrunk, with its frame (``outside``) taken from another cached photo: that photo's
+    background is taught as background (at its confidence), its car and a margin around it are unknown."""
+    other = (index + 1 + int(rng.integers(max(1, len(cached.images) - 1)))) % len(cached.images)
+    backdrop, backdrop_car = cached.images[other], cached.targets[other]
+    backdrop_trust = cached.confidences[other] if cached.confidences[other] is not None else np.ones_like(backdrop_car)
+    if rng.random() < 0.5:
+        backdrop, backdrop_car, backdrop_trust = backdrop[:, ::-1], backdrop_car[:, ::-1], backdrop_trust[:, ::-1]
+    margin = max(1, round(BACKDROP_CAR_MARGIN * backdrop_car.shape[0]))
+    grown = cv2.dilate((backdrop_car > 0.02).astype(np.uint8), np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)) > 0
+    image, target, maps = image.copy(), target.copy(), maps.copy()
+    image[outside] = backdrop[outside]
+    target[outside] = 0.0
+    maps[..., 0][outside] = 0.0
+    maps[..., 1][outside] = np.where(grown, 0.0, backdrop_trust)[outside]
+    return image, target, maps
 
 
 def train(
