@@ -116,7 +116,8 @@ def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bo
                            part_names=read_part_names(data / "car-parts" / "parts.json"))
     summary = parts.to_dict()
     figures.update(car_parts_recall=summary["recall"], wheels_recall=summary["wheels"],
-                   mirrors_recall=summary["mirrors"], car_parts_worst=summary["worst"])
+                   mirrors_recall=summary["mirrors"], car_parts_worst=summary["worst"],
+                   car_parts_recall_by_part={name: round(kept, 4) for name, kept in summary["per_part"].items()})
     return figures
 
 

@@ -139,6 +139,10 @@ def source_lines(figures: dict) -> list[str]:
     width_line = ["  - by how wide the car stands in the photo: " + "; ".join(
         f"{name} of the width, {entry['dice']:.4f} ({entry['photos']} photos)" for name, entry in by_width.items())
     ] if by_width else []
+    by_part = figures.get("car_parts_recall_by_part") or {}
+    least_kept = sorted(by_part.items(), key=lambda item: item[1])[:4]
+    parts_line = ["  - the parts kept least: " + ", ".join(f"{name} {kept:.4f}" for name, kept in least_kept)
+                  ] if least_kept else []
     return [
         f"- Outdoor, car-parts test (100 real photos never trained on), Dice against the teacher labels over the "
         f"trusted pixels: **{number('car_parts_test_dice_vs_labels')}** "
@@ -146,6 +150,7 @@ def source_lines(figures: dict) -> list[str]:
         *width_line,
         f"- Outdoor, car-parts test, share of the hand-labelled car-part pixels kept: {number('car_parts_recall')} "
         f"(wheels {number('wheels_recall')}, mirrors {number('mirrors_recall')})",
+        *parts_line,
         f"- Outdoor, held-out stanford-cars photos, Dice against the teacher labels (trusted pixels): "
         f"{number('stanford_dice_vs_labels')} ({figures.get('stanford_photos', 0)} photos no stage trained on)",
         "  (rerun: `.venv/bin/python benchmarks/eval_sources.py --model default`)",

@@ -69,3 +69,10 @@ def test_the_model_card_gives_the_outdoor_dice_by_how_wide_the_car_stands() -> N
     assert "  - by how wide the car stands in the photo: 0.5-0.7 of the width, 0.8773 (17 photos); " \
            "0.9-1.0 of the width, 0.9715 (29 photos)" in lines
     assert not any("by how wide" in line for line in module.source_lines({"car_parts_recall": 0.98}))
+
+
+def test_the_model_card_names_the_hand_labelled_parts_kept_least() -> None:
+    lines = _ship_script().source_lines({"car_parts_recall": 0.98, "car_parts_recall_by_part": {
+        "hood": 0.999, "back_glass": 0.903, "left_mirror": 0.85, "wheel": 0.97, "trunk": 0.977, "tailgate": 0.988}})
+    assert "  - the parts kept least: left_mirror 0.8500, back_glass 0.9030, wheel 0.9700, trunk 0.9770" in lines
+    assert not any("kept least" in line for line in _ship_script().source_lines({"car_parts_recall": 0.98}))
