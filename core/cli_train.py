@@ -99,9 +99,12 @@ def run(args: argparse.Namespace) -> int:
     if args.mix is not None:
         if args.images is not None or args.masks is not None or args.corrections:
             raise ValueError("--mix names every data set: leave out --images, --masks and --corrections")
+        from core.models.checkpoint import read_config
         from core.training.training_mix import mix_samples, read_mix
 
-        train_samples, val_samples, notes = mix_samples(read_mix(args.mix))
+        # continuing a model: never train on what it held out, whatever the labels gained or lost since
+        start_info = read_config(config.init).info if config.init else None
+        train_samples, val_samples, notes = mix_samples(read_mix(args.mix), start_info=start_info)
         for note in notes:
             print(note, flush=True)
         return _train_and_save(args, config, train_samples, val_samples)

@@ -148,7 +148,7 @@ def test_the_split_follows_the_cars_not_the_training_seed(tmp_path, monkeypatch)
     recipe = tmp_path / "recipe.json"
     recipe.write_text(json.dumps({"seed": 7, "epochs": 1}))
     assert cli_main(["train", "--mix", str(mix), "--recipe", str(recipe), "-o", str(tmp_path / "run")]) != 0
-    assert seen == [{}]  # the mix's own split seed, whatever the recipe's seed
+    assert seen == [{"start_info": None}]  # the mix's own split seed, whatever the recipe's seed
 
 
 def test_an_emphasis_folder_makes_its_pixels_weigh_more_in_the_loss(tmp_path):
@@ -210,3 +210,24 @@ def test_a_zoomed_out_photo_on_a_backdrop_learns_the_backdrops_background_but_no
     without = replace(config, zoom_out_backdrop=0.0)
     _, targets, weights = _batch_tensors(cached, [0], np.random.default_rng(0), without, Preprocess(size=32))
     assert (weights[0] == 0).any() and (targets[0][weights[0] > 0] > 0.5).all()  # a reflected frame is unknown
+
+
+def test_a_continued_stage_keeps_its_starting_models_split_when_the_labels_change(tmp_path):
+    """One photo more or less reshuffles a fresh split; continuing a model must not train on what it held out."""
+    outdoor = _photo_set(tmp_path / "outdoor", [f"street_{i:05d}" for i in range(40)], confidence=False)
+    source = {"name": "outdoor", "images": str(outdoor / "images"), "masks": str(outdoor / "masks"),
+              "split": "photo", "val_fraction": 0.25}
+    first_train, first_val, _ = mix_samples(read_mix(_mix_file(tmp_path, [source])))
+    start_info = {"train_groups": sorted({s.group for s in first_train}), "val_groups": sorted({s.group for s in first_val})}
+    (outdoor / "images" / "street_00003.jpg").unlink()  # the rebuilt labels lost one photo ...
+    _photo_set(outdoor, [f"street_{i:05d}" for i in range(40, 48)], confidence=False)  # ... and gained eight
+
+    fresh_train, fresh_val, _ = mix_samples(read_mix(_mix_file(tmp_path, [source])))
+    assert {s.group for s in fresh_train} & set(start_info["val_groups"])  # what the guard is for
+    kept_train, kept_val, notes = mix_samples(read_mix(_mix_file(tmp_path, [source])), start_info=start_info)
+    train_groups, val_groups = {s.group for s in kept_train}, {s.group for s in kept_val}
+    assert val_groups >= set(start_info["val_groups"]) - {"outdoor:street_00003"}
+    assert train_groups >= set(start_info["train_groups"]) - {"outdoor:street_00003"}
+    assert not train_groups & val_groups and len(train_groups | val_groups) == 47
+    assert len(val_groups - set(start_info["val_groups"])) == 2  # the new photos split by the fraction too
+    assert "outdoor: split as the starting model was (8 photo(s) new to it split afresh)" in notes
