@@ -32,14 +32,7 @@ from PIL import Image  # noqa: E402
 from core.masking.inference import Segmenter  # noqa: E402
 from core.training.evaluate import evaluate_folder  # noqa: E402
 from core.training.evaluate_parts import evaluate_parts, read_part_names  # noqa: E402
-from core.training.training_mix import labels_folder  # noqa: E402
-
-
-def trained_groups(info: dict) -> set[str]:
-    """Every group a model was trained on: its own run's and those its starting model had seen
-    (``trained_before``, recorded when it ships; a label set that grows re-splits, so a photo held
-    out now may have been trained on by an earlier stage)."""
-    return set(info.get("train_groups", [])) | set(info.get("trained_before", []))
+from core.training.training_mix import labels_folder, trained_groups  # noqa: E402
 
 
 def held_out_groups(info: dict, *, held_out: set[str] | None = None, seen: set[str] = frozenset()) -> set[str]:

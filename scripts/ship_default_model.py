@@ -176,7 +176,7 @@ def main() -> int:
     if args.after_shipped:
         shipped_info = read_config(shipped_model_path()).info
         stages = list(shipped_info.get("stages", [])) + stages
-        from benchmarks.eval_sources import trained_groups
+        from core.training.training_mix import trained_groups
 
         # what the starting model saw, so held-out figures leave it out as the label sets grow
         config = replace(config, info={**config.info, "trained_before": sorted(

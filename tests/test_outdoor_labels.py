@@ -173,7 +173,8 @@ def test_held_out_outdoor_figures_leave_out_photos_an_earlier_stage_trained_on(t
     """A label set that grows is split afresh: a photo held out now may have trained the starting model."""
     from dataclasses import replace
 
-    from benchmarks.eval_sources import held_out_stanford, trained_groups
+    from benchmarks.eval_sources import held_out_stanford
+    from core.training.training_mix import trained_groups
 
     folder = tmp_path / "stanford-cars" / "labels"
     for sub in ("images", "masks", "confidence"):

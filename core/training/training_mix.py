@@ -106,25 +106,32 @@ def read_mix(path: str | Path) -> list[MixSource]:
     return sources
 
 
+def trained_groups(info: dict) -> set[str]:
+    """Every group a model was trained on: its own run's and those its starting model had seen
+    (``trained_before``, recorded when it ships; a label set that grows re-splits, so a photo held
+    out now may have been trained on by an earlier stage)."""
+    return set(info.get("train_groups", [])) | set(info.get("trained_before", []))
+
+
 def keep_split(samples: list[Sample], val_fraction: float, *, seed: int, held_out: set[str],
                trained: set[str]) -> tuple[list[Sample], list[Sample]]:
     """Split as a starting model did: its ``held_out`` groups stay held out, the groups it ``trained`` on
     stay in training, only groups new to it are split by ``split_by_group``. A label set that grows
     (or loses a photo) would otherwise be shuffled afresh, and a continued stage would train on
     photos its starting model held out."""
-    known = [s for s in samples if s.group in held_out or s.group in trained]
-    new_train, new_val = split_by_group([s for s in samples if s.group not in held_out and s.group not in trained],
-                                        val_fraction, seed=seed)
-    return ([s for s in known if s.group not in held_out] + new_train,
-            [s for s in known if s.group in held_out] + new_val)
+    seen = held_out | trained
+    new_train, new_val = split_by_group([s for s in samples if s.group not in seen], val_fraction, seed=seed)
+    return ([s for s in samples if s.group in trained and s.group not in held_out] + new_train,
+            [s for s in samples if s.group in held_out] + new_val)
 
 
 def mix_samples(sources: list[MixSource], *, seed: int = SPLIT_SEED, start_info: dict | None = None,
                 ) -> tuple[list[Sample], list[Sample], list[str]]:
     """(training samples with repeats, validation samples, notes), each source split on its own;
     with ``start_info`` (the starting model's ``info``), as it was split (``keep_split``)."""
-    held_out = set((start_info or {}).get("val_groups", []))
-    trained = set((start_info or {}).get("train_groups", [])) | set((start_info or {}).get("trained_before", []))
+    held_out = set(start_info.get("val_groups", [])) if start_info else set()
+    trained = trained_groups(start_info) if start_info else set()
+    seen = held_out | trained
     train: list[Sample] = []
     val: list[Sample] = []
     notes = []
@@ -150,7 +157,7 @@ def mix_samples(sources: list[MixSource], *, seed: int = SPLIT_SEED, start_info:
         else:
             source_train, source_val = keep_split(samples, source.val_fraction, seed=seed, held_out=held_out,
                                                   trained=trained)
-            new = sum(s.group not in held_out and s.group not in trained for s in samples)
+            new = sum(s.group not in seen for s in samples)
             notes.append(f"{source.name}: split as the starting model was ({new} photo(s) new to it split afresh)")
         train += source_train * source.repeat
         val += source_val[:: source.val_every]
