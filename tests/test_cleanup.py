@@ -1,10 +1,11 @@
-"""Stray-region removal: small islands and pinholes go, the car and real gaps stay."""
+"""Clean-up: small islands and pinholes go, the car and real gaps stay; car regions apart from the
+main car go, its cut-off parts and cars as large stay."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from core.masking.cleanup import remove_strays
+from core.masking.cleanup import keep_main_car, remove_strays
 from core.masking.inference import Segmenter
 
 
@@ -56,3 +57,31 @@ def test_finish_cleans_unless_asked_not_to():
     probability[10:13, 10:13] = 0.9
     assert not Segmenter.finish(probability, 1024, 1024).mask[20:26, 20:26].any()
     assert Segmenter.finish(probability, 1024, 1024, clean=False).mask[21:25, 21:25].all()
+
+
+def test_a_car_region_apart_from_the_main_car_is_cleared():
+    probability = _car()
+    probability[300:360, 300:400] = 0.9  # another car further back: 6,000 pixels, a third of the main one
+    cleaned = keep_main_car(probability)
+    assert cleaned[300:360, 300:400].max() == 0.0
+    assert np.array_equal(cleaned[80:180, 40:220], probability[80:180, 40:220])
+    assert probability[300:360, 300:400].min() == np.float32(0.9)  # the input is left alone
+
+
+def test_a_part_cut_off_by_a_thin_gap_and_a_car_as_large_stay():
+    probability = _car()
+    probability[100:110, 222:232] = 0.8  # a mirror 2 pixels from the body (reach: 5 at 512)
+    probability[300:400, 250:420] = 0.9  # a car of nearly the same size: two cars side by side, or one split by a post
+    assert keep_main_car(probability) is probability
+
+
+def test_a_map_with_one_car_region_or_none_comes_back_as_is():
+    for probability in (_car(), np.zeros((64, 64), np.float32)):
+        assert keep_main_car(probability) is probability
+
+
+def test_finish_keeps_the_main_car_only_when_cleaning():
+    probability = _car()
+    probability[300:360, 300:400] = 0.9
+    assert not Segmenter.finish(probability, 512, 512).mask[300:360, 300:400].any()
+    assert Segmenter.finish(probability, 512, 512, clean=False).mask[300:360, 300:400].all()

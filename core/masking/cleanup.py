@@ -1,5 +1,6 @@
-"""Remove the specks a user would otherwise paint away: tiny car islands in the background
-and tiny background pinholes in the car, on the working-size probabilities.
+"""Remove what a user would otherwise paint away, on the working-size probabilities: tiny car
+islands in the background, tiny background pinholes in the car, and car regions standing apart
+from the main car (another car on the lot, a piece of background taken for car).
 
 Measured on the 864 held-out photos with the stage-3 default model (`maskingnet eval
 --held-out`): clearing regions under 1.2e-4 of the working area (31 pixels at 512x512) takes
@@ -7,6 +8,12 @@ the speckles from 28 to 11 and the holes from 123 to 50, and the mean Dice from 
 0.99485. (With 6e-5, the earlier share: 28 speckles, 123 holes.) The share was chosen from the
 sizes of the validation speckles, 16 to 30 pixels for most. Real gaps (between spokes, under a
 pickup) are larger.
+
+Keeping the main car, measured with the stage-8 default on the 94 labelled car-parts test photos
+and the 210 held-out stanford-cars photos (trusted-pixel Dice against the teacher labels; the
+same working-size maps scored with and without it): 0.9209 -> 0.9249 and 0.9749 -> 0.9752; of
+the hand-labelled car-part pixels 0.9793 -> 0.9792 kept, mirrors 0.8576 -> 0.8574. Keeping only
+the largest region gave 0.9258, but dropped mirrors that a thin gap cuts off (0.8569).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import cv2
 import numpy as np
 
 STRAY_SHARE = 1.2e-4  # regions smaller than this share of the working area are strays
+MAIN_CAR_REACH = 0.01  # a car region this close to the main car (share of the side) is part of it
+MAIN_CAR_PEER = 0.5  # a car region at least this share of the main car's area is kept too
 
 
 def enclosed_background(car: np.ndarray, max_area: float | None = None) -> np.ndarray:
@@ -58,4 +67,34 @@ def remove_strays(probability: np.ndarray, share: float = STRAY_SHARE) -> np.nda
     result = probability.copy()
     result[islands] = 0.0
     result[holes] = 1.0
+    return result
+
+
+def keep_main_car(probability: np.ndarray, *, reach: float = MAIN_CAR_REACH,
+                  peer: float = MAIN_CAR_PEER) -> np.ndarray:
+    """(S, S) float car probabilities -> the same with the car regions apart from the main car
+    cleared to 0.
+
+    The main car is the largest car region (8-connected, p >= 0.5). A region is kept when it
+    comes within ``reach`` x S pixels of it (a mirror or an antenna cut off by a thin gap) or has
+    at least ``peer`` of its area (a car split by a post in front, two cars side by side). The
+    input is not changed; it is returned as is when nothing is cleared.
+    """
+    car = probability >= 0.5
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(car.astype(np.uint8), connectivity=8)
+    if count <= 2:  # the background and at most one car region
+        return probability
+    areas = stats[:, cv2.CC_STAT_AREA].copy()
+    areas[0] = 0  # label 0: the background
+    main = int(np.argmax(areas))
+    kept = areas >= peer * areas[main]
+    radius = max(1, round(reach * probability.shape[0]))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    near_main = cv2.dilate((labels == main).astype(np.uint8), disc).astype(bool)
+    kept[np.unique(labels[near_main & car])] = True
+    kept[0] = True
+    if kept.all():
+        return probability
+    result = probability.copy()
+    result[~kept[labels]] = 0.0
     return result

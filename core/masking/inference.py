@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from core.errors import NotEnoughMemory
-from core.masking.cleanup import remove_strays
+from core.masking.cleanup import keep_main_car, remove_strays
 from core.masking.doubt import doubt_score
 from core.masking.export import soft_edge_alpha
 from core.models.checkpoint import ModelConfig, load_model
@@ -213,12 +213,13 @@ class Segmenter:
         *, clean: bool = True, mirror: float | None = None,
     ) -> Prediction:
         """Turn working-size probabilities into a full-resolution ``Prediction``; ``clean``
-        removes specks and pinholes first (``core.masking.cleanup``); ``mirror`` is the disagreement
+        removes specks, pinholes and car regions apart from the main car first
+        (``core.masking.cleanup``); ``mirror`` is the disagreement
         with the mirrored photo, when measured."""
         tick = time.perf_counter()
         uncertainty = float(np.mean((small > 0.1) & (small < 0.9)))
         area = float(np.mean(small >= 0.5))
-        probability = upsample_probability(remove_strays(small) if clean else small, width, height)
+        probability = upsample_probability(keep_main_car(remove_strays(small)) if clean else small, width, height)
         if alpha is not None:
             np.minimum(probability, alpha, out=probability)
         return Prediction(probability, uncertainty, seconds + time.perf_counter() - tick, mirror, area)
