@@ -85,3 +85,12 @@ def test_finish_keeps_the_main_car_only_when_cleaning():
     probability[300:360, 300:400] = 0.9
     assert not Segmenter.finish(probability, 512, 512).mask[300:360, 300:400].any()
     assert Segmenter.finish(probability, 512, 512, clean=False).mask[300:360, 300:400].all()
+
+
+def test_a_piece_of_the_car_inside_its_outline_stays():
+    probability = np.zeros((512, 512), np.float32)
+    probability[200:300, 40:440] = 0.95  # the body
+    probability[100:200, 40:60] = 0.95  # the rear pillar, joined to the body
+    probability[100:200, 420:440] = 0.95  # the front pillar, joined too
+    probability[110:180, 200:260] = 0.9  # a piece of the roof the model split off, 20 pixels from the pillars
+    assert keep_main_car(probability) is probability
