@@ -58,7 +58,8 @@ def test_the_model_card_lists_each_stage_with_its_recipe_and_mix() -> None:
     assert [recipe for recipe, _ in stages][:4] == [f"resources/recipes/default-{s}.json"
                                                     for s in ("256", "384", "512", "512-clean")]
     assert all(mix is None for _, mix in stages[:4]) and all(mix for _, mix in stages[4:])
-    assert stages[-1] == ("resources/recipes/outdoor-512-relabelled.json", "resources/recipes/outdoor-mix-relabelled.json")
+    assert stages[-1] == ("resources/recipes/outdoor-512-zoom-emphasis.json",
+                          "resources/recipes/outdoor-mix-parts-emphasis.json")
 
 
 def test_the_model_card_gives_the_outdoor_dice_by_how_wide_the_car_stands() -> None:
