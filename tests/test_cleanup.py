@@ -52,11 +52,13 @@ def test_the_largest_car_region_is_kept_however_small():
     assert remove_strays(probability)[5:7, 5:7].min() == np.float32(0.9)
 
 
-def test_finish_cleans_unless_asked_not_to():
+def test_finish_cleans_specks_and_other_cars_unless_asked_not_to():
     probability = _car()
-    probability[10:13, 10:13] = 0.9
-    assert not Segmenter.finish(probability, 1024, 1024).mask[20:26, 20:26].any()
-    assert Segmenter.finish(probability, 1024, 1024, clean=False).mask[21:25, 21:25].all()
+    probability[10:13, 10:13] = 0.9  # a speck
+    probability[300:360, 300:400] = 0.9  # another car further back
+    cleaned, kept = Segmenter.finish(probability, 1024, 1024).mask, Segmenter.finish(probability, 1024, 1024, clean=False).mask
+    assert not cleaned[20:26, 20:26].any() and not cleaned[600:720, 600:800].any()
+    assert kept[21:25, 21:25].all() and kept[600:720, 600:800].all()
 
 
 def test_a_car_region_apart_from_the_main_car_is_cleared():
@@ -78,13 +80,6 @@ def test_a_part_cut_off_by_a_thin_gap_and_a_car_as_large_stay():
 def test_a_map_with_one_car_region_or_none_comes_back_as_is():
     for probability in (_car(), np.zeros((64, 64), np.float32)):
         assert keep_main_car(probability) is probability
-
-
-def test_finish_keeps_the_main_car_only_when_cleaning():
-    probability = _car()
-    probability[300:360, 300:400] = 0.9
-    assert not Segmenter.finish(probability, 512, 512).mask[300:360, 300:400].any()
-    assert Segmenter.finish(probability, 512, 512, clean=False).mask[300:360, 300:400].all()
 
 
 def test_a_piece_of_the_car_inside_its_outline_stays():
