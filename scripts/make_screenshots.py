@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
-from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtCore import QEventLoop, QPoint, Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -102,6 +102,19 @@ def write_photos(folder: Path) -> list[Path]:
     return [folder / n for n in ("studio_car.png", "red_coupe.jpg", "green_coupe.jpg", "silver_coupe.jpg", "damaged.jpg")]
 
 
+def wait_until(done, timeout_s: float) -> None:
+    """Run the event loop until ``done()`` or ``timeout_s``, as the app's own loop runs: unlike
+    ``QTest.qWait``, it lets the worker threads run between events (the masks' times in the
+    status bar are then the app's)."""
+    loop = QEventLoop()
+    timer = QTimer()
+    timer.timeout.connect(lambda: loop.quit() if done() else None)
+    timer.start(100)
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    loop.exec()
+    timer.stop()
+
+
 def main(out_dir: Path) -> None:
     from maskingnet_app.editor.documents import PhotoStatus
     from maskingnet_app.main import compose_window
@@ -115,10 +128,7 @@ def main(out_dir: Path) -> None:
     QTest.qWaitForWindowExposed(window)
     window.open_paths(photos)
     settled = (PhotoStatus.MASKED, PhotoStatus.EDITED, PhotoStatus.FAILED)
-    for _ in range(6000):  # up to 10 minutes on a busy machine
-        if all(d.status in settled for d in window.session.documents):
-            break
-        QTest.qWait(100)
+    wait_until(lambda: all(d.status in settled for d in window.session.documents), 600)
     document = window.session.documents[0]
     window.photo_list.select_document(document)
     QTest.qWait(500)
