@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Retrain the shipped default model from ../shared/data/carvana512 in nine stages (each resumes
+# Retrain the shipped default model from ../shared/data/carvana512 in ten stages (each resumes
 # if interrupted), then copy it into resources/models with a fresh model card.
 #   stage 1: from scratch at working size 256 (cheap epochs learn the shapes)
 #   stage 2: from stage 1's best weights at working size 384 (finer edges)
@@ -16,7 +16,10 @@
 #   stage 9: from stage 8's best weights, at 512 with cars shrunk in the frame (outdoor-512-zoom-emphasis.json:
 #            zoom_out 0.3) and the car-parts mirror and wheel pixels weighing 5 times
 #            (outdoor-mix-parts-emphasis.json)
-# Stages 5-9 need the outdoor labels: bash scripts/make_outdoor_labels.sh (hours; resumable).
+#   stage 10: from stage 9's best weights, a short polish at a lower rate (outdoor-512-edge-polish.json)
+#            with the band 2 px either side of each exact outline (Carvana, composites) weighing
+#            5 times (outdoor-mix-edge-emphasis.json): the outline the studio photos need
+# Stages 5-10 need the outdoor labels: bash scripts/make_outdoor_labels.sh (hours; resumable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/carvana512}
@@ -39,7 +42,9 @@ RUN=${RUN:-runs/default}
     --init "$RUN/stage7-outdoor-512-long/best.safetensors" -o "$RUN/stage8-outdoor-512-relabelled"
 .venv/bin/maskingnet train --mix resources/recipes/outdoor-mix-parts-emphasis.json --recipe resources/recipes/outdoor-512-zoom-emphasis.json \
     --init "$RUN/stage8-outdoor-512-relabelled/best.safetensors" -o "$RUN/stage9-outdoor-512-zoom"
+.venv/bin/maskingnet train --mix resources/recipes/outdoor-mix-edge-emphasis.json --recipe resources/recipes/outdoor-512-edge-polish.json \
+    --init "$RUN/stage9-outdoor-512-zoom/best.safetensors" -o "$RUN/stage10-edge-polish"
 .venv/bin/python scripts/ship_default_model.py "$RUN/stage1-256" "$RUN/stage2-384" "$RUN/stage3-512" \
     "$RUN/stage4-512-clean" \
     "$RUN/stage5-outdoor-384" "$RUN/stage6-outdoor-512" "$RUN/stage7-outdoor-512-long" \
-    "$RUN/stage8-outdoor-512-relabelled" "$RUN/stage9-outdoor-512-zoom" --data "$DATA"
+    "$RUN/stage8-outdoor-512-relabelled" "$RUN/stage9-outdoor-512-zoom" "$RUN/stage10-edge-polish" --data "$DATA"

@@ -27,7 +27,8 @@ def test_every_shipped_recipe_and_mix_reads(path: Path) -> None:
         assert recipe_from_json(json.loads(path.read_text()), path)
 
 
-@pytest.mark.parametrize("mix", ["outdoor-mix-relabelled.json", "outdoor-mix-parts-emphasis.json"])
+@pytest.mark.parametrize("mix", ["outdoor-mix-relabelled.json", "outdoor-mix-parts-emphasis.json",
+                                 "outdoor-mix-edge-emphasis.json"])
 def test_every_outdoor_mix_holds_out_the_same_photos(mix: str) -> None:
     """Only repeats differ: a stage on one mix never trains on another's held-out photos."""
     def split_settings(path: Path) -> dict:
@@ -58,8 +59,12 @@ def test_the_model_card_lists_each_stage_with_its_recipe_and_mix() -> None:
     assert [recipe for recipe, _ in stages][:4] == [f"resources/recipes/default-{s}.json"
                                                     for s in ("256", "384", "512", "512-clean")]
     assert all(mix is None for _, mix in stages[:4]) and all(mix for _, mix in stages[4:])
-    assert stages[-1] == ("resources/recipes/outdoor-512-zoom-emphasis.json",
-                          "resources/recipes/outdoor-mix-parts-emphasis.json")
+    assert stages[-1] == ("resources/recipes/outdoor-512-edge-polish.json",
+                          "resources/recipes/outdoor-mix-edge-emphasis.json")
+    shipped = module.read_config(module.shipped_model_path()).info["stages"]
+    assert len(stages) == len(shipped)  # one training command per stage the shipped model records
+    assert [stage["train_config"]["epochs"] for stage in shipped][-1] == \
+        json.loads((ROOT / stages[-1][0]).read_text())["epochs"]
 
 
 def test_the_model_card_gives_the_outdoor_dice_by_how_wide_the_car_stands() -> None:

@@ -174,6 +174,45 @@ def test_an_emphasis_folder_makes_its_pixels_weigh_more_in_the_loss(tmp_path):
     assert float(weights[0, 20, 16]) == pytest.approx(1.0) and float(weights[0, 20, 0]) == 0.0  # plain; unknown strip
 
 
+def test_edge_emphasis_weighs_the_band_around_each_exact_outline(tmp_path):
+    studio = _photo_set(tmp_path / "studio", ["0123456789ab_01"], confidence=False)
+    mix = _mix_file(tmp_path, [{"name": "studio", "images": str(studio / "images"), "masks": str(studio / "masks"),
+                                "val_fraction": 0.0, "edge_emphasis": 2}])
+    train_samples, _, notes = mix_samples(read_mix(mix))
+    assert train_samples[0].edge_band == 2 and any("outline +-2 px emphasised" in note for note in notes)
+    cached = cache_samples(train_samples, Preprocess(size=64))  # the photo is 64x48: rows scale by 4/3
+    config = TrainConfig(augment=False, correction_weight=4.0)
+    _, _, weights = _batch_tensors(cached, [0], np.random.default_rng(0), config, Preprocess(size=64))
+    row = weights[0, 32].tolist()  # across the square's middle: its sides are at columns 16 and 48
+    assert row[16] == pytest.approx(5.0) and row[15] == pytest.approx(5.0) and row[47] == pytest.approx(5.0)
+    assert row[32] == pytest.approx(1.0) and row[5] == pytest.approx(1.0)  # inside and outside, far from the outline
+    assert sum(value > 1.5 for value in row) == 8  # 2 px each side of each of the two sides
+
+
+def test_edge_unknown_teaches_neither_side_of_a_teacher_outline(tmp_path):
+    outdoor = _photo_set(tmp_path / "outdoor", ["street_00000"], confidence=True)
+    mix = _mix_file(tmp_path, [{"name": "outdoor", "images": str(outdoor / "images"), "masks": str(outdoor / "masks"),
+                                "confidence": str(outdoor / "confidence"), "split": "photo", "val_fraction": 0.0,
+                                "edge_unknown": 2}])
+    train_samples, _, notes = mix_samples(read_mix(mix))
+    assert any("outline +-2 px unknown" in note for note in notes)
+    cached = cache_samples(train_samples, Preprocess(size=64))
+    config = TrainConfig(augment=False, correction_weight=4.0)
+    _, _, weights = _batch_tensors(cached, [0], np.random.default_rng(0), config, Preprocess(size=64))
+    row = weights[0, 32].tolist()  # the square's sides are at columns 16 and 48; columns 0-7 are the unknown strip
+    assert [row[c] for c in (14, 15, 16, 17, 46, 47, 48, 49)] == [0.0] * 8
+    assert row[32] == pytest.approx(1.0) and row[13] == pytest.approx(1.0) and row[50] == pytest.approx(1.0)
+    assert row[5] == 0.0  # the confidence map's own unknown pixels stay unknown
+
+
+@pytest.mark.parametrize("key", ["edge_emphasis", "edge_unknown"])
+@pytest.mark.parametrize("value", [-1, 2.5, True, 33])
+def test_edge_bands_are_a_whole_number_of_pixels(tmp_path, key, value):
+    path = _mix_file(tmp_path, [{"name": "a", "images": "x", "masks": "y", key: value}])
+    with pytest.raises(ValueError, match=f"'{key}' must be a whole number of pixels"):
+        read_mix(path)
+
+
 def test_an_emphasis_entry_must_name_a_folder(tmp_path):
     path = _mix_file(tmp_path, [{"name": "a", "images": "x", "masks": "y", "emphasis": 3}])
     with pytest.raises(ValueError, match="'emphasis' must be a folder name"):

@@ -244,10 +244,10 @@ def _batch_tensors(
     """(images, targets, pixel weights or None): weight = confidence x (1 + correction_weight x corrected)."""
     images, targets, weights = [], [], []
     zoom_out = config.augment and config.zoom_out > 0  # needs the maps: the frame around a shrunk photo is unknown
-    any_weight = zoom_out or any(cached.weights[i] is not None or cached.confidences[i] is not None for i in indices)
-    for index in indices:
+    emphases, trusts = [cached.emphasis(i) for i in indices], [cached.trust(i) for i in indices]
+    any_weight = zoom_out or any(e is not None or t is not None for e, t in zip(emphases, trusts))
+    for index, corrected, confidence in zip(indices, emphases, trusts):
         image, target = cached.images[index], cached.targets[index]
-        corrected, confidence = cached.weights[index], cached.confidences[index]
         maps = None
         if any_weight:  # the maps travel as one array through the augmentation; the third is the photo's own area
             maps = np.stack([corrected if corrected is not None else np.zeros_like(target),

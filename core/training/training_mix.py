@@ -6,8 +6,12 @@ maps named like the masks, ``<stem>.png``: how far each label pixel is trusted),
 folder of 8-bit maps named alike whose pixels > 0 weigh the recipe's ``correction_weight`` more in
 the loss, as a user's corrections do; a photo without one has no emphasis), ``split``
 (``"group"``: by car, Carvana's ids or sub-folders; ``"photo"``: every photo apart),
-``val_fraction`` (default 0.2), ``val_every`` (score every N-th validation photo during training,
-default 1: all; the others stay held out all the same) and ``repeat`` (how many times a training
+``edge_emphasis`` (pixels at the working size, default 0: for exact masks, the band that wide on
+both sides of each mask's outline weighs like ``emphasis``), ``edge_unknown`` (pixels at the working
+size, default 0: for teacher labels, the band that wide on both sides of each mask's outline is
+unknown, so an outline the teachers draw too far out or in is not taught), ``val_fraction`` (default 0.2), ``val_every`` (score
+every N-th validation photo during training, default 1: all; the others stay held out all the
+same) and ``repeat`` (how many times a training
 photo is listed per epoch, default 1). Folders may use ``${MASKINGNET_DATA}`` (default ``../shared/data``) and
 ``${MASKINGNET_LABELS}`` (default ``~/.cache/maskingnet-labels``); relative folders are taken
 from the working directory.
@@ -45,6 +49,8 @@ class MixSource:
     val_fraction: float = 0.2
     val_every: int = 1
     repeat: int = 1
+    edge_emphasis: int = 0
+    edge_unknown: int = 0
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> MixSource:
@@ -52,7 +58,7 @@ class MixSource:
         if not isinstance(data, dict):
             raise ValueError(f"{where}: a source is an object with name, images and masks")
         unknown = set(data) - {"name", "images", "masks", "confidence", "emphasis", "split", "val_fraction", "val_every",
-                              "repeat"}
+                              "repeat", "edge_emphasis", "edge_unknown"}
         if unknown:
             raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         for key in ("name", "images", "masks"):
@@ -72,6 +78,10 @@ class MixSource:
             counts[key] = data.get(key, 1)
             if isinstance(counts[key], bool) or not isinstance(counts[key], int) or not 1 <= counts[key] <= 100:
                 raise ValueError(f"{where}: {key!r} must be a whole number from 1 to 100")
+        for key in ("edge_emphasis", "edge_unknown"):
+            counts[key] = data.get(key, 0)
+            if isinstance(counts[key], bool) or not isinstance(counts[key], int) or not 0 <= counts[key] <= 32:
+                raise ValueError(f"{where}: {key!r} must be a whole number of pixels from 0 to 32")
         try:
             folders = {key: _folder(data[key]) for key in ("images", "masks", "confidence", "emphasis") if data.get(key)}
         except ValueError as error:
@@ -150,8 +160,9 @@ def mix_samples(sources: list[MixSource], *, seed: int = SPLIT_SEED, start_info:
             notes.append(f"{source.name}: {emphasised} of {len(samples)} photo(s) with an emphasis map")
         if not samples:
             raise ValueError(f"{source.images}: no photos with masks in {source.masks} (source {source.name!r})")
-        samples = [replace(s, source=source.name, group=(f"{source.name}:{s.image.stem}" if source.split == "photo"
-                                                         else s.group)) for s in samples]
+        samples = [replace(s, source=source.name, edge_band=source.edge_emphasis, edge_unknown=source.edge_unknown,
+                           group=f"{source.name}:{s.image.stem}" if source.split == "photo" else s.group)
+                   for s in samples]
         if start_info is None:
             source_train, source_val = split_by_group(samples, source.val_fraction, seed=seed)
         else:
@@ -162,6 +173,8 @@ def mix_samples(sources: list[MixSource], *, seed: int = SPLIT_SEED, start_info:
         train += source_train * source.repeat
         val += source_val[:: source.val_every]
         scored = f" ({len(source_val[:: source.val_every])} scored)" if source.val_every > 1 else ""
+        edges = (f", outline +-{source.edge_emphasis} px emphasised" if source.edge_emphasis else "") + (
+            f", outline +-{source.edge_unknown} px unknown" if source.edge_unknown else "")
         notes.append(f"{source.name}: {len(source_train)} training photos (x{source.repeat}), "
-                     f"{len(source_val)} validation{scored}")
+                     f"{len(source_val)} validation{scored}{edges}")
     return train, val, notes
