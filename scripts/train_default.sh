@@ -17,8 +17,9 @@
 #            zoom_out 0.3) and the car-parts mirror and wheel pixels weighing 5 times
 #            (outdoor-mix-parts-emphasis.json)
 #   stage 10: from stage 9's best weights, a short polish at a lower rate (outdoor-512-edge-polish.json)
-#            with the band 2 px either side of each exact outline (Carvana, composites) weighing
-#            5 times (outdoor-mix-edge-emphasis.json): the outline the studio photos need
+#            on stage 9's mix where the band 2 px either side of a teacher label's outline is unknown
+#            and the same band along each exact outline (Carvana, composites) weighs 5 times
+#            (outdoor-mix-edge-emphasis.json): the outline is taught by exact masks only
 # Stages 5-10 need the outdoor labels: bash scripts/make_outdoor_labels.sh (hours; resumable).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -179,7 +179,7 @@ def test_edge_emphasis_weighs_the_band_around_each_exact_outline(tmp_path):
     mix = _mix_file(tmp_path, [{"name": "studio", "images": str(studio / "images"), "masks": str(studio / "masks"),
                                 "val_fraction": 0.0, "edge_emphasis": 2}])
     train_samples, _, notes = mix_samples(read_mix(mix))
-    assert train_samples[0].edge_band == 2 and any("outline +-2 px emphasised" in note for note in notes)
+    assert train_samples[0].edge_emphasis == 2 and any("outline +-2 px emphasised" in note for note in notes)
     cached = cache_samples(train_samples, Preprocess(size=64))  # the photo is 64x48: rows scale by 4/3
     config = TrainConfig(augment=False, correction_weight=4.0)
     _, _, weights = _batch_tensors(cached, [0], np.random.default_rng(0), config, Preprocess(size=64))

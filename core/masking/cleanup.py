@@ -29,6 +29,12 @@ MAIN_CAR_REACH = 0.01  # a car region this close to the main car (share of the s
 MAIN_CAR_PEER = 0.5  # a car region at least this share of the main car's area is kept too
 
 
+def outline_band(car: np.ndarray, width: int) -> np.ndarray:
+    """The pixels within ``width`` pixels of a boolean car mask's outline, both sides: (H, W) bool."""
+    square = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
+    return cv2.morphologyEx(car.astype(np.uint8), cv2.MORPH_GRADIENT, square) > 0
+
+
 def enclosed_background(car: np.ndarray, max_area: float | None = None) -> np.ndarray:
     """Background regions (4-connected) of a boolean car mask that do not touch the border,
     those of at most ``max_area`` pixels when given: (H, W) bool."""

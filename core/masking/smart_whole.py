@@ -11,6 +11,7 @@ import math
 import cv2
 import numpy as np
 
+from core.masking.cleanup import outline_band
 from core.masking.mask_edit import Rect
 from core.masking.smart_tools import MIN_BOX, EdgeGuide, connected_to, grabcut_foreground, guided_coefficients, guided_filter
 
@@ -86,8 +87,7 @@ def snap_edges_values(guide: EdgeGuide, alpha: np.ndarray, *, radius: int | None
         mask = (guided_filter(gray, mask, small_radius, EDGE_SNAP_EPS) >= 0.5).astype(np.float32)
     a, b = guided_coefficients(gray, mask, small_radius, EDGE_SNAP_EPS)
     # the band within ``radius`` of the outline, and the rect that holds it
-    square = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    band = cv2.morphologyEx(car.astype(np.uint8), cv2.MORPH_GRADIENT, square) > 0
+    band = outline_band(car, radius)
     rect = Rect.bounding(band)
     if rect is None:
         return Rect(0, 0, 0, 0), alpha[:0, :0].copy()

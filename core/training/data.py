@@ -12,12 +12,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-import cv2
 import numpy as np
 
 from core.errors import ImageReadError, printable
 from core.grouping import photo_group
 from core.io.imageio import IMAGE_EXTENSIONS, read_gray, read_mask, read_rgb
+from core.masking.cleanup import outline_band
 from core.models.preprocess import Preprocess, resize_array
 
 _MASK_PATTERNS = ("{stem}_mask.gif", "{stem}_mask.png", "{stem}.png", "{stem}.gif", "{stem}_mask.jpg")
@@ -31,7 +31,7 @@ class Sample:
     (the pixels a user corrected). ``confidence`` optionally names an 8-bit map of how far each
     mask pixel is trusted (255: fully, 0: unknown, left out of the loss and of the Dice), as for
     labels made by teacher models. ``source`` names the data set, for figures per source.
-    ``edge_band`` > 0 adds the pixels within that many pixels (at the working size) of the mask's
+    ``edge_emphasis`` > 0 adds the pixels within that many pixels (at the working size) of the mask's
     outline to ``weight`` (for exact masks, whose outline is worth teaching hardest);
     ``edge_unknown`` > 0 makes the pixels that near the outline unknown (for teacher labels, whose
     outline is not the truth).
@@ -43,7 +43,7 @@ class Sample:
     weight: Path | None = None
     confidence: Path | None = None
     source: str = ""
-    edge_band: int = 0
+    edge_emphasis: int = 0
     edge_unknown: int = 0
 
     @property
@@ -116,8 +116,6 @@ class CachedSamples:
     confidences: list[np.ndarray | None] = field(default_factory=list)  # (S, S) float32 in [0, 1] or None
     full_masks: list[np.ndarray] = field(default_factory=list)  # (H, W) bool
     full_confidences: list[np.ndarray | None] = field(default_factory=list)  # (H, W) bool (trusted) or None
-    edge_bands: list[int] = field(default_factory=list)  # each sample's edge_band; none listed: 0
-    unknown_bands: list[int] = field(default_factory=list)  # each sample's edge_unknown; none listed: 0
     left_out: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -127,7 +125,7 @@ class CachedSamples:
         """(S, S) float32 in [0, 1]: the pixels that count extra in the loss (the weight map, and the
         band around the target's outline where the sample has one; made on demand, as storing
         it for thousands of photos would cost gigabytes of memory), or None."""
-        weight, band = self.weights[index], self.edge_bands[index] if index < len(self.edge_bands) else 0
+        weight, band = self.weights[index], self._sample_field(index, "edge_emphasis")
         if band <= 0:
             return weight
         outline = outline_band(self.targets[index] >= 0.5, band).astype(np.float32)
@@ -136,12 +134,15 @@ class CachedSamples:
     def trust(self, index: int) -> np.ndarray | None:
         """(S, S) float32 in [0, 1]: how far each target pixel is trusted (the confidence map, 0 in the
         band around the target's outline where the sample has one), or None: all trusted."""
-        confidence = self.confidences[index]
-        band = self.unknown_bands[index] if index < len(self.unknown_bands) else 0
+        confidence, band = self.confidences[index], self._sample_field(index, "edge_unknown")
         if band <= 0:
             return confidence
         known = (~outline_band(self.targets[index] >= 0.5, band)).astype(np.float32)
         return known if confidence is None else confidence * known
+
+    def _sample_field(self, index: int, name: str) -> int:
+        """A band width of sample ``index``; 0 for columns built without their samples."""
+        return getattr(self.samples[index], name) if index < len(self.samples) else 0
 
 
 def mask_problem(mask: np.ndarray, photo_shape: tuple[int, ...]) -> str | None:
@@ -174,8 +175,7 @@ def cache_samples(
         if sample in seen:
             first = seen[sample]
             cached.samples.append(sample)
-            for column in (cached.images, cached.targets, cached.weights, cached.confidences, cached.edge_bands,
-                           cached.unknown_bands):
+            for column in (cached.images, cached.targets, cached.weights, cached.confidences):
                 column.append(column[first])
             if keep_full_masks:
                 cached.full_masks.append(cached.full_masks[first])
@@ -208,8 +208,6 @@ def cache_samples(
             cached.images.append(preprocess.resize(rgb))
             cached.targets.append(preprocess.resize_mask(mask))
             cached.weights.append(preprocess.resize_mask(weight) if weight is not None else None)
-            cached.edge_bands.append(sample.edge_band)
-            cached.unknown_bands.append(sample.edge_unknown)
             cached.confidences.append(resize_array(confidence, preprocess.size, preprocess.size)
                                       if confidence is not None else None)
             if keep_full_masks:
@@ -218,12 +216,6 @@ def cache_samples(
         if progress is not None:
             progress(index + 1, len(samples))
     return cached
-
-
-def outline_band(mask: np.ndarray, width: int) -> np.ndarray:
-    """(H, W) bool: the pixels within ``width`` pixels of the outline of a (H, W) bool ``mask``, both sides."""
-    square = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
-    return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_GRADIENT, square) > 0
 
 
 def with_confidence(samples: Sequence[Sample], folder: Path) -> list[Sample]:

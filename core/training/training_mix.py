@@ -7,11 +7,11 @@ folder of 8-bit maps named alike whose pixels > 0 weigh the recipe's ``correctio
 the loss, as a user's corrections do; a photo without one has no emphasis), ``split``
 (``"group"``: by car, Carvana's ids or sub-folders; ``"photo"``: every photo apart),
 ``edge_emphasis`` (pixels at the working size, default 0: for exact masks, the band that wide on
-both sides of each mask's outline weighs like ``emphasis``), ``edge_unknown`` (pixels at the working
-size, default 0: for teacher labels, the band that wide on both sides of each mask's outline is
-unknown, so an outline the teachers draw too far out or in is not taught), ``val_fraction`` (default 0.2), ``val_every`` (score
-every N-th validation photo during training, default 1: all; the others stay held out all the
-same) and ``repeat`` (how many times a training
+both sides of each mask's outline weighs like ``emphasis``), ``edge_unknown`` (pixels at the
+working size, default 0: for teacher labels, the band that wide on both sides of each mask's
+outline is unknown, so an outline the teachers draw too far out or in is not taught),
+``val_fraction`` (default 0.2), ``val_every`` (score every N-th validation photo during training,
+default 1: all; the others stay held out all the same) and ``repeat`` (how many times a training
 photo is listed per epoch, default 1). Folders may use ``${MASKINGNET_DATA}`` (default ``../shared/data``) and
 ``${MASKINGNET_LABELS}`` (default ``~/.cache/maskingnet-labels``); relative folders are taken
 from the working directory.
@@ -160,7 +160,7 @@ def mix_samples(sources: list[MixSource], *, seed: int = SPLIT_SEED, start_info:
             notes.append(f"{source.name}: {emphasised} of {len(samples)} photo(s) with an emphasis map")
         if not samples:
             raise ValueError(f"{source.images}: no photos with masks in {source.masks} (source {source.name!r})")
-        samples = [replace(s, source=source.name, edge_band=source.edge_emphasis, edge_unknown=source.edge_unknown,
+        samples = [replace(s, source=source.name, edge_emphasis=source.edge_emphasis, edge_unknown=source.edge_unknown,
                            group=f"{source.name}:{s.image.stem}" if source.split == "photo" else s.group)
                    for s in samples]
         if start_info is None:
