@@ -74,14 +74,10 @@ class MixSource:
         if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
             raise ValueError(f"{where}: 'val_fraction' must be a number in [0, 1)")
         counts = {}
-        for key in ("repeat", "val_every"):
-            counts[key] = data.get(key, 1)
-            if isinstance(counts[key], bool) or not isinstance(counts[key], int) or not 1 <= counts[key] <= 100:
-                raise ValueError(f"{where}: {key!r} must be a whole number from 1 to 100")
-        for key in ("edge_emphasis", "edge_unknown"):
-            counts[key] = data.get(key, 0)
-            if isinstance(counts[key], bool) or not isinstance(counts[key], int) or not 0 <= counts[key] <= 32:
-                raise ValueError(f"{where}: {key!r} must be a whole number of pixels from 0 to 32")
+        for key, (default, low, high, unit) in _WHOLE_NUMBER_FIELDS.items():
+            counts[key] = data.get(key, default)
+            if isinstance(counts[key], bool) or not isinstance(counts[key], int) or not low <= counts[key] <= high:
+                raise ValueError(f"{where}: {key!r} must be a whole number {unit}from {low} to {high}")
         try:
             folders = {key: _folder(data[key]) for key in ("images", "masks", "confidence", "emphasis") if data.get(key)}
         except ValueError as error:
@@ -89,6 +85,15 @@ class MixSource:
         return cls(name=data["name"], images=folders["images"], masks=folders["masks"],
                    confidence=folders.get("confidence"), emphasis=folders.get("emphasis"), split=split,
                    val_fraction=float(val_fraction), **counts)
+
+
+# whole-number fields of a source: (default, lowest, highest, unit named in the error)
+_WHOLE_NUMBER_FIELDS = {
+    "repeat": (1, 1, 100, ""),
+    "val_every": (1, 1, 100, ""),
+    "edge_emphasis": (0, 0, 32, "of pixels "),
+    "edge_unknown": (0, 0, 32, "of pixels "),
+}
 
 
 def _folder(text: str) -> Path:
