@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device", help="auto, cuda, mps or cpu")
     parser.add_argument("--init", help="checkpoint or model name to fine-tune from")
+    parser.add_argument("--widen-to", type=int, metavar="WIDTH",
+                        help="with --init: widen its network to WIDTH first, computing the same (more to learn with)")
     parser.add_argument("--max-steps-per-epoch", type=int)
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
     parser.add_argument("--vgg-init", help="ImageNet VGG-16-BN weights for a new width-64 encoder: a local "
@@ -60,7 +62,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     overrides = {
         name: getattr(args, name)
         for name in ("arch", "width", "size", "epochs", "batch_size", "lr", "lr_halve_every", "val_fraction",
-                     "seed", "device", "max_steps_per_epoch", "correction_weight", "vgg_init")
+                     "seed", "device", "max_steps_per_epoch", "correction_weight", "vgg_init", "widen_to")
         if getattr(args, name) is not None
     }
     if args.init:
@@ -85,6 +87,8 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         raise ValueError(f"unknown --arch {config.arch!r}; valid names: {', '.join(MODEL_NAMES)}")
     if config.vgg_init and (config.arch == "unet" or config.width != 64 or config.init):
         raise ValueError("--vgg-init fits a new segnet, arc1-3 or maskingnet of --width 64 (not unet, not with --init)")
+    if config.widen_to is not None and not config.init:
+        raise ValueError("--widen-to widens the network of --init: give --init too")
     return config
 
 

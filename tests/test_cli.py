@@ -162,6 +162,21 @@ def test_fine_tuning_keeps_the_init_models_working_size(few_cars, tmp_path, tiny
     assert (config.arch, config.width, config.preprocess.size) == ("maskingnet", 4, 64)
 
 
+def test_training_can_go_on_from_a_widened_init_model(few_cars, tmp_path, tiny_checkpoint, capsys):
+    run = tmp_path / "wider"
+    code = main(["train", "--images", str(few_cars / "images"), "--masks", str(few_cars / "masks"), "-o", str(run),
+                 "--init", str(tiny_checkpoint), "--widen-to", "6", "--epochs", "1", "--max-steps-per-epoch", "1",
+                 "--device", "cpu"])
+    assert code == 0, capsys.readouterr().err
+    assert "widened from width 4 to 6" in capsys.readouterr().out
+    config = read_config(run / "last.safetensors")
+    assert (config.arch, config.width, config.preprocess.size) == ("maskingnet", 6, 64)
+    code = main(["train", "--images", str(few_cars / "images"), "--masks", str(few_cars / "masks"),
+                 "-o", str(tmp_path / "narrower"), "--init", str(tiny_checkpoint), "--widen-to", "2", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "must be an even number of at least 4" in err
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
@@ -169,6 +184,7 @@ def test_fine_tuning_keeps_the_init_models_working_size(few_cars, tmp_path, tiny
         (["--arch", "resnet"], "valid names: unet, segnet, arc1, arc2, arc3, maskingnet"),
         (["--epochs", "0"], "--epochs must be at least 1"),
         (["--init", "no-such-model"], "no such model file or model name"),
+        (["--widen-to", "8"], "--widen-to widens the network of --init: give --init too"),
     ],
 )
 def test_train_refuses_bad_settings_with_one_line(few_cars, tmp_path, capsys, flags, message):

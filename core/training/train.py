@@ -72,6 +72,7 @@ class TrainConfig:
     device: str = "auto"
     mixed_precision: bool = True
     init: str | None = None  # a checkpoint to start from (fine-tuning)
+    widen_to: int | None = None  # with init: its network widened to this width first, computing the same
     save_every_s: float = 300.0
     max_steps_per_epoch: int | None = None  # for quick runs and tests
     vgg_init: str | None = None  # VGG-16-BN weights for a fresh width-64 encoder: a file, or "torchvision"
@@ -85,8 +86,11 @@ _RECIPE_RANGES: dict[str, tuple[float | None, float | None]] = {
     "width": (2, MAX_WIDTH), "size": (32, MAX_WORKING_SIZE), "epochs": (1, None), "batch_size": (1, None),
     "lr": (0.0, 10.0), "lr_halve_every": (1, None), "dice_weight": (0.0, None), "correction_weight": (0.0, None),
     "zoom_out": (0.0, 1.0), "zoom_out_backdrop": (0.0, 1.0), "val_fraction": (0.0, 0.9), "seed": (0, None),
-    "save_every_s": (0.0, None), "max_steps_per_epoch": (1, None),
+    "save_every_s": (0.0, None), "max_steps_per_epoch": (1, None), "widen_to": (2, MAX_WIDTH),
 }
+
+
+_NULLABLE_WHOLE_NUMBERS = {"max_steps_per_epoch", "widen_to"}  # recipe fields that are None or a whole number
 
 
 def recipe_from_json(data: Any, path: str | Path) -> dict[str, Any]:
@@ -110,7 +114,7 @@ def recipe_from_json(data: Any, path: str | Path) -> dict[str, Any]:
                 raise checked.error(f"the field {name!r} should hold epochs (whole numbers >= 0)")
         elif isinstance(default, bool):
             values[name] = checked.bool(name, missing)
-        elif isinstance(default, int) or name == "max_steps_per_epoch":
+        elif isinstance(default, int) or name in _NULLABLE_WHOLE_NUMBERS:
             values[name] = checked.int(name, missing, low=low, high=high)
         elif isinstance(default, float):
             values[name] = checked.float(name, missing, low=low, high=high)
@@ -337,6 +341,12 @@ def _train(
             notes.append(f"--init {config.init} is ignored: the run folder already has weights")
     elif config.init:
         model, model_config = load_model(config.init)
+        if config.widen_to and config.widen_to != model_config.width:
+            from core.models.networks.widen import widen_network
+
+            model = widen_network(model, config.widen_to, seed=config.seed)
+            notes.append(f"the network of {config.init} widened from width {model_config.width} to {config.widen_to}")
+            model_config = replace(model_config, width=config.widen_to)
         config = replace(config, arch=model_config.arch, width=model_config.width)
         model_config = replace(model_config, preprocess=replace(model_config.preprocess, size=config.size))
     else:

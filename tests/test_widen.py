@@ -1,0 +1,53 @@
+"""Widening a trained network keeps its answers (so training goes on from them with more channels)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.io.records import RecordError
+from core.models.networks import count_parameters, create_model
+from core.models.networks.widen import network_width, widen_network
+from core.training.train import recipe_from_json
+
+
+def _trained_looking(name: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = create_model(name, width=4)
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(2, 3, 64, 64))  # batch-norm statistics other than the defaults
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", ["maskingnet", "segnet", "arc2"])
+def test_a_widened_network_computes_what_the_narrow_one_did(name):
+    narrow = _trained_looking(name)
+    wide = widen_network(narrow, 6, seed=1).eval()
+    assert network_width(wide) == 6 and count_parameters(wide) > count_parameters(narrow)
+    photos = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(wide(photos), narrow(photos), atol=1e-5)
+        wide.train()
+        narrow.train()  # with batch statistics too: the copies' statistics are their originals'
+        assert torch.allclose(wide(photos), narrow(photos), atol=1e-4)
+
+
+def test_copied_channels_are_not_identical_so_training_can_set_them_apart():
+    wide = widen_network(_trained_looking("maskingnet"), 8, seed=1)
+    first, second = wide.encoder.stages[0][0][0].weight, wide.encoder.stages[0][1][0].weight
+    copy, original = next((j, i) for j in range(4, 8) for i in range(4) if torch.equal(first[j], first[i]))
+    assert not torch.allclose(second[:, copy], second[:, original])
+
+
+def test_widening_refuses_a_narrower_width_and_other_networks():
+    with pytest.raises(ValueError, match="at least 4"):
+        widen_network(_trained_looking("maskingnet"), 2)
+    with pytest.raises(ValueError, match="only the SegNet family"):
+        widen_network(create_model("unet", width=4), 8)
+
+
+def test_a_recipe_names_the_width_to_widen_to():
+    assert recipe_from_json({"widen_to": 20}, "wide.json") == {"widen_to": 20}
+    with pytest.raises(RecordError, match="wide.json: the field 'widen_to' should be"):
+        recipe_from_json({"widen_to": "wide"}, "wide.json")
