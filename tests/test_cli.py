@@ -171,6 +171,12 @@ def test_training_can_go_on_from_a_widened_init_model(few_cars, tmp_path, tiny_c
     assert "widened from width 4 to 6" in capsys.readouterr().out
     config = read_config(run / "last.safetensors")
     assert (config.arch, config.width, config.preprocess.size) == ("maskingnet", 6, 64)
+    code = main(["train", "--images", str(few_cars / "images"), "--masks", str(few_cars / "masks"), "-o", str(run),
+                 "--init", str(tiny_checkpoint), "--widen-to", "6", "--epochs", "2", "--max-steps-per-epoch", "1",
+                 "--device", "cpu"])  # the same command resumes the widened run, as it is
+    out = capsys.readouterr().out
+    assert code == 0 and "resuming at epoch 2" in out and "which is what continues" not in out
+    assert read_config(run / "last.safetensors").width == 6
     code = main(["train", "--images", str(few_cars / "images"), "--masks", str(few_cars / "masks"),
                  "-o", str(tmp_path / "narrower"), "--init", str(tiny_checkpoint), "--widen-to", "2", "--device", "cpu"])
     err = capsys.readouterr().err

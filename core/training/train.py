@@ -326,6 +326,8 @@ def _train(
 
     state_path = out_dir / STATE
     resuming = (out_dir / LAST).exists()  # a run folder: resume it rather than overwrite it
+    if config.widen_to:  # the width this run trains at, from the start or when it resumes
+        config = replace(config, width=config.widen_to)
     notes = []
     if resuming:
         model, model_config = load_model(out_dir / LAST)
@@ -341,7 +343,7 @@ def _train(
             notes.append(f"--init {config.init} is ignored: the run folder already has weights")
     elif config.init:
         model, model_config = load_model(config.init)
-        if config.widen_to and config.widen_to != model_config.width:
+        if config.widen_to and config.widen_to != model_config.width:  # a narrower widen_to: ValueError
             from core.models.networks.widen import widen_network
 
             model = widen_network(model, config.widen_to, seed=config.seed)

@@ -4,10 +4,9 @@ Chen et al. 2016), so that training goes on from its answers with more channels 
 Every layer's channels ``c`` become ``c * new_width / width``: the first ``c`` are the old ones, each
 new one copies a random old one (its convolution filter, bias and batch-norm statistics); a decoder
 layer whose output is unpooled copies the channels its encoder level copied, as the pooling
-indices are per channel. Where a
-layer reads a channel that now exists ``n`` times, the old weight is split among the ``n`` copies
-in shares that sum to 1 but differ a little, so the output is the same (up to rounding) and the
-copies do not stay identical once trained.
+indices are per channel. Where a layer reads a channel that now exists ``n`` times, the old weight
+is split among the ``n`` copies in shares that sum to 1 but differ a little, so the output is the
+same (up to rounding) and the copies do not stay identical once trained.
 """
 
 from __future__ import annotations
@@ -48,11 +47,12 @@ class _Channels:
 
 
 def _copy_conv(old: nn.Conv2d, new: nn.Conv2d, inputs: _Channels, outputs: _Channels) -> None:
-    weight = old.weight.detach()[torch.as_tensor(outputs.source)][:, torch.as_tensor(inputs.source)]
+    copied = torch.as_tensor(outputs.source)
+    weight = old.weight.detach()[copied][:, torch.as_tensor(inputs.source)]
     share = torch.as_tensor(inputs.share, dtype=weight.dtype).view(1, -1, 1, 1)
     new.weight.data.copy_(weight * share)
     if old.bias is not None:
-        new.bias.data.copy_(old.bias.detach()[torch.as_tensor(outputs.source)])
+        new.bias.data.copy_(old.bias.detach()[copied])
 
 
 def _copy_cbr(old: CBR, new: CBR, inputs: _Channels, outputs: _Channels) -> None:
@@ -96,16 +96,17 @@ def widen_network(model: IndexedSegNet, width: int, *, seed: int = 0, jitter: fl
             channels = outputs
         stage_outputs.append(channels)
     for stage_index, (old_stage, new_stage) in enumerate(zip(model.decoder, wider.decoder)):
+        level = len(stage_outputs) - 1 - stage_index  # the encoder level this stage unpools to (as forward)
         if stage_index == 0 and model.config.coords == "mid":
             channels = channels + coords
         elif stage_index > 0 and model.config.concat_skips:
-            channels = channels + stage_outputs[4 - stage_index]
+            channels = channels + stage_outputs[level]
         for layer_index, (old_layer, new_layer) in enumerate(zip(old_stage, new_stage)):
             outputs = outputs_of(old_layer, new_layer)
-            if layer_index == len(old_stage) - 1 and stage_index < len(model.decoder) - 1:
-                # the next stage unpools these channels with the encoder's pooling indices of
-                # the same level, channel by channel: the copies must be of the same channels
-                outputs = stage_outputs[len(model.decoder) - 2 - stage_index]
+            if layer_index == len(old_stage) - 1 and level > 0:
+                # the next stage unpools these channels with the pooling indices of level - 1,
+                # channel by channel: the copies must be of the same channels
+                outputs = stage_outputs[level - 1]
             _copy_cbr(old_layer, new_layer, channels, outputs)
             channels = outputs
     _copy_conv(model.classifier, wider.classifier, channels, _Channels.unchanged(model.classifier.out_channels))
