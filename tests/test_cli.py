@@ -160,6 +160,11 @@ def test_fine_tuning_keeps_the_init_models_working_size(few_cars, tmp_path, tiny
     assert code == 0, capsys.readouterr().err
     config = read_config(run / "last.safetensors")
     assert (config.arch, config.width, config.preprocess.size) == ("maskingnet", 4, 64)
+    code = main(["train", "--images", str(few_cars / "images"), "--masks", str(few_cars / "masks"), "-o", str(run),
+                 "--init", str(tiny_checkpoint), "--epochs", "2", "--max-steps-per-epoch", "1", "--device", "cpu"])
+    out = capsys.readouterr().out  # the same command resumes the fine-tune without a note about its width
+    assert code == 0 and "resuming at epoch 2" in out and "which is what continues" not in out
+    assert read_config(run / "last.safetensors").width == 4
 
 
 def test_training_can_go_on_from_a_widened_init_model(few_cars, tmp_path, tiny_checkpoint, capsys):

@@ -331,6 +331,8 @@ def _train(
     notes = []
     if resuming:
         model, model_config = load_model(out_dir / LAST)
+        if config.init and not config.widen_to:  # a fine-tune takes its network from --init, as the folder holds it
+            config = replace(config, arch=model_config.arch, width=model_config.width)
         if (model_config.arch, model_config.width, model_config.preprocess.size) != (
             config.arch, config.width, config.size,
         ):
