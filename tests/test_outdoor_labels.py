@@ -60,6 +60,80 @@ def test_fusion_adds_labelled_parts_and_drops_photos_it_cannot_trust():
     assert fuse_photo(_car(), np.zeros((60, 80), np.float32), None, Recipe())[2]["drop"] == "teachers disagree"
 
 
+
+def _instance(box: tuple[int, int, int, int], shape: tuple[int, int] = (60, 80)) -> np.ndarray:
+    mask = np.zeros(shape, bool)
+    y0, y1, x0, x1 = box
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def test_fusion_cuts_a_person_joined_to_the_car_but_keeps_one_seen_through_its_glass():
+    isnet = _car()
+    isnet[5:50, 60:72] = 0.97  # a person standing against the car's side: one object for the teachers
+    car, person, driver = _instance((20, 50, 10, 60)), _instance((5, 50, 60, 72)), _instance((22, 30, 30, 36))
+    instances = (np.array([2, 0, 0]), np.array([0.9, 0.8, 0.7], np.float32), np.stack([car, person, driver]))
+    without, _, _ = fuse_photo(isnet, isnet.copy(), None, Recipe())
+    mask, confidence, stats = fuse_photo(isnet, isnet.copy(), None, Recipe(), instances)
+    assert without[30, 68] == 255 and stats["drop"] is None
+    assert mask[30, 68] == 0 and confidence[30, 68] == 255  # the person's core: taught as background
+    assert confidence[30, 61] == 0  # near the car's instance: unknown
+    assert mask[26, 33] == 255 and mask[35, 30] == 255  # the driver inside the car and the car stay
+    assert stats["instance_cut_share"] > 0
+
+
+def test_fusion_ignores_instances_that_are_not_the_main_car_or_cut_labelled_parts():
+    isnet = _car()
+    isnet[5:50, 60:72] = 0.97
+    person = _instance((5, 50, 60, 72))
+    no_vehicle = (np.array([0]), np.array([0.9], np.float32), person[None])
+    assert (fuse_photo(isnet, isnet.copy(), None, Recipe(), no_vehicle)[0] == fuse_photo(
+        isnet, isnet.copy(), None, Recipe())[0]).all()  # no vehicle is the main car: nothing is cut
+    parts = _instance((10, 40, 62, 70))  # the "person" holds labelled car parts: it is car
+    instances = (np.array([2, 0]), np.array([0.9, 0.8], np.float32), np.stack([_instance((20, 50, 10, 60)), person]))
+    mask, _, stats = fuse_photo(isnet, isnet.copy(), parts, Recipe(), instances)
+    assert mask[30, 68] == 255 and stats["instance_cut_share"] == 0.0
+
+
+def test_instance_decoding_keeps_one_mask_per_vehicle_and_drops_unwanted_classes():
+    from tools.outdoor_labels.instances import decode
+
+    protos = np.full((32, 160, 160), -10.0, np.float32)
+    protos[0, 40:80, 20:100] = 10.0  # the car's shape (proto space: a quarter of the input)
+    protos[1, 20:60, 120:140] = 10.0  # the person's
+    rows = []
+    for centre, size, objectness, cls, score, coefficient in [
+        ((240, 240), (320, 160), 0.95, 2, 0.9, 0),  # a car
+        ((242, 240), (316, 158), 0.9, 7, 0.8, 0),  # the same car seen as a truck: suppressed
+        ((520, 160), (80, 160), 0.9, 0, 0.9, 1),  # a person
+        ((100, 500), (40, 40), 0.9, 16, 0.9, 1),  # a dog: not kept
+        ((400, 500), (40, 40), 0.2, 2, 0.9, 1),  # a car too unsure to keep
+    ]:
+        row = np.zeros(117, np.float32)
+        row[:4] = [*centre, *size]
+        row[4] = objectness
+        row[5 + cls] = score
+        row[85 + coefficient] = 1.0
+        rows.append(row)
+    classes, scores, masks = decode(np.stack(rows), protos, (640, 640), 1.0, 0, 0)
+    assert classes.tolist() == [2, 0] and masks.shape == (2, 640, 640)
+    assert masks[0, 240, 240] and not masks[0, 400, 240] and masks[1, 160, 520] and not masks[1, 160, 240]
+    assert scores[0] == pytest.approx(0.95 * 0.9)
+
+
+def test_instance_files_round_trip_and_a_bad_one_names_itself(tmp_path):
+    from tools.outdoor_labels.instances import read_instances, write_instances
+
+    masks = np.stack([_instance((1, 9, 2, 7), (10, 13)), _instance((0, 3, 0, 13), (10, 13))])
+    write_instances(tmp_path / "a.npz", np.array([2, 0]), np.array([0.9, 0.5], np.float32), masks)
+    classes, scores, back = read_instances(tmp_path / "a.npz")
+    assert classes.tolist() == [2, 0] and (back == masks).all() and scores.dtype == np.float32
+    write_instances(tmp_path / "none.npz", np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros((0, 10, 13), bool))
+    assert read_instances(tmp_path / "none.npz")[2].shape == (0, 10, 13)  # a photo without people or vehicles
+    (tmp_path / "b.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="b.npz: not an instance file"):
+        read_instances(tmp_path / "b.npz")
+
 def _parts_set(tmp_path: Path) -> tuple[Path, Path, Path]:
     images, parts = tmp_path / "images", tmp_path / "parts"
     images.mkdir()

@@ -17,7 +17,9 @@ A photo is dropped when the two disagree wildly, the car is tiny or fills the fr
 mask misses the labelled car parts. In a kept photo, pixels near IS-Net's 0.5 are unknown, and so
 are background pixels either teacher gives some chance of being car (trimmed mirrors); pixels
 IS-Net calls car and U^2-Net-p not weigh less; objects apart from the main car are unknown
-(they may be another car, or a piece of this one cut off by a pole).
+(they may be another car, or a piece of this one cut off by a pole). With
+``--instances``, where ``<cache>/<source>/instances/<stem>.npz`` exists (instances.py), people and other vehicles joined
+to the main car are cut from it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 from PIL import Image
 
 from tools.outdoor_labels.files import write_atomic, write_png
+from tools.outdoor_labels.instances import VEHICLES, read_instances
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,12 @@ class Recipe:
     soft_background: float = 0.1
     # Part ids (car-parts' parts.json) written to the emphasis map: left_mirror, right_mirror, wheel.
     emphasis_parts: tuple[int, ...] = (14, 15, 18)
+    # Instance masks (instances.py): the vehicle covering most of the main object is the main car;
+    # other vehicles and people outside it, grown by this share of the photo's diagonal (instance
+    # outlines are coarse), are not car: their core is taught as background, their rim is unknown.
+    instance_margin: float = 0.01
+    min_main_overlap: float = 0.3  # of the main object's area, for a vehicle to be the main car
+    min_cut_share: float = 0.002  # of the photo: smaller pieces of other objects joined to the car stay
 
 
 def _read(path: Path) -> np.ndarray:
@@ -70,9 +79,41 @@ def _main_car(binary: np.ndarray, parts: np.ndarray | None) -> tuple[np.ndarray,
     return main, binary & ~main
 
 
-def fuse_photo(isnet: np.ndarray, u2netp: np.ndarray, parts: np.ndarray | None, recipe: Recipe
-               ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(mask uint8 0/255, confidence uint8, stats); stats["drop"] names why the photo is not trusted."""
+Instances = tuple[np.ndarray, np.ndarray, np.ndarray]  # classes, scores, masks (instances.read_instances)
+
+
+def _disc(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def not_the_main_car(main: np.ndarray, instances: Instances, recipe: Recipe) -> tuple[np.ndarray, np.ndarray] | None:
+    """(other objects, their core) as bool maps: the people and vehicles that are not the main car,
+    outside its own instance grown by the margin; None when no vehicle instance is the main object."""
+    classes, _, masks = instances
+    vehicles = [k for k in range(len(classes)) if int(classes[k]) in VEHICLES]
+    if not vehicles or not main.any():
+        return None
+    overlaps = [int((masks[k] & main).sum()) for k in vehicles]
+    best = vehicles[int(np.argmax(overlaps))]
+    if max(overlaps) < recipe.min_main_overlap * main.sum():
+        return None
+    margin = max(1, round(recipe.instance_margin * float(np.hypot(*main.shape))))
+    grown = cv2.dilate(masks[best].astype(np.uint8), _disc(margin)).astype(bool)
+    others = np.zeros_like(main)
+    for k in range(len(classes)):
+        if k != best:
+            others |= masks[k]
+    others &= ~grown
+    core = cv2.erode(others.astype(np.uint8), _disc(margin)).astype(bool)
+    return others, core
+
+
+def fuse_photo(isnet: np.ndarray, u2netp: np.ndarray, parts: np.ndarray | None, recipe: Recipe,
+               instances: Instances | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(mask uint8 0/255, confidence uint8, stats); stats["drop"] names why the photo is not trusted.
+
+    With ``instances``, people and other vehicles joined to the main car are cut from it
+    (``not_the_main_car``), unless they hold labelled car parts."""
     car_is, car_u2 = isnet >= 0.5, u2netp >= 0.5
     union = (car_is | car_u2).sum()
     iou = float((car_is & car_u2).sum() / union) if union else 0.0
@@ -102,6 +143,18 @@ def fuse_photo(isnet: np.ndarray, u2netp: np.ndarray, parts: np.ndarray | None, 
     confidence[~car_is & (np.maximum(isnet, u2netp) >= recipe.soft_background)] = 0.0
     big_others = others & ~_small_objects(others, recipe.min_object_share)
     confidence[big_others] = 0.0
+    split = not_the_main_car(main, instances, recipe) if instances is not None else None
+    if split is not None:
+        not_car, core = split
+        cut = mask & not_car
+        holds_parts = parts is not None and (cut & parts).sum() > 0.01 * max(1, parts.sum())
+        stats["instance_cut_share"] = round(float(cut.sum() / area), 4) if not holds_parts else 0.0
+        if not holds_parts and cut.sum() >= recipe.min_cut_share * area:
+            mask &= ~not_car
+            confidence[not_car] = 0.0
+            confidence[core] = 1.0
+        elif not holds_parts:  # a sliver: leave the car as it was, but teach the others' cores
+            confidence[core & ~mask] = 1.0
     if parts is not None:
         mask |= parts
         confidence[parts] = 1.0
@@ -121,13 +174,14 @@ def _small_objects(binary: np.ndarray, share: float) -> np.ndarray:
     return np.isin(labels, small)
 
 
-def fuse_source(cache: Path, source: str, images: Path, parts_dir: Path | None, recipe: Recipe) -> dict:
+def fuse_source(cache: Path, source: str, images: Path, parts_dir: Path | None, recipe: Recipe,
+                use_instances: bool = False) -> dict:
     teachers = cache / source / "teachers"
     out = cache / source / "labels"
     subfolders = ("images", "masks", "confidence") + (("emphasis",) if parts_dir is not None else ())
     for sub in subfolders:
         (out / sub).mkdir(parents=True, exist_ok=True)
-    report: dict = {"recipe": asdict(recipe), "kept": 0, "dropped": {}, "photos": {}}
+    report: dict = {"recipe": asdict(recipe), "instances": use_instances, "kept": 0, "dropped": {}, "photos": {}}
     for isnet_path in sorted(teachers.glob("*.isnet.png")):
         stem = isnet_path.name[: -len(".isnet.png")]
         u2_path = teachers / f"{stem}.u2netp.png"
@@ -139,7 +193,9 @@ def fuse_source(cache: Path, source: str, images: Path, parts_dir: Path | None, 
             with Image.open(parts_dir / f"{stem}.png") as image:
                 part_ids = np.asarray(image)
         parts = part_ids > 0 if part_ids is not None else None
-        mask, confidence, stats = fuse_photo(_read(isnet_path), _read(u2_path), parts, recipe)
+        instance_path = cache / source / "instances" / f"{stem}.npz"
+        instances = read_instances(instance_path) if use_instances and instance_path.exists() else None
+        mask, confidence, stats = fuse_photo(_read(isnet_path), _read(u2_path), parts, recipe, instances)
         report["photos"][stem] = stats
         targets = [out / "masks" / f"{stem}.png", out / "confidence" / f"{stem}.png", out / "images" / f"{stem}.jpg"]
         if parts_dir is not None:
@@ -150,6 +206,8 @@ def fuse_source(cache: Path, source: str, images: Path, parts_dir: Path | None, 
                 target.unlink(missing_ok=True)
             continue
         report["kept"] += 1
+        if stats.get("instance_cut_share", 0.0) >= recipe.min_cut_share:
+            report["main_car_cut"] = report.get("main_car_cut", 0) + 1
         write_png(mask, targets[0])
         write_png(confidence, targets[1])
         if parts_dir is not None:
@@ -165,13 +223,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--source", action="append", required=True, metavar="NAME=IMAGES[:PARTS]",
                         help="a source's photo folder, and for car-parts its part-label folder")
+    parser.add_argument("--instances", action="store_true",
+                        help="cut people and other vehicles joined to the main car (instances.py's files)")
     args = parser.parse_args(argv)
     for item in args.source:
         name, _, folders = item.partition("=")
         images, _, parts = folders.partition(":")
-        report = fuse_source(args.cache, name, Path(images), Path(parts) if parts else None, Recipe())
+        report = fuse_source(args.cache, name, Path(images), Path(parts) if parts else None, Recipe(),
+                             use_instances=args.instances)
         total = report["kept"] + sum(report["dropped"].values())
-        print(f"{name}: kept {report['kept']} of {total}; dropped: {report['dropped']}")
+        print(f"{name}: kept {report['kept']} of {total}; dropped: {report['dropped']}; "
+              f"other objects cut from the car in {report.get('main_car_cut', 0)}")
     return 0
 
 

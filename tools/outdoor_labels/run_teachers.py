@@ -14,13 +14,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
 
 from tools.outdoor_labels import teachers
-from tools.outdoor_labels.files import write_png
+from tools.outdoor_labels.files import read_rgb, write_png
 
 
-def _jobs(sources: list[tuple[str, Path]], seed: int) -> list[tuple[str, Path]]:
+def photo_jobs(sources: list[tuple[str, Path]], seed: int) -> list[tuple[str, Path]]:
     jobs = []
     for name, folder in sources:
         photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
@@ -48,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     run_u2 = teachers.u2netp(args.teachers_dir / "u2netp.onnx", args.threads)
     run_isnet = teachers.isnet(args.teachers_dir / "isnet_small.onnx", args.threads, args.isnet_size)
 
-    jobs = _jobs(sources, args.seed)
+    jobs = photo_jobs(sources, args.seed)
     done = 0
     start = time.time()
     for index, (source, photo) in enumerate(jobs):
@@ -57,11 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         targets = {t: out_dir / f"{photo.stem}.{t}.png" for t in ("u2netp", "isnet")}
         if all(p.exists() for p in targets.values()):
             continue
-        try:
-            with Image.open(photo) as image:
-                rgb = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-        except OSError as error:
-            print(f"skip {photo}: {error}", file=sys.stderr)
+        rgb = read_rgb(photo)
+        if rgb is None:
             continue
         if not targets["u2netp"].exists():
             p = run_u2(rgb)
