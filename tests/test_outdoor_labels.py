@@ -80,6 +80,12 @@ def test_fusion_cuts_a_person_joined_to_the_car_but_keeps_one_seen_through_its_g
     assert confidence[30, 61] == 0  # near the car's instance: unknown
     assert mask[26, 33] == 255 and mask[35, 30] == 255  # the driver inside the car and the car stay
     assert stats["instance_cut_share"] > 0
+    car[24:31, 28:38] = False  # the car's instance misses its window, where a passenger sits
+    passenger = _instance((24, 31, 28, 38))
+    instances = (np.array([2, 0, 0]), np.array([0.9, 0.8, 0.7], np.float32), np.stack([car, person, passenger]))
+    mask, confidence, _ = fuse_photo(isnet, isnet.copy(), None, Recipe(), instances)
+    assert mask[27, 33] == 255 and confidence[27, 33] == 255  # enclosed by the car: still car
+    assert mask[30, 68] == 0  # the person beside it is still cut
 
 
 def test_fusion_ignores_instances_that_are_not_the_main_car_or_cut_labelled_parts():
@@ -321,3 +327,18 @@ def test_outdoor_dice_is_also_reported_by_how_wide_the_car_stands(tmp_path):
     figures = dice_by_car_width({"narrow": 0.5, "half": 0.7, "wide": 0.9, "none": 0.1}, tmp_path)
     assert figures == {"0.0-0.5": {"photos": 3, "dice": pytest.approx(0.4333, abs=1e-4)},
                        "0.9-1.0": {"photos": 1, "dice": 0.9}}
+
+
+def test_the_main_car_check_scores_only_the_other_objects_cores(tmp_path):
+    from benchmarks.eval_main_car import other_objects
+    from tools.outdoor_labels.instances import write_instances
+
+    parts = np.zeros((60, 80), np.uint8)
+    parts[25:45, 15:50] = 18  # hand-labelled parts of the car on the left
+    Image.fromarray(parts).save(tmp_path / "p.png")
+    car, other_car = _instance((20, 50, 10, 55)), _instance((10, 55, 58, 80))
+    write_instances(tmp_path / "two.npz", np.array([2, 2]), np.array([0.9, 0.9], np.float32), np.stack([car, other_car]))
+    core = other_objects(tmp_path / "p.png", tmp_path / "two.npz")
+    assert core[30, 70] and not core[30, 30] and not core[30, 57]  # the other car's core, not its rim
+    write_instances(tmp_path / "one.npz", np.array([2]), np.array([0.9], np.float32), car[None])
+    assert other_objects(tmp_path / "p.png", tmp_path / "one.npz") is None

@@ -1,0 +1,97 @@
+"""How much of the other people and vehicles in real photos a model takes for the main car.
+
+On the car-parts test photos (never trained on), the main car is the vehicle instance
+(``tools/outdoor_labels/instances.py``'s cached YOLOv5s-seg masks) holding most of the
+hand-labelled car-part pixels; every other person or vehicle, outside the main car's instance
+grown by 1 % of the photo's diagonal and shrunk by as much (its core), should be background.
+Prints, per model, the share of those core pixels its mask (as the app makes it: mirror-averaged,
+cleaned up) calls car, over all photos and per photo (how many photos keep more than 10 % of the
+other objects), and the photos that keep the most.
+
+    .venv/bin/python benchmarks/eval_main_car.py --model default [--model RUN/best.safetensors]
+
+Needs ``bash scripts/make_outdoor_labels.sh --instances`` (the instance files); skips with a note
+without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from core.io.imageio import read_photo  # noqa: E402
+from core.masking.inference import Segmenter  # noqa: E402
+from core.training.training_mix import labels_folder  # noqa: E402
+from tools.outdoor_labels.fuse import Recipe, not_the_main_car  # noqa: E402
+from tools.outdoor_labels.instances import read_instances  # noqa: E402
+
+KEPT_OBJECT = 0.10  # a photo "keeps" other objects when its mask covers more than this share of their cores
+
+
+def other_objects(parts_path: Path, instances_path: Path) -> np.ndarray | None:
+    """The cores of the people and vehicles that are not the main car (bool), or None when there are none."""
+    with Image.open(parts_path) as image:
+        parts = np.asarray(image) > 0
+    split = not_the_main_car(parts, read_instances(instances_path), Recipe())
+    if split is None or not split[1].any():
+        return None
+    return split[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", required=True, help="model file, run folder or name (repeatable)")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--labels", type=Path, default=labels_folder())
+    parser.add_argument("--no-tta", action="store_true", help="single pass instead of mirror-averaged")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    images, parts = args.data / "car-parts" / "test" / "images", args.data / "car-parts" / "test" / "parts"
+    instances = args.labels / "car-parts-test" / "instances"
+    if not instances.is_dir() or not parts.is_dir():
+        print(f"skipped: no instance files in {instances} (bash scripts/make_outdoor_labels.sh --instances) "
+              f"or no part labels in {parts}")
+        return 0
+    cores = {}
+    for photo in sorted(images.glob("*.jpg")):
+        if (parts / f"{photo.stem}.png").exists() and (instances / f"{photo.stem}.npz").exists():
+            core = other_objects(parts / f"{photo.stem}.png", instances / f"{photo.stem}.npz")
+            if core is not None:
+                cores[photo] = core
+    print(f"{len(cores)} car-parts test photos with other people or vehicles outside the main car")
+    results = {}
+    for spec in args.model:
+        segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta)
+        kept = total = 0
+        per_photo = {}
+        for photo, core in cores.items():
+            mask = segmenter.predict(read_photo(photo).rgb).mask
+            if mask.shape != core.shape:
+                raise ValueError(f"{photo}: the mask is {mask.shape}, the instance file {core.shape}")
+            kept += int((mask & core).sum())
+            total += int(core.sum())
+            per_photo[photo.stem] = float((mask & core).sum() / core.sum())
+        worst = sorted(per_photo.items(), key=lambda item: -item[1])[:8]
+        results[spec] = {
+            "photos": len(cores), "other_pixels_kept": round(kept / max(1, total), 4),
+            "photos_keeping_an_other_object": sum(share > KEPT_OBJECT for share in per_photo.values()),
+            "worst": [[stem, round(share, 3)] for stem, share in worst],
+        }
+        print(spec, json.dumps(results[spec]), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
