@@ -84,12 +84,15 @@ def main() -> int:
         worst = sorted(per_photo.items(), key=lambda item: -item[1])[:8]
         results[spec] = {
             "photos": len(cores), "other_pixels_kept": round(kept / max(1, total), 4),
-            "photos_keeping_an_other_object": sum(share > KEPT_OBJECT for share in per_photo.values()),
+            "photos_keeping_others": sum(share > KEPT_OBJECT for share in per_photo.values()),
             "worst": [[stem, round(share, 3)] for stem, share in worst],
         }
-        print(spec, json.dumps(results[spec]), flush=True)
+        figures = results[spec]
+        print(f"{spec}: {figures['other_pixels_kept']:.1%} of the other objects' pixels kept as car; "
+              f"{figures['photos_keeping_others']} of {len(cores)} photos keep more than "
+              f"{KEPT_OBJECT:.0%} of them; most kept: {figures['worst'][:4]}", flush=True)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
     return 0
 
 
