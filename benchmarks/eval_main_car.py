@@ -54,10 +54,12 @@ def main() -> int:
     parser.add_argument("--labels", type=Path, default=labels_folder())
     parser.add_argument("--no-tta", action="store_true", help="single pass instead of mirror-averaged")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--split", choices=("test", "training"), default="test",
+                        help="car-parts' test photos (never trained on) or its training photos (how well they are fit)")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    images, parts = args.data / "car-parts" / "test" / "images", args.data / "car-parts" / "test" / "parts"
-    instances = args.labels / "car-parts-test" / "instances"
+    images, parts = args.data / "car-parts" / args.split / "images", args.data / "car-parts" / args.split / "parts"
+    instances = args.labels / ("car-parts-test" if args.split == "test" else "car-parts-train") / "instances"
     if not instances.is_dir() or not parts.is_dir():
         print(f"skipped: no instance files in {instances} (bash scripts/make_outdoor_labels.sh --instances) "
               f"or no part labels in {parts}")
@@ -68,7 +70,7 @@ def main() -> int:
             core = other_objects(parts / f"{photo.stem}.png", instances / f"{photo.stem}.npz")
             if core is not None:
                 cores[photo] = core
-    print(f"{len(cores)} car-parts test photos with other people or vehicles outside the main car")
+    print(f"{len(cores)} car-parts {args.split} photos with other people or vehicles outside the main car")
     results = {}
     for spec in args.model:
         segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta)
