@@ -28,9 +28,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from benchmarks.eval_sources import add_model_arguments  # noqa: E402
 from core.io.imageio import read_photo  # noqa: E402
 from core.masking.inference import Segmenter  # noqa: E402
-from core.training.training_mix import labels_folder  # noqa: E402
 from tools.outdoor_labels.fuse import Recipe, not_the_main_car  # noqa: E402
 from tools.outdoor_labels.instances import read_instances  # noqa: E402
 
@@ -49,11 +49,7 @@ def other_objects(parts_path: Path, instances_path: Path) -> np.ndarray | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", required=True, help="model file, run folder or name (repeatable)")
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--labels", type=Path, default=labels_folder())
-    parser.add_argument("--no-tta", action="store_true", help="single pass instead of mirror-averaged")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    add_model_arguments(parser)
     parser.add_argument("--split", choices=("test", "training"), default="test",
                         help="car-parts' test photos (never trained on) or its training photos (how well they are fit)")
     args = parser.parse_args()

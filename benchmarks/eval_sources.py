@@ -114,13 +114,19 @@ def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bo
     return figures
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every per-model figures script shares: --model (repeatable), --data, --labels,
+    --no-tta, --json."""
     parser.add_argument("--model", action="append", required=True, help="model file, run folder or name (repeatable)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--labels", type=Path, default=labels_folder())
     parser.add_argument("--no-tta", action="store_true", help="single pass instead of mirror-averaged")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_arguments(parser)
     parser.add_argument("--no-studio", action="store_true", help="leave out the Carvana figures (the slowest)")
     parser.add_argument("--only", action="append", choices=SOURCES,
                         help="score only this source (repeatable; default: all)")

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from core.masking.cleanup import enclosed_background
 from tools.outdoor_labels.files import write_atomic, write_png
 from tools.outdoor_labels.instances import VEHICLES, read_instances
 
@@ -147,18 +148,20 @@ def fuse_photo(isnet: np.ndarray, u2netp: np.ndarray, parts: np.ndarray | None, 
     if split is not None:
         not_car, core = split
         cut = mask & not_car
-        holds_parts = parts is not None and (cut & parts).sum() > 0.01 * max(1, parts.sum())
-        # A piece the rest of the car would enclose (someone seen through the glass, a reflection)
-        # is the car's, whatever its instance mask missed.
-        not_car &= ~(_holes(mask & ~not_car) & cut)
-        cut = mask & not_car
-        stats["instance_cut_share"] = round(float(cut.sum() / area), 4) if not holds_parts else 0.0
-        if not holds_parts and cut.sum() >= recipe.min_cut_share * area:
-            mask &= ~not_car
-            confidence[not_car] = 0.0
-            confidence[core & not_car] = 1.0
-        elif not holds_parts:  # a sliver: leave the car as it was, but teach the others' cores
-            confidence[core & ~mask] = 1.0
+        if parts is not None and (cut & parts).sum() > 0.01 * max(1, parts.sum()):  # they hold car parts: car
+            stats["instance_cut_share"] = 0.0
+        else:
+            # A piece the rest of the car would enclose (someone seen through the glass, a
+            # reflection) is the car's, whatever its instance mask missed.
+            not_car &= ~(enclosed_background(mask & ~not_car) & cut)
+            cut = mask & not_car
+            stats["instance_cut_share"] = round(float(cut.sum() / area), 4)
+            if cut.sum() >= recipe.min_cut_share * area:
+                mask &= ~not_car
+                confidence[not_car] = 0.0
+                confidence[core & not_car] = 1.0
+            else:  # a sliver: leave the car as it was, but teach the others' cores
+                confidence[core & ~mask] = 1.0
     if parts is not None:
         mask |= parts
         confidence[parts] = 1.0
@@ -170,13 +173,6 @@ def emphasis_map(part_ids: np.ndarray | None, shape: tuple[int, int], recipe: Re
     if part_ids is None:
         return np.zeros(shape, np.uint8)
     return np.isin(part_ids, recipe.emphasis_parts).astype(np.uint8) * 255
-
-
-def _holes(binary: np.ndarray) -> np.ndarray:
-    """The pixels outside ``binary`` that it encloses (not joined to the photo's border)."""
-    outside = np.pad(~binary, 1, constant_values=True).astype(np.uint8)
-    cv2.floodFill(outside, None, (0, 0), 2)
-    return outside[1:-1, 1:-1] == 1
 
 
 def _small_objects(binary: np.ndarray, share: float) -> np.ndarray:
