@@ -69,7 +69,7 @@ def main() -> int:
     print(f"{len(cores)} car-parts {args.split} photos with other people or vehicles outside the main car")
     results = {}
     for spec in args.model:
-        segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta)
+        segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta, close_up=not args.no_close_up)
         kept = total = 0
         per_photo = {}
         for photo, core in cores.items():

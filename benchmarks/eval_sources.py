@@ -6,10 +6,13 @@
 - car-parts test (100 photos never trained on): Dice against teacher labels (trusted pixels), also
   by how wide the car stands in the photo (the stanford-cars photos are cropped to the car; street
   photos are not), and the share of hand-labelled car-part pixels kept, all parts and wheels and
-  mirrors apart (truth, but recall only).
+  mirrors apart (truth, but recall only);
+- small-cars: mean Dice on held-out Carvana cars pasted small into wide outdoor frames (exact masks;
+  ``tools/outdoor_labels/small_cars.py``): how a car far from the camera comes out.
 
     .venv/bin/python benchmarks/eval_sources.py --model default --model RUN/best.safetensors [--json FILE]
-        [--held-out-of MODEL] [--trained-before MODEL] [--only carvana|stanford-cars|car-parts-test]
+        [--held-out-of MODEL] [--trained-before MODEL] [--only carvana|stanford-cars|car-parts-test|small-cars]
+        [--no-tta] [--no-close-up]
 
 Labels come from ``scripts/make_outdoor_labels.sh`` (``$MASKINGNET_LABELS``, default
 ``~/.cache/maskingnet-labels``); a source whose labels are missing is skipped with a note.
@@ -59,7 +62,7 @@ def held_out_stanford(segmenter: Segmenter, labels: Path, *, seen: set[str] = fr
     return report.dice, len(report.scores)
 
 
-SOURCES = ("carvana", "stanford-cars", "car-parts-test")
+SOURCES = ("carvana", "stanford-cars", "car-parts-test", "small-cars")
 CAR_WIDTH_BINS = (0.0, 0.5, 0.7, 0.9, 1.0)  # the car's width (its label's extent) as a share of the photo's
 
 
@@ -96,6 +99,10 @@ def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bo
     if "stanford-cars" in only:
         figures["stanford_dice_vs_labels"], figures["stanford_photos"] = held_out_stanford(
             segmenter, labels, seen=seen, held_out=held_out)
+    small_cars = labels / "small-cars"
+    if "small-cars" in only and (small_cars / "masks").is_dir():
+        report = evaluate_folder(segmenter, small_cars / "images", small_cars / "masks")
+        figures.update(small_cars_dice=report.dice, small_cars_photos=len(report.scores), small_cars_worst=report.worst())
     if "car-parts-test" not in only:
         return figures
     test_labels = labels / "car-parts-test" / "labels"
@@ -116,11 +123,12 @@ def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bo
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every per-model figures script shares: --model (repeatable), --data, --labels,
-    --no-tta, --json."""
+    --no-tta, --no-close-up, --json."""
     parser.add_argument("--model", action="append", required=True, help="model file, run folder or name (repeatable)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--labels", type=Path, default=labels_folder())
     parser.add_argument("--no-tta", action="store_true", help="single pass instead of mirror-averaged")
+    parser.add_argument("--no-close-up", action="store_true", help="no second pass on a crop around a small car")
     parser.add_argument("--json", type=Path, help="also write the figures here")
 
 
@@ -145,7 +153,7 @@ def main() -> int:
         seen |= trained_groups(Segmenter.load(spec, device="cpu").config.info)
     results = {}
     for spec in args.model:
-        segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta)
+        segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta, close_up=not args.no_close_up)
         results[spec] = source_figures(segmenter, args.data, args.labels, studio=not args.no_studio, seen=seen,
                                        held_out=held_out, only=set(args.only) if args.only else None)
         print(spec, json.dumps(results[spec]), flush=True)

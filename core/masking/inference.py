@@ -13,6 +13,7 @@ from torch import nn
 
 from core.errors import NotEnoughMemory
 from core.masking.cleanup import keep_main_car, remove_strays
+from core.masking.close_up import CloseUp, apply_close_up, close_up_box
 from core.masking.doubt import doubt_score
 from core.masking.export import soft_edge_alpha
 from core.models.checkpoint import ModelConfig, load_model
@@ -73,16 +74,19 @@ class Segmenter:
 
     ``flip_tta`` (on by default) averages the model's answer for each photo with its answer for
     the mirrored photo: twice the model time, a better mask (figures in the default model's
-    card). ``on_notice`` receives one-line messages such as an out-of-memory fallback.
+    card). ``close_up`` (on by default) masks the main car a second time from a crop around it
+    when it stands small in the photo (``core.masking.close_up``): up to twice the time again, only
+    for those photos. ``on_notice`` receives one-line messages such as an out-of-memory fallback.
     """
 
     def __init__(
         self, model: nn.Module, config: ModelConfig, *, device: str = "auto", name: str = "",
-        flip_tta: bool = True, on_notice: Callable[[str], None] | None = None,
+        flip_tta: bool = True, close_up: bool = True, on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
         self.name = name or config.info.get("name", config.arch)
         self.flip_tta = flip_tta
+        self.close_up = close_up
         self.on_notice = on_notice or (lambda message: None)
         self.path: Path | None = None  # the checkpoint file, when loaded by ``load``
         self.device = select_device(device)
@@ -182,44 +186,69 @@ class Segmenter:
         disagreement = (direct.argmax(1) != mirrored.argmax(1)).float().mean(dim=(1, 2))
         return probability.cpu().numpy(), disagreement.cpu().numpy()
 
-    def predict(self, rgb: np.ndarray, alpha: np.ndarray | None = None) -> Prediction:
-        """Mask one (H, W, 3) uint8 photo at its own resolution."""
-        return self.predict_batch([rgb], [alpha])[0]
+    def predict(self, rgb: np.ndarray, alpha: np.ndarray | None = None, *, close_up: bool | None = None) -> Prediction:
+        """Mask one (H, W, 3) uint8 photo at its own resolution; ``close_up`` None follows the
+        segmenter's."""
+        return self.predict_batch([rgb], [alpha], close_up=close_up)[0]
 
     def predict_batch(
-        self, images: Sequence[np.ndarray], alphas: Sequence[np.ndarray | None] | None = None
+        self, images: Sequence[np.ndarray], alphas: Sequence[np.ndarray | None] | None = None,
+        *, close_up: bool | None = None,
     ) -> list[Prediction]:
         """Mask several photos in batches of ``batch_size``; ``alphas`` limit each mask."""
         images = [_as_rgb(image) for image in images]
         alphas = list(alphas) if alphas is not None else [None] * len(images)
         if len(alphas) != len(images):
             raise ValueError(f"{len(images)} photos but {len(alphas)} alpha masks")
+        close_up = self.close_up if close_up is None else close_up
         results: list[Prediction] = []
         for start in range(0, len(images), self.batch_size):
             chunk = images[start : start + self.batch_size]
             tick = time.perf_counter()
             small, disagreement = self.probabilities_and_disagreement(self.config.preprocess(chunk), mirror=self.flip_tta)
             mirrors = [None] * len(chunk) if disagreement is None else [float(score) for score in disagreement]
+            closer = self.look_closer(chunk, small) if close_up else [None] * len(chunk)
             seconds = (time.perf_counter() - tick) / len(chunk)
             results.extend(
-                self.finish(probability, image.shape[1], image.shape[0], alpha, seconds, mirror=mirror)
-                for probability, image, alpha, mirror in zip(small, chunk, alphas[start : start + len(chunk)], mirrors)
+                self.finish(probability, image.shape[1], image.shape[0], alpha, seconds, mirror=mirror, close_up=look)
+                for probability, image, alpha, mirror, look in zip(
+                    small, chunk, alphas[start : start + len(chunk)], mirrors, closer)
             )
         return results
+
+    def look_closer(self, images: Sequence[np.ndarray], smalls: Sequence[np.ndarray], *,
+                    mirror: bool | None = None) -> list[CloseUp | None]:
+        """The second pass (``core.masking.close_up``) of each (H, W, 3) uint8 photo, given its first
+        pass's working-size probabilities: None where the car needs no closer look. ``mirror`` (None:
+        ``flip_tta``) averages the crops with their mirror images too."""
+        mirror = self.flip_tta if mirror is None else mirror
+        boxes = [close_up_box(small, image.shape[1], image.shape[0]) for image, small in zip(images, smalls)]
+        wanted = [index for index, box in enumerate(boxes) if box is not None]
+        looks: list[CloseUp | None] = [None] * len(images)
+        for start in range(0, len(wanted), self.batch_size):
+            chunk = wanted[start : start + self.batch_size]
+            crops = [np.ascontiguousarray(images[index][boxes[index].slices]) for index in chunk]
+            probabilities, _ = self.probabilities_and_disagreement(self.config.preprocess(crops), mirror=mirror)
+            for index, probability in zip(chunk, probabilities):
+                looks[index] = CloseUp(boxes[index], probability)
+        return looks
 
     @staticmethod
     def finish(
         small: np.ndarray, width: int, height: int, alpha: np.ndarray | None = None, seconds: float = 0.0,
-        *, clean: bool = True, mirror: float | None = None,
+        *, clean: bool = True, mirror: float | None = None, close_up: CloseUp | None = None,
     ) -> Prediction:
         """Turn working-size probabilities into a full-resolution ``Prediction``; ``clean``
         removes specks, pinholes and car regions apart from the main car first
         (``core.masking.cleanup``); ``mirror`` is the disagreement
-        with the mirrored photo, when measured."""
+        with the mirrored photo, when measured; ``close_up`` (``look_closer``) is averaged in
+        inside its box. The uncertainty and area (the doubt score's inputs) are the first pass's."""
         tick = time.perf_counter()
         uncertainty = float(np.mean((small > 0.1) & (small < 0.9)))
         area = float(np.mean(small >= 0.5))
         probability = upsample_probability(keep_main_car(remove_strays(small)) if clean else small, width, height)
+        if close_up is not None:
+            apply_close_up(probability, close_up, clean=clean)
         if alpha is not None:
             np.minimum(probability, alpha, out=probability)
         return Prediction(probability, uncertainty, seconds + time.perf_counter() - tick, mirror, area)

@@ -25,6 +25,7 @@ class EvalReport:
     unmatched: int = 0
     seconds: float = 0.0
     mirror: bool = False  # masks averaged with the mirrored photos' (``Segmenter.flip_tta``)
+    close_up: bool = False  # small cars masked again from a crop (``Segmenter.close_up``)
 
     @property
     def dice(self) -> float:
@@ -43,11 +44,12 @@ class EvalReport:
     def to_dict(self) -> dict[str, Any]:
         return {"dice": self.dice, "count": len(self.scores), "worst": [{"image": n, "dice": d} for n, d in self.worst()],
                 "speckles": sum(self.speckles.values()), "holes": sum(self.holes.values()),
-                "model": self.model, "device": self.device, "mirror": self.mirror, "photos_without_mask": self.unmatched,
+                "model": self.model, "device": self.device, "mirror": self.mirror, "close_up": self.close_up,
+                "photos_without_mask": self.unmatched,
                 "seconds": round(self.seconds, 2)}
 
     def summary(self) -> str:
-        mirror = ", mirror-averaged" if self.mirror else ""
+        mirror = (", mirror-averaged" if self.mirror else "") + (", small cars looked at closer" if self.close_up else "")
         lines = [f"mean Dice {self.dice:.5f} over {len(self.scores)} photos ({self.model} on {self.device}{mirror}, "
                  f"{self.seconds:.1f} s)", self.stray_summary(), "worst:"]
         lines += [f"  {name}: {score:.5f}" for name, score in self.worst()]
@@ -100,7 +102,7 @@ def evaluate_folder(
     if not samples:
         raise ValueError(f"{images_dir}: no photos with masks in {masks_dir}")
     report = EvalReport(model=segmenter.name, device=segmenter.device_label, unmatched=len(unmatched),
-                        mirror=segmenter.flip_tta)
+                        mirror=segmenter.flip_tta, close_up=segmenter.close_up)
     started = time.perf_counter()
     with reporting(progress, len(samples)) as advance:
         for start in range(0, len(samples), segmenter.batch_size):

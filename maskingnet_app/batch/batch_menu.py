@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
+    from core.masking.close_up import CloseUp
     from core.masking.inference import Segmenter
     from maskingnet_app.batch.batch_dialog import BatchDialog
     from maskingnet_app.model.model_service import ModelService
@@ -51,6 +52,7 @@ class ServiceSegmenter:
             self._segmenter = segmenter
         self.batch_size = segmenter.batch_size
         self.name, self.flip_tta, self.config = segmenter.name, segmenter.flip_tta, segmenter.config
+        self.close_up = segmenter.close_up
 
     @property
     def device(self):
@@ -77,6 +79,11 @@ class ServiceSegmenter:
     def probabilities_and_disagreement(self, batch: torch.Tensor, *, mirror: bool) -> tuple[np.ndarray, np.ndarray | None]:
         with self._borrowed() as segmenter:
             return segmenter.probabilities_and_disagreement(batch, mirror=mirror)
+
+    def look_closer(self, images: Sequence[np.ndarray], smalls: Sequence[np.ndarray], *,
+                    mirror: bool | None = None) -> list[CloseUp | None]:
+        with self._borrowed() as segmenter:
+            return segmenter.look_closer(images, smalls, mirror=mirror)
 
 
 class BatchFeature:

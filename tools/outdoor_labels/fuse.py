@@ -7,9 +7,11 @@ hand-drawn part map), writes ``<cache>/<source>/labels/``:
 - ``masks/<stem>.png``: the car, 0 or 255 (IS-Net's map cut at 0.5, the main car only, labelled
   car parts added);
 - ``confidence/<stem>.png``: the loss weight of each pixel, 0..255 (0: unknown, ignored);
-- ``emphasis/<stem>.png`` (car-parts only): the hand-labelled mirror and wheel pixels, 255, which
-  the training weighs more (the mix's ``emphasis``): they are small, and the parts a cut-out most
-  often loses;
+- ``emphasis/<stem>.png`` (car-parts; with ``--instances`` every source where there is some): the
+  hand-labelled mirror and wheel pixels, 255, which the training weighs more (the mix's
+  ``emphasis``): they are small, and the parts a cut-out most often loses; with ``--instances`` also
+  the cores of other people and vehicles taught as background (``taught_other_objects``): the
+  shipped model kept half of them as car on lots although its labels said background;
 - ``report.json``: what was kept and why photos were dropped.
 
 The recipe (see ``Recipe``): IS-Net is the main opinion (0.93 outdoor), U^2-Net-p the second (0.80).
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -168,6 +171,16 @@ def fuse_photo(isnet: np.ndarray, u2netp: np.ndarray, parts: np.ndarray | None, 
     return (mask * 255).astype(np.uint8), np.round(confidence * 255).astype(np.uint8), stats
 
 
+def taught_other_objects(mask: np.ndarray, confidence: np.ndarray, instances: Instances | None,
+                         recipe: Recipe) -> np.ndarray:
+    """bool map of the cores of people and vehicles apart from the main car that a fused label
+    (``mask``, ``confidence`` as ``fuse_photo`` returns them) fully trusts as background."""
+    split = not_the_main_car(mask > 127, instances, recipe) if instances is not None else None
+    if split is None:
+        return np.zeros(mask.shape, bool)
+    return split[1] & (mask == 0) & (confidence == 255)
+
+
 def emphasis_map(part_ids: np.ndarray | None, shape: tuple[int, int], recipe: Recipe) -> np.ndarray:
     """uint8 0/255 of the pixels labelled as one of ``recipe.emphasis_parts`` (all 0 without labels)."""
     if part_ids is None:
@@ -185,9 +198,12 @@ def fuse_source(cache: Path, source: str, images: Path, parts_dir: Path | None, 
                 use_instances: bool = False) -> dict:
     teachers = cache / source / "teachers"
     out = cache / source / "labels"
-    subfolders = ("images", "masks", "confidence") + (("emphasis",) if parts_dir is not None else ())
+    emphasised = parts_dir is not None or use_instances
+    subfolders = ("images", "masks", "confidence") + (("emphasis",) if emphasised else ())
     for sub in subfolders:
         (out / sub).mkdir(parents=True, exist_ok=True)
+    if not emphasised and (out / "emphasis").is_dir():  # an earlier --instances run's maps would still be read
+        shutil.rmtree(out / "emphasis")
     report: dict = {"recipe": asdict(recipe), "instances": use_instances, "kept": 0, "dropped": {}, "photos": {}}
     for isnet_path in sorted(teachers.glob("*.isnet.png")):
         stem = isnet_path.name[: -len(".isnet.png")]
@@ -205,7 +221,7 @@ def fuse_source(cache: Path, source: str, images: Path, parts_dir: Path | None, 
         mask, confidence, stats = fuse_photo(_read(isnet_path), _read(u2_path), parts, recipe, instances)
         report["photos"][stem] = stats
         targets = [out / "masks" / f"{stem}.png", out / "confidence" / f"{stem}.png", out / "images" / f"{stem}.jpg"]
-        if parts_dir is not None:
+        if emphasised:
             targets.append(out / "emphasis" / f"{stem}.png")
         if stats["drop"]:
             report["dropped"][stats["drop"]] = report["dropped"].get(stats["drop"], 0) + 1
@@ -217,8 +233,14 @@ def fuse_source(cache: Path, source: str, images: Path, parts_dir: Path | None, 
             report["main_car_cut"] = report.get("main_car_cut", 0) + 1
         write_png(mask, targets[0])
         write_png(confidence, targets[1])
-        if parts_dir is not None:
-            write_png(emphasis_map(part_ids, mask.shape, recipe), targets[3])
+        if emphasised:
+            emphasis = emphasis_map(part_ids, mask.shape, recipe)
+            emphasis[taught_other_objects(mask, confidence, instances, recipe)] = 255
+            if parts_dir is not None or emphasis.any():  # a photo without a map has no emphasis
+                write_png(emphasis, targets[3])
+                report["emphasised"] = report.get("emphasised", 0) + 1
+            else:
+                targets[3].unlink(missing_ok=True)
         if not targets[2].is_symlink():
             targets[2].symlink_to(photo.resolve())
     write_atomic(json.dumps(report, indent=1).encode(), out / "report.json")
@@ -231,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", action="append", required=True, metavar="NAME=IMAGES[:PARTS]",
                         help="a source's photo folder, and for car-parts its part-label folder")
     parser.add_argument("--instances", action="store_true",
-                        help="cut people and other vehicles joined to the main car (instances.py's files)")
+                        help="cut people and other vehicles joined to the main car and emphasise their cores as "
+                             "background (instances.py's files)")
     args = parser.parse_args(argv)
     for item in args.source:
         name, _, folders = item.partition("=")
