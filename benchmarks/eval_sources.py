@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,6 +133,19 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
 
 
+def figures_per_model(args: argparse.Namespace, figures: Callable[[Segmenter], dict]) -> dict[str, dict]:
+    """``figures`` of each ``--model``, loaded as ``add_model_arguments`` asks; printed as JSON one
+    line per model, and written to ``--json`` when given."""
+    results = {}
+    for spec in args.model:
+        segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta, close_up=not args.no_close_up)
+        results[spec] = figures(segmenter)
+        print(spec, json.dumps(results[spec]), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_arguments(parser)
@@ -151,14 +165,9 @@ def main() -> int:
         held_out, seen = set(info.get("val_groups", [])), set(info.get("trained_before", []))
     for spec in args.trained_before:
         seen |= trained_groups(Segmenter.load(spec, device="cpu").config.info)
-    results = {}
-    for spec in args.model:
-        segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta, close_up=not args.no_close_up)
-        results[spec] = source_figures(segmenter, args.data, args.labels, studio=not args.no_studio, seen=seen,
-                                       held_out=held_out, only=set(args.only) if args.only else None)
-        print(spec, json.dumps(results[spec]), flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+    figures_per_model(args, lambda segmenter: source_figures(
+        segmenter, args.data, args.labels, studio=not args.no_studio, seen=seen, held_out=held_out,
+        only=set(args.only) if args.only else None))
     return 0
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 from core.grouping import photo_group as group_of
 from core.io.imageio import read_mask
 from core.models.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess, resize_array, upsample_probability
-from core.training.augment import AugmentConfig, augment
+from core.training.augment import AugmentConfig, augment, degrade
 from core.training.data import Sample, cache_samples, find_mask, find_samples, split_by_group
 
 # --- the mask rule: {0, 1} masks -> value > 0; masks with larger values -> value > 127 ---------
@@ -331,6 +331,33 @@ def test_zoom_out_shrinks_the_photo_and_leaves_the_frame_around_it_unknown():
         assert np.abs(out_image[..., 0][known] / 255.0 - out_target[known]).mean() < 0.03
     without_weight = augment(image, target, None, np.random.default_rng(0), zoom)
     assert without_weight[1].sum() > 0.8 * target.sum()  # no weight map: never shrunk, as its frame could not be unknown
+
+
+def test_degrade_changes_the_photo_but_not_where_the_car_is():
+    image, target = _scene(96)
+    textured = np.clip(image.astype(np.int16) + np.indices(target.shape).sum(0)[..., None] % 7, 0, 255).astype(np.uint8)
+    changed = 0
+    for seed in range(12):
+        out = degrade(textured, np.random.default_rng(seed))
+        assert out.shape == textured.shape and out.dtype == np.uint8
+        assert np.array_equal(out, degrade(textured, np.random.default_rng(seed)))  # seeded
+        changed += not np.array_equal(out, textured)
+        bright = out[..., 0] > 127
+        inside = bright[target > 0].mean()
+        assert inside > 0.9 and bright[target == 0].mean() < 0.05  # blur, noise and blocks stay at the outline
+    assert changed == 12
+
+
+def test_augment_degrades_only_the_share_asked_for():
+    image, target = _scene()
+    still = AugmentConfig(flip=False, scale=0, aspect=0, shift=0, rotate_degrees=0, brightness=0, contrast=0,
+                          saturation=0, hue_degrees=0)
+    untouched = [augment(image, target, None, np.random.default_rng(seed), still)[0] for seed in range(5)]
+    assert all(np.array_equal(out, image) for out in untouched)
+    degraded = [augment(image, target, None, np.random.default_rng(seed), AugmentConfig(
+        flip=False, scale=0, aspect=0, shift=0, rotate_degrees=0, brightness=0, contrast=0, saturation=0,
+        hue_degrees=0, degrade=1.0)) for seed in range(5)]
+    assert all(not np.array_equal(out, image) and np.array_equal(out_target, target) for out, out_target, _ in degraded)
 
 
 def test_flip_only_mirrors():

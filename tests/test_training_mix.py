@@ -11,9 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
+from core.io.records import RecordError
 from core.models.preprocess import Preprocess
 from core.training.data import CachedSamples, cache_samples
-from core.training.train import TrainConfig, _batch_tensors, segmentation_loss, train
+from core.training.train import TrainConfig, _batch_tensors, recipe_from_json, segmentation_loss, train
 from core.training.training_mix import mix_samples, read_mix
 
 
@@ -228,6 +229,22 @@ def test_a_recipe_with_zoom_out_shrinks_photos_even_without_label_maps():
     _, targets, weights = _batch_tensors(cached, [0], np.random.default_rng(0), zoomed, Preprocess(size=32))
     assert weights is not None and float(weights.min()) == 0.0 and float(weights.max()) == 1.0  # the frame is unknown
     assert float(targets[weights > 0].min()) > 0.99  # the shrunk photo is all car, as before
+
+
+def test_a_recipe_degrades_a_share_of_the_training_photos_and_leaves_the_targets():
+    assert recipe_from_json({"degrade": 0.3}, "robust.json") == {"degrade": 0.3}
+    with pytest.raises(RecordError, match="robust.json: the field 'degrade' should be .* between 0.0 and 1.0"):
+        recipe_from_json({"degrade": 1.5}, "robust.json")
+    photo = np.zeros((32, 32, 3), np.uint8)
+    photo[8:24, 8:24] = 220
+    cached = CachedSamples(samples=[], images=[photo], targets=[(photo[..., 0] > 0).astype(np.float32)],
+                           weights=[None], confidences=[None])
+    plain = TrainConfig(augment=True)
+    degraded = replace(plain, degrade=1.0)
+    for seed in range(3):
+        clean_images, clean_targets, _ = _batch_tensors(cached, [0], np.random.default_rng(seed), plain, Preprocess(size=32))
+        images, targets, _ = _batch_tensors(cached, [0], np.random.default_rng(seed), degraded, Preprocess(size=32))
+        assert torch.equal(targets, clean_targets) and not torch.equal(images, clean_images)
 
 
 def test_a_zoomed_out_photo_on_a_backdrop_learns_the_backdrops_background_but_not_its_car():

@@ -1,9 +1,12 @@
-"""Augmentations for car photos: mirror, scale/aspect/shift jitter, colour jitter, and zoom-out.
+"""Augmentations for car photos: mirror, scale/aspect/shift jitter, colour jitter, zoom-out and
+camera degradations.
 
 They work on working-size uint8 photos and float targets, before ``Preprocess.to_tensor``.
 Zoom-out shows a photo shrunk inside the frame, so the network also learns cars that fill only part
 of it (as on a lot or a street); the frame around the shrunk photo is filled by reflection and is
 unknown (weight 0): what lies there is not taught either way.
+Degradations show the photo as a poor camera or a video frame would: motion blur, low resolution,
+sensor noise and JPEG blocks (the target stays the sharp mask: the car is where it was).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class AugmentConfig:
     hue_degrees: float = 8.0
     zoom_out: float = 0.0  # share of photos shrunk to [zoom_out_min, 1 - scale] of their size (needs a weight)
     zoom_out_min: float = 0.4
+    degrade: float = 0.0  # share of photos given one or more camera degradations (``degrade``)
 
 
 def augment(
@@ -74,7 +78,52 @@ def augment(
                                 flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         inside = (inside > 0.999).astype(weight.dtype)
         weight = weight * (inside[..., None] if weight.ndim == 3 else inside)
-    return _colour_jitter(image, rng, config), target, weight
+    image = _colour_jitter(image, rng, config)
+    if config.degrade > 0 and rng.random() < config.degrade:
+        image = degrade(image, rng)
+    return image, target, weight
+
+
+# Ranges at the working size (a 512 photo): blur length as a share of the width, the side kept when
+# shrunk, noise sigma in grey levels, JPEG quality.
+MOTION_BLUR = (0.004, 0.02)
+LOW_RESOLUTION = (0.3, 0.7)
+NOISE_SIGMA = (2.0, 12.0)
+JPEG_QUALITY = (20, 70)
+DEGRADATION_CHANCE = 0.4  # each kind's chance; at least one is applied
+
+
+def degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(H, W, 3) uint8 -> the same photo with one or more of: motion blur (mostly along the road),
+    low resolution, sensor noise (grain or colour speckle) and JPEG compression, in the order a
+    camera applies them."""
+    chosen = rng.random(4) < DEGRADATION_CHANCE
+    if not chosen.any():
+        chosen[rng.integers(4)] = True
+    height, width = image.shape[:2]
+    if chosen[0]:
+        length = max(3, int(round(rng.uniform(*MOTION_BLUR) * width)))
+        angle = rng.uniform(-15, 15) if rng.random() < 0.75 else rng.uniform(0, 180)
+        kernel = np.zeros((length, length), np.float32)
+        kernel[length // 2, :] = 1.0
+        rotation = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), angle, 1.0)
+        kernel = cv2.warpAffine(kernel, rotation, (length, length))
+        image = cv2.filter2D(image, -1, kernel / max(float(kernel.sum()), 1e-6), borderType=cv2.BORDER_REFLECT_101)
+    if chosen[1]:
+        keep = rng.uniform(*LOW_RESOLUTION)
+        small = cv2.resize(image, (max(1, round(width * keep)), max(1, round(height * keep))),
+                           interpolation=cv2.INTER_AREA)
+        image = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    if chosen[2]:
+        sigma = rng.uniform(*NOISE_SIGMA)
+        shape = image.shape if rng.random() < 0.5 else image.shape[:2] + (1,)  # colour speckle or grain
+        image = np.clip(image + rng.normal(0.0, sigma, shape), 0, 255).astype(np.uint8)
+    if chosen[3]:
+        quality = int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1))
+        ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(image), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok:  # channel order does not matter for a round trip
+            image = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    return np.ascontiguousarray(image)
 
 
 def _colour_jitter(image: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:

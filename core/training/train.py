@@ -67,6 +67,7 @@ class TrainConfig:
     # share of those whose frame is another training photo's background, taught as background (else
     # a reflection, unknown); that photo's car, grown by BACKDROP_CAR_MARGIN, stays unknown
     zoom_out_backdrop: float = 0.0
+    degrade: float = 0.0  # share of training photos shown blurred, noisy, low-resolution or JPEG-blocky (augment.degrade)
     val_fraction: float = 0.2
     seed: int = 0
     device: str = "auto"
@@ -85,7 +86,7 @@ class TrainConfig:
 _RECIPE_RANGES: dict[str, tuple[float | None, float | None]] = {
     "width": (2, MAX_WIDTH), "size": (32, MAX_WORKING_SIZE), "epochs": (1, None), "batch_size": (1, None),
     "lr": (0.0, 10.0), "lr_halve_every": (1, None), "dice_weight": (0.0, None), "correction_weight": (0.0, None),
-    "zoom_out": (0.0, 1.0), "zoom_out_backdrop": (0.0, 1.0), "val_fraction": (0.0, 0.9), "seed": (0, None),
+    "zoom_out": (0.0, 1.0), "zoom_out_backdrop": (0.0, 1.0), "degrade": (0.0, 1.0), "val_fraction": (0.0, 0.9), "seed": (0, None),
     "save_every_s": (0.0, None), "max_steps_per_epoch": (1, None), "widen_to": (2, MAX_WIDTH),
 }
 
@@ -258,7 +259,8 @@ def _batch_tensors(
                              confidence if confidence is not None else np.ones_like(target),
                              np.ones_like(target)], axis=-1)
         if config.augment:
-            image, target, maps = augment(image, target, maps, rng, AugmentConfig(zoom_out=config.zoom_out))
+            changes = AugmentConfig(zoom_out=config.zoom_out, degrade=config.degrade)
+            image, target, maps = augment(image, target, maps, rng, changes)
             outside = maps[..., 2] < 0.5 if maps is not None else None
             if outside is not None and outside.any() and config.zoom_out_backdrop > 0 \
                     and rng.random() < config.zoom_out_backdrop:

@@ -1,0 +1,34 @@
+"""The degraded-photo benchmark (benchmarks/eval_degraded.py): its degradations and its figures."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from benchmarks.eval_degraded import DEGRADATIONS, set_figures
+from tests.test_close_up import red_segmenter, street_photo
+
+
+def test_each_degradation_keeps_the_photo_size_and_is_the_same_for_every_model():
+    photo, _ = street_photo()
+    for name, degrade in DEGRADATIONS.items():
+        out = degrade(photo, 7)
+        assert out.shape == photo.shape and out.dtype == np.uint8, name
+        assert np.array_equal(out, degrade(photo, 7)), name
+        assert np.array_equal(out, photo) == (name == "clean"), name
+
+
+def test_a_set_is_scored_clean_and_degraded_each_way(tmp_path, monkeypatch):
+    folder = tmp_path / "small-cars"
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    for index in range(3):
+        photo, truth = street_photo(320 + 64 * index, 200)
+        Image.fromarray(photo).save(folder / "images" / f"frame_{index}.png")
+        Image.fromarray((truth > 0).astype(np.uint8) * 255).save(folder / "masks" / f"frame_{index}.png")
+    monkeypatch.setitem(DEGRADATIONS, "noise", lambda rgb, seed: np.full_like(rgb, 128))  # the car is gone
+    figures = set_figures(red_segmenter(), tmp_path, "small-cars", every=1)
+    assert figures["photos"] == 3 and set(figures) == {"photos", *DEGRADATIONS}
+    assert figures["clean"] > 0.95 and figures["motion"] > 0.9  # a red car on grey is found, blurred too...
+    assert figures["noise"] == 0.0  # ...and the model is shown the degraded photos
+    assert set_figures(red_segmenter(), tmp_path, "car-parts-test", every=1) is None  # no labels: skipped
