@@ -10,7 +10,8 @@ Sets: car-parts-test (teacher labels, trusted pixels only) and small-cars (exact
 ``eval_sources.py``; masks are made as the app makes them (mirror-averaged, cleaned, closer look).
 
     .venv/bin/python benchmarks/eval_degraded.py --model default [--model RUN/best.safetensors]
-        [--only car-parts-test|small-cars] [--every N] [--json FILE]
+        [--only car-parts-test|small-cars] [--degradation clean|motion|lowres|noise|jpeg] [--every N]
+        [--json FILE]
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import argparse
 import sys
 import tempfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,8 +57,8 @@ def sensor_noise(rgb: np.ndarray, seed: int, sigma: float = 8.0) -> np.ndarray:
 
 
 def jpeg_blocks(rgb: np.ndarray, quality: int = 25) -> np.ndarray:
-    ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(rgb), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else rgb
+    ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return np.ascontiguousarray(cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1]) if ok else rgb  # OpenCV is BGR
 
 
 DEGRADATIONS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
@@ -86,7 +87,8 @@ def degraded_copies(images: list[Path], degradation: str, folder: Path) -> None:
         (folder / f"{path.stem}.png").write_bytes(encode_png(DEGRADATIONS[degradation](rgb, seed), compress_level=1))
 
 
-def set_figures(segmenter: Segmenter, labels: Path, name: str, every: int) -> dict[str, float] | None:
+def set_figures(segmenter: Segmenter, labels: Path, name: str, every: int,
+                degradations: Sequence[str] = tuple(DEGRADATIONS)) -> dict[str, float] | None:
     """Mean Dice per degradation on every ``every``-th photo of the set; None without its labels."""
     images_dir, masks_dir, confidence_dir = set_folders(labels, name)
     if not masks_dir.is_dir():
@@ -95,7 +97,7 @@ def set_figures(segmenter: Segmenter, labels: Path, name: str, every: int) -> di
     images = sorted(path for path, _ in iter_image_files([images_dir]) if (masks_dir / f"{path.stem}.png").exists())
     images = images[::every]
     figures: dict[str, float] = {"photos": len(images)}
-    for degradation in DEGRADATIONS:
+    for degradation in degradations:
         with tempfile.TemporaryDirectory() as temporary:
             degraded_copies(images, degradation, Path(temporary))
             report = evaluate_folder(segmenter, temporary, masks_dir, confidence_dir=confidence_dir)
@@ -109,10 +111,13 @@ def main() -> int:
     add_model_arguments(parser)
     parser.add_argument("--only", action="append", choices=SETS, help="score only this set (repeatable)")
     parser.add_argument("--every", type=int, default=1, help="score every N-th photo (default: all)")
+    parser.add_argument("--degradation", action="append", choices=tuple(DEGRADATIONS),
+                        help="score only this way of degrading the photos (repeatable; default: all)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     figures_per_model(args, lambda segmenter: {
-        name: set_figures(segmenter, args.labels, name, max(1, args.every)) for name in (args.only or SETS)})
+        name: set_figures(segmenter, args.labels, name, max(1, args.every), args.degradation or tuple(DEGRADATIONS))
+        for name in (args.only or SETS)})
     return 0
 
 

@@ -120,9 +120,9 @@ def degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         image = np.clip(image + rng.normal(0.0, sigma, shape), 0, 255).astype(np.uint8)
     if chosen[3]:
         quality = int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1))
-        ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(image), [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if ok:  # channel order does not matter for a round trip
-            image = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+        ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok:  # OpenCV's order is BGR: its luma and chroma planes are then the photo's
+            image = cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1]
     return np.ascontiguousarray(image)
 
 
