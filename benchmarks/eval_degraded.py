@@ -26,47 +26,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks.eval_sources import add_model_arguments, figures_per_model  # noqa: E402
 from core.io.imageio import encode_png, iter_image_files, read_photo  # noqa: E402
 from core.masking.inference import Segmenter  # noqa: E402
+from core.training.augment import jpeg_round_trip, low_resolution, motion_blur, sensor_noise  # noqa: E402
 from core.training.evaluate import evaluate_folder  # noqa: E402
 
-
-def motion_blur(rgb: np.ndarray, share: float = 0.02) -> np.ndarray:
-    length = max(3, round(share * rgb.shape[1]) | 1)
-    kernel = np.zeros((length, length), np.float32)
-    kernel[length // 2, :] = 1.0 / length
-    return cv2.filter2D(rgb, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
+MOTION_SHARE = 0.02  # of the photo's width
+LOW_WIDTH = 320
+NOISE_SIGMA = 8.0
+JPEG_QUALITY = 25
 
 
-def low_resolution(rgb: np.ndarray, width: int = 320) -> np.ndarray:
-    height, full = rgb.shape[:2]
-    if full <= width:
+def shrunk_to_low_width(rgb: np.ndarray) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    if width <= LOW_WIDTH:
         return rgb
-    small = cv2.resize(rgb, (width, max(1, round(height * width / full))), interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (full, height), interpolation=cv2.INTER_LINEAR)
-
-
-def sensor_noise(rgb: np.ndarray, seed: int, sigma: float = 8.0) -> np.ndarray:
-    noise = np.random.default_rng(seed).normal(0.0, sigma, rgb.shape)
-    return np.clip(rgb + noise, 0, 255).astype(np.uint8)
-
-
-def jpeg_blocks(rgb: np.ndarray, quality: int = 25) -> np.ndarray:
-    ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return np.ascontiguousarray(cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1]) if ok else rgb  # OpenCV is BGR
+    return low_resolution(rgb, (LOW_WIDTH, max(1, round(height * LOW_WIDTH / width))))
 
 
 DEGRADATIONS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "clean": lambda rgb, seed: rgb,
-    "motion": lambda rgb, seed: motion_blur(rgb),
-    "lowres": lambda rgb, seed: low_resolution(rgb),
-    "noise": sensor_noise,
-    "jpeg": lambda rgb, seed: jpeg_blocks(rgb),
+    "motion": lambda rgb, seed: motion_blur(rgb, max(3, round(MOTION_SHARE * rgb.shape[1]) | 1)),
+    "lowres": lambda rgb, seed: shrunk_to_low_width(rgb),
+    "noise": lambda rgb, seed: sensor_noise(rgb, NOISE_SIGMA, np.random.default_rng(seed)),
+    "jpeg": lambda rgb, seed: jpeg_round_trip(rgb, JPEG_QUALITY),
 }
 SETS = ("car-parts-test", "small-cars")
 
@@ -79,12 +66,17 @@ def set_folders(labels: Path, name: str) -> tuple[Path, Path, Path | None]:
     return folder / "images", folder / "masks", folder / "confidence"
 
 
-def degraded_copies(images: list[Path], degradation: str, folder: Path) -> None:
-    """Write each photo, degraded, as ``folder/<stem>.png`` (lossless, so only the degradation counts)."""
+def degraded_copies(images: list[Path], degradations: Sequence[str], folder: Path) -> None:
+    """Read each photo once and write it, degraded each way, as ``folder/<degradation>/<stem>.png``
+    (lossless, so only the degradation counts)."""
+    for degradation in degradations:
+        (folder / degradation).mkdir()
     for path in images:
         rgb = read_photo(path).rgb
         seed = zlib.crc32(path.stem.encode())
-        (folder / f"{path.stem}.png").write_bytes(encode_png(DEGRADATIONS[degradation](rgb, seed), compress_level=1))
+        for degradation in degradations:
+            degraded = DEGRADATIONS[degradation](rgb, seed)
+            (folder / degradation / f"{path.stem}.png").write_bytes(encode_png(degraded, compress_level=1))
 
 
 def set_figures(segmenter: Segmenter, labels: Path, name: str, every: int,
@@ -97,12 +89,12 @@ def set_figures(segmenter: Segmenter, labels: Path, name: str, every: int,
     images = sorted(path for path, _ in iter_image_files([images_dir]) if (masks_dir / f"{path.stem}.png").exists())
     images = images[::every]
     figures: dict[str, float] = {"photos": len(images)}
-    for degradation in degradations:
-        with tempfile.TemporaryDirectory() as temporary:
-            degraded_copies(images, degradation, Path(temporary))
-            report = evaluate_folder(segmenter, temporary, masks_dir, confidence_dir=confidence_dir)
-        figures[degradation] = round(report.dice, 4)
-        print(f"  {name} {degradation}: {report.dice:.4f} ({len(report.scores)} photos)", flush=True)
+    with tempfile.TemporaryDirectory() as temporary:
+        degraded_copies(images, degradations, Path(temporary))
+        for degradation in degradations:
+            report = evaluate_folder(segmenter, Path(temporary) / degradation, masks_dir, confidence_dir=confidence_dir)
+            figures[degradation] = round(report.dice, 4)
+            print(f"  {name} {degradation}: {report.dice:.4f} ({len(report.scores)} photos)", flush=True)
     return figures
 
 

@@ -17,7 +17,6 @@ without them.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from benchmarks.eval_sources import add_model_arguments  # noqa: E402
+from benchmarks.eval_sources import add_model_arguments, figures_per_model  # noqa: E402
 from core.io.imageio import read_photo  # noqa: E402
 from core.masking.inference import Segmenter  # noqa: E402
 from tools.outdoor_labels.fuse import Recipe, not_the_main_car  # noqa: E402
@@ -67,9 +66,7 @@ def main() -> int:
             if core is not None:
                 cores[photo] = core
     print(f"{len(cores)} car-parts {args.split} photos with other people or vehicles outside the main car")
-    results = {}
-    for spec in args.model:
-        segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta, close_up=not args.no_close_up)
+    def kept_others(segmenter: Segmenter) -> dict:
         kept = total = 0
         per_photo = {}
         for photo, core in cores.items():
@@ -80,17 +77,17 @@ def main() -> int:
             total += int(core.sum())
             per_photo[photo.stem] = float((mask & core).sum() / core.sum())
         worst = sorted(per_photo.items(), key=lambda item: -item[1])[:8]
-        results[spec] = {
+        figures = {
             "photos": len(cores), "other_pixels_kept": round(kept / max(1, total), 4),
             "photos_keeping_others": sum(share > KEPT_OBJECT for share in per_photo.values()),
             "worst": [[stem, round(share, 3)] for stem, share in worst],
         }
-        figures = results[spec]
-        print(f"{spec}: {figures['other_pixels_kept']:.1%} of the other objects' pixels kept as car; "
+        print(f"{segmenter.name}: {figures['other_pixels_kept']:.1%} of the other objects' pixels kept as car; "
               f"{figures['photos_keeping_others']} of {len(cores)} photos keep more than "
               f"{KEPT_OBJECT:.0%} of them; most kept: {figures['worst'][:4]}", flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
+        return figures
+
+    figures_per_model(args, kept_others)
     return 0
 
 

@@ -103,27 +103,48 @@ def degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     height, width = image.shape[:2]
     if chosen[0]:
         length = max(3, int(round(rng.uniform(*MOTION_BLUR) * width)))
-        angle = rng.uniform(-15, 15) if rng.random() < 0.75 else rng.uniform(0, 180)
-        kernel = np.zeros((length, length), np.float32)
-        kernel[length // 2, :] = 1.0
-        rotation = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), angle, 1.0)
-        kernel = cv2.warpAffine(kernel, rotation, (length, length))
-        image = cv2.filter2D(image, -1, kernel / max(float(kernel.sum()), 1e-6), borderType=cv2.BORDER_REFLECT_101)
+        image = motion_blur(image, length, rng.uniform(-15, 15) if rng.random() < 0.75 else rng.uniform(0, 180))
     if chosen[1]:
         keep = rng.uniform(*LOW_RESOLUTION)
-        small = cv2.resize(image, (max(1, round(width * keep)), max(1, round(height * keep))),
-                           interpolation=cv2.INTER_AREA)
-        image = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+        image = low_resolution(image, (max(1, round(width * keep)), max(1, round(height * keep))))
     if chosen[2]:
         sigma = rng.uniform(*NOISE_SIGMA)
-        shape = image.shape if rng.random() < 0.5 else image.shape[:2] + (1,)  # colour speckle or grain
-        image = np.clip(image + rng.normal(0.0, sigma, shape), 0, 255).astype(np.uint8)
+        image = sensor_noise(image, sigma, rng, grain=rng.random() >= 0.5)
     if chosen[3]:
-        quality = int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1))
-        ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if ok:  # OpenCV's order is BGR: its luma and chroma planes are then the photo's
-            image = cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1]
+        image = jpeg_round_trip(image, int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1)))
     return np.ascontiguousarray(image)
+
+
+def motion_blur(image: np.ndarray, length: int, angle: float = 0.0) -> np.ndarray:
+    """(H, W, 3) uint8 smeared along a line of ``length`` px at ``angle`` degrees (0: horizontal)."""
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0
+    if angle:
+        rotation = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), angle, 1.0)
+        kernel = cv2.warpAffine(kernel, rotation, (length, length))
+    return cv2.filter2D(image, -1, kernel / max(float(kernel.sum()), 1e-6), borderType=cv2.BORDER_REFLECT_101)
+
+
+def low_resolution(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3) uint8 shrunk to ``size`` (width, height) and enlarged back: the detail of a smaller sensor."""
+    height, width = image.shape[:2]
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def sensor_noise(image: np.ndarray, sigma: float, rng: np.random.Generator, *, grain: bool = False) -> np.ndarray:
+    """(H, W, 3) uint8 plus Gaussian noise of ``sigma`` grey levels: per colour (speckle), or the same
+    in all three (``grain``)."""
+    shape = image.shape[:2] + (1,) if grain else image.shape
+    return np.clip(image + rng.normal(0.0, sigma, shape), 0, 255).astype(np.uint8)
+
+
+def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """(H, W, 3) uint8 RGB saved as JPEG at ``quality`` and read back (unchanged if encoding fails)."""
+    ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # OpenCV's order is BGR: its luma and chroma planes are then the photo's
+        return image
+    return np.ascontiguousarray(cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1])
 
 
 def _colour_jitter(image: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:

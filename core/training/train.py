@@ -251,6 +251,7 @@ def _batch_tensors(
     zoom_out = config.augment and config.zoom_out > 0  # needs the maps: the frame around a shrunk photo is unknown
     emphases, trusts = [cached.emphasis(i) for i in indices], [cached.trust(i) for i in indices]
     any_weight = zoom_out or any(e is not None or t is not None for e, t in zip(emphases, trusts))
+    changes = AugmentConfig(zoom_out=config.zoom_out, degrade=config.degrade)
     for index, corrected, confidence in zip(indices, emphases, trusts):
         image, target = cached.images[index], cached.targets[index]
         maps = None
@@ -259,7 +260,6 @@ def _batch_tensors(
                              confidence if confidence is not None else np.ones_like(target),
                              np.ones_like(target)], axis=-1)
         if config.augment:
-            changes = AugmentConfig(zoom_out=config.zoom_out, degrade=config.degrade)
             image, target, maps = augment(image, target, maps, rng, changes)
             outside = maps[..., 2] < 0.5 if maps is not None else None
             if outside is not None and outside.any() and config.zoom_out_backdrop > 0 \
