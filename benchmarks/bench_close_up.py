@@ -22,6 +22,7 @@ sys.path.insert(0, str(PROJECT))
 import torch  # noqa: E402
 
 from core.io.imageio import IMAGE_EXTENSIONS, read_photo  # noqa: E402
+from core.masking.cleanup import clean_probability  # noqa: E402
 from core.masking.close_up import close_up_box  # noqa: E402
 from core.masking.inference import Segmenter  # noqa: E402
 
@@ -49,7 +50,7 @@ def main() -> int:
     for path in photos:
         rgb = read_photo(path).rgb
         small, _ = segmenter.probabilities_and_disagreement(segmenter.config.preprocess([rgb]), mirror=True)
-        looked = close_up_box(small[0], rgb.shape[1], rgb.shape[0]) is not None
+        looked = close_up_box(clean_probability(small[0]), rgb.shape[1], rgb.shape[0]) is not None
         segmenter.predict(rgb)  # warm
         times = {True: [], False: []}
         for _ in range(args.runs):

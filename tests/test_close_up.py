@@ -9,6 +9,7 @@ from PIL import Image
 from torch import nn
 
 from core.batch.pipeline import plan_jobs, run_batch
+from core.masking.cleanup import clean_probability
 from core.masking.close_up import MARGIN, CloseUp, apply_close_up, close_up_box
 from core.masking.export import ExportOptions
 from core.masking.inference import Segmenter
@@ -59,8 +60,8 @@ def test_the_box_holds_the_car_with_a_margin_and_is_none_without_a_small_car():
     assert box.width <= 16 / 9 * box.height + 2  # never flatter than 16:9
     assert close_up_box(np.zeros((64, 64), np.float32), 640, 320) is None  # no car
     assert close_up_box(np.ones((64, 64), np.float32), 640, 320) is None  # the car fills the photo
-    small[0, 0] = 1.0  # a speck far away is cleaned first: it does not widen the box
-    assert close_up_box(small, 640, 320) == box
+    small[0, 0] = 1.0  # a speck far away, cleaned as the mask is, does not widen the box
+    assert close_up_box(clean_probability(small), 640, 320) == box
     assert close_up_box(small, 64, 64) is None  # a photo no bigger than the working size: no detail to gain
     assert close_up_box(small, 80, 80) is None  # the crop would sample it 1.25 times as finely: too little
     assert close_up_box(small, 640, 320, min_detail=7.0) is None

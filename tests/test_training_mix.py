@@ -247,6 +247,37 @@ def test_a_recipe_degrades_a_share_of_the_training_photos_and_leaves_the_targets
         assert torch.equal(targets, clean_targets) and not torch.equal(images, clean_images)
 
 
+def test_a_sources_own_degrade_share_overrides_the_recipes(tmp_path):
+    """Degradations can be kept to the exact-mask sources: their outline stays true however blurred the photo."""
+    studio = _photo_set(tmp_path / "studio", ["studio_00000"], confidence=False)
+    outdoor = _photo_set(tmp_path / "outdoor", ["street_00000"], confidence=True)
+    mix = _mix_file(tmp_path, [
+        {"name": "studio", "images": str(studio / "images"), "masks": str(studio / "masks"), "val_fraction": 0.0,
+         "degrade": 1.0},
+        {"name": "outdoor", "images": str(outdoor / "images"), "masks": str(outdoor / "masks"),
+         "confidence": str(outdoor / "confidence"), "split": "photo", "val_fraction": 0.0, "degrade": 0}])
+    train_samples, _, notes = mix_samples(read_mix(mix))
+    assert [sample.degrade for sample in train_samples] == [1.0, 0.0]
+    assert any("studio" in note and "1 degraded" in note for note in notes)
+    cached = cache_samples(train_samples, Preprocess(size=64))
+    plain, recipe_degrades = TrainConfig(augment=True), TrainConfig(augment=True, degrade=1.0)
+
+    def batch(columns: CachedSamples, index: int, config: TrainConfig, seed: int) -> torch.Tensor:
+        return _batch_tensors(columns, [index], np.random.default_rng(seed), config, Preprocess(size=64))[0]
+
+    without_samples = replace(cached, samples=[])  # each photo at the recipe's share
+    for seed in range(3):
+        assert not torch.equal(batch(cached, 0, plain, seed), batch(without_samples, 0, plain, seed))  # degraded
+        assert torch.equal(batch(cached, 1, recipe_degrades, seed), batch(cached, 1, plain, seed))  # never degraded
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, True, "half"])
+def test_a_sources_degrade_share_is_a_number_from_0_to_1(tmp_path, value):
+    path = _mix_file(tmp_path, [{"name": "a", "images": "x", "masks": "y", "degrade": value}])
+    with pytest.raises(ValueError, match="'degrade' must be a number in \\[0, 1\\]"):
+        read_mix(path)
+
+
 def test_a_zoomed_out_photo_on_a_backdrop_learns_the_backdrops_background_but_not_its_car():
     car_photo = np.full((32, 32, 3), 200, np.uint8)
     backdrop = np.full((32, 32, 3), 40, np.uint8)

@@ -37,6 +37,7 @@ from core.io.records import one_line
 from core.listing.framing import GroupFrame, car_box
 from core.listing.group_gate import FrameGate, Held, ReadyGroup
 from core.listing.render import render_listing
+from core.masking.cleanup import clean_probability
 from core.masking.close_up import CloseUp
 from core.masking.export import ExportOptions, alpha_from_mask, export_profile, render_export, soft_edge_alpha
 from core.masking.inference import Segmenter
@@ -210,7 +211,8 @@ class _Loaded:
     small: np.ndarray | None  # working-size photo for the model, None when ``mask`` is given
     mask: np.ndarray | None = None  # the user's corrected alpha (uint8, exact)
     seconds: float = 0.0
-    probability: np.ndarray | None = None
+    probability: np.ndarray | None = None  # the model's working-size car probabilities
+    cleaned: np.ndarray | None = None  # the same after ``clean_probability``, computed once
     mirror: float | None = None
     close_up: CloseUp | None = None  # the second pass on a crop around a small car
     uncertainty: float | None = None  # of the finished mask, for a photo held at the listing gate
@@ -428,11 +430,13 @@ class _Pipeline:
         probabilities, disagreement = self.segmenter.probabilities_and_disagreement(tensor, mirror=self.mirror)
         if disagreement is None:
             disagreement = [None] * len(batch)
-        looks = (self.segmenter.look_closer([item.photo.rgb for item in batch], probabilities, mirror=self.mirror)
+        cleaned = [clean_probability(probability) for probability in probabilities]
+        looks = (self.segmenter.look_closer([item.photo.rgb for item in batch], cleaned, mirror=self.mirror)
                  if self.close_up else [None] * len(batch))
         share = (time.perf_counter() - tick) / len(batch)
-        for item, probability, score, look in zip(batch, probabilities, disagreement, looks):
+        for item, probability, clean, score, look in zip(batch, probabilities, cleaned, disagreement, looks):
             item.probability = probability
+            item.cleaned = clean
             item.close_up = look
             item.mirror = None if score is None else float(score)
             item.seconds += share
@@ -492,7 +496,7 @@ def _finished_mask(item: _Loaded) -> tuple[np.ndarray, float, float]:
         return item.mask, 0.0, float(np.mean(item.mask >= 128))
     photo = item.photo
     prediction = Segmenter.finish(item.probability, photo.rgb.shape[1], photo.rgb.shape[0], photo.alpha,
-                                  close_up=item.close_up)
+                                  close_up=item.close_up, cleaned=item.cleaned)
     return (soft_edge_alpha(prediction.probability, out=prediction.probability), prediction.uncertainty,
             prediction.area)
 

@@ -77,6 +77,11 @@ def remove_strays(probability: np.ndarray, share: float = STRAY_SHARE) -> np.nda
     return result
 
 
+def clean_probability(probability: np.ndarray) -> np.ndarray:
+    """The clean-up every mask gets: ``remove_strays``, then ``keep_main_car``. The input is not changed."""
+    return keep_main_car(remove_strays(probability))
+
+
 def keep_main_car(probability: np.ndarray, *, reach: float = MAIN_CAR_REACH,
                   peer: float = MAIN_CAR_PEER) -> np.ndarray:
     """(S, S) float car probabilities -> the same with the car regions apart from the main car

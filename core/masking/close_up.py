@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.masking.cleanup import keep_main_car, remove_strays
+from core.masking.cleanup import clean_probability
 from core.masking.mask_edit import Rect
 from core.models.preprocess import upsample_probability
 
@@ -43,16 +43,16 @@ class CloseUp:
     probability: np.ndarray
 
 
-def close_up_box(small: np.ndarray, width: int, height: int, *, margin: float = MARGIN,
+def close_up_box(cleaned: np.ndarray, width: int, height: int, *, margin: float = MARGIN,
                  max_share: float = MAX_SHARE, min_detail: float = MIN_DETAIL) -> Rect | None:
     """The crop worth a second look for a (width x height) photo whose first pass gave the
-    working-size probabilities ``small`` (raw: cleaned here as the mask is); None when there is no
-    car, the box covers ``max_share`` of the photo or more, or it would not sample the photo
-    ``min_detail`` times as finely as the first pass (see the module docstring)."""
-    size_y, size_x = small.shape
+    working-size probabilities ``cleaned`` (after ``cleanup.clean_probability``, as the mask is);
+    None when there is no car, the box covers ``max_share`` of the photo or more, or it would not
+    sample the photo ``min_detail`` times as finely as the first pass (see the module docstring)."""
+    size_y, size_x = cleaned.shape
     if max(1.0, width / size_x, height / size_y) < min_detail:  # no crop can sample it that much finer
         return None
-    car = keep_main_car(remove_strays(small)) >= 0.5
+    car = cleaned >= 0.5
     bounds = Rect.bounding(car)
     if bounds is None:
         return None
@@ -75,7 +75,7 @@ def close_up_box(small: np.ndarray, width: int, height: int, *, margin: float = 
 def apply_close_up(probability: np.ndarray, close_up: CloseUp, *, clean: bool = True, weight: float = WEIGHT) -> None:
     """Average the close-up's answer (``weight`` of it) into the photo-size uint8 ``probability``
     inside its box, in place."""
-    small = keep_main_car(remove_strays(close_up.probability)) if clean else close_up.probability
+    small = clean_probability(close_up.probability) if clean else close_up.probability
     box = close_up.box
     closer = upsample_probability(small, box.width, box.height).astype(np.float32)
     region = probability[box.slices]

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from core.errors import NotEnoughMemory
-from core.masking.cleanup import keep_main_car, remove_strays
+from core.masking.cleanup import clean_probability
 from core.masking.close_up import CloseUp, apply_close_up, close_up_box
 from core.masking.doubt import doubt_score
 from core.masking.export import soft_edge_alpha
@@ -207,22 +207,25 @@ class Segmenter:
             tick = time.perf_counter()
             small, disagreement = self.probabilities_and_disagreement(self.config.preprocess(chunk), mirror=self.flip_tta)
             mirrors = [None] * len(chunk) if disagreement is None else [float(score) for score in disagreement]
-            closer = self.look_closer(chunk, small) if close_up else [None] * len(chunk)
+            cleaned = [clean_probability(probability) for probability in small]
+            closer = self.look_closer(chunk, cleaned) if close_up else [None] * len(chunk)
             seconds = (time.perf_counter() - tick) / len(chunk)
             results.extend(
-                self.finish(probability, image.shape[1], image.shape[0], alpha, seconds, mirror=mirror, close_up=look)
-                for probability, image, alpha, mirror, look in zip(
-                    small, chunk, alphas[start : start + len(chunk)], mirrors, closer)
+                self.finish(probability, image.shape[1], image.shape[0], alpha, seconds, mirror=mirror, close_up=look,
+                            cleaned=clean)
+                for probability, clean, image, alpha, mirror, look in zip(
+                    small, cleaned, chunk, alphas[start : start + len(chunk)], mirrors, closer)
             )
         return results
 
-    def look_closer(self, images: Sequence[np.ndarray], smalls: Sequence[np.ndarray], *,
+    def look_closer(self, images: Sequence[np.ndarray], cleaned: Sequence[np.ndarray], *,
                     mirror: bool | None = None) -> list[CloseUp | None]:
         """The second pass (``core.masking.close_up``) of each (H, W, 3) uint8 photo, given its first
-        pass's working-size probabilities: None where the car needs no closer look. ``mirror`` (None:
+        pass's working-size probabilities after ``cleanup.clean_probability`` (``finish`` takes them
+        too, so they are cleaned once): None where the car needs no closer look. ``mirror`` (None:
         ``flip_tta``) averages the crops with their mirror images too."""
         mirror = self.flip_tta if mirror is None else mirror
-        boxes = [close_up_box(small, image.shape[1], image.shape[0]) for image, small in zip(images, smalls)]
+        boxes = [close_up_box(small, image.shape[1], image.shape[0]) for image, small in zip(images, cleaned)]
         wanted = [index for index, box in enumerate(boxes) if box is not None]
         looks: list[CloseUp | None] = [None] * len(images)
         for start in range(0, len(wanted), self.batch_size):
@@ -237,16 +240,20 @@ class Segmenter:
     def finish(
         small: np.ndarray, width: int, height: int, alpha: np.ndarray | None = None, seconds: float = 0.0,
         *, clean: bool = True, mirror: float | None = None, close_up: CloseUp | None = None,
+        cleaned: np.ndarray | None = None,
     ) -> Prediction:
         """Turn working-size probabilities into a full-resolution ``Prediction``; ``clean``
         removes specks, pinholes and car regions apart from the main car first
         (``core.masking.cleanup``); ``mirror`` is the disagreement
         with the mirrored photo, when measured; ``close_up`` (``look_closer``) is averaged in
-        inside its box. The uncertainty and area (the doubt score's inputs) are the first pass's."""
+        inside its box; ``cleaned`` is ``clean_probability(small)`` when the caller has it already. The
+        uncertainty and area (the doubt score's inputs) are the first pass's."""
         tick = time.perf_counter()
         uncertainty = float(np.mean((small > 0.1) & (small < 0.9)))
         area = float(np.mean(small >= 0.5))
-        probability = upsample_probability(keep_main_car(remove_strays(small)) if clean else small, width, height)
+        if clean and cleaned is None:
+            cleaned = clean_probability(small)
+        probability = upsample_probability(cleaned if clean else small, width, height)
         if close_up is not None:
             apply_close_up(probability, close_up, clean=clean)
         if alpha is not None:

@@ -34,7 +34,8 @@ class Sample:
     ``edge_emphasis`` > 0 adds the pixels within that many pixels (at the working size) of the mask's
     outline to ``weight`` (for exact masks, whose outline is worth teaching hardest);
     ``edge_unknown`` > 0 makes the pixels that near the outline unknown (for teacher labels, whose
-    outline is not the truth).
+    outline is not the truth). ``degrade`` is the share of this sample's training views given camera
+    degradations (``augment.degrade``); None: the recipe's share.
     """
 
     image: Path
@@ -45,6 +46,7 @@ class Sample:
     source: str = ""
     edge_emphasis: int = 0
     edge_unknown: int = 0
+    degrade: float | None = None
 
     @property
     def name(self) -> str:
@@ -139,6 +141,11 @@ class CachedSamples:
             return confidence
         known = (~outline_band(self.targets[index] >= 0.5, band)).astype(np.float32)
         return known if confidence is None else confidence * known
+
+    def degrade_share(self, index: int, default: float) -> float:
+        """The share of sample ``index``'s training views given camera degradations: its own, else ``default``."""
+        share = self.samples[index].degrade if index < len(self.samples) else None
+        return default if share is None else share
 
     def _sample_field(self, index: int, name: str) -> int:
         """A band width of sample ``index``; 0 for columns built without their samples."""

@@ -67,7 +67,9 @@ class TrainConfig:
     # share of those whose frame is another training photo's background, taught as background (else
     # a reflection, unknown); that photo's car, grown by BACKDROP_CAR_MARGIN, stays unknown
     zoom_out_backdrop: float = 0.0
-    degrade: float = 0.0  # share of training photos shown blurred, noisy, low-resolution or JPEG-blocky (augment.degrade)
+    # share of training photos shown blurred, noisy, low-resolution or JPEG-blocky (augment.degrade);
+    # a mix source's own ``degrade`` overrides it
+    degrade: float = 0.0
     val_fraction: float = 0.2
     seed: int = 0
     device: str = "auto"
@@ -251,7 +253,8 @@ def _batch_tensors(
     zoom_out = config.augment and config.zoom_out > 0  # needs the maps: the frame around a shrunk photo is unknown
     emphases, trusts = [cached.emphasis(i) for i in indices], [cached.trust(i) for i in indices]
     any_weight = zoom_out or any(e is not None or t is not None for e, t in zip(emphases, trusts))
-    changes = AugmentConfig(zoom_out=config.zoom_out, degrade=config.degrade)
+    changes = {share: AugmentConfig(zoom_out=config.zoom_out, degrade=share)
+               for share in {cached.degrade_share(i, config.degrade) for i in indices}}
     for index, corrected, confidence in zip(indices, emphases, trusts):
         image, target = cached.images[index], cached.targets[index]
         maps = None
@@ -260,7 +263,7 @@ def _batch_tensors(
                              confidence if confidence is not None else np.ones_like(target),
                              np.ones_like(target)], axis=-1)
         if config.augment:
-            image, target, maps = augment(image, target, maps, rng, changes)
+            image, target, maps = augment(image, target, maps, rng, changes[cached.degrade_share(index, config.degrade)])
             outside = maps[..., 2] < 0.5 if maps is not None else None
             if outside is not None and outside.any() and config.zoom_out_backdrop > 0 \
                     and rng.random() < config.zoom_out_backdrop:

@@ -10,6 +10,9 @@ the loss, as a user's corrections do; a photo without one has no emphasis), ``sp
 both sides of each mask's outline weighs like ``emphasis``), ``edge_unknown`` (pixels at the
 working size, default 0: for teacher labels, the band that wide on both sides of each mask's
 outline is unknown, so an outline the teachers draw too far out or in is not taught),
+``degrade`` (a share in [0, 1]: this source's training photos given camera degradations instead of
+the recipe's ``degrade``; e.g. only sources with exact masks, whose outline stays true however
+blurred the photo),
 ``val_fraction`` (default 0.2), ``val_every`` (score every N-th validation photo during training,
 default 1: all; the others stay held out all the same) and ``repeat`` (how many times a training
 photo is listed per epoch, default 1). Folders may use ``${MASKINGNET_DATA}`` (default ``../shared/data``) and
@@ -51,6 +54,7 @@ class MixSource:
     repeat: int = 1
     edge_emphasis: int = 0
     edge_unknown: int = 0
+    degrade: float | None = None
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> MixSource:
@@ -58,7 +62,7 @@ class MixSource:
         if not isinstance(data, dict):
             raise ValueError(f"{where}: a source is an object with name, images and masks")
         unknown = set(data) - {"name", "images", "masks", "confidence", "emphasis", "split", "val_fraction", "val_every",
-                              "repeat", "edge_emphasis", "edge_unknown"}
+                              "repeat", "edge_emphasis", "edge_unknown", "degrade"}
         if unknown:
             raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         for key in ("name", "images", "masks"):
@@ -73,6 +77,10 @@ class MixSource:
         val_fraction = data.get("val_fraction", 0.2)
         if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
             raise ValueError(f"{where}: 'val_fraction' must be a number in [0, 1)")
+        degrade = data.get("degrade")
+        if degrade is not None and (isinstance(degrade, bool) or not isinstance(degrade, (int, float))
+                                    or not 0 <= degrade <= 1):
+            raise ValueError(f"{where}: 'degrade' must be a number in [0, 1]")
         counts = {}
         for key, (default, low, high, unit) in _WHOLE_NUMBER_FIELDS.items():
             counts[key] = data.get(key, default)
@@ -84,7 +92,7 @@ class MixSource:
             raise ValueError(f"{where}: {error}") from None
         return cls(name=data["name"], images=folders["images"], masks=folders["masks"],
                    confidence=folders.get("confidence"), emphasis=folders.get("emphasis"), split=split,
-                   val_fraction=float(val_fraction), **counts)
+                   val_fraction=float(val_fraction), degrade=None if degrade is None else float(degrade), **counts)
 
 
 # whole-number fields of a source: (default, lowest, highest, unit named in the error)
@@ -166,6 +174,7 @@ def mix_samples(sources: list[MixSource], *, seed: int = SPLIT_SEED, start_info:
         if not samples:
             raise ValueError(f"{source.images}: no photos with masks in {source.masks} (source {source.name!r})")
         samples = [replace(s, source=source.name, edge_emphasis=source.edge_emphasis, edge_unknown=source.edge_unknown,
+                           degrade=source.degrade,
                            group=f"{source.name}:{s.image.stem}" if source.split == "photo" else s.group)
                    for s in samples]
         if start_info is None:
@@ -179,7 +188,8 @@ def mix_samples(sources: list[MixSource], *, seed: int = SPLIT_SEED, start_info:
         val += source_val[:: source.val_every]
         scored = f" ({len(source_val[:: source.val_every])} scored)" if source.val_every > 1 else ""
         edges = (f", outline +-{source.edge_emphasis} px emphasised" if source.edge_emphasis else "") + (
-            f", outline +-{source.edge_unknown} px unknown" if source.edge_unknown else "")
+            f", outline +-{source.edge_unknown} px unknown" if source.edge_unknown else "") + (
+            f", {source.degrade:g} degraded" if source.degrade is not None else "")
         notes.append(f"{source.name}: {len(source_train)} training photos (x{source.repeat}), "
                      f"{len(source_val)} validation{scored}{edges}")
     return train, val, notes

@@ -80,10 +80,10 @@ class ServiceSegmenter:
         with self._borrowed() as segmenter:
             return segmenter.probabilities_and_disagreement(batch, mirror=mirror)
 
-    def look_closer(self, images: Sequence[np.ndarray], smalls: Sequence[np.ndarray], *,
+    def look_closer(self, images: Sequence[np.ndarray], cleaned: Sequence[np.ndarray], *,
                     mirror: bool | None = None) -> list[CloseUp | None]:
         with self._borrowed() as segmenter:
-            return segmenter.look_closer(images, smalls, mirror=mirror)
+            return segmenter.look_closer(images, cleaned, mirror=mirror)
 
 
 class BatchFeature:
