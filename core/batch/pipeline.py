@@ -212,7 +212,7 @@ class _Loaded:
     mask: np.ndarray | None = None  # the user's corrected alpha (uint8, exact)
     seconds: float = 0.0
     probability: np.ndarray | None = None  # the model's working-size car probabilities
-    cleaned: np.ndarray | None = None  # the same after ``clean_probability``, computed once
+    cleaned: np.ndarray | None = None  # the same after ``clean_probability``, when the closer look made it
     mirror: float | None = None
     close_up: CloseUp | None = None  # the second pass on a crop around a small car
     uncertainty: float | None = None  # of the finished mask, for a photo held at the listing gate
@@ -430,7 +430,8 @@ class _Pipeline:
         probabilities, disagreement = self.segmenter.probabilities_and_disagreement(tensor, mirror=self.mirror)
         if disagreement is None:
             disagreement = [None] * len(batch)
-        cleaned = [clean_probability(probability) for probability in probabilities]
+        # only the closer look needs the clean-up here; without it, the writers clean (in parallel)
+        cleaned = [clean_probability(probability) if self.close_up else None for probability in probabilities]
         looks = (self.segmenter.look_closer([item.photo.rgb for item in batch], cleaned, mirror=self.mirror)
                  if self.close_up else [None] * len(batch))
         share = (time.perf_counter() - tick) / len(batch)

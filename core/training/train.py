@@ -253,9 +253,9 @@ def _batch_tensors(
     zoom_out = config.augment and config.zoom_out > 0  # needs the maps: the frame around a shrunk photo is unknown
     emphases, trusts = [cached.emphasis(i) for i in indices], [cached.trust(i) for i in indices]
     any_weight = zoom_out or any(e is not None or t is not None for e, t in zip(emphases, trusts))
-    changes = {share: AugmentConfig(zoom_out=config.zoom_out, degrade=share)
-               for share in {cached.degrade_share(i, config.degrade) for i in indices}}
-    for index, corrected, confidence in zip(indices, emphases, trusts):
+    shares = [cached.degrade_share(i, config.degrade) for i in indices]
+    changes = {share: AugmentConfig(zoom_out=config.zoom_out, degrade=share) for share in set(shares)}
+    for index, corrected, confidence, share in zip(indices, emphases, trusts, shares):
         image, target = cached.images[index], cached.targets[index]
         maps = None
         if any_weight:  # the maps travel as one array through the augmentation; the third is the photo's own area
@@ -263,7 +263,7 @@ def _batch_tensors(
                              confidence if confidence is not None else np.ones_like(target),
                              np.ones_like(target)], axis=-1)
         if config.augment:
-            image, target, maps = augment(image, target, maps, rng, changes[cached.degrade_share(index, config.degrade)])
+            image, target, maps = augment(image, target, maps, rng, changes[share])
             outside = maps[..., 2] < 0.5 if maps is not None else None
             if outside is not None and outside.any() and config.zoom_out_backdrop > 0 \
                     and rng.random() < config.zoom_out_backdrop:
