@@ -2,7 +2,9 @@
 
 Each photo of a set is scored as it is and degraded in one way at its own resolution (all seeded by
 the photo's name, so every model sees the same photos):
-- motion: blurred along the road, 2 % of the photo's width (a car passing, a panning camera);
+- motion: blurred along the road, 2 % of the photo's width (a shaking camera, a car passing);
+- panning: only the background blurred along the road, 4 % of the photo's width, the car sharp (a
+  camera following a moving car: the set's mask says where the car is);
 - lowres: shrunk to 320 px wide and enlarged back (an old phone, a zoomed video frame);
 - noise: sensor noise of sigma 8 grey levels per colour (dusk, a small sensor);
 - jpeg: JPEG quality 25 (a photo sent through a messenger, a compressed video frame).
@@ -10,7 +12,8 @@ Sets: car-parts-test (teacher labels, trusted pixels only) and small-cars (exact
 ``eval_sources.py``; masks are made as the app makes them (mirror-averaged, cleaned, closer look).
 
     .venv/bin/python benchmarks/eval_degraded.py --model default [--model RUN/best.safetensors]
-        [--only car-parts-test|small-cars] [--degradation clean|motion|lowres|noise|jpeg] [--every N]
+        [--only car-parts-test|small-cars] [--degradation clean|motion|panning|lowres|noise|jpeg]
+        [--every N]
         [--json FILE]
 """
 
@@ -30,12 +33,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks.eval_sources import add_model_arguments, figures_per_model  # noqa: E402
-from core.io.imageio import encode_png, iter_image_files, read_photo  # noqa: E402
+from core.io.imageio import encode_png, iter_image_files, read_mask, read_photo  # noqa: E402
 from core.masking.inference import Segmenter  # noqa: E402
-from core.training.augment import jpeg_round_trip, low_resolution, motion_blur, sensor_noise  # noqa: E402
+from core.training.augment import jpeg_round_trip, low_resolution, motion_blur, panning_blur, sensor_noise  # noqa: E402
 from core.training.evaluate import evaluate_folder  # noqa: E402
 
 MOTION_SHARE = 0.02  # of the photo's width
+PANNING_SHARE = 0.04
 LOW_WIDTH = 320
 NOISE_SIGMA = 8.0
 JPEG_QUALITY = 25
@@ -48,12 +52,18 @@ def shrunk_to_low_width(rgb: np.ndarray) -> np.ndarray:
     return low_resolution(rgb, (LOW_WIDTH, max(1, round(height * LOW_WIDTH / width))))
 
 
-DEGRADATIONS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
-    "clean": lambda rgb, seed: rgb,
-    "motion": lambda rgb, seed: motion_blur(rgb, max(3, round(MOTION_SHARE * rgb.shape[1]) | 1)),
-    "lowres": lambda rgb, seed: shrunk_to_low_width(rgb),
-    "noise": lambda rgb, seed: sensor_noise(rgb, NOISE_SIGMA, np.random.default_rng(seed)),
-    "jpeg": lambda rgb, seed: jpeg_round_trip(rgb, JPEG_QUALITY),
+def streak_length(rgb: np.ndarray, share: float) -> int:
+    return max(3, round(share * rgb.shape[1]) | 1)
+
+
+# Each takes the photo, a seed and the set's mask of the car (True = car) at the photo's size.
+DEGRADATIONS: dict[str, Callable[[np.ndarray, int, np.ndarray], np.ndarray]] = {
+    "clean": lambda rgb, seed, car: rgb,
+    "motion": lambda rgb, seed, car: motion_blur(rgb, streak_length(rgb, MOTION_SHARE)),
+    "panning": lambda rgb, seed, car: panning_blur(rgb, car, streak_length(rgb, PANNING_SHARE)),
+    "lowres": lambda rgb, seed, car: shrunk_to_low_width(rgb),
+    "noise": lambda rgb, seed, car: sensor_noise(rgb, NOISE_SIGMA, np.random.default_rng(seed)),
+    "jpeg": lambda rgb, seed, car: jpeg_round_trip(rgb, JPEG_QUALITY),
 }
 SETS = ("car-parts-test", "small-cars")
 
@@ -66,16 +76,19 @@ def set_folders(labels: Path, name: str) -> tuple[Path, Path, Path | None]:
     return folder / "images", folder / "masks", folder / "confidence"
 
 
-def degraded_copies(images: list[Path], degradations: Sequence[str], folder: Path) -> None:
+def degraded_copies(images: list[Path], masks_dir: Path, degradations: Sequence[str], folder: Path) -> None:
     """Read each photo once and write it, degraded each way, as ``folder/<degradation>/<stem>.png``
     (lossless, so only the degradation counts)."""
     for degradation in degradations:
         (folder / degradation).mkdir()
     for path in images:
         rgb = read_photo(path).rgb
+        car = read_mask(masks_dir / f"{path.stem}.png")
+        if car.shape != rgb.shape[:2]:
+            raise ValueError(f"{masks_dir / path.stem}.png: mask size {car.shape} differs from its photo's")
         seed = zlib.crc32(path.stem.encode())
         for degradation in degradations:
-            degraded = DEGRADATIONS[degradation](rgb, seed)
+            degraded = DEGRADATIONS[degradation](rgb, seed, car)
             (folder / degradation / f"{path.stem}.png").write_bytes(encode_png(degraded, compress_level=1))
 
 
@@ -90,7 +103,7 @@ def set_figures(segmenter: Segmenter, labels: Path, name: str, every: int,
     images = images[::every]
     figures: dict[str, float] = {"photos": len(images)}
     with tempfile.TemporaryDirectory() as temporary:
-        degraded_copies(images, degradations, Path(temporary))
+        degraded_copies(images, masks_dir, degradations, Path(temporary))
         for degradation in degradations:
             report = evaluate_folder(segmenter, Path(temporary) / degradation, masks_dir, confidence_dir=confidence_dir)
             figures[degradation] = round(report.dice, 4)

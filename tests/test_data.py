@@ -360,6 +360,24 @@ def test_augment_degrades_only_the_share_asked_for():
     assert all(not np.array_equal(out, image) and np.array_equal(out_target, target) for out, out_target, _ in degraded)
 
 
+def test_panning_streaks_only_the_background_of_the_share_asked_for():
+    image, target = _scene(96)
+    stripes = (np.arange(96) % 6 * 20).astype(np.uint8)[None, :, None]
+    image = np.where(target[..., None] > 0, image, np.broadcast_to(stripes, image.shape)).astype(np.uint8)
+    still = dict(flip=False, scale=0, aspect=0, shift=0, rotate_degrees=0, brightness=0, contrast=0, saturation=0,
+                 hue_degrees=0)
+    inner = np.zeros_like(target, bool)
+    inner[26:38, 14:34] = True  # the car away from its outline
+    background = np.zeros_like(target, bool)
+    background[60:, :] = True
+    for seed in range(5):
+        out, out_target, _ = augment(image, target, None, np.random.default_rng(seed), AugmentConfig(**still, panning=1.0))
+        assert np.array_equal(out_target, target) and np.array_equal(out[inner], image[inner])
+        assert out[background].std() < 0.6 * image[background].std()
+        kept, _, _ = augment(image, target, None, np.random.default_rng(seed), AugmentConfig(**still, panning=0.0))
+        assert np.array_equal(kept, image)
+
+
 def test_flip_only_mirrors():
     image, target = _scene()
     flip_only = AugmentConfig(scale=0, aspect=0, shift=0, rotate_degrees=0, brightness=0, contrast=0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -10,12 +11,23 @@ from tests.test_close_up import red_segmenter, street_photo
 
 
 def test_each_degradation_keeps_the_photo_size_and_is_the_same_for_every_model():
-    photo, _ = street_photo()
+    photo, car = street_photo()
+    photo[~car] += (np.arange(photo.shape[1]) % 9 * 4).astype(np.uint8)[None, :, None].repeat(photo.shape[0], 0)[~car]
     for name, degrade in DEGRADATIONS.items():
-        out = degrade(photo, 7)
+        out = degrade(photo, 7, car)
         assert out.shape == photo.shape and out.dtype == np.uint8, name
-        assert np.array_equal(out, degrade(photo, 7)), name
+        assert np.array_equal(out, degrade(photo, 7, car)), name
         assert np.array_equal(out, photo) == (name == "clean"), name
+
+
+def test_panning_streaks_the_street_and_keeps_the_car_sharp():
+    photo, car = street_photo()
+    photo[~car] += (np.arange(photo.shape[1]) % 9 * 4).astype(np.uint8)[None, :, None].repeat(photo.shape[0], 0)[~car]
+    out = DEGRADATIONS["panning"](photo, 7, car)
+    inner = cv2.erode(car.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert np.array_equal(out[inner], photo[inner])  # the car as it was
+    far = cv2.dilate(car.astype(np.uint8), np.ones((41, 41), np.uint8)) == 0
+    assert out[far].std() < 0.25 * photo[far].std()  # the stripes across the road are smeared out
 
 
 def test_a_set_is_scored_clean_and_degraded_each_way(tmp_path, monkeypatch):
@@ -26,7 +38,7 @@ def test_a_set_is_scored_clean_and_degraded_each_way(tmp_path, monkeypatch):
         photo, truth = street_photo(320 + 64 * index, 200)
         Image.fromarray(photo).save(folder / "images" / f"frame_{index}.png")
         Image.fromarray((truth > 0).astype(np.uint8) * 255).save(folder / "masks" / f"frame_{index}.png")
-    monkeypatch.setitem(DEGRADATIONS, "noise", lambda rgb, seed: np.full_like(rgb, 128))  # the car is gone
+    monkeypatch.setitem(DEGRADATIONS, "noise", lambda rgb, seed, car: np.full_like(rgb, 128))  # the car is gone
     figures = set_figures(red_segmenter(), tmp_path, "small-cars", every=1)
     assert figures["photos"] == 3 and set(figures) == {"photos", *DEGRADATIONS}
     assert figures["clean"] > 0.95 and figures["motion"] > 0.9  # a red car on grey is found, blurred too...

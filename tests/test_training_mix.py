@@ -247,16 +247,23 @@ def test_a_recipe_degrades_a_share_of_the_training_photos_and_leaves_the_targets
         assert torch.equal(targets, clean_targets) and not torch.equal(images, clean_images)
 
 
-def test_a_sources_own_degrade_share_overrides_the_recipes(tmp_path):
-    """Degradations can be kept to the exact-mask sources: their outline stays true however blurred the photo."""
+def _studio_and_outdoor_samples(tmp_path: Path, studio_fields: dict, outdoor_fields: dict) -> tuple[list, list[str]]:
+    """The training samples and notes of a mix of one exact-mask studio photo and one teacher-labelled
+    street photo (in that order), each source with the given extra fields, nothing held out."""
     studio = _photo_set(tmp_path / "studio", ["studio_00000"], confidence=False)
     outdoor = _photo_set(tmp_path / "outdoor", ["street_00000"], confidence=True)
     mix = _mix_file(tmp_path, [
         {"name": "studio", "images": str(studio / "images"), "masks": str(studio / "masks"), "val_fraction": 0.0,
-         "degrade": 1.0},
+         **studio_fields},
         {"name": "outdoor", "images": str(outdoor / "images"), "masks": str(outdoor / "masks"),
-         "confidence": str(outdoor / "confidence"), "split": "photo", "val_fraction": 0.0, "degrade": 0}])
+         "confidence": str(outdoor / "confidence"), "split": "photo", "val_fraction": 0.0, **outdoor_fields}])
     train_samples, _, notes = mix_samples(read_mix(mix))
+    return train_samples, notes
+
+
+def test_a_sources_own_degrade_share_overrides_the_recipes(tmp_path):
+    """Degradations can be kept to the exact-mask sources: their outline stays true however blurred the photo."""
+    train_samples, notes = _studio_and_outdoor_samples(tmp_path, {"degrade": 1.0}, {"degrade": 0})
     assert [sample.degrade for sample in train_samples] == [1.0, 0.0]
     assert any("studio" in note and "1 degraded" in note for note in notes)
     cached = cache_samples(train_samples, Preprocess(size=64))
@@ -271,11 +278,29 @@ def test_a_sources_own_degrade_share_overrides_the_recipes(tmp_path):
         assert torch.equal(batch(cached, 1, recipe_degrades, seed), batch(cached, 1, plain, seed))  # never degraded
 
 
+@pytest.mark.parametrize("key", ["degrade", "panning"])
 @pytest.mark.parametrize("value", [-0.1, 1.5, True, "half"])
-def test_a_sources_degrade_share_is_a_number_from_0_to_1(tmp_path, value):
-    path = _mix_file(tmp_path, [{"name": "a", "images": "x", "masks": "y", "degrade": value}])
-    with pytest.raises(ValueError, match="'degrade' must be a number in \\[0, 1\\]"):
+def test_a_sources_augmentation_share_is_a_number_from_0_to_1(tmp_path, key, value):
+    path = _mix_file(tmp_path, [{"name": "a", "images": "x", "masks": "y", key: value}])
+    with pytest.raises(ValueError, match=f"'{key}' must be a number in \\[0, 1\\]"):
         read_mix(path)
+
+
+def test_a_sources_panning_share_streaks_its_backgrounds_only(tmp_path):
+    """Panning is for exact masks: a source can have it while the teacher-labelled ones do not."""
+    train_samples, notes = _studio_and_outdoor_samples(tmp_path, {"panning": 1.0}, {})
+    assert [sample.panning for sample in train_samples] == [1.0, None]
+    assert any("studio" in note and "1 panned" in note for note in notes)
+    cached = cache_samples(train_samples, Preprocess(size=64))
+    plain = TrainConfig(augment=True)
+    without_samples = replace(cached, samples=[])
+
+    def batch(columns: CachedSamples, index: int, seed: int) -> torch.Tensor:
+        return _batch_tensors(columns, [index], np.random.default_rng(seed), plain, Preprocess(size=64))[0]
+
+    for seed in range(3):
+        assert not torch.equal(batch(cached, 0, seed), batch(without_samples, 0, seed))  # panned
+        assert torch.equal(batch(cached, 1, seed), batch(without_samples, 1, seed))  # the recipe's share: none
 
 
 def test_a_zoomed_out_photo_on_a_backdrop_learns_the_backdrops_background_but_not_its_car():

@@ -6,7 +6,9 @@ Zoom-out shows a photo shrunk inside the frame, so the network also learns cars 
 of it (as on a lot or a street); the frame around the shrunk photo is filled by reflection and is
 unknown (weight 0): what lies there is not taught either way.
 Degradations show the photo as a poor camera or a video frame would: motion blur, low resolution,
-sensor noise and JPEG blocks (the target stays the sharp mask: the car is where it was).
+sensor noise and JPEG blocks (the target stays the sharp mask: the car is where it was). Panning
+streaks only the background, as a camera following a moving car does (the target says where the car
+is, so it is for exact masks).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class AugmentConfig:
     zoom_out: float = 0.0  # share of photos shrunk to [zoom_out_min, 1 - scale] of their size (needs a weight)
     zoom_out_min: float = 0.4
     degrade: float = 0.0  # share of photos given one or more camera degradations (``degrade``)
+    panning: float = 0.0  # share of photos whose background is streaked, the car (target >= 0.5) sharp
 
 
 def augment(
@@ -79,6 +82,9 @@ def augment(
         inside = (inside > 0.999).astype(weight.dtype)
         weight = weight * (inside[..., None] if weight.ndim == 3 else inside)
     image = _colour_jitter(image, rng, config)
+    if config.panning > 0 and rng.random() < config.panning:
+        length = max(3, int(round(rng.uniform(*PANNING_BLUR) * width)))
+        image = panning_blur(image, target >= 0.5, length, rng.uniform(-10, 10))
     if config.degrade > 0 and rng.random() < config.degrade:
         image = degrade(image, rng)
     return image, target, weight
@@ -87,6 +93,7 @@ def augment(
 # Ranges at the working size (a 512 photo): blur length as a share of the width, the side kept when
 # shrunk, noise sigma in grey levels, JPEG quality.
 MOTION_BLUR = (0.004, 0.02)
+PANNING_BLUR = (0.01, 0.06)  # the background's streak behind a car the camera follows
 LOW_RESOLUTION = (0.3, 0.7)
 NOISE_SIGMA = (2.0, 12.0)
 JPEG_QUALITY = (20, 70)
@@ -115,14 +122,29 @@ def degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def motion_blur(image: np.ndarray, length: int, angle: float = 0.0) -> np.ndarray:
-    """(H, W, 3) uint8 smeared along a line of ``length`` px at ``angle`` degrees (0: horizontal)."""
+def motion_blur(array: np.ndarray, length: int, angle: float = 0.0) -> np.ndarray:
+    """(H, W[, C]) array (a uint8 photo, a float map) smeared along a line of ``length`` px at ``angle``
+    degrees (0: horizontal), in its own type."""
     kernel = np.zeros((length, length), np.float32)
     kernel[length // 2, :] = 1.0
     if angle:
         rotation = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), angle, 1.0)
         kernel = cv2.warpAffine(kernel, rotation, (length, length))
-    return cv2.filter2D(image, -1, kernel / max(float(kernel.sum()), 1e-6), borderType=cv2.BORDER_REFLECT_101)
+    return cv2.filter2D(array, -1, kernel / max(float(kernel.sum()), 1e-6), borderType=cv2.BORDER_REFLECT_101)
+
+
+def panning_blur(image: np.ndarray, car: np.ndarray, length: int, angle: float = 0.0) -> np.ndarray:
+    """(H, W, 3) uint8 as a camera panning with a moving car sees it: the background (``car`` False)
+    smeared along a line of ``length`` px at ``angle`` degrees, from background pixels only (the car
+    stands in front of it, so no ghost of the car is smeared into the street), the car (``car`` True,
+    (H, W) bool) sharp; the seam is softened over a few pixels, as a real one is."""
+    behind = (~car).astype(np.float32)
+    streaked = motion_blur(image.astype(np.float32) * behind[..., None], length, angle)
+    reach = motion_blur(behind, length, angle)[..., None]
+    streaked = np.where(reach > 1e-3, streaked / np.maximum(reach, 1e-3), image)
+    feather = max(1, length // 8) * 2 + 1
+    alpha = cv2.GaussianBlur(car.astype(np.float32), (feather, feather), 0)[..., None]
+    return np.clip(alpha * image + (1.0 - alpha) * streaked + 0.5, 0, 255).astype(np.uint8)
 
 
 def low_resolution(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -35,7 +35,8 @@ class Sample:
     outline to ``weight`` (for exact masks, whose outline is worth teaching hardest);
     ``edge_unknown`` > 0 makes the pixels that near the outline unknown (for teacher labels, whose
     outline is not the truth). ``degrade`` is the share of this sample's training views given camera
-    degradations (``augment.degrade``); None: the recipe's share.
+    degradations (``augment.degrade``), ``panning`` the share shown with the background streaked
+    (``augment.panning_blur``); None: the recipe's share.
     """
 
     image: Path
@@ -47,6 +48,7 @@ class Sample:
     edge_emphasis: int = 0
     edge_unknown: int = 0
     degrade: float | None = None
+    panning: float | None = None
 
     @property
     def name(self) -> str:
@@ -142,9 +144,10 @@ class CachedSamples:
         known = (~outline_band(self.targets[index] >= 0.5, band)).astype(np.float32)
         return known if confidence is None else confidence * known
 
-    def degrade_share(self, index: int, default: float) -> float:
-        """The share of sample ``index``'s training views given camera degradations: its own, else ``default``."""
-        share = self.samples[index].degrade if index < len(self.samples) else None
+    def augment_share(self, index: int, name: str, default: float) -> float:
+        """The share of sample ``index``'s training views given an augmentation (``"degrade"`` or
+        ``"panning"``): its own, else ``default``."""
+        share = getattr(self.samples[index], name) if index < len(self.samples) else None
         return default if share is None else share
 
     def _sample_field(self, index: int, name: str) -> int:

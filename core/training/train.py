@@ -70,6 +70,9 @@ class TrainConfig:
     # share of training photos shown blurred, noisy, low-resolution or JPEG-blocky (augment.degrade);
     # a mix source's own ``degrade`` overrides it
     degrade: float = 0.0
+    # share of training photos whose background is streaked as by a camera following a moving car, the
+    # car sharp (augment.panning_blur; for exact masks); a mix source's own ``panning`` overrides it
+    panning: float = 0.0
     val_fraction: float = 0.2
     seed: int = 0
     device: str = "auto"
@@ -88,7 +91,8 @@ class TrainConfig:
 _RECIPE_RANGES: dict[str, tuple[float | None, float | None]] = {
     "width": (2, MAX_WIDTH), "size": (32, MAX_WORKING_SIZE), "epochs": (1, None), "batch_size": (1, None),
     "lr": (0.0, 10.0), "lr_halve_every": (1, None), "dice_weight": (0.0, None), "correction_weight": (0.0, None),
-    "zoom_out": (0.0, 1.0), "zoom_out_backdrop": (0.0, 1.0), "degrade": (0.0, 1.0), "val_fraction": (0.0, 0.9), "seed": (0, None),
+    "zoom_out": (0.0, 1.0), "zoom_out_backdrop": (0.0, 1.0), "degrade": (0.0, 1.0), "panning": (0.0, 1.0),
+    "val_fraction": (0.0, 0.9), "seed": (0, None),
     "save_every_s": (0.0, None), "max_steps_per_epoch": (1, None), "widen_to": (2, MAX_WIDTH),
 }
 
@@ -253,8 +257,10 @@ def _batch_tensors(
     zoom_out = config.augment and config.zoom_out > 0  # needs the maps: the frame around a shrunk photo is unknown
     emphases, trusts = [cached.emphasis(i) for i in indices], [cached.trust(i) for i in indices]
     any_weight = zoom_out or any(e is not None or t is not None for e, t in zip(emphases, trusts))
-    shares = [cached.degrade_share(i, config.degrade) for i in indices]
-    changes = {share: AugmentConfig(zoom_out=config.zoom_out, degrade=share) for share in set(shares)}
+    shares = [(cached.augment_share(i, "degrade", config.degrade), cached.augment_share(i, "panning", config.panning))
+              for i in indices]
+    changes = {share: AugmentConfig(zoom_out=config.zoom_out, degrade=share[0], panning=share[1])
+               for share in set(shares)}
     for index, corrected, confidence, share in zip(indices, emphases, trusts, shares):
         image, target = cached.images[index], cached.targets[index]
         maps = None

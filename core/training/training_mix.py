@@ -12,7 +12,9 @@ working size, default 0: for teacher labels, the band that wide on both sides of
 outline is unknown, so an outline the teachers draw too far out or in is not taught),
 ``degrade`` (a share in [0, 1]: this source's training photos given camera degradations instead of
 the recipe's ``degrade``; e.g. only sources with exact masks, whose outline stays true however
-blurred the photo),
+blurred the photo), ``panning`` (a share in [0, 1], default the recipe's ``panning``: this source's
+training photos shown as a camera following a moving car sees them, the background streaked and
+the car sharp, which the mask must say exactly),
 ``val_fraction`` (default 0.2), ``val_every`` (score every N-th validation photo during training,
 default 1: all; the others stay held out all the same) and ``repeat`` (how many times a training
 photo is listed per epoch, default 1). Folders may use ``${MASKINGNET_DATA}`` (default ``../shared/data``) and
@@ -55,6 +57,7 @@ class MixSource:
     edge_emphasis: int = 0
     edge_unknown: int = 0
     degrade: float | None = None
+    panning: float | None = None
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> MixSource:
@@ -62,7 +65,7 @@ class MixSource:
         if not isinstance(data, dict):
             raise ValueError(f"{where}: a source is an object with name, images and masks")
         unknown = set(data) - {"name", "images", "masks", "confidence", "emphasis", "split", "val_fraction", "val_every",
-                              "repeat", "edge_emphasis", "edge_unknown", "degrade"}
+                              "repeat", "edge_emphasis", "edge_unknown", "degrade", "panning"}
         if unknown:
             raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         for key in ("name", "images", "masks"):
@@ -77,10 +80,7 @@ class MixSource:
         val_fraction = data.get("val_fraction", 0.2)
         if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
             raise ValueError(f"{where}: 'val_fraction' must be a number in [0, 1)")
-        degrade = data.get("degrade")
-        if degrade is not None and (isinstance(degrade, bool) or not isinstance(degrade, (int, float))
-                                    or not 0 <= degrade <= 1):
-            raise ValueError(f"{where}: 'degrade' must be a number in [0, 1]")
+        shares = {key: _share(data.get(key), key, where) for key in ("degrade", "panning")}
         counts = {}
         for key, (default, low, high, unit) in _WHOLE_NUMBER_FIELDS.items():
             counts[key] = data.get(key, default)
@@ -92,7 +92,16 @@ class MixSource:
             raise ValueError(f"{where}: {error}") from None
         return cls(name=data["name"], images=folders["images"], masks=folders["masks"],
                    confidence=folders.get("confidence"), emphasis=folders.get("emphasis"), split=split,
-                   val_fraction=float(val_fraction), degrade=None if degrade is None else float(degrade), **counts)
+                   val_fraction=float(val_fraction), **shares, **counts)
+
+
+def _share(value: Any, key: str, where: str) -> float | None:
+    """A source's optional share of its training photos: None, or a number in [0, 1]."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{where}: {key!r} must be a number in [0, 1]")
+    return float(value)
 
 
 # whole-number fields of a source: (default, lowest, highest, unit named in the error)
@@ -174,7 +183,7 @@ def mix_samples(sources: list[MixSource], *, seed: int = SPLIT_SEED, start_info:
         if not samples:
             raise ValueError(f"{source.images}: no photos with masks in {source.masks} (source {source.name!r})")
         samples = [replace(s, source=source.name, edge_emphasis=source.edge_emphasis, edge_unknown=source.edge_unknown,
-                           degrade=source.degrade,
+                           degrade=source.degrade, panning=source.panning,
                            group=f"{source.name}:{s.image.stem}" if source.split == "photo" else s.group)
                    for s in samples]
         if start_info is None:
@@ -189,7 +198,8 @@ def mix_samples(sources: list[MixSource], *, seed: int = SPLIT_SEED, start_info:
         scored = f" ({len(source_val[:: source.val_every])} scored)" if source.val_every > 1 else ""
         edges = (f", outline +-{source.edge_emphasis} px emphasised" if source.edge_emphasis else "") + (
             f", outline +-{source.edge_unknown} px unknown" if source.edge_unknown else "") + (
-            f", {source.degrade:g} degraded" if source.degrade is not None else "")
+            f", {source.degrade:g} degraded" if source.degrade is not None else "") + (
+            f", {source.panning:g} panned" if source.panning is not None else "")
         notes.append(f"{source.name}: {len(source_train)} training photos (x{source.repeat}), "
                      f"{len(source_val)} validation{scored}{edges}")
     return train, val, notes
