@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -147,12 +147,12 @@ class CachedSamples:
     def augment_share(self, index: int, name: str, default: float) -> float:
         """The share of sample ``index``'s training views given an augmentation (``"degrade"`` or
         ``"panning"``): its own, else ``default``."""
-        share = getattr(self.samples[index], name) if index < len(self.samples) else None
+        share = self._sample_field(index, name, None)
         return default if share is None else share
 
-    def _sample_field(self, index: int, name: str) -> int:
-        """A band width of sample ``index``; 0 for columns built without their samples."""
-        return getattr(self.samples[index], name) if index < len(self.samples) else 0
+    def _sample_field(self, index: int, name: str, missing: Any = 0) -> Any:
+        """Field ``name`` of sample ``index``; ``missing`` for columns built without their samples."""
+        return getattr(self.samples[index], name) if index < len(self.samples) else missing
 
 
 def mask_problem(mask: np.ndarray, photo_shape: tuple[int, ...]) -> str | None:
