@@ -226,6 +226,16 @@ def run_train(args: argparse.Namespace) -> int:
     return cli_train.run(args)
 
 
+def run_average(args: argparse.Namespace) -> int:
+    from core.models.model_store import resolve_model
+    from core.training.averaging import save_average
+
+    config = save_average(args.out, [resolve_model(str(spec)) for spec in args.models], args.shares)
+    shares = ", ".join(f"{entry['file']} {entry['share']:.3g}" for entry in config.info["averaged_from"])
+    print(f"wrote {printable(args.out)}: the average of {shares}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maskingnet", description="Car photo background removal with MaskingNet.")
     parser.add_argument("--version", action="version", version=f"maskingnet {__version__}")
@@ -284,6 +294,13 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train or fine-tune a model")
     cli_train.add_arguments(train)
     train.set_defaults(handler=run_train)
+
+    average = commands.add_parser("average", help="one model from the weights of several runs of one network")
+    average.add_argument("models", nargs="+", help="model files, run folders or names, all of the same network")
+    average.add_argument("-o", "--out", required=True, type=Path, help="the averaged model file to write")
+    average.add_argument("--shares", nargs="+", type=float, default=None,
+                         help="relative share of each model, in order (default: equal)")
+    average.set_defaults(handler=run_average)
     return parser
 
 
