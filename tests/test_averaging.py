@@ -51,7 +51,8 @@ def test_shares_are_relative(tmp_path):
 
 def test_the_average_records_its_parts_and_holds_out_nothing_a_part_trained_on(tmp_path):
     _checkpoint(tmp_path / "a.safetensors", 1, train_config={"seed": 12}, train_groups=["car1", "car2"],
-                val_groups=["car3", "car4", "car5"], trained_before=["car0"])
+                val_groups=["car3", "car4", "car5"], trained_before=["car0"], name="default",
+                metrics={"val_dice_512": 0.99}, val_dice=0.97)
     _checkpoint(tmp_path / "b.safetensors", 2, train_config={"seed": 13}, train_groups=["car1", "car3"],
                 val_groups=["car2", "car4"])
     out = tmp_path / "soup.safetensors"
@@ -61,6 +62,8 @@ def test_the_average_records_its_parts_and_holds_out_nothing_a_part_trained_on(t
     assert info["train_groups"] == ["car1", "car2", "car3"]
     assert info["trained_before"] == ["car0"]
     assert info["val_groups"] == ["car4", "car5"]  # car3 was trained on by the second run
+    assert not {"name", "metrics", "val_dice"} & set(info)  # the first file's own figures are not the average's
+    assert info["train_config"] == {"seed": 12}
     assert [(entry["file"], entry["seed"]) for entry in info["averaged_from"]] == [("a.safetensors", 12),
                                                                                     ("b.safetensors", 13)]
 
