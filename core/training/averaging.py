@@ -29,7 +29,7 @@ from core.models.checkpoint import ModelConfig, load_model, save_model
 from core.training.training_mix import trained_groups
 
 # info that names or measures the first file alone, not the average
-ONE_FILE_KEYS = ("name", "shipped", "metrics", "val_dice", "history", "trained_before")
+ONE_FILE_KEYS = ("name", "shipped", "metrics", "val_dice", "history")
 
 
 def average_checkpoints(paths: Sequence[str | Path],
@@ -88,9 +88,9 @@ def _network_difference(first: ModelConfig, other: ModelConfig) -> str:
 def _averaged_info(paths: list[Path], shares: list[float], infos: list[dict]) -> dict:
     trained = set().union(*(trained_groups(info) for info in infos))
     own = set().union(*(info.get("train_groups", []) for info in infos))
-    info = {key: value for key, value in infos[0].items() if key not in ONE_FILE_KEYS}
+    info = {key: value for key, value in infos[0].items() if key not in (*ONE_FILE_KEYS, "trained_before")}
     info["train_groups"] = sorted(own)
-    if trained - own:
+    if trained - own:  # the union of the files' trained_before, not the first file's
         info["trained_before"] = sorted(trained - own)
     info["val_groups"] = [group for group in infos[0].get("val_groups", []) if group not in trained]
     info["averaged_from"] = [{"file": path.name, "share": round(share, 6),
