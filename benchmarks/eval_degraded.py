@@ -35,7 +35,15 @@ import torch  # noqa: E402
 from benchmarks.eval_sources import add_model_arguments, figures_per_model  # noqa: E402
 from core.io.imageio import encode_png, iter_image_files, read_mask, read_photo  # noqa: E402
 from core.masking.inference import Segmenter  # noqa: E402
-from core.training.augment import jpeg_round_trip, low_resolution, motion_blur, panning_blur, sensor_noise  # noqa: E402
+from core.training.augment import (  # noqa: E402
+    jpeg_round_trip,
+    low_resolution,
+    motion_blur,
+    panning_blur,
+    sensor_noise,
+    streak_length,
+)
+from core.training.data import mask_problem  # noqa: E402
 from core.training.evaluate import evaluate_folder  # noqa: E402
 
 MOTION_SHARE = 0.02  # of the photo's width
@@ -52,15 +60,11 @@ def shrunk_to_low_width(rgb: np.ndarray) -> np.ndarray:
     return low_resolution(rgb, (LOW_WIDTH, max(1, round(height * LOW_WIDTH / width))))
 
 
-def streak_length(rgb: np.ndarray, share: float) -> int:
-    return max(3, round(share * rgb.shape[1]) | 1)
-
-
 # Each takes the photo, a seed and the set's mask of the car (True = car) at the photo's size.
 DEGRADATIONS: dict[str, Callable[[np.ndarray, int, np.ndarray], np.ndarray]] = {
     "clean": lambda rgb, seed, car: rgb,
-    "motion": lambda rgb, seed, car: motion_blur(rgb, streak_length(rgb, MOTION_SHARE)),
-    "panning": lambda rgb, seed, car: panning_blur(rgb, car, streak_length(rgb, PANNING_SHARE)),
+    "motion": lambda rgb, seed, car: motion_blur(rgb, streak_length(MOTION_SHARE, rgb.shape[1])),
+    "panning": lambda rgb, seed, car: panning_blur(rgb, car, streak_length(PANNING_SHARE, rgb.shape[1])),
     "lowres": lambda rgb, seed, car: shrunk_to_low_width(rgb),
     "noise": lambda rgb, seed, car: sensor_noise(rgb, NOISE_SIGMA, np.random.default_rng(seed)),
     "jpeg": lambda rgb, seed, car: jpeg_round_trip(rgb, JPEG_QUALITY),
@@ -84,8 +88,9 @@ def degraded_copies(images: list[Path], masks_dir: Path, degradations: Sequence[
     for path in images:
         rgb = read_photo(path).rgb
         car = read_mask(masks_dir / f"{path.stem}.png")
-        if car.shape != rgb.shape[:2]:
-            raise ValueError(f"{masks_dir / path.stem}.png: mask size {car.shape} differs from its photo's")
+        problem = mask_problem(car, rgb.shape)
+        if problem:
+            raise ValueError(f"{masks_dir / path.stem}.png: {problem}")
         seed = zlib.crc32(path.stem.encode())
         for degradation in degradations:
             degraded = DEGRADATIONS[degradation](rgb, seed, car)

@@ -13,7 +13,7 @@ from PIL import Image
 from core.grouping import photo_group as group_of
 from core.io.imageio import read_mask
 from core.models.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess, resize_array, upsample_probability
-from core.training.augment import AugmentConfig, augment, degrade
+from core.training.augment import AugmentConfig, augment, degrade, motion_blur, streak_length
 from core.training.data import Sample, cache_samples, find_mask, find_samples, split_by_group
 
 # --- the mask rule: {0, 1} masks -> value > 0; masks with larger values -> value > 127 ---------
@@ -346,6 +346,17 @@ def test_degrade_changes_the_photo_but_not_where_the_car_is():
         inside = bright[target > 0].mean()
         assert inside > 0.9 and bright[target == 0].mean() < 0.05  # blur, noise and blocks stay at the outline
     assert changed == 12
+
+
+def test_streaks_are_odd_so_a_blur_does_not_shift_the_photo():
+    assert [streak_length(share, 512) for share in (0.0, 0.004, 0.01, 0.02, 0.06)] == [3, 3, 5, 11, 31]
+    assert all(streak_length(share / 1000, 640) % 2 == 1 for share in range(0, 80))
+    line = np.zeros((9, 41), np.float32)
+    line[:, 20] = 1.0  # a thin upright post: a horizontal streak spreads it evenly to both sides
+    for share in (0.1, 0.2, 0.3):
+        smeared = motion_blur(line, streak_length(share, 41))
+        weights = smeared[4]
+        assert abs(float((weights * np.arange(41)).sum() / weights.sum()) - 20.0) < 1e-4
 
 
 def test_augment_degrades_only_the_share_asked_for():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 from PIL import Image
 
 from benchmarks.eval_degraded import DEGRADATIONS, set_figures
@@ -35,12 +36,23 @@ def test_a_set_is_scored_clean_and_degraded_each_way(tmp_path, monkeypatch):
     (folder / "images").mkdir(parents=True)
     (folder / "masks").mkdir()
     for index in range(3):
-        photo, truth = street_photo(320 + 64 * index, 200)
+        photo, truth = street_photo(560 + 64 * index, 320)  # the car stands inside every frame
         Image.fromarray(photo).save(folder / "images" / f"frame_{index}.png")
         Image.fromarray((truth > 0).astype(np.uint8) * 255).save(folder / "masks" / f"frame_{index}.png")
-    monkeypatch.setitem(DEGRADATIONS, "noise", lambda rgb, seed, car: np.full_like(rgb, 128))  # the car is gone
+    monkeypatch.setitem(DEGRADATIONS, "noise", lambda rgb, seed, car: np.full_like(rgb, 90))  # the car is gone
     figures = set_figures(red_segmenter(), tmp_path, "small-cars", every=1)
     assert figures["photos"] == 3 and set(figures) == {"photos", *DEGRADATIONS}
     assert figures["clean"] > 0.95 and figures["motion"] > 0.9  # a red car on grey is found, blurred too...
     assert figures["noise"] == 0.0  # ...and the model is shown the degraded photos
     assert set_figures(red_segmenter(), tmp_path, "car-parts-test", every=1) is None  # no labels: skipped
+
+
+def test_a_mask_that_cannot_score_its_photo_is_named(tmp_path):
+    folder = tmp_path / "small-cars"
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    photo, _ = street_photo()
+    Image.fromarray(photo).save(folder / "images" / "frame_0.png")
+    Image.fromarray(np.zeros(photo.shape[:2], np.uint8)).save(folder / "masks" / "frame_0.png")
+    with pytest.raises(ValueError, match=r"frame_0\.png: the mask is empty"):
+        set_figures(red_segmenter(), tmp_path, "small-cars", every=1)

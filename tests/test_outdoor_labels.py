@@ -27,7 +27,7 @@ def test_fusion_keeps_the_main_car_and_leaves_other_objects_unknown():
     isnet[30:34, 10:14] = 0.5  # an unsure patch on the car
     u2netp = _car()
     u2netp[40:50, 10:20] = 0.1  # the second teacher disagrees on a corner
-    mask, confidence, stats = fuse_photo(isnet, u2netp, None, Recipe())
+    mask, confidence, stats, _ = fuse_photo(isnet, u2netp, None, Recipe())
     assert stats["drop"] is None
     assert mask[25, 30] == 255 and mask[10, 70] == 0  # the other object is not the car...
     assert confidence[10, 70] == 0  # ...nor surely background
@@ -40,7 +40,7 @@ def test_fusion_leaves_a_mirror_the_teachers_trimmed_unknown_not_background():
     isnet, u2netp = _car(), _car()
     isnet[14:20, 58:64] = 0.04  # a mirror both teachers trim, but not to zero
     u2netp[14:20, 58:64] = 0.2
-    mask, confidence, stats = fuse_photo(isnet, u2netp, None, Recipe())
+    mask, confidence, stats, _ = fuse_photo(isnet, u2netp, None, Recipe())
     assert stats["drop"] is None and mask[16, 60] == 0
     assert confidence[16, 60] == 0  # not taught as background
     assert confidence[5, 70] == 255  # where both teachers are sure, background stays background
@@ -51,7 +51,7 @@ def test_fusion_adds_labelled_parts_and_drops_photos_it_cannot_trust():
     parts[22:30, 12:20] = True
     isnet = _car()
     isnet[22:30, 12:20] = 0.9
-    mask, confidence, stats = fuse_photo(isnet, _car(), parts, Recipe())
+    mask, confidence, stats, _ = fuse_photo(isnet, _car(), parts, Recipe())
     assert stats["drop"] is None and mask[parts].all() and (confidence[parts] == 255).all()
     missing = _car()
     missing[20:50, 10:35] = 0.02  # the teacher misses half the car, parts included
@@ -73,9 +73,11 @@ def test_fusion_cuts_a_person_joined_to_the_car_but_keeps_one_seen_through_its_g
     isnet[5:50, 60:72] = 0.97  # a person standing against the car's side: one object for the teachers
     car, person, driver = _instance((20, 50, 10, 60)), _instance((5, 50, 60, 72)), _instance((22, 30, 30, 36))
     instances = (np.array([2, 0, 0]), np.array([0.9, 0.8, 0.7], np.float32), np.stack([car, person, driver]))
-    without, _, _ = fuse_photo(isnet, isnet.copy(), None, Recipe())
-    mask, confidence, stats = fuse_photo(isnet, isnet.copy(), None, Recipe(), instances)
+    without, _, _, _ = fuse_photo(isnet, isnet.copy(), None, Recipe())
+    mask, confidence, stats, taught = fuse_photo(isnet, isnet.copy(), None, Recipe(), instances)
     assert without[30, 68] == 255 and stats["drop"] is None
+    assert taught[30, 68] and not taught[35, 30] and not taught[30, 61]  # the person's core is what is weighed
+    assert not fuse_photo(isnet, isnet.copy(), None, Recipe())[3].any()  # without instances: nothing
     assert mask[30, 68] == 0 and confidence[30, 68] == 255  # the person's core: taught as background
     assert confidence[30, 61] == 0  # near the car's instance: unknown
     assert mask[26, 33] == 255 and mask[35, 30] == 255  # the driver inside the car and the car stay
@@ -83,8 +85,8 @@ def test_fusion_cuts_a_person_joined_to_the_car_but_keeps_one_seen_through_its_g
     car[24:31, 28:38] = False  # the car's instance misses its window, where a passenger sits
     passenger = _instance((24, 31, 28, 38))
     instances = (np.array([2, 0, 0]), np.array([0.9, 0.8, 0.7], np.float32), np.stack([car, person, passenger]))
-    mask, confidence, _ = fuse_photo(isnet, isnet.copy(), None, Recipe(), instances)
-    assert mask[27, 33] == 255 and confidence[27, 33] == 255  # enclosed by the car: still car
+    mask, confidence, _, taught = fuse_photo(isnet, isnet.copy(), None, Recipe(), instances)
+    assert mask[27, 33] == 255 and confidence[27, 33] == 255 and not taught[27, 33]  # enclosed by the car: still car
     assert mask[30, 68] == 0  # the person beside it is still cut
 
 
@@ -97,7 +99,7 @@ def test_fusion_ignores_instances_that_are_not_the_main_car_or_cut_labelled_part
         isnet, isnet.copy(), None, Recipe())[0]).all()  # no vehicle is the main car: nothing is cut
     parts = _instance((10, 40, 62, 70))  # the "person" holds labelled car parts: it is car
     instances = (np.array([2, 0]), np.array([0.9, 0.8], np.float32), np.stack([_instance((20, 50, 10, 60)), person]))
-    mask, _, stats = fuse_photo(isnet, isnet.copy(), parts, Recipe(), instances)
+    mask, _, stats, _ = fuse_photo(isnet, isnet.copy(), parts, Recipe(), instances)
     assert mask[30, 68] == 255 and stats["instance_cut_share"] == 0.0
 
 
@@ -397,8 +399,13 @@ def test_the_small_car_set_puts_each_held_out_car_small_into_a_wide_frame_with_i
     street_car = np.zeros((300, 400), np.uint8)
     street_car[100:250, 50:350] = 255
     street[street_car > 0] = (20, 20, 200)  # the stanford photo's own (blue) car, to be painted out
+    street[250:265, 80:320] = (20, 20, 200)  # its sill, which the teachers missed but left unsure
+    confidence = np.full((300, 400), 255, np.uint8)
+    confidence[245:270, 70:330] = 0
     Image.fromarray(street).save(stanford / "images" / "street1.jpg")
     Image.fromarray(street_car).save(stanford / "masks" / "street1.png")
+    (stanford / "confidence").mkdir()
+    Image.fromarray(confidence).save(stanford / "confidence" / "street1.png")
     report = build(carvana, stanford, tmp_path / "cache", model=str(tmp_path / "model.safetensors"), per_car=2)
     assert report["photos"] == 2 and report["cars"] == 1  # only the held-out car
     out = tmp_path / "cache" / "small-cars"
@@ -411,7 +418,7 @@ def test_the_small_car_set_puts_each_held_out_car_small_into_a_wide_frame_with_i
         assert WIDTH_SHARE[0] - 0.05 <= (columns[-1] - columns[0] + 1) / FRAME[0] <= WIDTH_SHARE[1] * 1.15
         assert (photo[mask][:, 0] > photo[mask][:, 1] + 80).mean() > 0.9  # the mask holds the red car
         blue = (photo[..., 2] > photo[..., 0] + 80) & (photo[..., 2] > 150)
-        assert blue.mean() < 0.01  # the street's own car is painted out
+        assert blue.mean() < 0.001  # the street's own car is painted out, the unsure strip under it too
     build(carvana, stanford, tmp_path / "again", model=str(tmp_path / "model.safetensors"), per_car=2)
     for name in ("images/heldcar_01_s0.jpg", "masks/heldcar_01_s1.png"):  # seeded: the same set again
         assert (out / name).read_bytes() == (tmp_path / "again" / "small-cars" / name).read_bytes()

@@ -83,7 +83,7 @@ def augment(
         weight = weight * (inside[..., None] if weight.ndim == 3 else inside)
     image = _colour_jitter(image, rng, config)
     if config.panning > 0 and rng.random() < config.panning:
-        length = max(3, int(round(rng.uniform(*PANNING_BLUR) * width)))
+        length = streak_length(rng.uniform(*PANNING_BLUR), width)
         image = panning_blur(image, target >= 0.5, length, rng.uniform(-10, 10))
     if config.degrade > 0 and rng.random() < config.degrade:
         image = degrade(image, rng)
@@ -109,7 +109,7 @@ def degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         chosen[rng.integers(4)] = True
     height, width = image.shape[:2]
     if chosen[0]:
-        length = max(3, int(round(rng.uniform(*MOTION_BLUR) * width)))
+        length = streak_length(rng.uniform(*MOTION_BLUR), width)
         image = motion_blur(image, length, rng.uniform(-15, 15) if rng.random() < 0.75 else rng.uniform(0, 180))
     if chosen[1]:
         keep = rng.uniform(*LOW_RESOLUTION)
@@ -120,6 +120,12 @@ def degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if chosen[3]:
         image = jpeg_round_trip(image, int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1)))
     return np.ascontiguousarray(image)
+
+
+def streak_length(share: float, width: int) -> int:
+    """The length in pixels of a streak ``share`` of ``width`` long: odd (a kernel centred on its
+    pixel, so the photo is not shifted by half a pixel) and at least 3."""
+    return max(3, round(share * width) | 1)
 
 
 def motion_blur(array: np.ndarray, length: int, angle: float = 0.0) -> np.ndarray:

@@ -10,7 +10,7 @@ hand-drawn part map), writes ``<cache>/<source>/labels/``:
 - ``emphasis/<stem>.png`` (car-parts; with ``--instances`` every source where there is some): the
   hand-labelled mirror and wheel pixels, 255, which the training weighs more (the mix's
   ``emphasis``): they are small, and the parts a cut-out most often loses; with ``--instances`` also
-  the cores of other people and vehicles taught as background (``taught_other_objects``): the
+  the cores of other people and vehicles taught as background (``FusedLabel.taught_other_objects``): the
   shipped model kept half of them as car on lots although its labels said background;
 - ``report.json``: what was kept and why photos were dropped.
 
@@ -32,6 +32,7 @@ import shutil
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -112,9 +113,18 @@ def not_the_main_car(main: np.ndarray, instances: Instances, recipe: Recipe) -> 
     return others, core
 
 
+class FusedLabel(NamedTuple):
+    mask: np.ndarray  # uint8 0/255
+    confidence: np.ndarray  # uint8, 0 unknown .. 255 trusted
+    stats: dict  # stats["drop"] names why the photo is not trusted
+    # bool: the cores of people and vehicles apart from the main car that the label fully trusts as
+    # background (all False without instances); the training weighs them more (the emphasis map)
+    taught_other_objects: np.ndarray
+
+
 def fuse_photo(isnet: np.ndarray, u2netp: np.ndarray, parts: np.ndarray | None, recipe: Recipe,
-               instances: Instances | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(mask uint8 0/255, confidence uint8, stats); stats["drop"] names why the photo is not trusted.
+               instances: Instances | None = None) -> FusedLabel:
+    """The label of one photo from its two teachers' maps (and its hand-labelled ``parts``).
 
     With ``instances``, people and other vehicles joined to the main car are cut from it
     (``not_the_main_car``), unless they hold labelled car parts."""
@@ -148,6 +158,7 @@ def fuse_photo(isnet: np.ndarray, u2netp: np.ndarray, parts: np.ndarray | None, 
     big_others = others & ~_small_objects(others, recipe.min_object_share)
     confidence[big_others] = 0.0
     split = not_the_main_car(main, instances, recipe) if instances is not None else None
+    core = np.zeros(mask.shape, bool)
     if split is not None:
         not_car, core = split
         cut = mask & not_car
@@ -168,17 +179,9 @@ def fuse_photo(isnet: np.ndarray, u2netp: np.ndarray, parts: np.ndarray | None, 
     if parts is not None:
         mask |= parts
         confidence[parts] = 1.0
-    return (mask * 255).astype(np.uint8), np.round(confidence * 255).astype(np.uint8), stats
-
-
-def taught_other_objects(mask: np.ndarray, confidence: np.ndarray, instances: Instances | None,
-                         recipe: Recipe) -> np.ndarray:
-    """bool map of the cores of people and vehicles apart from the main car that a fused label
-    (``mask``, ``confidence`` as ``fuse_photo`` returns them) fully trusts as background."""
-    split = not_the_main_car(mask > 127, instances, recipe) if instances is not None else None
-    if split is None:
-        return np.zeros(mask.shape, bool)
-    return split[1] & (mask == 0) & (confidence == 255)
+    confidence_bytes = np.round(confidence * 255).astype(np.uint8)
+    taught = core & ~mask & (confidence_bytes == 255)
+    return FusedLabel((mask * 255).astype(np.uint8), confidence_bytes, stats, taught)
 
 
 def emphasis_map(part_ids: np.ndarray | None, shape: tuple[int, int], recipe: Recipe) -> np.ndarray:
@@ -218,7 +221,8 @@ def fuse_source(cache: Path, source: str, images: Path, parts_dir: Path | None, 
         parts = part_ids > 0 if part_ids is not None else None
         instance_path = cache / source / "instances" / f"{stem}.npz"
         instances = read_instances(instance_path) if use_instances and instance_path.exists() else None
-        mask, confidence, stats = fuse_photo(_read(isnet_path), _read(u2_path), parts, recipe, instances)
+        mask, confidence, stats, taught_other_objects = fuse_photo(_read(isnet_path), _read(u2_path), parts, recipe,
+                                                                   instances)
         report["photos"][stem] = stats
         targets = [out / "masks" / f"{stem}.png", out / "confidence" / f"{stem}.png", out / "images" / f"{stem}.jpg"]
         if emphasised:
@@ -235,7 +239,7 @@ def fuse_source(cache: Path, source: str, images: Path, parts_dir: Path | None, 
         write_png(confidence, targets[1])
         if emphasised:
             emphasis = emphasis_map(part_ids, mask.shape, recipe)
-            emphasis[taught_other_objects(mask, confidence, instances, recipe)] = 255
+            emphasis[taught_other_objects] = 255
             if parts_dir is not None or emphasis.any():  # a photo without a map has no emphasis
                 write_png(emphasis, targets[3])
                 report["emphasised"] = report.get("emphasised", 0) + 1

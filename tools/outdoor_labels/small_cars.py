@@ -2,7 +2,9 @@
 
 The training photos mostly show a car filling the frame; street and video frames often do not.
 Per photo (``<cache>/small-cars/{images,masks}/<carvana stem>_s<k>.{jpg,png}``): a 16:9 frame
-(``FRAME``) cut from a held-out stanford-cars photo whose own car is painted out, and a held-out
+(``FRAME``) cut from a held-out stanford-cars photo whose own car is painted out (with every pixel
+its label does not trust as background: a strip of it the teachers missed would be a second car
+that the set's mask calls background), and a held-out
 Carvana car pasted into it by ``composites.make_composite`` (exact mask, ground shadow, camera noise)
 at a width of ``WIDTH_SHARE`` of the frame, standing on the lower part of it. Held out means: of
 the model given (by default the shipped one), its ``val_groups``, so no stage of it trained on
@@ -21,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.io.imageio import read_mask, read_rgb, write_image
+from core.io.imageio import read_gray, read_mask, read_rgb, write_image
 from core.models.checkpoint import read_config
 from core.models.model_store import resolve_model
 from core.training.data import find_samples
@@ -39,6 +41,18 @@ def held_out(model: str | None) -> tuple[set[str], list[str]]:
     cars = {group for group in groups if ":" not in group}
     stanford = sorted(group.split(":", 1)[1] for group in groups if group.startswith("stanford-cars:"))
     return cars, stanford
+
+
+def not_surely_background(labels: Path, stem: str, shape: tuple[int, int]) -> np.ndarray:
+    """bool (``shape``): the pixels of a stanford-cars label that are car, or not trusted as background
+    (its confidence map below full, where there is one)."""
+    region = read_mask(labels / "masks" / f"{stem}.png")
+    confidence_path = labels / "confidence" / f"{stem}.png"
+    if confidence_path.is_file():
+        region = region | (read_gray(confidence_path) < 255)
+    if region.shape != shape:
+        region = cv2.resize(region.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+    return region
 
 
 def wide_frame(photo: np.ndarray, its_car: np.ndarray) -> np.ndarray:
@@ -94,9 +108,7 @@ def build(carvana: Path, stanford_labels: Path, cache: Path, *, model: str | Non
             image_path, mask_path = out / "images" / f"{stem}.jpg", out / "masks" / f"{stem}.png"
             background = stanford[int(rng.integers(len(stanford)))]
             photo = read_rgb(stanford_labels / "images" / f"{background}.jpg")
-            its_car = read_mask(stanford_labels / "masks" / f"{background}.png")
-            if its_car.shape != photo.shape[:2]:
-                its_car = cv2.resize(its_car.astype(np.uint8), photo.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+            its_car = not_surely_background(stanford_labels, background, photo.shape[:2])
             composite, mask = small_car(read_rgb(sample.image), read_mask(sample.mask), wide_frame(photo, its_car), rng)
             write_image(mask_path, mask.astype(np.uint8) * 255)
             write_image(image_path, composite, quality=92)

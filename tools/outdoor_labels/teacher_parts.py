@@ -59,7 +59,7 @@ def taught_as_background(teachers: Path, parts: Path, recipe: Recipe) -> dict[st
     taught = {group: 0 for group in ("all", *PART_GROUPS)}
     total = dict(taught)
     for selections, (isnet, u2netp) in _labelled_photos(teachers, parts):
-        mask, confidence, _ = fuse_photo(isnet, u2netp, None, recipe)
+        mask, confidence, _, _ = fuse_photo(isnet, u2netp, None, recipe)
         background = (mask == 0) & (confidence > 0)
         for group, selected in selections.items():
             total[group] += int(selected.sum())
