@@ -2,11 +2,15 @@
 and write the model card from figures measured here and now.
 
     .venv/bin/python scripts/ship_default_model.py RUN_DIR [RUN_DIR ...] [--data ../shared/data/carvana512]
-        [--after-shipped]
+        [--after-shipped] [--average RUN_DIR [RUN_DIR ...]]
 
 Several run folders are the stages of one model, in order (each started from the one
 before): the last one's best checkpoint ships, and the card lists every stage. With
-``--after-shipped`` the runs continue the shipped model: its recorded stages come first.
+``--after-shipped`` the runs continue the shipped model: its recorded stages come first (with no
+run folder, the shipped model itself is the last stage). With ``--average``, what ships is the
+average of the last stage's weights and those runs' best weights, equal shares
+(``core.training.averaging``); each averaged run is listed as a stage of its own, with the stage
+it started from.
 A model trained on a mix (``train --mix``) also gets its figures per source
 (``benchmarks/eval_sources.py``: outdoor labels, car-part recall).
 
@@ -90,9 +94,15 @@ def display_path(path: Path) -> str:
 def stage_lines(number: int, stage: dict) -> list[str]:
     """One training stage in the card: its recipe and its validation Dice per epoch."""
     recipe = {key: value for key, value in stage["train_config"].items() if key != "init"}
+    start = stage.get("starts_from", number - 1)
+    if not stage["train_config"].get("init"):
+        origin = ", from scratch"
+    else:
+        origin = f", starting from stage {start}" if start else ", starting from another model"
+    if stage.get("averaged"):
+        origin += " (averaged into the shipped weights)"
     return [
-        f"### Stage {number}: working size {recipe['size']}"
-        + (", starting from stage " + str(number - 1) if stage["train_config"].get("init") else ", from scratch"),
+        f"### Stage {number}: working size {recipe['size']}" + origin,
         "```json",
         json.dumps(recipe),
         "```",
@@ -159,9 +169,42 @@ def source_lines(figures: dict) -> list[str]:
     ]
 
 
+def stage_record(info: dict, **extra) -> dict:
+    """What the card and the shipped file keep of one stage's checkpoint ``info``."""
+    return {"train_config": info["train_config"], "history": info.get("history", []),
+            "train_seconds": info.get("train_seconds", 0.0), "epochs_done": info.get("epochs_done"), **extra}
+
+
+def averaged_stages(runs: list[Path], first_number: int, stage_runs: list[Path]) -> list[dict]:
+    """The stage records of the averaged ``runs``: each with the number of the stage (among
+    ``stage_runs``, numbered from ``first_number``) whose weights it started from, 0 if none."""
+    numbers = {run.resolve(): first_number + index for index, run in enumerate(stage_runs)}
+    stages = []
+    for run in runs:
+        info = read_config(run / "best.safetensors").info
+        init = info["train_config"].get("init")
+        start = numbers.get(Path(init).resolve().parent, 0) if init else 0
+        if init and not start and Path(init).is_file():  # a shipped model's file: its last stage
+            start = len(read_config(init).info.get("stages", []))
+        stages.append(stage_record(info, starts_from=start, averaged=True))
+    return stages
+
+
+def recipe_sentence(stages: list[dict]) -> str:
+    """How the stages follow each other, and which weights ship."""
+    averaged = [number for number, stage in enumerate(stages, 1) if stage.get("averaged")]
+    if not averaged:
+        return f"{len(stages)} stage(s), each starting from the one before"
+    last_chained = averaged[0] - 1
+    runs = ", ".join(str(number) for number in averaged)
+    return (f"{len(stages)} stages: stages 2-{last_chained} each start from the one before; stages {runs} are "
+            f"runs from an earlier stage (named below), and the shipped weights are the average of stage "
+            f"{last_chained} and stages {runs}, equal shares (`maskingnet average`)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("runs", type=Path, nargs="+",
+    parser.add_argument("runs", type=Path, nargs="*",
                         help="training run folders, one per stage in order (the last one's best weights ship, or --checkpoint)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "carvana512")
     parser.add_argument("--labels", type=Path, default=labels_folder(),
@@ -171,18 +214,35 @@ def main() -> int:
                         help="which weights of the last run ship (best: the best mean validation Dice)")
     parser.add_argument("--after-shipped", action="store_true",
                         help="the runs continue the shipped model: list its recorded stages first")
+    parser.add_argument("--average", type=Path, nargs="+", default=[], metavar="RUN_DIR",
+                        help="ship the average of the last stage and these runs' best weights (equal shares)")
     args = parser.parse_args()
+    if not args.runs and not args.after_shipped:
+        parser.error("give the run folders of the stages, or --after-shipped")
 
-    model, config = load_model(args.runs[-1] / f"{args.checkpoint}.safetensors")
-    stages = [read_config(run / "best.safetensors").info for run in args.runs[:-1]] + [config.info]
+    shipped_info = read_config(shipped_model_path()).info if args.after_shipped else {}
+    earlier = [dict(stage) for stage in shipped_info.get("stages", [])]
+    if args.runs:
+        base = args.runs[-1] / f"{args.checkpoint}.safetensors"
+        stages = earlier + [stage_record(read_config(run / "best.safetensors").info) for run in args.runs[:-1]]
+        stages.append(stage_record(read_config(base).info))
+    else:  # the shipped model is the last stage (its record already lists it)
+        base, stages = shipped_model_path(), earlier
+    if args.average:
+        from core.training.averaging import average_checkpoints
+
+        model, config = average_checkpoints([base, *(run / "best.safetensors" for run in args.average)])
+        first_run_number = len(earlier) + 1
+        stages += averaged_stages(args.average, first_run_number, args.runs)
+    else:
+        model, config = load_model(base)
     if args.after_shipped:
-        shipped_info = read_config(shipped_model_path()).info
-        stages = list(shipped_info.get("stages", [])) + stages
         from core.training.training_mix import trained_groups
 
         # what the starting model saw, so held-out figures leave it out as the label sets grow
+        own = set(config.info["train_groups"])
         config = replace(config, info={**config.info, "trained_before": sorted(
-            trained_groups(shipped_info) - set(config.info["train_groups"]))})
+            (trained_groups(shipped_info) | trained_groups(config.info)) - own)})
     images, masks = args.data / "images", args.data / "masks"
     studio_val = sorted(g for g in config.info["val_groups"] if ":" not in g)
     studio_train = sorted(g for g in config.info["train_groups"] if ":" not in g)
@@ -207,9 +267,7 @@ def main() -> int:
     info.update(
         name="default",
         shipped=time.strftime("%Y-%m-%d"),
-        stages=[{"train_config": stage["train_config"], "history": stage.get("history", []),
-                 "train_seconds": stage.get("train_seconds", 0.0), "epochs_done": stage.get("epochs_done")}
-                for stage in stages],
+        stages=stages,
         metrics={"val_dice_512": round(report.dice, 6), "val_photos": len(report.scores), "mirror_averaged": True,
                  "val_dice_512_single_pass": round(single_report.dice, 6),
                  "cpu_seconds_per_512_single_pass": round(single_seconds, 4),
@@ -251,7 +309,7 @@ def main() -> int:
         "Training cars: " + ", ".join(f"`{g}`" for g in studio_train),
         "",
         "## Recipe",
-        f"{len(stages)} stage(s), each starting from the one before; the checked-in recipes are "
+        recipe_sentence(stages) + "; the checked-in recipes are "
         + ", ".join(f"`{recipe_file}`" + (f" (mix `{mix}`)" if mix else "")
                     for recipe_file, mix in stage_recipes()[:len(stages)]) + ".",
         "Reproduce (resumes if interrupted):",

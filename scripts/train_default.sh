@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Retrain the shipped default model from ../shared/data/carvana512 in ten stages (each resumes
+# Retrain the shipped default model from ../shared/data/carvana512 in twelve stages (each resumes
 # if interrupted), then copy it into resources/models with a fresh model card.
 #   stage 1: from scratch at working size 256 (cheap epochs learn the shapes)
 #   stage 2: from stage 1's best weights at working size 384 (finer edges)
@@ -20,6 +20,11 @@
 #            on stage 9's mix where the band 2 px either side of a teacher label's outline is unknown
 #            and the same band along each exact outline (Carvana, composites) weighs 5 times
 #            (outdoor-mix-edge-emphasis.json): the outline is taught by exact masks only
+#   stages 11, 12: from stage 9's best weights, stage 10's recipe with seeds 33 and 34 on stage 10's mix
+#            where the exact-mask sources (Carvana, composites) are also panned (the background streaked,
+#            the car sharp) and degraded as a poor camera or a video frame would (blur, low resolution,
+#            noise, JPEG) (outdoor-mix-degrade.json); the shipped weights are the average of stages 10,
+#            11 and 12 (scripts/ship_default_model.py --average)
 # Stages 5-10 need the outdoor labels: bash scripts/make_outdoor_labels.sh (hours; resumable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +50,12 @@ RUN=${RUN:-runs/default}
     --init "$RUN/stage8-outdoor-512-relabelled/best.safetensors" -o "$RUN/stage9-outdoor-512-zoom"
 .venv/bin/maskingnet train --mix resources/recipes/outdoor-mix-edge-emphasis.json --recipe resources/recipes/outdoor-512-edge-polish.json \
     --init "$RUN/stage9-outdoor-512-zoom/best.safetensors" -o "$RUN/stage10-edge-polish"
+.venv/bin/maskingnet train --mix resources/recipes/outdoor-mix-degrade.json --recipe resources/recipes/outdoor-512-edge-polish.json \
+    --seed 33 --init "$RUN/stage9-outdoor-512-zoom/best.safetensors" -o "$RUN/stage11-degrade-seed33"
+.venv/bin/maskingnet train --mix resources/recipes/outdoor-mix-degrade.json --recipe resources/recipes/outdoor-512-edge-polish.json \
+    --seed 34 --init "$RUN/stage9-outdoor-512-zoom/best.safetensors" -o "$RUN/stage12-degrade-seed34"
 .venv/bin/python scripts/ship_default_model.py "$RUN/stage1-256" "$RUN/stage2-384" "$RUN/stage3-512" \
     "$RUN/stage4-512-clean" \
     "$RUN/stage5-outdoor-384" "$RUN/stage6-outdoor-512" "$RUN/stage7-outdoor-512-long" \
-    "$RUN/stage8-outdoor-512-relabelled" "$RUN/stage9-outdoor-512-zoom" "$RUN/stage10-edge-polish" --data "$DATA"
+    "$RUN/stage8-outdoor-512-relabelled" "$RUN/stage9-outdoor-512-zoom" "$RUN/stage10-edge-polish" --data "$DATA" \
+    --average "$RUN/stage11-degrade-seed33" "$RUN/stage12-degrade-seed34"

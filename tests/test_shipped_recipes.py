@@ -28,7 +28,7 @@ def test_every_shipped_recipe_and_mix_reads(path: Path) -> None:
 
 
 @pytest.mark.parametrize("mix", ["outdoor-mix-relabelled.json", "outdoor-mix-parts-emphasis.json",
-                                 "outdoor-mix-edge-emphasis.json"])
+                                 "outdoor-mix-edge-emphasis.json", "outdoor-mix-degrade.json"])
 def test_every_outdoor_mix_holds_out_the_same_photos(mix: str) -> None:
     """Only repeats differ: a stage on one mix never trains on another's held-out photos."""
     def split_settings(path: Path) -> dict:
@@ -59,8 +59,10 @@ def test_the_model_card_lists_each_stage_with_its_recipe_and_mix() -> None:
     assert [recipe for recipe, _ in stages][:4] == [f"resources/recipes/default-{s}.json"
                                                     for s in ("256", "384", "512", "512-clean")]
     assert all(mix is None for _, mix in stages[:4]) and all(mix for _, mix in stages[4:])
-    assert stages[-1] == ("resources/recipes/outdoor-512-edge-polish.json",
-                          "resources/recipes/outdoor-mix-edge-emphasis.json")
+    assert stages[9] == ("resources/recipes/outdoor-512-edge-polish.json",
+                         "resources/recipes/outdoor-mix-edge-emphasis.json")
+    assert stages[10:] == [("resources/recipes/outdoor-512-edge-polish.json",
+                            "resources/recipes/outdoor-mix-degrade.json")] * 2  # the averaged runs
     shipped = module.read_config(module.shipped_model_path()).info["stages"]
     assert len(stages) == len(shipped)  # one training command per stage the shipped model records
     assert [stage["train_config"]["epochs"] for stage in shipped][-1] == \
@@ -82,3 +84,33 @@ def test_the_model_card_names_the_hand_labelled_parts_kept_least() -> None:
         "hood": 0.999, "back_glass": 0.903, "left_mirror": 0.85, "wheel": 0.97, "trunk": 0.977, "tailgate": 0.988}})
     assert "  - the parts kept least: left_mirror 0.8500, back_glass 0.9030, wheel 0.9700, trunk 0.9770" in lines
     assert not any("kept least" in line for line in _ship_script().source_lines({"car_parts_recall": 0.98}))
+
+
+def test_an_averaged_run_is_listed_with_the_stage_it_started_from(tmp_path) -> None:
+    from core.models.checkpoint import ModelConfig, save_model
+    from core.models.preprocess import Preprocess
+
+    module = _ship_script()
+
+    def checkpoint(path: Path, **info) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config = ModelConfig(arch="segnet", width=4, preprocess=Preprocess(size=32), info=info)
+        save_model(path, config.build(), config)
+
+    recipe = {"size": 512, "epochs": 3, "seed": 33}
+    stage_runs = [tmp_path / "stage1", tmp_path / "stage2"]
+    checkpoint(tmp_path / "shipped.safetensors", stages=[{}] * 9)  # a shipped model of nine stages
+    checkpoint(tmp_path / "from-stage2" / "best.safetensors",
+               train_config={**recipe, "init": str(stage_runs[1] / "best.safetensors")}, epochs_done=3)
+    checkpoint(tmp_path / "from-shipped" / "best.safetensors",
+               train_config={**recipe, "init": str(tmp_path / "shipped.safetensors")}, epochs_done=3)
+    stages = module.averaged_stages([tmp_path / "from-stage2", tmp_path / "from-shipped"], 5, stage_runs)
+    assert [stage["starts_from"] for stage in stages] == [6, 9]  # stage_runs are stages 5 and 6
+    assert all(stage["averaged"] and stage["train_config"]["seed"] == 33 for stage in stages)
+    assert module.stage_lines(12, stages[1])[0] == \
+        "### Stage 12: working size 512, starting from stage 9 (averaged into the shipped weights)"
+    chained = [{"train_config": {**recipe, "init": "x"}}] * 10
+    assert module.recipe_sentence(chained).startswith("10 stage(s), each starting from the one before")
+    sentence = module.recipe_sentence(chained + stages)
+    assert "stages 2-10 each start from the one before" in sentence
+    assert "the average of stage 10 and stages 11, 12" in sentence
