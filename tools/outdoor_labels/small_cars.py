@@ -23,10 +23,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.io.imageio import read_gray, read_mask, read_rgb, write_image
+from core.io.imageio import read_mask, read_rgb, write_image
 from core.models.checkpoint import read_config
 from core.models.model_store import resolve_model
-from core.training.data import find_samples
+from core.training.data import find_samples, read_confidence
 from tools.outdoor_labels.composites import make_composite, paint_out
 from tools.outdoor_labels.files import write_atomic
 
@@ -49,7 +49,7 @@ def not_surely_background(labels: Path, stem: str, shape: tuple[int, int]) -> np
     region = read_mask(labels / "masks" / f"{stem}.png")
     confidence_path = labels / "confidence" / f"{stem}.png"
     if confidence_path.is_file():
-        region = region | (read_gray(confidence_path) < 255)
+        region = region | (read_confidence(confidence_path, region.shape) < 1.0)
     if region.shape != shape:
         region = cv2.resize(region.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
     return region
