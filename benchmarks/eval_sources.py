@@ -8,7 +8,8 @@
   photos are not), and the share of hand-labelled car-part pixels kept, all parts and wheels and
   mirrors apart (truth, but recall only);
 - small-cars: mean Dice on held-out Carvana cars pasted small into wide outdoor frames (exact masks;
-  ``tools/outdoor_labels/small_cars.py``): how a car far from the camera comes out.
+  ``tools/outdoor_labels/small_cars.py``): how a car far from the camera comes out; ``small_cars_set``
+  names the set (its ``set_id``): compare figures on one set only.
 
     .venv/bin/python benchmarks/eval_sources.py --model default --model RUN/best.safetensors [--json FILE]
         [--held-out-of MODEL] [--trained-before MODEL] [--only carvana|stanford-cars|car-parts-test|small-cars]
@@ -80,6 +81,17 @@ def dice_by_car_width(scores: dict[str, float], masks: Path) -> dict[str, dict]:
     return {name: {"photos": len(values), "dice": round(float(np.mean(values)), 4)} for name, values in sorted(bins.items())}
 
 
+def small_cars_set_id(folder: Path) -> str:
+    """The small-cars set's ``set_id`` from its ``report.json`` (which photos it holds), or
+    'unknown' for a set built before the id or a report that cannot be read."""
+    try:
+        report = json.loads((folder / "report.json").read_text())
+    except (OSError, ValueError):
+        return "unknown"
+    set_id = report.get("set_id") if isinstance(report, dict) else None
+    return set_id if isinstance(set_id, str) else "unknown"
+
+
 def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bool = True,
                    seen: set[str] = frozenset(), held_out: set[str] | None = None,
                    only: set[str] | None = None) -> dict:
@@ -103,7 +115,8 @@ def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bo
     small_cars = labels / "small-cars"
     if "small-cars" in only and (small_cars / "masks").is_dir():
         report = evaluate_folder(segmenter, small_cars / "images", small_cars / "masks")
-        figures.update(small_cars_dice=report.dice, small_cars_photos=len(report.scores), small_cars_worst=report.worst())
+        figures.update(small_cars_dice=report.dice, small_cars_photos=len(report.scores), small_cars_worst=report.worst(),
+                       small_cars_set=small_cars_set_id(small_cars))
     if "car-parts-test" not in only:
         return figures
     test_labels = labels / "car-parts-test" / "labels"

@@ -164,7 +164,8 @@ def source_lines(figures: dict) -> list[str]:
         f"- Outdoor, held-out stanford-cars photos, Dice against the teacher labels (trusted pixels): "
         f"{number('stanford_dice_vs_labels')} ({figures.get('stanford_photos', 0)} photos no stage trained on)",
         f"- Small in a wide outdoor frame (held-out Carvana cars pasted into 854x480 frames, exact masks; "
-        f"`tools/outdoor_labels/small_cars.py`): {number('small_cars_dice')} ({figures.get('small_cars_photos', 0)} photos)",
+        f"`tools/outdoor_labels/small_cars.py`): {number('small_cars_dice')} ({figures.get('small_cars_photos', 0)} photos, set "
+        f"{figures.get('small_cars_set', 'unknown')})",
         "  (rerun: `.venv/bin/python benchmarks/eval_sources.py --model default`)",
     ]
 

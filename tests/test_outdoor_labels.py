@@ -419,6 +419,22 @@ def test_the_small_car_set_puts_each_held_out_car_small_into_a_wide_frame_with_i
         assert (photo[mask][:, 0] > photo[mask][:, 1] + 80).mean() > 0.9  # the mask holds the red car
         blue = (photo[..., 2] > photo[..., 0] + 80) & (photo[..., 2] > 150)
         assert blue.mean() < 0.001  # the street's own car is painted out, the unsure strip under it too
-    build(carvana, stanford, tmp_path / "again", model=str(tmp_path / "model.safetensors"), per_car=2)
+    assert report["made_from"]["heldcar_01_s0"] == {"car": "heldcar_01.jpg", "background": "street1"}
+    again = build(carvana, stanford, tmp_path / "again", model=str(tmp_path / "model.safetensors"), per_car=2)
     for name in ("images/heldcar_01_s0.jpg", "masks/heldcar_01_s1.png"):  # seeded: the same set again
         assert (out / name).read_bytes() == (tmp_path / "again" / "small-cars" / name).read_bytes()
+    assert again["set_id"] == report["set_id"]
+
+    # another model holds out another car: the rebuilt set holds its photos only, under another id
+    config.info["val_groups"] = ["traincar", "stanford-cars:street1"]
+    save_model(tmp_path / "other.safetensors", config.build(), config)
+    rebuilt = build(carvana, stanford, tmp_path / "cache", model=str(tmp_path / "other.safetensors"), per_car=1)
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["traincar_01_s0.jpg"]
+    assert sorted(p.name for p in (out / "masks").iterdir()) == ["traincar_01_s0.png"]
+    assert rebuilt["set_id"] != report["set_id"]
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["small-cars", "stanford-cars"]
+    from benchmarks.eval_sources import small_cars_set_id
+
+    assert small_cars_set_id(out) == rebuilt["set_id"]
+    (out / "report.json").write_text("{not json")
+    assert small_cars_set_id(out) == "unknown"

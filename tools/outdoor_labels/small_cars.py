@@ -8,7 +8,9 @@ that the set's mask calls background), and a held-out
 Carvana car pasted into it by ``composites.make_composite`` (exact mask, ground shadow, camera noise)
 at a width of ``WIDTH_SHARE`` of the frame, standing on the lower part of it. Held out means: of
 the model given (by default the shipped one), its ``val_groups``, so no stage of it trained on
-any car or background used here. Seeded: the same command writes the same set.
+any car or background used here. Seeded: the same command writes the same set. ``report.json``
+names each photo's car and background, and its ``set_id`` fingerprints them: a new shipped model
+holds out other photos, so a rebuild can be another set (``eval_sources`` prints the id).
 
 Usage: python -m tools.outdoor_labels.small_cars --carvana DIR --cache DIR [--model M] [--per-car N]
 """
@@ -16,7 +18,9 @@ Usage: python -m tools.outdoor_labels.small_cars --carvana DIR --cache DIR [--mo
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -84,10 +88,22 @@ def small_car(car_rgb: np.ndarray, car_mask: np.ndarray, frame: np.ndarray,
     return make_composite(car_rgb, car_mask, frame, place, rng)
 
 
+def set_id(made_from: dict[str, dict[str, str]], seed: int) -> str:
+    """A short fingerprint of what a set was made from (each photo's car and background, the seed and
+    the geometry): two builds with the same id hold the same photos."""
+    recipe = {"made_from": made_from, "seed": seed, "frame": FRAME, "width_share": WIDTH_SHARE,
+              "max_height_share": MAX_HEIGHT_SHARE}
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def build(carvana: Path, stanford_labels: Path, cache: Path, *, model: str | None = None, per_car: int = 2,
           seed: int = 17) -> dict:
-    """Write ``per_car`` photos for every held-out Carvana car; returns the report (also written)."""
-    out = cache / "small-cars"
+    """Write ``per_car`` photos for every held-out Carvana car into ``<cache>/small-cars``, replacing
+    the set there whole (no photo of an earlier build stays); returns the report (also written),
+    which names each photo's car and background and the set's ``set_id``."""
+    final = cache / "small-cars"
+    out = cache / "small-cars.part"
+    shutil.rmtree(out, ignore_errors=True)  # an interrupted build's leftovers
     for sub in ("images", "masks"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     cars, stanford = held_out(model)
@@ -99,7 +115,7 @@ def build(carvana: Path, stanford_labels: Path, cache: Path, *, model: str | Non
     for sample in sorted(samples, key=lambda s: s.image.name):
         if sample.group in cars:
             by_car.setdefault(sample.group, []).append(sample)
-    made = 0
+    made_from: dict[str, dict[str, str]] = {}
     for number, car in enumerate(sorted(by_car)):
         for k in range(per_car):
             rng = np.random.default_rng([seed, number, k])
@@ -112,10 +128,17 @@ def build(carvana: Path, stanford_labels: Path, cache: Path, *, model: str | Non
             composite, mask = small_car(read_rgb(sample.image), read_mask(sample.mask), wide_frame(photo, its_car), rng)
             write_image(mask_path, mask.astype(np.uint8) * 255)
             write_image(image_path, composite, quality=92)
-            made += 1
-    report = {"photos": made, "cars": len(by_car), "per_car": per_car, "seed": seed, "held_out_of": model or "default",
-              "frame": list(FRAME), "width_share": list(WIDTH_SHARE)}
+            made_from[stem] = {"car": sample.image.name, "background": background}
+    report = {"photos": len(made_from), "cars": len(by_car), "per_car": per_car, "seed": seed,
+              "held_out_of": model or "default", "frame": list(FRAME), "width_share": list(WIDTH_SHARE),
+              "set_id": set_id(made_from, seed), "made_from": made_from}
     write_atomic(json.dumps(report, indent=1).encode(), out / "report.json")
+    replaced = cache / "small-cars.old"
+    shutil.rmtree(replaced, ignore_errors=True)
+    if final.exists():
+        final.rename(replaced)
+    out.rename(final)
+    shutil.rmtree(replaced, ignore_errors=True)
     return report
 
 
@@ -129,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report = build(args.carvana, args.cache / "stanford-cars" / "labels", args.cache, model=args.model,
                    per_car=args.per_car, seed=args.seed)
-    print(f"small-cars: {report['photos']} photos of {report['cars']} held-out cars written to {args.cache / 'small-cars'}")
+    print(f"small-cars: {report['photos']} photos of {report['cars']} held-out cars written to "
+          f"{args.cache / 'small-cars'} (set {report['set_id']})")
     return 0
 
 
