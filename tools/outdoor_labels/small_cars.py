@@ -90,7 +90,8 @@ def small_car(car_rgb: np.ndarray, car_mask: np.ndarray, frame: np.ndarray,
 
 def set_id(made_from: dict[str, dict[str, str]], seed: int) -> str:
     """A short fingerprint of what a set was made from (each photo's car and background, the seed and
-    the geometry): two builds with the same id hold the same photos."""
+    the geometry): two builds with the same id hold the same photos if the stanford-cars labels that
+    decide what is painted out are the same (the labels' own content is not in the id)."""
     recipe = {"made_from": made_from, "seed": seed, "frame": FRAME, "width_share": WIDTH_SHARE,
               "max_height_share": MAX_HEIGHT_SHARE}
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
