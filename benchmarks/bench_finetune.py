@@ -22,6 +22,7 @@ import random
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ from core.training.data import Sample, find_samples, split_by_group  # noqa: E40
 from core.training.finetune import FinetuneSettings, evaluate_model, finetune, plan_split  # noqa: E402
 
 ANGLES = ("01", "03", "05", "07", "09", "11", "13", "15")
+DEFAULT_KINDS = "gradient,texture,bricks,clutter,scene"
 
 
 def simulate_corrections(model: Path, samples: list[Sample], out_dir: Path, device: str) -> list[Sample]:
@@ -56,6 +58,45 @@ def simulate_corrections(model: Path, samples: list[Sample], out_dir: Path, devi
     return corrected
 
 
+@dataclass
+class NewKind:
+    """The benchmark's photos: a new kind to fine-tune on (``train_set``), other cars of it to test
+    on (``test_set``) and those cars' studio originals (``test_source``)."""
+
+    train_set: list[Sample]
+    test_set: list[Sample]
+    test_source: list[Sample]
+    kinds: str
+
+
+def make_new_kind(data: Path, work: Path, *, seed: int = 0, train_photos: int = 16, test_cars: int = 20,
+                  test_angles: int = 4, kinds: str = DEFAULT_KINDS, photos: Path | None = None) -> NewKind:
+    """Paste Carvana cars the default recipe holds out (by car, 20 %, seed 0) onto backgrounds of one
+    look, into ``work``: one photo each of ``train_photos`` cars, ``test_angles`` photos each of
+    ``test_cars`` other cars. Seeded. ``ValueError`` when there are too few such cars."""
+    samples, _ = find_samples(data / "images", data / "masks")
+    _, unseen = split_by_group(samples, 0.2, seed=0)  # the cars the default recipe holds out
+    by_car: dict[str, list[Sample]] = {}
+    for sample in unseen:
+        by_car.setdefault(sample.group, []).append(sample)
+    cars = sorted(by_car)
+    random.Random(seed).shuffle(cars)
+    if len(cars) < train_photos + test_cars:
+        raise ValueError(f"only {len(cars)} unseen cars; lower --train-photos/--test-cars")
+    rng = random.Random(seed + 1)
+    train_source = [rng.choice(by_car[car]) for car in cars[:train_photos]]
+    angles = ANGLES[:: max(1, len(ANGLES) // test_angles)][:test_angles]
+    test_source = [s for car in cars[train_photos : train_photos + test_cars]
+                   for s in by_car[car] if s.name[-2:] in angles]
+    chosen = nice_kinds(kinds)
+    backgrounds = find_photos(photos) if photos else []
+    train_set = build_composite_set(train_source, work / "finetune",
+                                    CompositeRecipe(kinds=chosen, seed=seed + 100, kind_seed=seed, photos=backgrounds))
+    test_set = build_composite_set(test_source, work / "test",
+                                   CompositeRecipe(kinds=chosen, seed=seed + 200, kind_seed=seed, photos=backgrounds))
+    return NewKind(train_set, test_set, test_source, ", ".join(chosen))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=PROJECT.parent / "shared" / "data" / "carvana512")
@@ -63,7 +104,7 @@ def main() -> int:
     parser.add_argument("--train-photos", type=int, default=16, help="photos of the new kind to fine-tune on (1 per car)")
     parser.add_argument("--test-cars", type=int, default=20)
     parser.add_argument("--test-angles", type=int, default=4, help="photos per test car")
-    parser.add_argument("--kinds", default="gradient,texture,bricks,clutter,scene",
+    parser.add_argument("--kinds", default=DEFAULT_KINDS,
                         help=f"backgrounds, from {', '.join(BACKGROUND_KINDS)}")
     parser.add_argument("--photos", type=Path, help="a folder of real photos without cars to use as backgrounds too")
     parser.add_argument("--epochs", type=int, default=24)
@@ -87,31 +128,17 @@ def main() -> int:
 
     print(f"starting model: {model} | device {args.device}, {torch.get_num_threads()} threads | work folder {work}")
 
-    samples, _ = find_samples(args.data / "images", args.data / "masks")
-    _, unseen = split_by_group(samples, 0.2, seed=0)  # the cars the default recipe holds out
-    by_car: dict[str, list[Sample]] = {}
-    for sample in unseen:
-        by_car.setdefault(sample.group, []).append(sample)
-    cars = sorted(by_car)
-    random.Random(args.seed).shuffle(cars)
-    if len(cars) < args.train_photos + args.test_cars:
-        print(f"only {len(cars)} unseen cars; lower --train-photos/--test-cars", file=sys.stderr)
-        return 2
-    rng = random.Random(args.seed + 1)
-    train_source = [rng.choice(by_car[car]) for car in cars[: args.train_photos]]
-    angles = ANGLES[:: max(1, len(ANGLES) // args.test_angles)][: args.test_angles]
-    test_source = [s for car in cars[args.train_photos : args.train_photos + args.test_cars]
-                   for s in by_car[car] if s.name[-2:] in angles]
-
-    kinds = nice_kinds(args.kinds)
-    photos = find_photos(args.photos) if args.photos else []
     started = time.monotonic()
-    train_set = build_composite_set(train_source, work / "finetune",
-                                    CompositeRecipe(kinds=kinds, seed=args.seed + 100, kind_seed=args.seed, photos=photos))
-    test_set = build_composite_set(test_source, work / "test",
-                                   CompositeRecipe(kinds=kinds, seed=args.seed + 200, kind_seed=args.seed, photos=photos))
+    try:
+        new_kind = make_new_kind(args.data, work, seed=args.seed, train_photos=args.train_photos,
+                                 test_cars=args.test_cars, test_angles=args.test_angles, kinds=args.kinds,
+                                 photos=args.photos)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    train_set, test_set, test_source = new_kind.train_set, new_kind.test_set, new_kind.test_source
     print(f"new kind: {len(train_set)} fine-tuning photos of {len(train_set)} cars, {len(test_set)} test photos of "
-          f"{args.test_cars} other cars; backgrounds {', '.join(kinds)}{' + photos' if photos else ''} "
+          f"{args.test_cars} other cars; backgrounds {new_kind.kinds}{' + photos' if args.photos else ''} "
           f"({time.monotonic() - started:.1f} s)")
 
     started = time.monotonic()
@@ -151,7 +178,7 @@ def main() -> int:
         "model": str(model), "device": args.device, "threads": torch.get_num_threads(),
         "train_photos": len(plan.train), "val_photos": len(plan.val), "test_photos": len(test_set),
         "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "weighted": not args.no_weight,
-        "kinds": list(kinds), "seed": args.seed,
+        "kinds": new_kind.kinds.split(", "), "seed": args.seed,
         "dice_new_kind_before": float(np.mean(before_new)), "dice_new_kind_after": float(np.mean(after_new)),
         "dice_studio_before": float(np.mean(before_studio)), "dice_studio_after": float(np.mean(after_studio)),
         "finetune_seconds": round(finetune_seconds, 1), "eval_seconds_per_set": round(eval_seconds / 2, 1),
