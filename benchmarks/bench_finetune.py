@@ -66,7 +66,7 @@ class NewKind:
     train_set: list[Sample]
     test_set: list[Sample]
     test_source: list[Sample]
-    kinds: str
+    kinds: tuple[str, ...]  # the backgrounds drawn
 
 
 def make_new_kind(data: Path, work: Path, *, seed: int = 0, train_photos: int = 16, test_cars: int = 20,
@@ -94,7 +94,7 @@ def make_new_kind(data: Path, work: Path, *, seed: int = 0, train_photos: int = 
                                     CompositeRecipe(kinds=chosen, seed=seed + 100, kind_seed=seed, photos=backgrounds))
     test_set = build_composite_set(test_source, work / "test",
                                    CompositeRecipe(kinds=chosen, seed=seed + 200, kind_seed=seed, photos=backgrounds))
-    return NewKind(train_set, test_set, test_source, ", ".join(chosen))
+    return NewKind(train_set, test_set, test_source, tuple(chosen))
 
 
 def main() -> int:
@@ -138,7 +138,7 @@ def main() -> int:
         return 2
     train_set, test_set, test_source = new_kind.train_set, new_kind.test_set, new_kind.test_source
     print(f"new kind: {len(train_set)} fine-tuning photos of {len(train_set)} cars, {len(test_set)} test photos of "
-          f"{args.test_cars} other cars; backgrounds {new_kind.kinds}{' + photos' if args.photos else ''} "
+          f"{args.test_cars} other cars; backgrounds {', '.join(new_kind.kinds)}{' + photos' if args.photos else ''} "
           f"({time.monotonic() - started:.1f} s)")
 
     started = time.monotonic()
@@ -178,7 +178,7 @@ def main() -> int:
         "model": str(model), "device": args.device, "threads": torch.get_num_threads(),
         "train_photos": len(plan.train), "val_photos": len(plan.val), "test_photos": len(test_set),
         "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "weighted": not args.no_weight,
-        "kinds": new_kind.kinds.split(", "), "seed": args.seed,
+        "kinds": list(new_kind.kinds), "seed": args.seed,
         "dice_new_kind_before": float(np.mean(before_new)), "dice_new_kind_after": float(np.mean(after_new)),
         "dice_studio_before": float(np.mean(before_studio)), "dice_studio_after": float(np.mean(after_studio)),
         "finetune_seconds": round(finetune_seconds, 1), "eval_seconds_per_set": round(eval_seconds / 2, 1),
