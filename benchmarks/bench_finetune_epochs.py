@@ -31,15 +31,14 @@ sys.path.insert(0, str(PROJECT))
 from benchmarks.bench_finetune import make_new_kind, simulate_corrections  # noqa: E402
 from core.models.model_store import resolve_model  # noqa: E402
 from core.training.averaging import save_average  # noqa: E402
-from core.training.finetune import FinetuneSettings, evaluate_model, finetune, plan_split  # noqa: E402
+from core.training.finetune import FinetuneSettings, evaluate_model, finetune, kept_epoch, plan_split  # noqa: E402
 
 TOLERANCE = 0.005  # of validation Dice, for the "latest within" rule
 
 
 def best(val: dict[int, float]) -> list[int]:
-    """The first epoch with the best validation Dice (what the app keeps)."""
-    top = max(val.values())
-    return [min(epoch for epoch, dice in val.items() if dice == top)]
+    """The epoch the app keeps (``finetune.kept_epoch``: the first with the best validation Dice)."""
+    return [kept_epoch([{"epoch": epoch, "val_dice": val[epoch]} for epoch in sorted(val)])]
 
 
 def last(val: dict[int, float]) -> list[int]:

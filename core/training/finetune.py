@@ -197,6 +197,17 @@ def _mean(values: Sequence[float]) -> float | None:
     return float(sum(values) / len(values)) if values else None
 
 
+def kept_epoch(history: Sequence[dict[str, Any]]) -> int:
+    """The epoch whose weights a run keeps, from its history records (``epoch``, ``val_dice``): the
+    first with the best validation Dice (the training loop saves ``best`` on a strict gain), else
+    the last; 0 for no history."""
+    scored = [h for h in history if h.get("val_dice") is not None]
+    if not scored:
+        return history[-1]["epoch"] if history else 0
+    best = max(h["val_dice"] for h in scored)
+    return next(h["epoch"] for h in scored if h["val_dice"] == best)
+
+
 @dataclass
 class FinetuneResult:
     """A finished run: where the new weights are and how both models did on the validation photos."""
@@ -226,12 +237,8 @@ class FinetuneResult:
 
     @property
     def best_epoch(self) -> int:
-        """The epoch whose weights were kept (the first with the best validation Dice, else the last)."""
-        scored = [h for h in self.history if h.get("val_dice") is not None]
-        if not scored:
-            return self.history[-1]["epoch"] if self.history else 0
-        best = max(h["val_dice"] for h in scored)
-        return next(h["epoch"] for h in scored if h["val_dice"] == best)
+        """The epoch whose weights were kept (``kept_epoch``)."""
+        return kept_epoch(self.history)
 
     @property
     def improved(self) -> bool | None:
