@@ -240,6 +240,32 @@ def test_a_composite_keeps_the_pasted_cars_exact_mask_where_the_old_car_stood():
     assert not paint_out(background, old_car)[old_car].std(axis=0).max() > 40
 
 
+def test_a_crowd_composite_parks_other_cars_behind_the_main_one_as_background():
+    from tools.outdoor_labels.composites import make_composite, make_crowd_composite
+
+    background = np.full((120, 200, 3), 90, np.uint8)
+    old_car = np.zeros((120, 200), bool)
+    old_car[60:100, 60:140] = True
+    car_rgb = np.zeros((60, 80, 3), np.uint8)
+    car_mask = np.zeros((60, 80), bool)
+    car_mask[20:50, 10:70] = True
+    car_rgb[car_mask] = (20, 20, 230)  # the main car: blue
+    other_rgb = np.zeros((60, 80, 3), np.uint8)
+    other_rgb[car_mask] = (30, 230, 30)  # the parked car: green
+    alone_photo, alone_mask = make_composite(car_rgb, car_mask, background, old_car, np.random.default_rng(5))
+    photo, mask, parked = make_crowd_composite(car_rgb, car_mask, background, old_car, np.random.default_rng(5),
+                                               [(other_rgb, car_mask)])
+    green = (photo[..., 1] > 150) & (photo[..., 0] < 100) & (photo[..., 2] < 100)
+    assert green.sum() > 100 and not (green & mask).any()  # the parked car shows, and is background
+    assert not (parked & mask).any() and (green & parked).sum() > 0.9 * green.sum()  # its pixels, to weigh
+    ys_other, _ = np.nonzero(green)
+    ys_main, _ = np.nonzero(mask)
+    assert ys_other.max() < ys_main.max()  # it stands further back
+    blue = (photo[..., 2] > 150) & (photo[..., 0] < 100)
+    assert (blue & mask).sum() > 0.9 * mask.sum()  # the main car is in front, whole
+    assert abs(int(mask.sum()) - int(alone_mask.sum())) < 0.1 * alone_mask.sum()
+
+
 def test_composites_cover_every_car_so_the_split_by_car_holds():
     from core.training.data import Sample
     from tools.outdoor_labels.composites import _every_car

@@ -15,6 +15,15 @@ same working-size maps scored with and without it): 0.9209 -> 0.9246 and 0.9749 
 the hand-labelled car-part pixels 0.9793 kept both ways, mirrors 0.8576 -> 0.8575. Keeping only
 the largest region gave 0.9258, but dropped mirrors that a thin gap cuts off (0.8569) and pieces
 of a car the model had split (a snow-covered hood).
+
+Filling glass seen through, measured with the session-22 default on the 100 car-parts test photos
+(hand-labelled part pixels kept, the same maps with and without it): all parts 0.9813 -> 0.9820,
+rear glass 0.9115 -> 0.9244, tailgate 0.9689 -> 0.9947, wheels and mirrors unchanged; 864 held-out
+Carvana photos 0.99299 -> 0.99299. The radius rule comes from the Carvana truth masks: of their
+7,489 enclosed gaps (under a rear wing, between a mirror and the pillar, between spokes, under a
+side step) the thickest has an inscribed radius of 0.043 x the car's height. Windscreens seen
+through as a thin band (radius about 0.026) stay open: as thin as a mirror's gap, so no shape rule
+tells them apart.
 """
 
 from __future__ import annotations
@@ -27,6 +36,9 @@ import numpy as np
 STRAY_SHARE = 1.2e-4  # regions smaller than this share of the working area are strays
 MAIN_CAR_REACH = 0.01  # a car region this close to the main car (share of the side) is part of it
 MAIN_CAR_PEER = 0.5  # a car region at least this share of the main car's area is kept too
+# An enclosed background region this thick (inscribed radius, share of the car's height) is glass seen
+# through; the Carvana masks' own enclosed gaps (between spokes, under a side step) reach 0.043.
+GLASS_RADIUS = 0.05
 
 
 def outline_band(car: np.ndarray, width: int) -> np.ndarray:
@@ -78,8 +90,38 @@ def remove_strays(probability: np.ndarray, share: float = STRAY_SHARE) -> np.nda
 
 
 def clean_probability(probability: np.ndarray) -> np.ndarray:
-    """The clean-up every mask gets: ``remove_strays``, then ``keep_main_car``. The input is not changed."""
-    return keep_main_car(remove_strays(probability))
+    """The clean-up every mask gets: ``remove_strays``, ``keep_main_car``, then ``fill_glass``. The input
+    is not changed."""
+    return fill_glass(keep_main_car(remove_strays(probability)))
+
+
+def fill_glass(probability: np.ndarray, *, radius: float = GLASS_RADIUS) -> np.ndarray:
+    """(S, S) float car probabilities -> the same with the thick background regions the car encloses
+    set to car: windows and windscreens the model saw through, which a cut-out keeps opaque.
+
+    A background region (4-connected, p < 0.5) that does not touch the border is filled when a disc of
+    ``radius`` x the car's height (its rows with p >= 0.5, at least 2 pixels) fits inside it. Thin or
+    small enclosed gaps (between wheel spokes, a mirror and its pillar, under a rear wing or a side
+    step) stay background.
+    The input is not changed; it is returned as is when nothing is filled.
+    """
+    car = probability >= 0.5
+    holes = enclosed_background(car)
+    if not holes.any():
+        return probability
+    rows = np.nonzero(car.any(axis=1))[0]
+    least = max(2.0, radius * (rows[-1] - rows[0] + 1))
+    count, labels = cv2.connectedComponents(holes.astype(np.uint8), connectivity=4)
+    inside = cv2.distanceTransform(holes.astype(np.uint8), cv2.DIST_L2, 3)
+    widest = np.zeros(count, np.float32)
+    np.maximum.at(widest, labels[holes], inside[holes])
+    glass = widest >= least
+    glass[0] = False  # label 0: everything but the holes
+    if not glass.any():
+        return probability
+    result = probability.copy()
+    result[glass[labels]] = 1.0
+    return result
 
 
 def keep_main_car(probability: np.ndarray, *, reach: float = MAIN_CAR_REACH,

@@ -15,8 +15,12 @@ The file stem is the Carvana photo's, so ``core.grouping.photo_group`` gives the
 ``split: group`` with Carvana's ``val_fraction`` and seed holds out exactly the same cars, and
 no held-out Carvana car is ever trained on as a composite.
 
+With ``--neighbours N`` (``<cache>/composites-crowd``): 1 to N other cars of the Carvana training
+split parked behind and beside the main one, as on a dealer's lot, background in the mask; their
+visible pixels in ``emphasis/<stem>.png``.
+
 Usage: python -m tools.outdoor_labels.composites --carvana DIR --cache DIR --mix MIX.json
-         [--every N] [--seed S]
+         [--every N] [--seed S] [--neighbours N]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -66,46 +71,89 @@ def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(ys.min()), int(xs.min()), int(ys.max()) + 1, int(xs.max()) + 1
 
 
-def make_composite(car_rgb: np.ndarray, car_mask: np.ndarray, background: np.ndarray, old_car: np.ndarray,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(photo uint8 RGB, mask bool): the car of ``car_rgb`` (exact ``car_mask``) standing where
-    ``old_car`` (bool, same size as ``background``) stood, over ``background`` with that car painted out."""
-    scene = paint_out(background, old_car).astype(np.float32)
-    height, width = old_car.shape
-    old = _bbox(old_car) or (height // 3, width // 4, height * 9 // 10, width * 3 // 4)
+def _cut_car(car_rgb: np.ndarray, car_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB float32, alpha float32) of the car's box."""
     top, left, bottom, right = _bbox(car_mask) or (0, 0, *car_mask.shape)
-    crop_rgb = car_rgb[top:bottom, left:right].astype(np.float32)
-    crop_alpha = car_mask[top:bottom, left:right].astype(np.float32)
-    cover = max((old[3] - old[1]) / crop_rgb.shape[1], (old[2] - old[0]) / crop_rgb.shape[0])  # hide the hole
-    scale = min(cover * rng.uniform(1.0, 1.12), 0.95 * height / crop_rgb.shape[0], 1.2 * width / crop_rgb.shape[1])
+    return car_rgb[top:bottom, left:right].astype(np.float32), car_mask[top:bottom, left:right].astype(np.float32)
+
+
+def _scaled(crop_rgb: np.ndarray, crop_alpha: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
     size = (max(4, round(crop_rgb.shape[1] * scale)), max(4, round(crop_rgb.shape[0] * scale)))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    crop_rgb = cv2.resize(crop_rgb, size, interpolation=interpolation)
-    crop_alpha = np.clip(cv2.resize(crop_alpha, size, interpolation=interpolation), 0, 1)
-    crop_rgb *= rng.uniform(0.8, 1.1)  # the studio light is not the lot's
-    # where the car stands: the old car's bottom centre, jittered by a tenth of its size
-    centre_x = (old[1] + old[3]) / 2 + rng.uniform(-0.1, 0.1) * size[0]
-    base_y = old[2] + rng.uniform(-0.05, 0.05) * size[1]
-    x0, y0 = round(centre_x - size[0] / 2), round(min(base_y, height) - size[1])
+    return (cv2.resize(crop_rgb, size, interpolation=interpolation),
+            np.clip(cv2.resize(crop_alpha, size, interpolation=interpolation), 0, 1))
+
+
+def _stand(scene: np.ndarray, crop_rgb: np.ndarray, crop_alpha: np.ndarray, centre_x: float, base_y: float,
+           rng: np.random.Generator) -> np.ndarray:
+    """Darken a soft ground shadow into ``scene`` (float32, in place) and blend the car in with its bottom
+    centre at (``centre_x``, ``base_y``), partly out of frame when it falls so; returns the car's alpha
+    over the whole frame."""
+    height, width = scene.shape[:2]
+    car_h, car_w = crop_alpha.shape
+    x0, y0 = round(centre_x - car_w / 2), round(min(base_y, height) - car_h)
     alpha = np.zeros((height, width), np.float32)
     car = np.zeros((height, width, 3), np.float32)
     sy0, sx0 = max(0, -y0), max(0, -x0)
     dy0, dx0 = max(0, y0), max(0, x0)
-    dy1, dx1 = min(height, y0 + size[1]), min(width, x0 + size[0])
+    dy1, dx1 = min(height, y0 + car_h), min(width, x0 + car_w)
     if dy1 > dy0 and dx1 > dx0:
         alpha[dy0:dy1, dx0:dx1] = crop_alpha[sy0 : sy0 + dy1 - dy0, sx0 : sx0 + dx1 - dx0]
         car[dy0:dy1, dx0:dx1] = crop_rgb[sy0 : sy0 + dy1 - dy0, sx0 : sx0 + dx1 - dx0]
     # a soft ground shadow: a dark ellipse at the car's feet
     shadow = np.zeros((height, width), np.float32)
-    feet_y = y0 + size[1]
-    axes = (max(2, round(size[0] * rng.uniform(0.5, 0.58))), max(2, round(size[1] * rng.uniform(0.06, 0.14))))
+    feet_y = y0 + car_h
+    axes = (max(2, round(car_w * rng.uniform(0.5, 0.58))), max(2, round(car_h * rng.uniform(0.06, 0.14))))
     cv2.ellipse(shadow, (round(centre_x), round(feet_y - axes[1] * 0.6)), axes, 0, 0, 360, 1.0, -1)
-    shadow = cv2.GaussianBlur(shadow, (0, 0), max(1.0, size[0] * 0.04))
+    shadow = cv2.GaussianBlur(shadow, (0, 0), max(1.0, car_w * 0.04))
     scene *= (1 - rng.uniform(0.35, 0.65) * shadow)[..., None]
-    photo = car * alpha[..., None] + scene * (1 - alpha[..., None])
-    photo += rng.normal(0, rng.uniform(1, 4), size=photo.shape)
+    scene[:] = car * alpha[..., None] + scene * (1 - alpha[..., None])
+    return alpha
+
+
+def make_composite(car_rgb: np.ndarray, car_mask: np.ndarray, background: np.ndarray, old_car: np.ndarray,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(photo uint8 RGB, mask bool): the car of ``car_rgb`` (exact ``car_mask``) standing where
+    ``old_car`` (bool, same size as ``background``) stood, over ``background`` with that car painted out."""
+    photo, mask, _ = make_crowd_composite(car_rgb, car_mask, background, old_car, rng, ())
+    return photo, mask
+
+
+def make_crowd_composite(car_rgb: np.ndarray, car_mask: np.ndarray, background: np.ndarray, old_car: np.ndarray,
+                         rng: np.random.Generator, neighbours: Sequence[tuple[np.ndarray, np.ndarray]],
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(photo, mask, parked: bool, the neighbours' visible pixels): ``make_composite`` with each of
+    ``neighbours`` ((RGB, exact mask) of another car) parked first, further back and to one side,
+    smaller, touching or partly hidden by the main car, as on a dealer's lot. They are background in
+    the mask (the main-car rule), so the composite teaches which car the photo is about."""
+    scene = paint_out(background, old_car).astype(np.float32)
+    height, width = old_car.shape
+    old = _bbox(old_car) or (height // 3, width // 4, height * 9 // 10, width * 3 // 4)
+    crop_rgb, crop_alpha = _cut_car(car_rgb, car_mask)
+    cover = max((old[3] - old[1]) / crop_rgb.shape[1], (old[2] - old[0]) / crop_rgb.shape[0])  # hide the hole
+    scale = min(cover * rng.uniform(1.0, 1.12), 0.95 * height / crop_rgb.shape[0], 1.2 * width / crop_rgb.shape[1])
+    crop_rgb, crop_alpha = _scaled(crop_rgb, crop_alpha, scale)
+    crop_rgb *= rng.uniform(0.8, 1.1)  # the studio light is not the lot's
+    car_h, car_w = crop_alpha.shape
+    # where the car stands: the old car's bottom centre, jittered by a tenth of its size
+    centre_x = (old[1] + old[3]) / 2 + rng.uniform(-0.1, 0.1) * car_w
+    base_y = old[2] + rng.uniform(-0.05, 0.05) * car_h
+    parked = np.zeros((height, width), np.float32)
+    for other_rgb, other_mask in neighbours:
+        other_crop, other_alpha = _cut_car(other_rgb, other_mask)
+        # further back: its feet higher in the frame, a little smaller; beside: its centre off the main car's
+        other_scale = car_h * rng.uniform(0.55, 0.9) / other_crop.shape[0]
+        other_crop, other_alpha = _scaled(other_crop, other_alpha, other_scale)
+        other_crop *= rng.uniform(0.7, 1.1)
+        side = rng.choice((-1.0, 1.0))
+        other_x = centre_x + side * car_w * rng.uniform(0.3, 0.75)
+        other_base = base_y - car_h * rng.uniform(0.05, 0.3)
+        parked = np.maximum(parked, _stand(scene, other_crop, other_alpha, other_x, other_base, rng))
+    alpha = _stand(scene, crop_rgb, crop_alpha, centre_x, base_y, rng)
+    photo = scene + rng.normal(0, rng.uniform(1, 4), size=scene.shape)
     photo = cv2.GaussianBlur(np.clip(photo, 0, 255), (0, 0), rng.uniform(0.3, 0.7))
-    return np.clip(photo + 0.5, 0, 255).astype(np.uint8), alpha >= 0.5
+    mask = alpha >= 0.5
+    return np.clip(photo + 0.5, 0, 255).astype(np.uint8), mask, (parked >= 0.5) & ~mask
 
 
 def _outdoor_backgrounds(mix_path: Path) -> list[tuple[Path, Path]]:
@@ -118,13 +166,25 @@ def _outdoor_backgrounds(mix_path: Path) -> list[tuple[Path, Path]]:
     return sorted(unique.items())
 
 
-def build(carvana: Path, cache: Path, mix_path: Path, *, every: int = 4, seed: int = 0) -> dict:
+def _training_cars(mix_path: Path) -> list[Sample]:
+    """The photos of the Carvana source's training split, as the mix splits it (never a held-out car)."""
+    sources = [s for s in read_mix(mix_path) if s.name == "carvana"]
+    if not sources:
+        raise SystemExit(f"{mix_path}: no 'carvana' source to take parked cars from")
+    train, _, _ = mix_samples(sources)
+    return sorted({sample.image: sample for sample in train}.values(), key=lambda s: s.image.name)
+
+
+def build(carvana: Path, cache: Path, mix_path: Path, *, every: int = 4, seed: int = 0, neighbours: int = 0) -> dict:
     """Write the composites (about one in ``every`` Carvana photos of each car, at random angles: all
-    cars, so the split holds)."""
-    out = cache / "composites"
-    for sub in ("images", "masks"):
+    cars, so the split holds). With ``neighbours`` > 0 they go to ``<cache>/composites-crowd`` and each
+    has 1 to ``neighbours`` other cars of the Carvana training split parked behind the main one, their
+    visible pixels written to ``emphasis/`` (a mix source's ``emphasis``: weigh them more)."""
+    out = cache / ("composites-crowd" if neighbours else "composites")
+    for sub in ("images", "masks") + (("emphasis",) if neighbours else ()):
         (out / sub).mkdir(parents=True, exist_ok=True)
     backgrounds = _outdoor_backgrounds(mix_path)
+    parked_cars = _training_cars(mix_path) if neighbours else []
     aspects: dict[Path, float] = {}  # background mask -> its car's box shape, read once
     samples, _ = find_samples(carvana / "images", carvana / "masks")
     chosen = _every_car(samples, every, seed)
@@ -132,7 +192,8 @@ def build(carvana: Path, cache: Path, mix_path: Path, *, every: int = 4, seed: i
     for index, sample in enumerate(chosen):
         photo = sample.image
         image_path, mask_path = out / "images" / f"{photo.stem}.jpg", out / "masks" / f"{photo.stem}.png"
-        if image_path.exists() and mask_path.exists():
+        emphasis_path = out / "emphasis" / f"{photo.stem}.png"
+        if image_path.exists() and mask_path.exists() and (not neighbours or emphasis_path.exists()):
             made += 1
             continue
         rng = np.random.default_rng([seed, index])
@@ -144,13 +205,25 @@ def build(carvana: Path, cache: Path, mix_path: Path, *, every: int = 4, seed: i
         car_rgb = read_rgb(photo)
         if rng.random() < 0.5:  # the studio shoots one side; the lot sees both
             car_rgb, car_mask = car_rgb[:, ::-1], car_mask[:, ::-1]
-        composite, mask = make_composite(car_rgb, car_mask, background, old_car, rng)
+        others = []
+        for _ in range(int(rng.integers(1, neighbours + 1)) if neighbours else 0):
+            other = parked_cars[int(rng.integers(0, len(parked_cars)))]
+            while other.group == sample.group:
+                other = parked_cars[int(rng.integers(0, len(parked_cars)))]
+            other_rgb, other_mask = read_rgb(other.image), read_mask(other.mask)
+            if rng.random() < 0.5:
+                other_rgb, other_mask = other_rgb[:, ::-1], other_mask[:, ::-1]
+            others.append((other_rgb, other_mask))
+        composite, mask, parked = make_crowd_composite(car_rgb, car_mask, background, old_car, rng, others)
+        if neighbours:  # the parked cars' pixels, for the mix's ``emphasis``
+            write_image(emphasis_path, parked.astype(np.uint8) * 255)
         write_image(mask_path, mask.astype(np.uint8) * 255)
         write_image(image_path, composite, quality=92)
         made += 1
         if made % 100 == 0:
             print(f"composites: {made}/{len(chosen)}", flush=True)
-    report = {"composites": made, "every": every, "seed": seed, "backgrounds": len(backgrounds)}
+    report = {"composites": made, "every": every, "seed": seed, "backgrounds": len(backgrounds),
+              "neighbours": neighbours}
     write_atomic(json.dumps(report, indent=1).encode(), out / "report.json")
     return report
 
@@ -197,9 +270,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mix", type=Path, required=True, help="the training mix (its stanford-cars split)")
     parser.add_argument("--every", type=int, default=4, help="one composite per N Carvana photos")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--neighbours", type=int, default=0,
+                        help="park 1 to N other training cars behind each main car (background in the mask); "
+                             "written to <cache>/composites-crowd")
     args = parser.parse_args(argv)
-    report = build(args.carvana, args.cache, args.mix, every=args.every, seed=args.seed)
-    print(f"composites: {report['composites']} written to {args.cache / 'composites'} "
+    report = build(args.carvana, args.cache, args.mix, every=args.every, seed=args.seed, neighbours=args.neighbours)
+    folder = "composites-crowd" if args.neighbours else "composites"
+    print(f"composites: {report['composites']} written to {args.cache / folder} "
           f"over {report['backgrounds']} outdoor backgrounds")
     return 0
 
