@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from eval_sources import SOURCES, add_model_arguments, source_figures  # noqa: E402
+from eval_sources import SOURCES, add_model_arguments, held_out_of, source_figures  # noqa: E402
 
 from core.masking import cleanup  # noqa: E402
 from core.masking.inference import Segmenter  # noqa: E402
@@ -59,16 +59,14 @@ def main() -> int:
     parser.add_argument("--held-out-of", metavar="MODEL", help="score on this model's held-out photos")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    held_out = None
-    if args.held_out_of:
-        held_out = set(Segmenter.load(args.held_out_of, device="cpu").config.info.get("val_groups", []))
+    held_out, seen = held_out_of(args.held_out_of) if args.held_out_of else (None, set())
     only = set(args.only) if args.only else None
     results = {}
     for spec in args.model:
         segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta, close_up=not args.no_close_up)
         with glass_fill_left_out():
-            without = source_figures(segmenter, args.data, args.labels, held_out=held_out, only=only)
-        with_fill = source_figures(segmenter, args.data, args.labels, held_out=held_out, only=only)
+            without = source_figures(segmenter, args.data, args.labels, held_out=held_out, seen=seen, only=only)
+        with_fill = source_figures(segmenter, args.data, args.labels, held_out=held_out, seen=seen, only=only)
         results[spec] = {"without_fill": without, "with_fill": with_fill, "change": changes(without, with_fill)}
         for name, figures in results[spec].items():
             print(spec, name, json.dumps(figures), flush=True)

@@ -135,6 +135,13 @@ def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bo
     return figures
 
 
+def held_out_of(spec: str) -> tuple[set[str], set[str]]:
+    """(held_out, seen) for ``source_figures``: the model ``spec``'s ``val_groups`` and the groups its
+    earlier stages trained on (``trained_before``), to score other models on the same photos."""
+    info = Segmenter.load(spec, device="cpu").config.info
+    return set(info.get("val_groups", [])), set(info.get("trained_before", []))
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every per-model figures script shares: --model (repeatable), --data, --labels,
     --no-tta, --no-close-up, --json."""
@@ -174,8 +181,7 @@ def main() -> int:
     torch.set_num_threads(2)
     held_out, seen = None, set()
     if args.held_out_of:
-        info = Segmenter.load(args.held_out_of, device="cpu").config.info
-        held_out, seen = set(info.get("val_groups", [])), set(info.get("trained_before", []))
+        held_out, seen = held_out_of(args.held_out_of)
     for spec in args.trained_before:
         seen |= trained_groups(Segmenter.load(spec, device="cpu").config.info)
     figures_per_model(args, lambda segmenter: source_figures(

@@ -37,7 +37,8 @@ STRAY_SHARE = 1.2e-4  # regions smaller than this share of the working area are 
 MAIN_CAR_REACH = 0.01  # a car region this close to the main car (share of the side) is part of it
 MAIN_CAR_PEER = 0.5  # a car region at least this share of the main car's area is kept too
 # An enclosed background region this thick (inscribed radius, share of the car's height) is glass seen
-# through; the Carvana masks' own enclosed gaps (between spokes, under a side step) reach 0.043.
+# through; the Carvana masks' own enclosed gaps (under a rear wing, beside a mirror, between spokes,
+# under a side step) reach 0.043.
 GLASS_RADIUS = 0.05
 
 

@@ -175,12 +175,17 @@ def _training_cars(mix_path: Path) -> list[Sample]:
     return sorted({sample.image: sample for sample in train}.values(), key=lambda s: s.image.name)
 
 
+def composites_folder(cache: Path, neighbours: int) -> Path:
+    """Where ``build`` writes: ``<cache>/composites``, or ``<cache>/composites-crowd`` with parked cars."""
+    return cache / ("composites-crowd" if neighbours else "composites")
+
+
 def build(carvana: Path, cache: Path, mix_path: Path, *, every: int = 4, seed: int = 0, neighbours: int = 0) -> dict:
     """Write the composites (about one in ``every`` Carvana photos of each car, at random angles: all
     cars, so the split holds). With ``neighbours`` > 0 they go to ``<cache>/composites-crowd`` and each
     has 1 to ``neighbours`` other cars of the Carvana training split parked behind the main one, their
     visible pixels written to ``emphasis/`` (a mix source's ``emphasis``: weigh them more)."""
-    out = cache / ("composites-crowd" if neighbours else "composites")
+    out = composites_folder(cache, neighbours)
     for sub in ("images", "masks") + (("emphasis",) if neighbours else ()):
         (out / sub).mkdir(parents=True, exist_ok=True)
     backgrounds = _outdoor_backgrounds(mix_path)
@@ -275,8 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                              "written to <cache>/composites-crowd")
     args = parser.parse_args(argv)
     report = build(args.carvana, args.cache, args.mix, every=args.every, seed=args.seed, neighbours=args.neighbours)
-    folder = "composites-crowd" if args.neighbours else "composites"
-    print(f"composites: {report['composites']} written to {args.cache / folder} "
+    print(f"composites: {report['composites']} written to {composites_folder(args.cache, args.neighbours)} "
           f"over {report['backgrounds']} outdoor backgrounds")
     return 0
 
