@@ -21,6 +21,7 @@ from core.training.train import (
     TrainConfig,
     TrainEvent,
     _batch_tensors,
+    epoch_file,
     learning_rate,
     segmentation_loss,
     train,
@@ -93,6 +94,21 @@ def test_resume_continues_at_the_saved_epoch(split, tmp_path):
     weights_after_three, _ = load_model(run / LAST)
     changed = [not torch.equal(a, b) for a, b in zip(weights_after_two.parameters(), weights_after_three.parameters())]
     assert any(changed)
+
+
+def test_keep_epochs_leaves_each_epochs_weights_across_a_resume(split, tmp_path):
+    run = tmp_path / "run"
+    _run(replace(QUICK, epochs=2, keep_epochs=True), split, run)
+    _run(replace(QUICK, epochs=3, keep_epochs=True), split, run)
+    kept = sorted(path.name for path in run.glob("epoch-*.safetensors"))
+    assert kept == [epoch_file(1), epoch_file(2), epoch_file(3)] == [f"epoch-0{n}.safetensors" for n in (1, 2, 3)]
+    history = json.loads((run / HISTORY).read_text())
+    for record in history:
+        info = read_config(run / epoch_file(record["epoch"])).info
+        assert info["epochs_done"] == record["epoch"] and info["val_dice"] == record["val_dice"]
+    last, _ = load_model(run / LAST)
+    third, _ = load_model(run / epoch_file(3))
+    assert all(torch.equal(a, b) for a, b in zip(last.parameters(), third.parameters()))
 
 
 class _InfiniteGradient(torch.autograd.Function):

@@ -7,6 +7,8 @@ from ``should_stop`` (or by closing the generator). Files in ``out_dir``:
 - ``best.safetensors``: the weights with the best validation Dice so far
 - ``state.safetensors``: optimizer state + progress (epoch, step, history), for resuming
 - ``history.json``: one record per finished epoch (loss, validation Dice, lr, time)
+- ``epoch-NN.safetensors`` (with ``keep_epochs``): the weights at the end of epoch NN, for judging
+  every epoch of a long run, not only the one the validation mean picks
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class TrainConfig:
     init: str | None = None  # a checkpoint to start from (fine-tuning)
     widen_to: int | None = None  # with init: its network widened to this width first, computing the same
     save_every_s: float = 300.0
+    keep_epochs: bool = False  # also keep each epoch's weights as epoch-NN.safetensors
     max_steps_per_epoch: int | None = None  # for quick runs and tests
     vgg_init: str | None = None  # VGG-16-BN weights for a fresh width-64 encoder: a file, or "torchvision"
 
@@ -98,6 +101,11 @@ _RECIPE_RANGES: dict[str, tuple[float | None, float | None]] = {
 
 
 _NULLABLE_WHOLE_NUMBERS = {"max_steps_per_epoch", "widen_to"}  # recipe fields that are None or a whole number
+
+
+def epoch_file(epoch: int) -> str:
+    """The name ``keep_epochs`` gives the weights at the end of ``epoch`` (1-based)."""
+    return f"epoch-{epoch:02d}.safetensors"
 
 
 def recipe_from_json(data: Any, path: str | Path) -> dict[str, Any]:
@@ -491,10 +499,13 @@ def _train(
         if improved:
             progress["best_dice"] = val_dice
         checkpoint({"val_dice": val_dice})
+        epoch_config = replace(model_config, info={
+            **model_config.info, **base_info, "epochs_done": epoch + 1, "val_dice": val_dice,
+            "history": progress["history"], "train_seconds": round(progress["train_seconds"], 1)})
+        if config.keep_epochs:
+            save_model(out_dir / epoch_file(epoch + 1), model, epoch_config)
         if improved or val_dice is None:
-            save_model(out_dir / BEST, model, replace(model_config, info={
-                **model_config.info, **base_info, "epochs_done": epoch + 1, "val_dice": val_dice,
-                "history": progress["history"], "train_seconds": round(progress["train_seconds"], 1)}))
+            save_model(out_dir / BEST, model, epoch_config)
         write_bytes_atomic(out_dir / HISTORY, json.dumps(progress["history"], indent=1).encode())
         last_save = time.monotonic()
         yield TrainEvent(
