@@ -191,16 +191,25 @@ def averaged_stages(runs: list[Path], first_number: int, stage_runs: list[Path])
     return stages
 
 
-def recipe_sentence(stages: list[dict]) -> str:
-    """How the stages follow each other, and which weights ship."""
+def recipe_sentence(stages: list[dict], average_shipped: bool = False) -> str:
+    """How the stages follow each other, and which weights ship (``average_shipped``: the last stage
+    averaged with the model shipped before it)."""
     averaged = [number for number, stage in enumerate(stages, 1) if stage.get("averaged")]
     if not averaged:
-        return f"{len(stages)} stage(s), each starting from the one before"
+        return f"{len(stages)} stage(s), each starting from the one before" + (
+            "; the shipped weights are the average of the last stage and the model shipped before it, equal shares"
+            if average_shipped else "")
     last_chained = averaged[0] - 1
     runs = ", ".join(str(number) for number in averaged)
+    mean = f"the average of stage {last_chained} and stages {runs}, equal shares (`maskingnet average`)"
+    later = range(averaged[-1] + 1, len(stages) + 1)
+    if not later:
+        return (f"{len(stages)} stages: stages 2-{last_chained} each start from the one before; stages {runs} are "
+                f"runs from an earlier stage (named below), and the shipped weights are {mean}")
     return (f"{len(stages)} stages: stages 2-{last_chained} each start from the one before; stages {runs} are "
-            f"runs from an earlier stage (named below), and the shipped weights are the average of stage "
-            f"{last_chained} and stages {runs}, equal shares (`maskingnet average`)")
+            f"runs from an earlier stage (named below); stage {later[0]} starts from {mean}, each later stage from "
+            f"the one before" + (f"; the shipped weights are the average of stage {len(stages)} and that earlier "
+                                 "average, equal shares" if average_shipped else f"; stage {len(stages)} ships"))
 
 
 def main() -> int:
@@ -215,11 +224,15 @@ def main() -> int:
                         help="which weights of the last run ship (best: the best mean validation Dice)")
     parser.add_argument("--after-shipped", action="store_true",
                         help="the runs continue the shipped model: list its recorded stages first")
+    parser.add_argument("--average-shipped", action="store_true",
+                        help="ship the average of the last stage and the model shipped now (equal shares)")
     parser.add_argument("--average", type=Path, nargs="+", default=[], metavar="RUN_DIR",
                         help="ship the average of the last stage and these runs' best weights (equal shares)")
     args = parser.parse_args()
     if not args.runs and not args.after_shipped:
         parser.error("give the run folders of the stages, or --after-shipped")
+    if args.average_shipped and (args.average or not args.runs):
+        parser.error("--average-shipped needs run folders and no --average")
 
     shipped_info = read_config(shipped_model_path()).info if args.after_shipped else {}
     earlier = [dict(stage) for stage in shipped_info.get("stages", [])]
@@ -235,6 +248,10 @@ def main() -> int:
         model, config = average_checkpoints([base, *(run / "best.safetensors" for run in args.average)])
         first_run_number = len(earlier) + 1
         stages += averaged_stages(args.average, first_run_number, args.runs)
+    elif args.average_shipped:
+        from core.training.averaging import average_checkpoints
+
+        model, config = average_checkpoints([base, shipped_model_path()])
     else:
         model, config = load_model(base)
     if args.after_shipped:
@@ -310,7 +327,7 @@ def main() -> int:
         "Training cars: " + ", ".join(f"`{g}`" for g in studio_train),
         "",
         "## Recipe",
-        recipe_sentence(stages) + "; the checked-in recipes are "
+        recipe_sentence(stages, args.average_shipped) + "; the checked-in recipes are "
         + ", ".join(f"`{recipe_file}`" + (f" (mix `{mix}`)" if mix else "")
                     for recipe_file, mix in stage_recipes()[:len(stages)]) + ".",
         "Reproduce (resumes if interrupted):",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Retrain the shipped default model from ../shared/data/carvana512 in twelve stages (each resumes
+# Retrain the shipped default model from ../shared/data/carvana512 in fourteen stages (each resumes
 # if interrupted), then copy it into resources/models with a fresh model card.
 #   stage 1: from scratch at working size 256 (cheap epochs learn the shapes)
 #   stage 2: from stage 1's best weights at working size 384 (finer edges)
@@ -24,7 +24,13 @@
 #            where the exact-mask sources (Carvana, composites) are also panned (the background streaked,
 #            the car sharp) and degraded as a poor camera or a video frame would (blur, low resolution,
 #            noise, JPEG) (outdoor-mix-degrade.json); the shipped weights are the average of stages 10,
-#            11 and 12 (scripts/ship_default_model.py --average)
+#            11 and 12 (scripts/ship_default_model.py --average), shipped first as an intermediate default
+#   stage 13: three fine-tunes of that average (seeds 301-303; outdoor-512-gpu.json: 16 x 100 steps of 8
+#            photos, about 7.5 min each on one GPU, hours each on a CPU) on W's mix packed to travel to a
+#            lent GPU machine (tools/pack_training_mix.py: half the Carvana views and the stanford-cars
+#            training photos, WebP), averaged (`maskingnet average`)
+#   stage 14: from stage 13, the polish at a low rate on W's full mix (outdoor-512-polish.json); the
+#            shipped weights are the average of stage 14 and the intermediate default (--average-shipped)
 # Stages 5-10 need the outdoor labels: bash scripts/make_outdoor_labels.sh (hours; resumable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,3 +65,12 @@ RUN=${RUN:-runs/default}
     "$RUN/stage5-outdoor-384" "$RUN/stage6-outdoor-512" "$RUN/stage7-outdoor-512-long" \
     "$RUN/stage8-outdoor-512-relabelled" "$RUN/stage9-outdoor-512-zoom" "$RUN/stage10-edge-polish" --data "$DATA" \
     --average "$RUN/stage11-degrade-seed33" "$RUN/stage12-degrade-seed34"
+.venv/bin/python tools/pack_training_mix.py --mix resources/recipes/outdoor-mix-degrade.json --init default \
+    --out "$RUN/gpu-pack"
+for seed in 301 302 303; do .venv/bin/maskingnet train --mix "$RUN/gpu-pack-b/mix.json" --recipe resources/recipes/outdoor-512-gpu.json --seed "$seed" --init default -o "$RUN/stage13-gpu-seed$seed"; done
+mkdir -p "$RUN/stage13-gpu"
+.venv/bin/maskingnet average -o "$RUN/stage13-gpu/best.safetensors" "$RUN"/stage13-gpu-seed30{1,2,3}/last.safetensors
+.venv/bin/maskingnet train --mix resources/recipes/outdoor-mix-degrade.json --recipe resources/recipes/outdoor-512-polish.json \
+    --init "$RUN/stage13-gpu/best.safetensors" -o "$RUN/stage14-polish"
+.venv/bin/python scripts/ship_default_model.py "$RUN/stage13-gpu" "$RUN/stage14-polish" --after-shipped \
+    --average-shipped --data "$DATA"

@@ -61,8 +61,10 @@ def test_the_model_card_lists_each_stage_with_its_recipe_and_mix() -> None:
     assert all(mix is None for _, mix in stages[:4]) and all(mix for _, mix in stages[4:])
     assert stages[9] == ("resources/recipes/outdoor-512-edge-polish.json",
                          "resources/recipes/outdoor-mix-edge-emphasis.json")
-    assert stages[10:] == [("resources/recipes/outdoor-512-edge-polish.json",
-                            "resources/recipes/outdoor-mix-degrade.json")] * 2  # the averaged runs
+    assert stages[10:12] == [("resources/recipes/outdoor-512-edge-polish.json",
+                              "resources/recipes/outdoor-mix-degrade.json")] * 2  # the averaged runs
+    assert stages[12] == ("resources/recipes/outdoor-512-gpu.json", '"$RUN/gpu-pack-b/mix.json"')  # packed mix
+    assert stages[13] == ("resources/recipes/outdoor-512-polish.json", "resources/recipes/outdoor-mix-degrade.json")
     shipped = module.read_config(module.shipped_model_path()).info["stages"]
     assert len(stages) == len(shipped)  # one training command per stage the shipped model records
     assert [stage["train_config"]["epochs"] for stage in shipped][-1] == \

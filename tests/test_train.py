@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.models.checkpoint import load_model, read_config
+from core.models.checkpoint import load_model, read_config, save_model
 from core.training.data import Sample, find_samples, split_by_group
 from core.training.train import (
     BEST,
@@ -43,6 +43,15 @@ def split(few_cars: Path) -> tuple[list[Sample], list[Sample]]:
 
 def _run(config: TrainConfig, split, out: Path, **kwargs) -> list[TrainEvent]:
     return list(train(config, *split, out, **kwargs))
+
+
+def load_model_for_test(config: TrainConfig, split, out: Path):
+    _run(config, split, out)
+    return load_model(out / LAST)
+
+
+def save_start(path: Path, model, config, info: dict) -> None:
+    save_model(path, model, replace(config, info=info))
 
 
 def test_defaults_follow_the_study():
@@ -227,6 +236,24 @@ def test_fine_tuning_starts_from_the_init_checkpoint(split, tmp_path, tiny_check
     assert (tuned.arch, tuned.width) == ("maskingnet", 4)  # the init's network, not the flags'
     assert tuned.preprocess.size == 96  # the working size asked for
     assert tuned.info["name"] == "tiny"  # what the init recorded is kept unless overridden
+
+
+def test_a_run_on_part_of_its_starting_models_photos_keeps_that_models_held_out_record(split, tmp_path):
+    """A fine-tune on a subset of photos (no validation photos of its own, as on a machine the data
+    was packed for) must still record the cars its starting model held out, and what that model
+    trained on, so the next stage's split (``keep_split``) never trains on a held-out car."""
+    train_samples, val_samples = split
+    held_out = {s.group for s in val_samples}
+    start = tmp_path / "start.safetensors"
+    model, config = load_model_for_test(replace(QUICK, epochs=1), split, tmp_path / "first")
+    trained_first = set(config.info["train_groups"]) | {"older:car"}
+    save_start(start, model, config, {**config.info, "trained_before": ["older:car"]})
+    _run(replace(QUICK, epochs=1, init=str(start)), (train_samples[:1], []), tmp_path / "subset")
+    info = read_config(tmp_path / "subset" / LAST).info
+    assert info["train_groups"] == [train_samples[0].group]
+    assert set(info["val_groups"]) == held_out  # not empty: the starting model's held-out cars
+    assert set(info["trained_before"]) | set(info["train_groups"]) == trained_first
+    assert not set(info["val_groups"]) & trained_first
 
 
 def test_without_validation_photos_every_epoch_is_kept_as_best(split, tmp_path):

@@ -43,6 +43,7 @@ from core.models.preprocess import Preprocess, upsample_probability
 from core.training.augment import AugmentConfig, augment
 from core.training.data import CachedSamples, Sample, cache_samples
 from core.training.metrics import dice
+from core.training.training_mix import lineage_split
 
 LAST, BEST, STATE, HISTORY = "last.safetensors", "best.safetensors", "state.safetensors", "history.json"
 RUN_LOCK = ".maskingnet-train.lock"  # held by the training writing into a run folder
@@ -401,8 +402,8 @@ def _train(
         "train_config": config.to_dict(),
         "train_photos": len(train_samples),
         "val_photos": len(val_samples),
-        "train_groups": sorted({s.group for s in train_samples}),
-        "val_groups": sorted({s.group for s in val_samples}),
+        # this run's groups, with what the model it starts from trained on and held out (lineage_split)
+        **lineage_split(model_config.info, {s.group for s in train_samples}, {s.group for s in val_samples}),
         "device": describe_device(device),
         **(info or {}),
     }

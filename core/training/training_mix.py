@@ -145,6 +145,18 @@ def trained_groups(info: dict) -> set[str]:
     return set(info.get("train_groups", [])) | set(info.get("trained_before", []))
 
 
+def lineage_split(start_info: dict, train_groups: set[str], val_groups: set[str]) -> dict[str, list[str]]:
+    """The split a model trained from ``start_info``'s model records (its info's ``train_groups``,
+    ``trained_before``, ``val_groups``): its own training groups; what its starting model and that one's
+    ancestors trained on, less those; and the held-out groups of both, less any the line trained on.
+    A run on part of its starting model's photos then still holds out what that model held out, and a
+    later stage keeps the split (``keep_split``) rather than splitting those photos afresh."""
+    trained = trained_groups(start_info) | train_groups
+    held_out = (set(start_info.get("val_groups", [])) | val_groups) - trained
+    return {"train_groups": sorted(train_groups), "trained_before": sorted(trained - train_groups),
+            "val_groups": sorted(held_out)}
+
+
 def keep_split(samples: list[Sample], val_fraction: float, *, seed: int, held_out: set[str],
                trained: set[str]) -> tuple[list[Sample], list[Sample]]:
     """Split as a starting model did: its ``held_out`` groups stay held out, the groups it ``trained`` on
