@@ -202,14 +202,14 @@ def recipe_sentence(stages: list[dict], average_shipped: bool = False) -> str:
     last_chained = averaged[0] - 1
     runs = ", ".join(str(number) for number in averaged)
     mean = f"the average of stage {last_chained} and stages {runs}, equal shares (`maskingnet average`)"
+    chain = (f"{len(stages)} stages: stages 2-{last_chained} each start from the one before; stages {runs} are "
+             f"runs from an earlier stage (named below)")
     later = range(averaged[-1] + 1, len(stages) + 1)
     if not later:
-        return (f"{len(stages)} stages: stages 2-{last_chained} each start from the one before; stages {runs} are "
-                f"runs from an earlier stage (named below), and the shipped weights are {mean}")
-    return (f"{len(stages)} stages: stages 2-{last_chained} each start from the one before; stages {runs} are "
-            f"runs from an earlier stage (named below); stage {later[0]} starts from {mean}, each later stage from "
-            f"the one before" + (f"; the shipped weights are the average of stage {len(stages)} and that earlier "
-                                 "average, equal shares" if average_shipped else f"; stage {len(stages)} ships"))
+        return f"{chain}, and the shipped weights are {mean}"
+    return (f"{chain}; stage {later[0]} starts from {mean}, each later stage from the one before" + (
+        f"; the shipped weights are the average of stage {len(stages)} and that earlier average, equal shares"
+        if average_shipped else f"; stage {len(stages)} ships"))
 
 
 def main() -> int:
@@ -242,18 +242,16 @@ def main() -> int:
         stages.append(stage_record(read_config(base).info))
     else:  # the shipped model is the last stage (its record already lists it)
         base, stages = shipped_model_path(), earlier
-    if args.average:
+    averaged_with = [run / "best.safetensors" for run in args.average] if args.average else (
+        [shipped_model_path()] if args.average_shipped else [])
+    if averaged_with:
         from core.training.averaging import average_checkpoints
 
-        model, config = average_checkpoints([base, *(run / "best.safetensors" for run in args.average)])
-        first_run_number = len(earlier) + 1
-        stages += averaged_stages(args.average, first_run_number, args.runs)
-    elif args.average_shipped:
-        from core.training.averaging import average_checkpoints
-
-        model, config = average_checkpoints([base, shipped_model_path()])
+        model, config = average_checkpoints([base, *averaged_with])
     else:
         model, config = load_model(base)
+    if args.average:
+        stages += averaged_stages(args.average, len(earlier) + 1, args.runs)
     if args.after_shipped:
         from core.training.training_mix import trained_groups
 

@@ -45,15 +45,6 @@ def _run(config: TrainConfig, split, out: Path, **kwargs) -> list[TrainEvent]:
     return list(train(config, *split, out, **kwargs))
 
 
-def load_model_for_test(config: TrainConfig, split, out: Path):
-    _run(config, split, out)
-    return load_model(out / LAST)
-
-
-def save_start(path: Path, model, config, info: dict) -> None:
-    save_model(path, model, replace(config, info=info))
-
-
 def test_defaults_follow_the_study():
     config = TrainConfig()
     assert (config.lr, config.lr_halve_every, config.batch_size) == (1e-3, 40, 4)
@@ -245,9 +236,10 @@ def test_a_run_on_part_of_its_starting_models_photos_keeps_that_models_held_out_
     train_samples, val_samples = split
     held_out = {s.group for s in val_samples}
     start = tmp_path / "start.safetensors"
-    model, config = load_model_for_test(replace(QUICK, epochs=1), split, tmp_path / "first")
+    _run(replace(QUICK, epochs=1), split, tmp_path / "first")
+    model, config = load_model(tmp_path / "first" / LAST)
     trained_first = set(config.info["train_groups"]) | {"older:car"}
-    save_start(start, model, config, {**config.info, "trained_before": ["older:car"]})
+    save_model(start, model, replace(config, info={**config.info, "trained_before": ["older:car"]}))
     _run(replace(QUICK, epochs=1, init=str(start)), (train_samples[:1], []), tmp_path / "subset")
     info = read_config(tmp_path / "subset" / LAST).info
     assert info["train_groups"] == [train_samples[0].group]

@@ -32,6 +32,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.grouping import car_and_angle  # noqa: E402
 from core.models.checkpoint import read_config  # noqa: E402
 from core.models.model_store import resolve_model  # noqa: E402
 from core.training.data import Sample  # noqa: E402
@@ -47,8 +48,8 @@ def half_the_views(samples: list[Sample]) -> list[Sample]:
     """8 of each Carvana car's 16 views: the even angles of one car, the odd of the next (by id)."""
     kept = []
     for sample in samples:
-        car, view = sample.image.stem.rsplit("_", 1)
-        if (int(view) + int(car, 16)) % 2 == 0:
+        car, view = car_and_angle(sample.image)
+        if (view + int(car, 16)) % 2 == 0:
             kept.append(sample)
     return kept
 
@@ -71,9 +72,10 @@ class Packer:
         for kind, attribute in MAPS:
             path = getattr(sample, attribute)
             if path is not None:
-                (folder / kind).mkdir(exist_ok=True)
-                shutil.copyfile(path, folder / kind / Path(path).name)
-                size += (folder / kind / Path(path).name).stat().st_size
+                copy = folder / kind / Path(path).name
+                copy.parent.mkdir(exist_ok=True)
+                shutil.copyfile(path, copy)
+                size += copy.stat().st_size
         self.bytes[pack] = self.bytes.get(pack, 0) + size
 
 
