@@ -266,6 +266,56 @@ def test_a_crowd_composite_parks_other_cars_behind_the_main_one_as_background():
     assert abs(int(mask.sum()) - int(alone_mask.sum())) < 0.1 * alone_mask.sum()
 
 
+def _crowd_scene() -> tuple[np.ndarray, np.ndarray]:
+    """(main car with a mirror, a parked car touching its side and reaching far from it), 100 x 200."""
+    mask = np.zeros((100, 200), bool)
+    mask[40:90, 50:150] = True  # the body, 100 px wide
+    mask[44:48, 150:154] = True  # a mirror standing 4 px out of its right side
+    parked = np.zeros((100, 200), bool)
+    parked[30:80, 150:200] = True
+    return mask, parked & ~mask
+
+
+def test_spared_crowd_labels_leave_the_band_around_the_main_car_unknown_and_weigh_its_mirrors():
+    from tools.outdoor_labels.crowd_spared import spared_maps
+
+    mask, parked = _crowd_scene()
+    confidence, emphasis = spared_maps(mask, parked, band=0.05, protrusion=0.035)
+    assert confidence.shape == emphasis.shape == mask.shape
+    assert (confidence[60, 151:154] == 0).all()  # a parked pixel 1-3 px from the car: unknown
+    assert confidence[60, 160] == 255 and emphasis[60, 160] == 255  # 10 px out: parked, taught hard
+    assert (confidence[~parked] == 255).all()  # only parked pixels are ever unknown
+    assert (emphasis[44:48, 151:154] == 255).all()  # the mirror (beyond the body's rounded edge) is emphasised
+    assert emphasis[65, 100] == 0 and emphasis[5, 5] == 0  # the body's core and far background are not
+    with pytest.raises(ValueError):
+        spared_maps(mask, parked[:, :100])
+
+
+def test_spared_crowd_labels_are_written_for_every_crowd_composite_and_resume(tmp_path):
+    from core.training.training_mix import mix_samples, read_mix
+    from tools.outdoor_labels.crowd_spared import build
+
+    mask, parked = _crowd_scene()
+    for sub in ("images", "masks", "emphasis"):
+        (tmp_path / sub).mkdir()
+    for stem in ("a1b2c3d4e5f6_01", "a1b2c3d4e5f6_02"):
+        Image.fromarray(np.full((100, 200, 3), 90, np.uint8)).save(tmp_path / "images" / f"{stem}.jpg")
+        Image.fromarray(mask.astype(np.uint8) * 255).save(tmp_path / "masks" / f"{stem}.png")
+        Image.fromarray(parked.astype(np.uint8) * 255).save(tmp_path / "emphasis" / f"{stem}.png")
+    report = build(tmp_path)
+    assert report["written"] == 2 and 0 < report["parked_share_unknown"] < 0.5
+    confidence = np.asarray(Image.open(tmp_path / "spared" / "confidence" / "a1b2c3d4e5f6_01.png"))
+    assert confidence[60, 152] == 0 and confidence[60, 170] == 255
+    assert build(tmp_path)["kept"] == 2  # a second run keeps what is there
+    mix = tmp_path / "mix.json"
+    mix.write_text(json.dumps({"sources": [{
+        "name": "composites-crowd", "images": str(tmp_path / "images"), "masks": str(tmp_path / "masks"),
+        "confidence": str(tmp_path / "spared" / "confidence"), "emphasis": str(tmp_path / "spared" / "emphasis"),
+        "split": "group", "val_fraction": 0}]}))
+    train, _, _ = mix_samples(read_mix(mix))
+    assert len(train) == 2 and all(s.confidence is not None and s.weight is not None for s in train)
+
+
 def test_composites_cover_every_car_so_the_split_by_car_holds():
     from core.training.data import Sample
     from tools.outdoor_labels.composites import _every_car
