@@ -28,16 +28,11 @@ import cv2
 import numpy as np
 
 from core.io.imageio import read_mask, write_image
+from core.listing.framing import car_box
 from tools.outdoor_labels.files import write_atomic
 
 BAND = 0.05  # of the main car's width: about how far a mirror stands out from the body
 PROTRUSION = 0.035  # of the main car's width: parts thinner than twice this count as protrusions
-
-
-def car_width(mask: np.ndarray) -> int:
-    """The width in pixels of ``mask``'s car pixels (0 without any)."""
-    columns = np.flatnonzero(mask.any(axis=0))
-    return int(columns[-1] - columns[0] + 1) if len(columns) else 0
 
 
 def protrusions(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -56,7 +51,8 @@ def spared_maps(mask: np.ndarray, parked: np.ndarray, *, band: float = BAND,
     x the car's width of the mask unknown; the parked pixels beyond it and the car's protrusions emphasised."""
     if mask.shape != parked.shape:
         raise ValueError(f"the parked-car map is {parked.shape[::-1]}, the mask {mask.shape[::-1]}")
-    width = car_width(mask)
+    box = car_box(mask)
+    width = box.width if box else 0
     distance = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 5)
     near = parked & (distance < band * width)
     emphasis = (parked & ~near) | protrusions(mask, round(protrusion * width))
@@ -87,7 +83,7 @@ def build(crowd: Path, *, band: float = BAND, protrusion: float = PROTRUSION, ou
         write_image(confidence_path, confidence)
         write_image(emphasis_path, emphasis)
         written += 1
-    report = {"written": written, "kept": kept, "band": band, "protrusion": protrusion,
+    report = {"folder": str(out), "written": written, "kept": kept, "band": band, "protrusion": protrusion,
               "parked_share_unknown": round(unknown_pixels / parked_pixels, 4) if parked_pixels else None}
     write_atomic(json.dumps(report, indent=1).encode(), out / "report.json")
     return report
@@ -105,9 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.crowd}: no emphasis/ folder of parked-car maps (build it with composites.py --neighbours N)",
               file=sys.stderr)
         return 2
-    out = args.out or args.crowd / "spared"
-    report = build(args.crowd, band=args.band, protrusion=args.protrusion, out=out)
-    print(f"crowd_spared: {report['written']} written, {report['kept']} kept in {out}; "
+    report = build(args.crowd, band=args.band, protrusion=args.protrusion, out=args.out)
+    print(f"crowd_spared: {report['written']} written, {report['kept']} kept in {report['folder']}; "
           f"{report['parked_share_unknown']} of the parked-car pixels written are unknown")
     return 0
 
