@@ -6,7 +6,8 @@
 - car-parts test (100 photos never trained on): Dice against teacher labels (trusted pixels), also
   by how wide the car stands in the photo (the stanford-cars photos are cropped to the car; street
   photos are not), and the share of hand-labelled car-part pixels kept, all parts and wheels and
-  mirrors apart (truth, but recall only);
+  mirrors apart, and those within 8 % of the frame's edge (a car cut by the frame) apart (truth,
+  but recall only);
 - small-cars: mean Dice on held-out Carvana cars pasted small into wide outdoor frames (exact masks;
   ``tools/outdoor_labels/small_cars.py``): how a car far from the camera comes out; ``small_cars_set``
   names the set (its ``set_id``): compare figures on one set only.
@@ -130,7 +131,8 @@ def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bo
                            part_names=read_part_names(data / "car-parts" / "parts.json"))
     summary = parts.to_dict()
     figures.update(car_parts_recall=summary["recall"], wheels_recall=summary["wheels"],
-                   mirrors_recall=summary["mirrors"], car_parts_worst=summary["worst"],
+                   mirrors_recall=summary["mirrors"], near_edge_recall=summary["near_edge"],
+                   car_parts_worst=summary["worst"],
                    car_parts_recall_by_part={name: round(kept, 4) for name, kept in summary["per_part"].items()})
     return figures
 

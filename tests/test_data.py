@@ -333,6 +333,22 @@ def test_zoom_out_shrinks_the_photo_and_leaves_the_frame_around_it_unknown():
     assert without_weight[1].sum() > 0.8 * target.sum()  # no weight map: never shrunk, as its frame could not be unknown
 
 
+def test_zoom_in_magnifies_the_photo_so_the_car_crosses_the_frame_edge():
+    image, target = _scene()
+    rows, cols = np.nonzero(target > 0.5)
+    assert rows.min() > 0 and cols.min() > 0 and rows.max() < target.shape[0] - 1 and cols.max() < target.shape[1] - 1
+    zoom = AugmentConfig(zoom_in=1.0, aspect=0, rotate_degrees=0, brightness=0, contrast=0, saturation=0, hue_degrees=0)
+    crossing = 0
+    for seed in range(12):
+        out_image, out_target, out_maps = augment(image, target, np.ones_like(target), np.random.default_rng(seed), zoom)
+        car = out_target > 0.5
+        crossing += bool(car[0].any() or car[-1].any() or car[:, 0].any() or car[:, -1].any())
+        assert out_maps.min() == 1.0  # the whole view is the photo's own: nothing unknown, nothing reflected in
+        assert np.abs(out_image[..., 0] / 255.0 - out_target).mean() < 0.03  # the mask follows the photo
+        assert out_target.sum() <= target.sum() * (zoom.zoom_in_max + 0.05) ** 2
+    assert crossing >= 6
+
+
 def test_degrade_changes_the_photo_but_not_where_the_car_is():
     image, target = _scene(96)
     textured = np.clip(image.astype(np.int16) + np.indices(target.shape).sum(0)[..., None] % 7, 0, 255).astype(np.uint8)

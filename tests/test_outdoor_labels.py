@@ -11,7 +11,7 @@ from PIL import Image
 
 from core.cli import main as cli_main
 from core.masking.inference import Segmenter
-from core.training.evaluate_parts import evaluate_parts, read_part_names
+from core.training.evaluate_parts import evaluate_parts, near_frame_edge, read_part_names
 from tools.outdoor_labels.fuse import Recipe, fuse_photo, fuse_source
 
 
@@ -173,6 +173,18 @@ def test_part_recall_counts_the_labelled_pixels_the_mask_keeps(tmp_path, tiny_ch
     assert report.recall() == pytest.approx(kept / total)
     assert report.to_dict()["wheels"] == pytest.approx(wheel_kept / (3 * 400))
     assert set(report.to_dict()["per_part"]) == {"wheel", "left_mirror"}
+    near_kept = near_total = 0
+    for index in range(3):
+        mask = segmenter.predict(np.asarray(Image.open(images / f"p{index}.jpg").convert("RGB"))).mask
+        near = (np.asarray(Image.open(parts / f"p{index}.png")) > 0) & near_frame_edge(*mask.shape)
+        near_kept, near_total = near_kept + int((mask & near).sum()), near_total + int(near.sum())
+    assert near_total > 0 and report.to_dict()["near_edge"] == pytest.approx(near_kept / near_total)
+
+
+def test_near_frame_edge_is_a_band_a_share_of_the_longer_side_wide():
+    near = near_frame_edge(40, 100, share=0.1)  # 10 pixels on every side
+    assert near[:10].all() and near[-10:].all() and near[:, :10].all() and near[:, -10:].all()
+    assert not near[10:30, 10:90].any()
 
 
 def test_eval_with_parts_prints_the_recall(tmp_path, tiny_checkpoint, capsys):

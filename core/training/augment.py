@@ -32,6 +32,10 @@ class AugmentConfig:
     hue_degrees: float = 8.0
     zoom_out: float = 0.0  # share of photos shrunk to [zoom_out_min, 1 - scale] of their size (needs a weight)
     zoom_out_min: float = 0.4
+    # share of photos magnified to [1 + scale, zoom_in_max] and moved anywhere within the view: the
+    # car crosses the frame's edge, as in close and cropped shots (exact masks never show it there)
+    zoom_in: float = 0.0
+    zoom_in_max: float = 1.6
     degrade: float = 0.0  # share of photos given one or more camera degradations (``degrade``)
     panning: float = 0.0  # share of photos whose background is streaked, the car (target >= 0.5) sharp
 
@@ -53,13 +57,17 @@ def augment(
         image, target = image[:, ::-1], target[:, ::-1]
         weight = weight[:, ::-1] if weight is not None else None
     zoomed_out = weight is not None and config.zoom_out > 0 and rng.random() < config.zoom_out
+    zoomed_in = not zoomed_out and config.zoom_in > 0 and rng.random() < config.zoom_in
     if zoomed_out:
         scale = rng.uniform(config.zoom_out_min, 1.0 - config.scale)
+    elif zoomed_in:
+        scale = rng.uniform(1.0 + config.scale, config.zoom_in_max)
     else:
         scale = 1.0 + rng.uniform(-config.scale, config.scale)
     aspect = 1.0 + rng.uniform(-config.aspect, config.aspect)
     angle = np.deg2rad(rng.uniform(-config.rotate_degrees, config.rotate_degrees))
-    room = (1.0 - scale) / 2 if zoomed_out else config.shift  # a shrunk photo may sit anywhere in the frame
+    # a shrunk photo may sit anywhere in the frame, a magnified one show any part of itself
+    room = abs(1.0 - scale) / 2 if zoomed_out or zoomed_in else config.shift
     shift_x, shift_y = rng.uniform(-room, room, size=2) * (width, height)
     sx, sy = scale * aspect, scale
     cos, sin = np.cos(angle), np.sin(angle)

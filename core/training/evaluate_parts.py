@@ -3,7 +3,8 @@
 A part label map is an 8-bit image, 0 = not labelled, k > 0 = part k (named in a JSON file
 ``{"k": "name"}``, like car-parts' ``parts.json``). A labelled pixel is surely car, an unlabelled
 one may be either, so the fair figure is how many labelled pixels the mask keeps (recall). It
-says nothing of background wrongly kept: pair it with a Dice on whole-car labels.
+says nothing of background wrongly kept: pair it with a Dice on whole-car labels. The recall near
+the frame's edge is apart too: a car cut by the frame is where a model trained on whole cars fails.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from core.io.imageio import IMAGE_EXTENSIONS, read_gray, read_photo
 from core.masking.inference import Segmenter
 from core.training.evaluate import reporting
 
+NEAR_EDGE = 0.08  # a pixel this close to the frame's edge (share of the photo's longer side) is "near the edge"
+
 
 @dataclass
 class PartsReport:
@@ -29,6 +32,8 @@ class PartsReport:
     kept: dict[str, float] = field(default_factory=dict)  # photo -> share of its labelled pixels kept
     kept_pixels: dict[int, int] = field(default_factory=dict)  # part -> labelled pixels kept, over all photos
     total_pixels: dict[int, int] = field(default_factory=dict)  # part -> labelled pixels, over all photos
+    near_edge_kept: int = 0  # labelled pixels near the frame's edge (``near_frame_edge``) kept, over all photos
+    near_edge_total: int = 0
     seconds: float = 0.0
 
     def recall(self, parts: set[int] | None = None) -> float:
@@ -36,6 +41,10 @@ class PartsReport:
         keys = parts if parts is not None else set(self.total_pixels)
         total = sum(self.total_pixels.get(k, 0) for k in keys)
         return sum(self.kept_pixels.get(k, 0) for k in keys) / total if total else float("nan")
+
+    def near_edge_recall(self) -> float:
+        """Labelled pixels kept / labelled pixels, of those near the frame's edge, over all photos."""
+        return self.near_edge_kept / self.near_edge_total if self.near_edge_total else float("nan")
 
     def parts_named(self, word: str) -> set[int]:
         return {k for k, name in self.part_names.items() if word in name}
@@ -46,6 +55,7 @@ class PartsReport:
     def to_dict(self) -> dict[str, Any]:
         return {"photos": len(self.kept), "recall": self.recall(), "photo_mean": float(np.mean(list(self.kept.values()))),
                 "wheels": self.recall(self.parts_named("wheel")), "mirrors": self.recall(self.parts_named("mirror")),
+                "near_edge": self.near_edge_recall(),
                 "per_part": {self.part_names.get(k, str(k)): self.recall({k}) for k in sorted(self.total_pixels)},
                 "worst": [{"image": n, "kept": v} for n, v in self.worst()], "model": self.model,
                 "device": self.device, "seconds": round(self.seconds, 2)}
@@ -54,7 +64,8 @@ class PartsReport:
         figures = self.to_dict()
         lines = [f"labelled car-part pixels kept: {figures['recall']:.4f} over {len(self.kept)} photos "
                  f"(mean per photo {figures['photo_mean']:.4f}; wheels {figures['wheels']:.4f}, "
-                 f"mirrors {figures['mirrors']:.4f}; {self.model} on {self.device}, {self.seconds:.1f} s)", "worst:"]
+                 f"mirrors {figures['mirrors']:.4f}, near the frame's edge {figures['near_edge']:.4f}; "
+                 f"{self.model} on {self.device}, {self.seconds:.1f} s)", "worst:"]
         lines += [f"  {name}: {value:.4f}" for name, value in self.worst()]
         return "\n".join(lines)
 
@@ -69,6 +80,14 @@ def read_part_names(path: str | Path) -> dict[int, str]:
     if not isinstance(data, dict) or not all(isinstance(v, str) and k.isdigit() for k, v in data.items()):
         raise ValueError(f"{path}: part names are an object like {{\"1\": \"wheel\"}}")
     return {int(k): v for k, v in data.items() if int(k) > 0}
+
+
+def near_frame_edge(height: int, width: int, share: float = NEAR_EDGE) -> np.ndarray:
+    """(height, width) bool: the pixels closer to the frame's edge than ``share`` x its longer side."""
+    reach = share * max(height, width)
+    rows = np.minimum(np.arange(height), np.arange(height)[::-1]) < reach
+    cols = np.minimum(np.arange(width), np.arange(width)[::-1]) < reach
+    return rows[:, None] | cols[None, :]
 
 
 def evaluate_parts(
@@ -101,6 +120,9 @@ def evaluate_parts(
             labelled = parts > 0
             if labelled.any():
                 report.kept[image.stem] = float((mask & labelled).sum() / labelled.sum())
+            near_edge = labelled & near_frame_edge(*labelled.shape)
+            report.near_edge_total += int(near_edge.sum())
+            report.near_edge_kept += int((mask & near_edge).sum())
             for part in np.unique(parts[labelled]):
                 where = parts == part
                 report.total_pixels[int(part)] = report.total_pixels.get(int(part), 0) + int(where.sum())

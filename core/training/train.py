@@ -70,6 +70,7 @@ class TrainConfig:
     # share of those whose frame is another training photo's background, taught as background (else
     # a reflection, unknown); that photo's car, grown by BACKDROP_CAR_MARGIN, stays unknown
     zoom_out_backdrop: float = 0.0
+    zoom_in: float = 0.0  # share of training photos magnified so the car crosses the frame's edge (AugmentConfig.zoom_in)
     # share of training photos shown blurred, noisy, low-resolution or JPEG-blocky (augment.degrade);
     # a mix source's own ``degrade`` overrides it
     degrade: float = 0.0
@@ -95,7 +96,7 @@ class TrainConfig:
 _RECIPE_RANGES: dict[str, tuple[float | None, float | None]] = {
     "width": (2, MAX_WIDTH), "size": (32, MAX_WORKING_SIZE), "epochs": (1, None), "batch_size": (1, None),
     "lr": (0.0, 10.0), "lr_halve_every": (1, None), "dice_weight": (0.0, None), "correction_weight": (0.0, None),
-    "zoom_out": (0.0, 1.0), "zoom_out_backdrop": (0.0, 1.0), "degrade": (0.0, 1.0), "panning": (0.0, 1.0),
+    "zoom_out": (0.0, 1.0), "zoom_out_backdrop": (0.0, 1.0), "zoom_in": (0.0, 1.0), "degrade": (0.0, 1.0), "panning": (0.0, 1.0),
     "val_fraction": (0.0, 0.9), "seed": (0, None),
     "save_every_s": (0.0, None), "max_steps_per_epoch": (1, None), "widen_to": (2, MAX_WIDTH),
 }
@@ -268,7 +269,7 @@ def _batch_tensors(
     any_weight = zoom_out or any(e is not None or t is not None for e, t in zip(emphases, trusts))
     shares = [(cached.augment_share(i, "degrade", config.degrade), cached.augment_share(i, "panning", config.panning))
               for i in indices]
-    changes = {share: AugmentConfig(zoom_out=config.zoom_out, degrade=share[0], panning=share[1])
+    changes = {share: AugmentConfig(zoom_out=config.zoom_out, zoom_in=config.zoom_in, degrade=share[0], panning=share[1])
                for share in set(shares)}
     for index, corrected, confidence, share in zip(indices, emphases, trusts, shares):
         image, target = cached.images[index], cached.targets[index]
