@@ -163,21 +163,18 @@ def test_part_recall_counts_the_labelled_pixels_the_mask_keeps(tmp_path, tiny_ch
     segmenter = Segmenter.load(tiny_checkpoint, device="cpu")
     report = evaluate_parts(segmenter, images, parts, part_names=read_part_names(names))
     kept = total = 0
-    wheel_kept = 0
+    wheel_kept = near_kept = near_total = 0
     for index in range(3):
         mask = segmenter.predict(np.asarray(Image.open(images / f"p{index}.jpg").convert("RGB"))).mask
         labels = np.asarray(Image.open(parts / f"p{index}.png"))
         kept += int((mask & (labels > 0)).sum())
         total += int((labels > 0).sum())
         wheel_kept += int((mask & (labels == 18)).sum())
+        near = (labels > 0) & near_frame_edge(*mask.shape)
+        near_kept, near_total = near_kept + int((mask & near).sum()), near_total + int(near.sum())
     assert report.recall() == pytest.approx(kept / total)
     assert report.to_dict()["wheels"] == pytest.approx(wheel_kept / (3 * 400))
     assert set(report.to_dict()["per_part"]) == {"wheel", "left_mirror"}
-    near_kept = near_total = 0
-    for index in range(3):
-        mask = segmenter.predict(np.asarray(Image.open(images / f"p{index}.jpg").convert("RGB"))).mask
-        near = (np.asarray(Image.open(parts / f"p{index}.png")) > 0) & near_frame_edge(*mask.shape)
-        near_kept, near_total = near_kept + int((mask & near).sum()), near_total + int(near.sum())
     assert near_total > 0 and report.to_dict()["near_edge"] == pytest.approx(near_kept / near_total)
 
 
