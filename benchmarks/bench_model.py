@@ -14,7 +14,10 @@ For a chosen network, width and working size it prints:
   an implicit matrix product in the networks' own form; the fastest counts, and the best run
   of each, since load can only hide a machine's speed, never raise it); as wall time, and as
   CPU time from the product's FLOPs per CPU-second,
-- the share of the floor the network reaches (floor / median).
+- the share of the floor the network reaches (floor / median),
+- each of these for the network as trained and with its batch norms folded into its
+  convolutions (``core.models.networks.fold``), which is how the app, the CLI and the batch
+  run it.
 
 On a shared machine (a training run, other tests) wall times swing with the load; CPU times
 much less, so the CPU columns are the ones to compare between runs. The load average is
@@ -41,6 +44,7 @@ sys.path.insert(0, str(PROJECT))
 
 from core.models.device import cpu_has_fast_bf16  # noqa: E402
 from core.models.networks import MODEL_NAMES, SIZE_MULTIPLE, count_parameters, create_model  # noqa: E402
+from core.models.networks.fold import fold_batch_norm  # noqa: E402
 
 
 def count_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
@@ -163,23 +167,26 @@ def main(argv: list[str] | None = None) -> int:
     precisions: list[tuple[str, torch.dtype | None]] = [("float32", None)]
     if cpu_has_fast_bf16() and not args.no_bf16:
         precisions.append(("bf16 autocast", torch.bfloat16))
-    rows = [{"precision": label, **benchmark_precision(model, x, flops, dtype, args)} for label, dtype in precisions]
+    networks = [("", model), (" folded", fold_batch_norm(model).to(memory_format=torch.channels_last))]
+    rows = [{"precision": label + suffix, **benchmark_precision(network, x, flops, dtype, args)}
+            for label, dtype in precisions for suffix, network in networks]
 
     print(f"{args.arch} width {args.width} at {args.size}x{args.size}, batch 1, channels_last: "
           f"{parameters:,} parameters, {flops / 1e9:.2f} GFLOP per image")
     print(f"CPU: {torch.get_num_threads()} torch thread(s), native bf16: {'yes' if cpu_has_fast_bf16() else 'no'}, "
           f"load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after, torch {torch.__version__}")
-    print(f"{'':14} {'--- wall ms per image ---':>40} {'-- CPU ms per image --':>24} "
+    print(f"{'':21} {'--- wall ms per image ---':>40} {'-- CPU ms per image --':>24} "
           f"{'-- matrix products, GFLOP/s --':>42}")
-    print(f"{'precision':14} {'median':>8} {'min':>8} {'max':>8} {'floor':>7} {'share':>6} {'median':>8} {'floor':>7} "
+    print(f"{'precision':21} {'median':>8} {'min':>8} {'max':>8} {'floor':>7} {'share':>6} {'median':>8} {'floor':>7} "
           f"{'share':>6} {'mm':>7} {'1x1conv':>8} {'3x3conv':>8} {'per CPU-s':>10}")
     for row in rows:
-        print(f"{row['precision']:14} {row['wall_ms_median']:8.1f} {row['wall_ms_min']:8.1f} {row['wall_ms_max']:8.1f} "
+        print(f"{row['precision']:21} {row['wall_ms_median']:8.1f} {row['wall_ms_min']:8.1f} {row['wall_ms_max']:8.1f} "
               f"{row['floor_wall_ms']:7.1f} {row['wall_share_of_floor']:6.0%} {row['cpu_ms_median']:8.1f} "
               f"{row['floor_cpu_ms']:7.1f} {row['cpu_share_of_floor']:6.0%} {row['torch.mm GFLOP/s']:7.1f} "
               f"{row['1x1 conv GFLOP/s']:8.1f} {row['3x3 conv GFLOP/s']:8.1f} {row['GFLOP per CPU-second']:10.1f}")
     print(f"floor = GFLOP per image / the fastest of the matrix products (size {args.matmul}), best run of each; "
-          "share = floor / median (how close the network comes to the machine's matrix speed)")
+          "share = floor / median (how close the network comes to the machine's matrix speed); "
+          "folded = batch norms folded into the convolutions, as the app runs the network")
     if args.json:
         print(json.dumps({"arch": args.arch, "width": args.width, "size": args.size, "parameters": parameters,
                           "flops": flops, "threads": torch.get_num_threads(), "load_average": load_before,
