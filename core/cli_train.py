@@ -21,7 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mix", type=Path, help="JSON file of several data sets, each split and weighted on its own "
                         "(instead of --images/--masks; see core/training/training_mix.py)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="run folder (checkpoints; resumes if present)")
-    parser.add_argument("--recipe", type=Path, help="JSON file of TrainConfig fields (flags given override it)")
+    parser.add_argument("--recipe", type=Path,
+                        help='JSON file of TrainConfig fields; {"extends": "other.json", ...} changes another recipe '
+                             "of its folder (flags given override it)")
     parser.add_argument("--arch", help="network: unet, segnet, arc1, arc2, arc3, maskingnet")
     parser.add_argument("--width", type=int, help="channels of the first stage (the study: 64)")
     parser.add_argument("--size", type=int, help="working size in pixels, a multiple of 32")
@@ -54,10 +56,9 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     config = TrainConfig()
     recipe: dict = {}
     if args.recipe:
-        from core.io.records import read_json
-        from core.training.train import recipe_from_json
+        from core.training.recipes import read_recipe
 
-        recipe = recipe_from_json(read_json(args.recipe), args.recipe)
+        recipe = read_recipe(args.recipe)
         config = replace(config, **recipe)
     overrides = {
         name: getattr(args, name)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.training.train import recipe_from_json
+from core.training.recipes import read_recipe
 from core.training.training_mix import read_mix
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +24,7 @@ def test_every_shipped_recipe_and_mix_reads(path: Path) -> None:
     if _is_mix(path):
         assert read_mix(path)
     else:
-        assert recipe_from_json(json.loads(path.read_text()), path)
+        assert read_recipe(path)
 
 
 @pytest.mark.parametrize("mix", ["outdoor-mix-relabelled.json", "outdoor-mix-parts-emphasis.json",
