@@ -71,8 +71,7 @@ def test_the_segmenter_runs_the_folded_network_and_masks_as_the_trained_one(tiny
     segmenter = Segmenter(model, config, device="cpu", flip_tta=False, close_up=False)
     assert _count(segmenter.model, nn.BatchNorm2d) == 0 and _count(model, nn.BatchNorm2d) > 0
     photo = np.random.default_rng(3).integers(0, 256, (48, 80, 3), dtype=np.uint8)
-    batch = torch.from_numpy(photo).permute(2, 0, 1)[None].float()
-    batch = torch.nn.functional.interpolate(batch, size=(config.preprocess.size,) * 2) / 255.0
+    batch = config.preprocess([photo])  # the app's own preprocessing, not a second copy of it
     with torch.no_grad():
         expected = torch.softmax(model.eval()(batch), dim=1)[:, 1].numpy()
     got = segmenter.probabilities(batch)
