@@ -303,6 +303,34 @@ def test_a_sources_panning_share_streaks_its_backgrounds_only(tmp_path):
         assert torch.equal(batch(cached, 1, seed), batch(without_samples, 1, seed))  # the recipe's share: none
 
 
+def test_a_source_without_augmentation_is_shown_as_it_is_while_the_others_are_augmented(tmp_path):
+    """Studio photos in a last polish keep their exact framing; the street photos beside them still change."""
+    train_samples, notes = _studio_and_outdoor_samples(tmp_path, {"augment": False}, {})
+    assert [sample.augment for sample in train_samples] == [False, True]
+    assert any("studio" in note and "not augmented" in note for note in notes)
+    assert not any("outdoor" in note and "not augmented" in note for note in notes)
+    cached = cache_samples(train_samples, Preprocess(size=64))
+    busy = TrainConfig(augment=True, zoom_out=1.0, degrade=1.0, panning=1.0)
+    off = TrainConfig(augment=False)
+
+    def batch(index: int, config: TrainConfig, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images, targets, _ = _batch_tensors(cached, [index], np.random.default_rng(seed), config, Preprocess(size=64))
+        return images, targets
+
+    for seed in range(3):
+        studio_images, studio_targets = batch(0, busy, seed)
+        as_is_images, as_is_targets = batch(0, off, seed)
+        assert torch.equal(studio_images, as_is_images) and torch.equal(studio_targets, as_is_targets)
+        assert not torch.equal(batch(1, busy, seed)[0], batch(1, off, seed)[0])  # the street photo is augmented
+
+
+@pytest.mark.parametrize("value", [0, 1, "no", None])
+def test_a_sources_augment_switch_is_true_or_false(tmp_path, value):
+    path = _mix_file(tmp_path, [{"name": "a", "images": "x", "masks": "y", "augment": value}])
+    with pytest.raises(ValueError, match="mix.json: source 1: 'augment' must be true or false"):
+        read_mix(path)
+
+
 def test_a_zoomed_out_photo_on_a_backdrop_learns_the_backdrops_background_but_not_its_car():
     car_photo = np.full((32, 32, 3), 200, np.uint8)
     backdrop = np.full((32, 32, 3), 40, np.uint8)

@@ -36,7 +36,8 @@ class Sample:
     ``edge_unknown`` > 0 makes the pixels that near the outline unknown (for teacher labels, whose
     outline is not the truth). ``degrade`` is the share of this sample's training views given camera
     degradations (``augment.degrade``), ``panning`` the share shown with the background streaked
-    (``augment.panning_blur``); None: the recipe's share.
+    (``augment.panning_blur``); None: the recipe's share. ``augment`` False shows this sample's
+    training views as they are (no geometric, colour or camera change), whatever the recipe says.
     """
 
     image: Path
@@ -49,6 +50,7 @@ class Sample:
     edge_unknown: int = 0
     degrade: float | None = None
     panning: float | None = None
+    augment: bool = True
 
     @property
     def name(self) -> str:
@@ -149,6 +151,10 @@ class CachedSamples:
         ``"panning"``): its own, else ``default``."""
         share = self._sample_field(index, name, None)
         return default if share is None else share
+
+    def augments(self, index: int) -> bool:
+        """Whether sample ``index``'s training views may be augmented (its source's ``augment``)."""
+        return bool(self._sample_field(index, "augment", True))
 
     def _sample_field(self, index: int, name: str, missing: Any = 0) -> Any:
         """Field ``name`` of sample ``index``; ``missing`` for columns built without their samples."""

@@ -278,7 +278,7 @@ def _batch_tensors(
             maps = np.stack([corrected if corrected is not None else np.zeros_like(target),
                              confidence if confidence is not None else np.ones_like(target),
                              np.ones_like(target)], axis=-1)
-        if config.augment:
+        if config.augment and cached.augments(index):
             image, target, maps = augment(image, target, maps, rng, changes[share])
             outside = maps[..., 2] < 0.5 if maps is not None else None
             if outside is not None and outside.any() and config.zoom_out_backdrop > 0 \

@@ -14,7 +14,9 @@ outline is unknown, so an outline the teachers draw too far out or in is not tau
 the recipe's ``degrade``; e.g. only sources with exact masks, whose outline stays true however
 blurred the photo), ``panning`` (a share in [0, 1], default the recipe's ``panning``: this source's
 training photos shown as a camera following a moving car sees them, the background streaked and
-the car sharp, which the mask must say exactly),
+the car sharp, which the mask must say exactly), ``augment`` (true or false, default true: false shows
+this source's training photos as they are, without the recipe's geometric, colour, zoom or camera
+changes; e.g. studio photos in a last polish, where their exact framing is what is taught),
 ``val_fraction`` (default 0.2), ``val_every`` (score every N-th validation photo during training,
 default 1: all; the others stay held out all the same) and ``repeat`` (how many times a training
 photo is listed per epoch, default 1). Folders may use ``${MASKINGNET_DATA}`` (default ``../shared/data``) and
@@ -58,6 +60,7 @@ class MixSource:
     edge_unknown: int = 0
     degrade: float | None = None
     panning: float | None = None
+    augment: bool = True
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> MixSource:
@@ -65,7 +68,7 @@ class MixSource:
         if not isinstance(data, dict):
             raise ValueError(f"{where}: a source is an object with name, images and masks")
         unknown = set(data) - {"name", "images", "masks", "confidence", "emphasis", "split", "val_fraction", "val_every",
-                              "repeat", "edge_emphasis", "edge_unknown", "degrade", "panning"}
+                              "repeat", "edge_emphasis", "edge_unknown", "degrade", "panning", "augment"}
         if unknown:
             raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         for key in ("name", "images", "masks"):
@@ -86,13 +89,16 @@ class MixSource:
             counts[key] = data.get(key, default)
             if isinstance(counts[key], bool) or not isinstance(counts[key], int) or not low <= counts[key] <= high:
                 raise ValueError(f"{where}: {key!r} must be a whole number {unit}from {low} to {high}")
+        augmented = data.get("augment", True)
+        if not isinstance(augmented, bool):
+            raise ValueError(f"{where}: 'augment' must be true or false")
         try:
             folders = {key: _folder(data[key]) for key in ("images", "masks", "confidence", "emphasis") if data.get(key)}
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from None
         return cls(name=data["name"], images=folders["images"], masks=folders["masks"],
                    confidence=folders.get("confidence"), emphasis=folders.get("emphasis"), split=split,
-                   val_fraction=float(val_fraction), **shares, **counts)
+                   val_fraction=float(val_fraction), augment=augmented, **shares, **counts)
 
 
 def _share(value: Any, key: str, where: str) -> float | None:
@@ -195,7 +201,7 @@ def mix_samples(sources: list[MixSource], *, seed: int = SPLIT_SEED, start_info:
         if not samples:
             raise ValueError(f"{source.images}: no photos with masks in {source.masks} (source {source.name!r})")
         samples = [replace(s, source=source.name, edge_emphasis=source.edge_emphasis, edge_unknown=source.edge_unknown,
-                           degrade=source.degrade, panning=source.panning,
+                           degrade=source.degrade, panning=source.panning, augment=source.augment,
                            group=f"{source.name}:{s.image.stem}" if source.split == "photo" else s.group)
                    for s in samples]
         if start_info is None:
@@ -211,7 +217,8 @@ def mix_samples(sources: list[MixSource], *, seed: int = SPLIT_SEED, start_info:
         edges = (f", outline +-{source.edge_emphasis} px emphasised" if source.edge_emphasis else "") + (
             f", outline +-{source.edge_unknown} px unknown" if source.edge_unknown else "") + (
             f", {source.degrade:g} degraded" if source.degrade is not None else "") + (
-            f", {source.panning:g} panned" if source.panning is not None else "")
+            f", {source.panning:g} panned" if source.panning is not None else "") + (
+            ", not augmented" if not source.augment else "")
         notes.append(f"{source.name}: {len(source_train)} training photos (x{source.repeat}), "
                      f"{len(source_val)} validation{scored}{edges}")
     return train, val, notes
