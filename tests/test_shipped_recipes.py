@@ -36,6 +36,16 @@ def test_every_outdoor_mix_holds_out_the_same_photos(mix: str) -> None:
     assert split_settings(RECIPES / mix) == split_settings(RECIPES / "outdoor-mix.json")
 
 
+def test_a_shipped_variant_mix_changes_only_what_it_names() -> None:
+    """``outdoor-mix-studio-clean.json`` extends the shipped model's mix: Carvana shown clean and twice."""
+    base = {s.name: s for s in read_mix(RECIPES / "outdoor-mix-degrade.json")}
+    variant = {s.name: s for s in read_mix(RECIPES / "outdoor-mix-studio-clean.json")}
+    assert list(variant) == list(base) and all(variant[n] == base[n] for n in base if n != "carvana")
+    carvana = variant["carvana"]
+    assert (carvana.repeat, carvana.augment, carvana.degrade, carvana.panning) == (2, False, None, None)
+    assert (carvana.images, carvana.edge_emphasis) == (base["carvana"].images, base["carvana"].edge_emphasis)
+
+
 def test_every_file_the_default_training_script_names_exists() -> None:
     script = (ROOT / "scripts" / "train_default.sh").read_text()
     named = set(re.findall(r"resources/recipes/[\w.-]+\.json", script))

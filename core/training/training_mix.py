@@ -22,21 +22,31 @@ default 1: all; the others stay held out all the same) and ``repeat`` (how many 
 photo is listed per epoch, default 1). Folders may use ``${MASKINGNET_DATA}`` (default ``../shared/data``) and
 ``${MASKINGNET_LABELS}`` (default ``~/.cache/maskingnet-labels``); relative folders are taken
 from the working directory.
+
+A variant names only what it changes: ``{"extends": "outdoor-mix-degrade.json", "sources": [{"name":
+"carvana", "repeat": 2, "augment": false}]}`` is that mix (a file in the same folder, read the same
+way) with those fields of its ``carvana`` source set; null sets a field back to its default. A source
+with a new name is added, last or right after the one its ``"after"`` names. A missing, damaged or
+circular base is a one-line error naming the file that points at it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from string import Template
 from typing import Any
 
+from core.errors import printable
+from core.io.records import RecordError, inside, read_json
 from core.training.data import Sample, find_samples, split_by_group, with_confidence, with_emphasis
 
 SPLIT_SEED = 0  # the split never follows the training seed: seed 0 is the shipped studio model's split,
 # so the Carvana cars it held out stay out of every mix (and composites named by car split alike)
+EXTENDS = "extends"  # a mix that names another (a file in the same folder) and only what it changes
+AFTER = "after"  # in such a mix, where a source new to it goes (after the named one; default: last)
+MAX_EXTENDS_DEPTH = 8
 DEFAULT_FOLDERS = {"MASKINGNET_DATA": "../shared/data", "MASKINGNET_LABELS": "~/.cache/maskingnet-labels"}
 
 
@@ -129,15 +139,99 @@ def _folder(text: str) -> Path:
 
 
 def read_mix(path: str | Path) -> list[MixSource]:
-    """The sources of a mix file; raises ValueError naming the file for anything malformed."""
+    """The sources of a mix file, its base's first when it ``extends`` one; raises ValueError
+    naming the file for anything malformed (a base's own faults name the base)."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path}: not a readable JSON mix file ({error})") from None
+    return _checked(path, _entries(path, chain=()))
+
+
+def _entries(path: Path, chain: tuple[Path, ...]) -> list[dict[str, Any]]:
+    """The resolved source objects of the mix file ``path``, each checked (``_checked``)."""
+    data = _read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("sources"), list) or not data["sources"]:
         raise ValueError(f"{path}: a mix file is an object with a non-empty list 'sources'")
-    sources = [MixSource.from_json(item, f"{path}: source {index + 1}") for index, item in enumerate(data["sources"])]
+    unknown = set(data) - {"sources", EXTENDS}
+    if unknown:
+        raise ValueError(f"{path}: unknown field(s) {printable(', '.join(sorted(unknown)))} (a mix has 'sources' "
+                         f"and may have {EXTENDS!r})")
+    for index, item in enumerate(data["sources"]):
+        if not isinstance(item, dict):
+            raise ValueError(f"{path}: source {index + 1}: a source is an object with name, images and masks")
+    if EXTENDS not in data:
+        if any(AFTER in item for item in data["sources"]):
+            raise ValueError(f"{path}: {AFTER!r} is only for a mix that {EXTENDS} another")
+        entries = [dict(item) for item in data["sources"]]
+    else:
+        entries = _changed(_base_entries(path, data[EXTENDS], chain), data["sources"], path)
+    _checked(path, entries)
+    return entries
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return read_json(path)
+    except RecordError as error:
+        raise ValueError(str(error)) from None
+    except FileNotFoundError:
+        raise ValueError(f"{path}: not a readable JSON mix file (no such file)") from None
+
+
+def _base_entries(path: Path, base_name: Any, chain: tuple[Path, ...]) -> list[dict[str, Any]]:
+    """The entries of the mix ``path`` extends: a file in the same folder, not one already in ``chain``."""
+    if not isinstance(base_name, str) or not base_name.endswith(".json"):
+        raise ValueError(f"{path}: {EXTENDS!r} should name a mix file (*.json) in the same folder")
+    try:
+        base_path = inside(path.parent, base_name, path)
+    except RecordError as error:
+        raise ValueError(str(error)) from None
+    visited = (*chain, path.resolve())
+    if base_path.resolve() in visited:
+        raise ValueError(f"{path}: {EXTENDS!r} leads back to {printable(base_name)}: mixes extend in a circle")
+    if len(visited) >= MAX_EXTENDS_DEPTH:
+        raise ValueError(f"{path}: more than {MAX_EXTENDS_DEPTH} mixes extend one another")
+    if not base_path.is_file():
+        raise ValueError(f"{path}: the mix it extends, {printable(base_name)}, does not exist")
+    return _entries(base_path, visited)
+
+
+def _changed(base: list[dict[str, Any]], changes: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
+    """``base``'s sources with ``changes`` applied: a change naming a base source sets the fields it
+    lists (null: back to the field's default); one with a new name is added, at the end or right
+    after the source its ``after`` names."""
+    merged = [dict(entry) for entry in base]
+    by_name = {entry["name"]: entry for entry in merged}
+    changed: set[str] = set()
+    for index, change in enumerate(changes):
+        where = f"{path}: source {index + 1}"
+        name = change.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{where}: 'name' must be a non-empty string (the source it changes or adds)")
+        if name in changed:
+            raise ValueError(f"{where}: {printable(name)} is changed twice")
+        changed.add(name)
+        if name in by_name:
+            if AFTER in change:
+                raise ValueError(f"{where}: {AFTER!r} places a new source; {printable(name)} is in the mix it "
+                                 f"{EXTENDS}")
+            entry = by_name[name]
+            entry.update(change)
+            for key in [key for key, value in entry.items() if value is None]:
+                del entry[key]
+            continue
+        entry = {key: value for key, value in change.items() if key != AFTER and value is not None}
+        after = change.get(AFTER)
+        if after is None:
+            merged.append(entry)
+        elif isinstance(after, str) and after in by_name:
+            merged.insert(merged.index(by_name[after]) + 1, entry)
+        else:
+            raise ValueError(f"{where}: {AFTER!r} must name a source already in the mix")
+        by_name[name] = entry
+    return merged
+
+
+def _checked(path: Path, entries: list[dict[str, Any]]) -> list[MixSource]:
+    sources = [MixSource.from_json(entry, f"{path}: source {index + 1}") for index, entry in enumerate(entries)]
     names = [source.name for source in sources]
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: source names must differ")
