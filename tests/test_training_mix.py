@@ -327,7 +327,7 @@ def test_a_source_without_augmentation_is_shown_as_it_is_while_the_others_are_au
 @pytest.mark.parametrize("value", [0, 1, "no", None])
 def test_a_sources_augment_switch_is_true_or_false(tmp_path, value):
     path = _mix_file(tmp_path, [{"name": "a", "images": "x", "masks": "y", "augment": value}])
-    with pytest.raises(ValueError, match="mix.json: source 1: 'augment' must be true or false"):
+    with pytest.raises(ValueError, match="mix.json: source 1 \\(a\\): 'augment' must be true or false"):
         read_mix(path)
 
 

@@ -146,7 +146,7 @@ def read_mix(path: str | Path) -> list[MixSource]:
 
 
 def _entries(path: Path, chain: tuple[Path, ...]) -> list[dict[str, Any]]:
-    """The resolved source objects of the mix file ``path``, each checked (``_checked``)."""
+    """The resolved source objects of the mix file ``path``, unchecked (the caller runs ``_checked``)."""
     data = _read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("sources"), list) or not data["sources"]:
         raise ValueError(f"{path}: a mix file is an object with a non-empty list 'sources'")
@@ -163,7 +163,6 @@ def _entries(path: Path, chain: tuple[Path, ...]) -> list[dict[str, Any]]:
         entries = [dict(item) for item in data["sources"]]
     else:
         entries = _changed(_base_entries(path, data[EXTENDS], chain), data["sources"], path)
-    _checked(path, entries)
     return entries
 
 
@@ -177,7 +176,8 @@ def _read_json(path: Path) -> Any:
 
 
 def _base_entries(path: Path, base_name: Any, chain: tuple[Path, ...]) -> list[dict[str, Any]]:
-    """The entries of the mix ``path`` extends: a file in the same folder, not one already in ``chain``."""
+    """The checked entries of the mix ``path`` extends: a file in the same folder, not one already in
+    ``chain``; a fault of its own names it."""
     if not isinstance(base_name, str) or not base_name.endswith(".json"):
         raise ValueError(f"{path}: {EXTENDS!r} should name a mix file (*.json) in the same folder")
     try:
@@ -191,7 +191,9 @@ def _base_entries(path: Path, base_name: Any, chain: tuple[Path, ...]) -> list[d
         raise ValueError(f"{path}: more than {MAX_EXTENDS_DEPTH} mixes extend one another")
     if not base_path.is_file():
         raise ValueError(f"{path}: the mix it extends, {printable(base_name)}, does not exist")
-    return _entries(base_path, visited)
+    entries = _entries(base_path, visited)
+    _checked(base_path, entries)
+    return entries
 
 
 def _changed(base: list[dict[str, Any]], changes: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
@@ -231,7 +233,8 @@ def _changed(base: list[dict[str, Any]], changes: list[dict[str, Any]], path: Pa
 
 
 def _checked(path: Path, entries: list[dict[str, Any]]) -> list[MixSource]:
-    sources = [MixSource.from_json(entry, f"{path}: source {index + 1}") for index, entry in enumerate(entries)]
+    sources = [MixSource.from_json(entry, f"{path}: source {index + 1}" + (
+        f" ({printable(entry['name'])})" if isinstance(entry.get("name"), str) else "")) for index, entry in enumerate(entries)]
     names = [source.name for source in sources]
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: source names must differ")
