@@ -233,12 +233,18 @@ def _changed(base: list[dict[str, Any]], changes: list[dict[str, Any]], path: Pa
 
 
 def _checked(path: Path, entries: list[dict[str, Any]]) -> list[MixSource]:
-    sources = [MixSource.from_json(entry, f"{path}: source {index + 1}" + (
-        f" ({printable(entry['name'])})" if isinstance(entry.get("name"), str) else "")) for index, entry in enumerate(entries)]
+    """The sources of ``entries`` (mix file ``path``); ValueError naming the file and source for any fault."""
+    sources = [MixSource.from_json(entry, _source_label(path, index, entry)) for index, entry in enumerate(entries)]
     names = [source.name for source in sources]
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: source names must differ")
     return sources
+
+
+def _source_label(path: Path, index: int, entry: dict[str, Any]) -> str:
+    """How an error names source ``index`` (0-based) of mix ``path``: "<path>: source 2 (stanford-cars)"."""
+    name = entry.get("name")
+    return f"{path}: source {index + 1}" + (f" ({printable(name)})" if isinstance(name, str) else "")
 
 
 def trained_groups(info: dict) -> set[str]:
