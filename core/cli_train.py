@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", help="checkpoint or model name to fine-tune from")
     parser.add_argument("--widen-to", type=int, metavar="WIDTH",
                         help="with --init: widen its network to WIDTH first, computing the same (more to learn with)")
+    parser.add_argument("--widen-fresh", action="store_true",
+                        help="with --widen-to: the added channels start random and only they train; the old "
+                             "network's answers stay as they were until they do")
     parser.add_argument("--max-steps-per-epoch", type=int)
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
     parser.add_argument("--vgg-init", help="ImageNet VGG-16-BN weights for a new width-64 encoder: a local "
@@ -76,6 +79,8 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
             overrides["size"] = read_config(init_path).preprocess.size
     if args.no_augment:
         overrides["augment"] = False
+    if args.widen_fresh:
+        overrides["widen_fresh"] = True
     config = replace(config, **overrides)
     if config.size % 32 or config.size < 32:
         raise ValueError(f"--size {config.size} is not a positive multiple of 32")
@@ -90,6 +95,8 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         raise ValueError("--vgg-init fits a new segnet, arc1-3 or maskingnet of --width 64 (not unet, not with --init)")
     if config.widen_to is not None and not config.init:
         raise ValueError("--widen-to widens the network of --init: give --init too")
+    if config.widen_fresh and config.widen_to is None:
+        raise ValueError("--widen-fresh says how --widen-to widens: give --widen-to too")
     return config
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from core.cli import ProgressBar, main
@@ -188,6 +189,28 @@ def test_training_can_go_on_from_a_widened_init_model(few_cars, tmp_path, tiny_c
     assert code == 2 and err.count("\n") == 1 and "must be an even number of at least 4" in err
 
 
+def test_fresh_widening_trains_only_the_added_channels(few_cars, tmp_path, tiny_checkpoint, capsys):
+    from core.models.checkpoint import load_model
+    from core.models.networks.fresh_widen import fresh_widen, old_entry_masks
+
+    run = tmp_path / "fresh"
+    command = ["train", "--images", str(few_cars / "images"), "--masks", str(few_cars / "masks"), "-o", str(run),
+               "--init", str(tiny_checkpoint), "--widen-to", "6", "--widen-fresh", "--max-steps-per-epoch", "2",
+               "--device", "cpu"]
+    assert main([*command, "--epochs", "1"]) == 0, capsys.readouterr().err
+    assert "widened from width 4 to 6 with fresh channels; only they train" in capsys.readouterr().out
+    assert main([*command, "--epochs", "2"]) == 0, capsys.readouterr().err  # resumed: still frozen
+    assert "resuming at epoch 2" in capsys.readouterr().out
+    narrow, _ = load_model(tiny_checkpoint)
+    wide, config = load_model(run / "last.safetensors")
+    assert config.width == 6
+    masks = old_entry_masks(wide, 4)
+    old, start = dict(narrow.named_parameters()), dict(fresh_widen(narrow, 6, seed=0).named_parameters())
+    for name, parameter in wide.named_parameters():  # the old entries are --init's, untouched
+        assert torch.equal(parameter[masks[name]], old[name].flatten())
+    assert any(not torch.equal(p[~masks[name]], start[name][~masks[name]]) for name, p in wide.named_parameters())
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
@@ -196,6 +219,7 @@ def test_training_can_go_on_from_a_widened_init_model(few_cars, tmp_path, tiny_c
         (["--epochs", "0"], "--epochs must be at least 1"),
         (["--init", "no-such-model"], "no such model file or model name"),
         (["--widen-to", "8"], "--widen-to widens the network of --init: give --init too"),
+        (["--widen-fresh"], "--widen-fresh says how --widen-to widens: give --widen-to too"),
     ],
 )
 def test_train_refuses_bad_settings_with_one_line(few_cars, tmp_path, capsys, flags, message):

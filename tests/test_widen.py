@@ -7,6 +7,7 @@ import torch
 
 from core.io.records import RecordError
 from core.models.networks import count_parameters, create_model
+from core.models.networks.fresh_widen import freeze_old_entries, fresh_widen, old_entry_masks
 from core.models.networks.widen import network_width, widen_network
 from core.training.train import recipe_from_json
 
@@ -51,3 +52,52 @@ def test_a_recipe_names_the_width_to_widen_to():
     assert recipe_from_json({"widen_to": 20}, "wide.json") == {"widen_to": 20}
     with pytest.raises(RecordError, match="wide.json: the field 'widen_to' should be"):
         recipe_from_json({"widen_to": "wide"}, "wide.json")
+
+
+@pytest.mark.parametrize("name", ["maskingnet", "segnet", "arc2"])
+def test_fresh_channels_leave_the_answers_as_they_were(name):
+    narrow = _trained_looking(name)
+    wide = fresh_widen(narrow, 8, seed=1).eval()
+    assert network_width(wide) == 8
+    photos = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(wide(photos), narrow(photos), atol=1e-5)
+        wide.train()
+        narrow.train()  # the old channels never read the new ones, batch statistics or not
+        assert torch.allclose(wide(photos), narrow(photos), atol=1e-4)
+    fresh = wide.encoder.stages[0][0][0].weight[4:]
+    assert fresh.abs().sum() > 0  # the new filters are random, not copies or zeros
+
+
+def test_the_old_entries_are_the_narrow_networks_parameters():
+    narrow = _trained_looking("maskingnet")
+    wide = fresh_widen(narrow, 6, seed=1)
+    masks = old_entry_masks(wide, 4)
+    assert set(masks) == {name for name, _ in wide.named_parameters()}
+    assert sum(int(mask.sum()) for mask in masks.values()) == count_parameters(narrow)
+    parameters = dict(wide.named_parameters())
+    assert sorted(parameters[name][masks[name]].sum().item() for name in masks) == pytest.approx(
+        sorted(p.sum().item() for p in narrow.parameters()), abs=1e-4)
+
+
+def test_frozen_old_entries_do_not_move_while_the_fresh_ones_learn():
+    wide = fresh_widen(_trained_looking("maskingnet"), 6, seed=1).train()
+    masks = old_entry_masks(wide, 4)
+    freeze_old_entries(wide, masks)
+    before = {name: p.detach().clone() for name, p in wide.named_parameters()}
+    optimizer = torch.optim.Adam(wide.parameters(), lr=1e-2)
+    for _ in range(3):
+        loss = wide(torch.randn(2, 3, 64, 64)).logsumexp(1).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    moved = {name: p.detach() != before[name] for name, p in wide.named_parameters()}
+    assert not any((moved[name] & masks[name]).any() for name in masks)
+    assert any((moved[name] & ~masks[name]).any() for name in masks)
+
+
+def test_fresh_widening_refuses_a_narrower_width_and_other_networks():
+    with pytest.raises(ValueError, match="at least 4"):
+        fresh_widen(_trained_looking("maskingnet"), 2)
+    with pytest.raises(ValueError, match="only the SegNet family"):
+        fresh_widen(create_model("unet", width=4), 8)

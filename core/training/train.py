@@ -35,6 +35,7 @@ from core.models.checkpoint import (
     ModelConfig,
     load_model,
     load_optimizer,
+    read_config,
     save_model,
     save_optimizer,
 )
@@ -83,6 +84,9 @@ class TrainConfig:
     mixed_precision: bool = True
     init: str | None = None  # a checkpoint to start from (fine-tuning)
     widen_to: int | None = None  # with init: its network widened to this width first, computing the same
+    # with widen_to: the added channels start random and only they train; the old network's weights
+    # and batch-norm statistics stay as they were (networks.fresh_widen)
+    widen_fresh: bool = False
     save_every_s: float = 300.0
     keep_epochs: bool = False  # also keep each epoch's weights as epoch-NN.safetensors
     max_steps_per_epoch: int | None = None  # for quick runs and tests
@@ -367,10 +371,16 @@ def _train(
     elif config.init:
         model, model_config = load_model(config.init)
         if config.widen_to and config.widen_to != model_config.width:  # a narrower widen_to: ValueError
-            from core.models.networks.widen import widen_network
+            if config.widen_fresh:
+                from core.models.networks.fresh_widen import fresh_widen
 
-            model = widen_network(model, config.widen_to, seed=config.seed)
-            notes.append(f"the network of {config.init} widened from width {model_config.width} to {config.widen_to}")
+                model = fresh_widen(model, config.widen_to, seed=config.seed)
+            else:
+                from core.models.networks.widen import widen_network
+
+                model = widen_network(model, config.widen_to, seed=config.seed)
+            notes.append(f"the network of {config.init} widened from width {model_config.width} to {config.widen_to}"
+                         + (" with fresh channels; only they train" if config.widen_fresh else ""))
             model_config = replace(model_config, width=config.widen_to)
         config = replace(config, arch=model_config.arch, width=model_config.width)
         model_config = replace(model_config, preprocess=replace(model_config.preprocess, size=config.size))
@@ -387,6 +397,12 @@ def _train(
             notes.append(f"encoder initialised from VGG-16-BN ({init_encoder_from_vgg(model, vgg)} layers)")
     preprocess = model_config.preprocess
     model = model.to(device).to(memory_format=torch.channels_last)
+    # fresh channels added to --init's network: its old entries stay, resumed or not (else all train)
+    old_frozen = bool(config.widen_fresh and config.init and read_config(config.init).width < config.width)
+    if old_frozen:
+        from core.models.networks.fresh_widen import freeze_old_entries, old_entry_masks
+
+        freeze_old_entries(model, old_entry_masks(model, read_config(config.init).width))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     progress: dict[str, Any] = {"epoch": 0, "step": 0, "best_dice": None, "history": [], "train_seconds": 0.0}
     if resuming and state_path.exists():
@@ -446,6 +462,10 @@ def _train(
             group["lr"] = lr
         order = np.random.default_rng([config.seed, epoch]).permutation(len(train_cache))
         model.train()
+        if old_frozen:  # the old channels' statistics stay; the fresh ones keep their identity
+            for module in model.modules():
+                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                    module.eval()
         losses = list(progress.get("epoch_losses", []))
         while progress["step"] < steps_per_epoch:
             if should_stop():

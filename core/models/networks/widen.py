@@ -68,17 +68,23 @@ def network_width(model: IndexedSegNet) -> int:
     return model.classifier.in_channels
 
 
+def check_widening(model: nn.Module, width: int) -> int:
+    """``model``'s width, once it is known that it can be widened to ``width``; ValueError otherwise."""
+    if not isinstance(model, IndexedSegNet):
+        raise ValueError(f"only the SegNet family (segnet, arc1-3, maskingnet) can be widened, not {type(model).__name__}")
+    old_width = network_width(model)
+    if width < old_width or width % 2:
+        raise ValueError(f"the new width must be an even number of at least {old_width}, got {width}")
+    return old_width
+
+
 def widen_network(model: IndexedSegNet, width: int, *, seed: int = 0, jitter: float = 0.1) -> IndexedSegNet:
     """A new network of ``width`` (at least the old one's) computing what ``model`` computes.
 
     ``jitter`` spreads the weight shares of copied channels (as a share of an even split).
     Raises ValueError for another kind of network or a narrower width.
     """
-    if not isinstance(model, IndexedSegNet):
-        raise ValueError(f"only the SegNet family (segnet, arc1-3, maskingnet) can be widened, not {type(model).__name__}")
-    old_width = network_width(model)
-    if width < old_width or width % 2:
-        raise ValueError(f"the new width must be an even number of at least {old_width}, got {width}")
+    check_widening(model, width)
     wider = IndexedSegNet(model.config, width=width, num_classes=model.classifier.out_channels)
     wider.train(model.training)
     rng = np.random.default_rng(seed)
