@@ -398,11 +398,12 @@ def _train(
     preprocess = model_config.preprocess
     model = model.to(device).to(memory_format=torch.channels_last)
     # fresh channels added to --init's network: its old entries stay, resumed or not (else all train)
-    old_frozen = bool(config.widen_fresh and config.init and read_config(config.init).width < config.width)
+    init_width = read_config(config.init).width if config.widen_fresh and config.init else None
+    old_frozen = init_width is not None and init_width < config.width
     if old_frozen:
         from core.models.networks.fresh_widen import freeze_old_entries, old_entry_masks
 
-        freeze_old_entries(model, old_entry_masks(model, read_config(config.init).width))
+        freeze_old_entries(model, old_entry_masks(model, init_width))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     progress: dict[str, Any] = {"epoch": 0, "step": 0, "best_dice": None, "history": [], "train_seconds": 0.0}
     if resuming and state_path.exists():
@@ -464,7 +465,7 @@ def _train(
         model.train()
         if old_frozen:  # the old channels' statistics stay; the fresh ones keep their identity
             for module in model.modules():
-                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                if isinstance(module, nn.BatchNorm2d):
                     module.eval()
         losses = list(progress.get("epoch_losses", []))
         while progress["step"] < steps_per_epoch:
