@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from core.masking import inference
 from core.masking.inference import Segmenter
 from core.models.checkpoint import load_model
 from core.models.networks import create_model
@@ -66,14 +67,20 @@ def test_only_a_convolution_directly_before_a_batch_norm_of_its_channels_is_fold
             assert torch.allclose(folded(photos), model(photos))
 
 
-def test_the_segmenter_runs_the_folded_network_and_masks_as_the_trained_one(tiny_checkpoint):
+@pytest.mark.parametrize("precision, tolerance", [(None, 1e-4), (torch.bfloat16, 2e-2)])
+def test_the_segmenter_runs_the_folded_network_and_masks_as_the_trained_one(tiny_checkpoint, monkeypatch,
+                                                                            precision, tolerance):
+    """Float32, and bfloat16 as CPUs with AMX or AVX512-BF16 run it (forced here on any CPU, so the
+    result does not depend on the machine the tests run on)."""
+    monkeypatch.setattr(inference, "autocast_dtype", lambda device: precision)
     model, config = load_model(tiny_checkpoint)
     segmenter = Segmenter(model, config, device="cpu", flip_tta=False, close_up=False)
+    assert segmenter.dtype == precision
     assert _count(segmenter.model, nn.BatchNorm2d) == 0 and _count(model, nn.BatchNorm2d) > 0
     photo = np.random.default_rng(3).integers(0, 256, (48, 80, 3), dtype=np.uint8)
     batch = config.preprocess([photo])  # the app's own preprocessing, not a second copy of it
     with torch.no_grad():
-        expected = torch.softmax(model.eval()(batch), dim=1)[:, 1].numpy()
+        expected = torch.softmax(model.eval()(batch), dim=1)[:, 1].numpy()  # the trained network, float32
     got = segmenter.probabilities(batch)
-    assert np.abs(got - expected).max() < 1e-4
+    assert np.abs(got - expected).max() < tolerance
     assert segmenter.predict(photo).probability.shape == (48, 80)

@@ -226,7 +226,26 @@ def test_fine_tuning_starts_from_the_init_checkpoint(split, tmp_path, tiny_check
     tuned = read_config(tmp_path / "tuned" / LAST)
     assert (tuned.arch, tuned.width) == ("maskingnet", 4)  # the init's network, not the flags'
     assert tuned.preprocess.size == 96  # the working size asked for
-    assert tuned.info["name"] == "tiny"  # what the init recorded is kept unless overridden
+
+
+def test_a_model_trained_from_init_keeps_its_lineage_but_not_its_name_or_figures(split, tmp_path, tiny_checkpoint):
+    """Weights trained from a shipped model are not that model: evaluation must not label them
+    "default", nor show the shipped model's measured figures as theirs."""
+    model, config = load_model(tiny_checkpoint)
+    shipped = tmp_path / "shipped.safetensors"
+    one_file = {"name": "default", "shipped": "2026-12-04", "metrics": {"val_dice_512": 0.99}, "figures": {"a": 1},
+                "val_dice": 0.98, "history": [{"epoch": 1}], "averaged_from": [{"file": "a", "share": 0.5, "seed": 1}]}
+    save_model(shipped, model, replace(config, info={**one_file, "stages": [{"train_config": {}}], "trained_before": ["old:1"]}))
+    _run(replace(QUICK, epochs=1, max_steps_per_epoch=1, init=str(shipped)), split, tmp_path / "run")
+    for name in (LAST, BEST):
+        info = read_config(tmp_path / "run" / name).info
+        assert not set(one_file) - {"val_dice", "history"} & set(info)
+        assert info["history"] != one_file["history"] and info["val_dice"] != one_file["val_dice"]
+        assert info["stages"] == [{"train_config": {}}] and "old:1" in info["trained_before"]  # lineage stays
+        assert info["train_config"]["init"] == str(shipped)
+    tuned = _run(replace(QUICK, epochs=1, max_steps_per_epoch=1, init=str(shipped)), split, tmp_path / "named",
+                 info={"name": "my lot"})
+    assert tuned[-1].kind == "done" and read_config(tmp_path / "named" / LAST).info["name"] == "my lot"
 
 
 def test_a_run_on_part_of_its_starting_models_photos_keeps_that_models_held_out_record(split, tmp_path):

@@ -33,6 +33,16 @@ MAX_WIDTH = 512  # channels of the first stage (the study's networks: 64)
 MAX_WIDTH_TIMES_PIXELS = 64 * 2048 * 2048
 
 
+# info that names or measures one file alone: a model trained or averaged from it does not inherit it
+ONE_FILE_INFO_KEYS = ("name", "shipped", "metrics", "figures", "val_dice", "history", "averaged_from")
+
+
+def inheritable_info(info: dict[str, Any]) -> dict[str, Any]:
+    """``info`` without what described that file alone (``ONE_FILE_INFO_KEYS``): what a model
+    trained from it keeps (recipe, data groups, lineage)."""
+    return {key: value for key, value in info.items() if key not in ONE_FILE_INFO_KEYS}
+
+
 @dataclass
 class ModelConfig:
     """Everything needed to rebuild a network and feed it."""

@@ -7,7 +7,7 @@ and the model it started from keeps part of what the run learned and part of wha
 tensors (batch-norm's step counters) are the first file's.
 
 The result is a checkpoint like any other: the first file's configuration, without what described
-that file alone (``ONE_FILE_KEYS``: its name, figures and training history), and with ``info``:
+that file alone (``ONE_FILE_INFO_KEYS``: its name, figures and training history), and with ``info``:
 - ``averaged_from``: each file's name, its share of the average and its run's seed;
 - ``train_groups`` and ``trained_before``: the union of the files' (what any of them trained on, in
   its own run and before it);
@@ -25,11 +25,8 @@ from pathlib import Path
 import torch
 
 from core.errors import CheckpointError
-from core.models.checkpoint import ModelConfig, load_model, save_model
+from core.models.checkpoint import ModelConfig, inheritable_info, load_model, save_model
 from core.training.training_mix import trained_groups
-
-# info that names or measures the first file alone, not the average
-ONE_FILE_KEYS = ("name", "shipped", "metrics", "val_dice", "history")
 
 
 def average_checkpoints(paths: Sequence[str | Path],
@@ -88,7 +85,7 @@ def _network_difference(first: ModelConfig, other: ModelConfig) -> str:
 def _averaged_info(paths: list[Path], shares: list[float], infos: list[dict]) -> dict:
     trained = set().union(*(trained_groups(info) for info in infos))
     own = set().union(*(info.get("train_groups", []) for info in infos))
-    info = {key: value for key, value in infos[0].items() if key not in (*ONE_FILE_KEYS, "trained_before")}
+    info = {key: value for key, value in inheritable_info(infos[0]).items() if key != "trained_before"}
     info["train_groups"] = sorted(own)
     if trained - own:  # the union of the files' trained_before, not the first file's
         info["trained_before"] = sorted(trained - own)

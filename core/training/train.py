@@ -33,6 +33,7 @@ from core.models.checkpoint import (
     MAX_WIDTH,
     MAX_WORKING_SIZE,
     ModelConfig,
+    inheritable_info,
     load_model,
     load_optimizer,
     read_config,
@@ -370,6 +371,8 @@ def _train(
             notes.append(f"--init {config.init} is ignored: the run folder already has weights")
     elif config.init:
         model, model_config = load_model(config.init)
+        # the new weights are not --init's: they keep its recipe and lineage, not its name or figures
+        model_config = replace(model_config, info=inheritable_info(model_config.info))
         if config.widen_to and config.widen_to != model_config.width:  # a narrower widen_to: ValueError
             if config.widen_fresh:
                 from core.models.networks.fresh_widen import fresh_widen
