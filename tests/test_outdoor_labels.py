@@ -523,3 +523,25 @@ def test_the_small_car_set_puts_each_held_out_car_small_into_a_wide_frame_with_i
     assert small_cars_set_id(out) == rebuilt["set_id"]
     (out / "report.json").write_text("{not json")
     assert small_cars_set_id(out) == "unknown"
+
+
+def test_the_teachers_can_label_only_the_listed_photos_of_a_source(tmp_path):
+    """``run_teachers --only NAME=FILE``: the judged photos first; other sources stay whole."""
+    from tools.outdoor_labels.run_teachers import main as run_teachers_main
+    from tools.outdoor_labels.run_teachers import photo_jobs
+
+    for source, stems in (("street", ("a", "b", "c")), ("parts", ("x", "y"))):
+        (tmp_path / source).mkdir()
+        for stem in stems:
+            (tmp_path / source / f"{stem}.jpg").write_bytes(b"")
+    (tmp_path / source / "notes.txt").write_text("not a photo")
+    sources = [("street", tmp_path / "street"), ("parts", tmp_path / "parts")]
+    every = photo_jobs(sources, seed=0)
+    assert sorted((name, path.stem) for name, path in every) == [
+        ("parts", "x"), ("parts", "y"), ("street", "a"), ("street", "b"), ("street", "c")]
+    only = photo_jobs(sources, seed=0, only={"street": {"c", "a", "gone"}})
+    assert sorted((name, path.stem) for name, path in only) == [("parts", "x"), ("parts", "y"), ("street", "a"), ("street", "c")]
+    assert sorted(photo_jobs(sources, seed=0, only={"parts": set()})) == sorted(job for job in every if job[0] == "street")
+    with pytest.raises(SystemExit):  # --only needs NAME=FILE with a file that exists
+        run_teachers_main(["--source", f"street={tmp_path / 'street'}", "--cache", str(tmp_path / "cache"),
+                           "--teachers-dir", str(tmp_path), "--only", f"street={tmp_path / 'missing.txt'}"])

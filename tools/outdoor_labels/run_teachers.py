@@ -19,10 +19,14 @@ from tools.outdoor_labels import teachers
 from tools.outdoor_labels.files import read_rgb, write_png
 
 
-def photo_jobs(sources: list[tuple[str, Path]], seed: int) -> list[tuple[str, Path]]:
+def photo_jobs(sources: list[tuple[str, Path]], seed: int,
+               only: dict[str, set[str]] | None = None) -> list[tuple[str, Path]]:
+    """Every photo of every source, shuffled; ``only`` limits a source it names to those stems."""
     jobs = []
     for name, folder in sources:
         photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+        if only is not None and name in only:
+            photos = [p for p in photos if p.stem in only[name]]
         jobs += [(name, p) for p in photos]
     random.Random(seed).shuffle(jobs)
     return jobs
@@ -38,7 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flip", action="store_true", help="also run u2netp on the mirrored photo and average")
     parser.add_argument("--isnet-size", type=int, default=640, help="IS-Net's input size (its own: 1024)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", action="append", default=[], metavar="NAME=FILE",
+                        help="label only the photos of source NAME whose stems FILE lists, one a line (repeatable)")
     args = parser.parse_args(argv)
+    only = {}
+    for item in args.only:
+        name, _, path = item.partition("=")
+        try:
+            only[name] = {line.strip() for line in Path(path).read_text().splitlines() if line.strip()}
+        except (OSError, UnicodeDecodeError) as error:
+            parser.error(f"--only {item}: cannot read the list of stems ({error})")
 
     sources = []
     for item in args.source:
@@ -47,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     run_u2 = teachers.u2netp(args.teachers_dir / "u2netp.onnx", args.threads)
     run_isnet = teachers.isnet(args.teachers_dir / "isnet_small.onnx", args.threads, args.isnet_size)
 
-    jobs = photo_jobs(sources, args.seed)
+    jobs = photo_jobs(sources, args.seed, only)
     done = 0
     start = time.time()
     for index, (source, photo) in enumerate(jobs):
