@@ -1,0 +1,188 @@
+"""Would a mirror pass only on uncertain photos keep the mirror pass's gain at less cost?
+
+Masks every held-out photo of ``eval_sources.py``'s sources twice, single pass and averaged with
+the mirrored photo (as the app does by default), and records per photo both scores and the first
+pass's uncertainty (``Prediction.uncertainty``: the share of working-size pixels between 0.1 and
+0.9). Then, for thresholds t, it prints the figures of "mirror pass only where the uncertainty is
+above t" and the share of photos that would get it (the mirror pass doubles the model time), and how
+well the uncertainty predicts each photo's gain (correlation).
+
+- Dice sources: held-out Carvana cars (exact masks), held-out stanford-cars and car-parts test
+  (teacher labels, trusted pixels), small cars (exact masks);
+- car-parts test, the hand-labelled part pixels kept: all parts, wheels and mirrors (pooled pixels).
+
+    .venv/bin/python benchmarks/eval_mirror_gate.py --model default [--json FILE] [--from-json FILE]
+
+Needs ``scripts/make_outdoor_labels.sh``'s labels (``$MASKINGNET_LABELS``) for the outdoor sources;
+a source whose labels are missing is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+DICE_SOURCES = ("carvana", "stanford-cars", "car-parts-test", "small-cars")
+PART_GROUPS = ("all", "wheel", "mirror")  # "all", and the parts whose names hold the word
+THRESHOLDS = (0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15)
+
+
+def gated_figures(photos: dict, threshold: float) -> dict:
+    """The figures with the mirror pass only where the first pass's uncertainty is above ``threshold``.
+
+    ``photos``: ``{source: {stem: {"uncertainty": u, "single": x, "mirror": y}}}`` for the Dice sources
+    (x, y: Dice) and ``{"parts": {stem: {"uncertainty": u, "single": counts, "mirror": counts}}}``,
+    counts ``{part name: [kept pixels, labelled pixels]}``. Returns each Dice source's mean, the pooled
+    share of part pixels kept per ``PART_GROUPS`` (``parts_all``, ...), and ``mirrored_share``.
+    """
+    figures: dict = {}
+    mirrored = total = 0
+    for source, rows in photos.items():
+        if not rows:
+            continue
+        chosen = []
+        for row in rows.values():
+            use = row["uncertainty"] > threshold
+            mirrored += use
+            total += 1
+            chosen.append(row["mirror"] if use else row["single"])
+        if source != "parts":
+            figures[source] = float(np.mean(chosen))
+            continue
+        for group in PART_GROUPS:
+            kept = labelled = 0
+            for counts in chosen:
+                for name, (k, n) in counts.items():
+                    if group == "all" or group in name:
+                        kept += k
+                        labelled += n
+            figures[f"parts_{group}"] = kept / labelled if labelled else None
+    figures["mirrored_share"] = mirrored / total if total else 0.0
+    return figures
+
+
+def gain_correlation(rows: dict) -> float | None:
+    """Correlation of the first pass's uncertainty with the mirror pass's gain over a Dice source's
+    photos (None for fewer than 3 photos or no spread)."""
+    if len(rows) < 3:
+        return None
+    uncertainty = np.array([row["uncertainty"] for row in rows.values()])
+    gain = np.array([row["mirror"] - row["single"] for row in rows.values()])
+    if np.ptp(uncertainty) == 0 or np.ptp(gain) == 0:
+        return None
+    return float(np.corrcoef(uncertainty, gain)[0, 1])
+
+
+def measure(model: str, data: Path, labels: Path) -> dict:
+    """Per-photo figures of ``model`` single pass and mirror-averaged (see the module docstring)."""
+    import torch
+
+    from benchmarks.eval_sources import held_out_groups
+    from core.io.imageio import IMAGE_EXTENSIONS, read_gray, read_photo
+    from core.masking.inference import Segmenter
+    from core.training.evaluate import evaluate_folder
+    from core.training.evaluate_parts import read_part_names
+
+    torch.set_num_threads(2)
+    photos: dict = {source: {} for source in (*DICE_SOURCES, "parts")}
+    uncertainty: dict[str, float] = {}  # of each photo's first pass, as evaluate_folder observes it
+    for mode in ("single", "mirror"):
+        segmenter = Segmenter.load(model, device="auto", flip_tta=(mode == "mirror"))
+        info = segmenter.config.info
+        groups = held_out_groups(info)
+        stanford = labels / "stanford-cars" / "labels"
+        test = labels / "car-parts-test" / "labels"
+        folders = {
+            "carvana": (data / "carvana512" / "images", data / "carvana512" / "masks",
+                        {"groups": {g for g in info.get("val_groups", []) if ":" not in g}}),
+            "stanford-cars": (stanford / "images", stanford / "masks", {
+                "confidence_dir": stanford / "confidence",
+                "stems": {g.split(":", 1)[1] for g in groups if g.startswith("stanford-cars:")}}),
+            "car-parts-test": (test / "images", test / "masks", {"confidence_dir": test / "confidence"}),
+            "small-cars": (labels / "small-cars" / "images", labels / "small-cars" / "masks", {}),
+        }
+        for source, (images, masks, options) in folders.items():
+            if not Path(masks).is_dir() or not options.get("groups", True):
+                continue
+            uncertainty.clear()
+            report = evaluate_folder(segmenter, images, masks, **options,
+                                     observe=lambda stem, prediction: uncertainty.__setitem__(stem, prediction.uncertainty))
+            for stem, score in report.scores.items():
+                row = photos[source].setdefault(stem, {})
+                row[mode] = score
+                if mode == "single":
+                    row["uncertainty"] = uncertainty[stem]
+            print(f"{mode}: {source} {len(report.scores)} photos, {report.dice:.5f}", flush=True)
+        parts_dir = data / "car-parts" / "test" / "parts"
+        names = read_part_names(data / "car-parts" / "parts.json")
+        images = data / "car-parts" / "test" / "images"
+        for image in sorted(images.iterdir()) if images.is_dir() else []:
+            label = parts_dir / f"{image.stem}.png"
+            if image.suffix.lower() not in IMAGE_EXTENSIONS or not label.is_file():
+                continue
+            photo = read_photo(image)
+            prediction = segmenter.predict_batch([photo.rgb], [photo.alpha])[0]
+            parts = read_gray(label)
+            counts = {}
+            for part in np.unique(parts[parts > 0]):
+                where = parts == part
+                counts[names.get(int(part), str(int(part)))] = [int((prediction.mask & where).sum()), int(where.sum())]
+            row = photos["parts"].setdefault(image.stem, {})
+            row[mode] = counts
+            if mode == "single":
+                row["uncertainty"] = prediction.uncertainty
+        print(f"{mode}: car-parts test parts {len(photos['parts'])} photos", flush=True)
+    return photos
+
+
+def report(photos: dict) -> str:
+    """The table of gated figures by threshold, and the uncertainty's correlation with the gain."""
+    columns = [source for source in DICE_SOURCES if photos.get(source)] + [f"parts_{g}" for g in PART_GROUPS]
+    lines = ["| t | photos with a mirror pass | " + " | ".join(columns) + " |",
+             "|---:|---:|" + "---:|" * len(columns)]
+    for label, threshold in (("always", -np.inf), *((f"{t:g}", t) for t in THRESHOLDS), ("never", np.inf)):
+        figures = gated_figures(photos, threshold)
+        cells = [f"{figures[c]:.5f}" if figures.get(c) is not None else "-" for c in columns]
+        lines.append(f"| {label} | {figures['mirrored_share']:.0%} | " + " | ".join(cells) + " |")
+    for source in DICE_SOURCES:
+        rows = photos.get(source) or {}
+        if rows:
+            uncertainty = [row["uncertainty"] for row in rows.values()]
+            correlation = gain_correlation(rows)
+            lines.append(f"{source}: median uncertainty {np.median(uncertainty):.4f}; correlation with the mirror "
+                         f"pass's gain {'-' if correlation is None else f'{correlation:.2f}'}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    from core.training.training_mix import labels_folder
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="default", help="model file, run folder or name")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--labels", type=Path, default=labels_folder())
+    parser.add_argument("--json", type=Path, help="also write the per-photo figures here")
+    parser.add_argument("--from-json", type=Path, help="report on per-photo figures written before; mask nothing")
+    args = parser.parse_args()
+    if args.from_json:
+        try:
+            photos = json.loads(args.from_json.read_text())
+        except (OSError, ValueError) as error:
+            raise SystemExit(f"{args.from_json}: cannot read the per-photo figures ({error})") from None
+    else:
+        photos = measure(args.model, args.data, args.labels)
+        if args.json:
+            args.json.write_text(json.dumps(photos))
+    print(report(photos))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
