@@ -5,7 +5,10 @@ the mirrored photo (as the app does by default), and records per photo both scor
 pass's uncertainty (``Prediction.uncertainty``: the share of working-size pixels between 0.1 and
 0.9). Then, for thresholds t, it prints the figures of "mirror pass only where the uncertainty is
 above t" and the share of photos that would get it (the mirror pass doubles the model time), and how
-well the uncertainty predicts each photo's gain (correlation).
+well the uncertainty predicts each photo's gain (correlation). Two scores that leave out the far
+background are tried too (``SCORES``): the unsure share inside the car's box, and in a band around its
+outline; for each, the share of each source's gain kept when the more unsure half of the outdoor
+photos gets the mirror pass.
 
 - Dice sources: held-out Carvana cars (exact masks), held-out stanford-cars and car-parts test
   (teacher labels, trusted pixels), small cars (exact masks);
@@ -27,15 +30,36 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 DICE_SOURCES = ("carvana", "stanford-cars", "car-parts-test", "small-cars")
 PART_GROUPS = ("all", "wheel", "mirror")  # "all", and the parts whose names hold the word
 THRESHOLDS = (0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15)
+SCORES = ("uncertainty", "box", "band")
+OUTDOOR = ("stanford-cars", "car-parts-test", "parts")
 
 
-def gated_figures(photos: dict, threshold: float) -> dict:
-    """The figures with the mirror pass only where the first pass's uncertainty is above ``threshold``.
+def near_car_scores(probability: np.ndarray) -> dict[str, float]:
+    """From a photo's (H, W) uint8 probability: the share of unsure pixels (0.1-0.9) inside the car's
+    box grown by 5 % of the width (``box``) and within 7 px of its outline at a width of 512 (``band``)."""
+    height, width = probability.shape
+    p = cv2.resize(probability, (512, max(1, round(512 * height / width))), interpolation=cv2.INTER_AREA)
+    car = p >= 128
+    unsure = (p > 25) & (p < 230)
+    box = np.ones_like(car)
+    if car.any():
+        ys, xs = np.nonzero(car)
+        pad = round(0.05 * 512)
+        box = np.zeros_like(car)
+        box[max(ys.min() - pad, 0) : ys.max() + pad + 1, max(xs.min() - pad, 0) : xs.max() + pad + 1] = True
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
+    band = (cv2.dilate(car.astype(np.uint8), kernel) > 0) & ~(cv2.erode(car.astype(np.uint8), kernel) > 0)
+    return {"box": float(unsure[box].mean()), "band": float(unsure[band].mean()) if band.any() else 0.0}
+
+
+def gated_figures(photos: dict, threshold: float, score: str = "uncertainty") -> dict:
+    """The figures with the mirror pass only where the first pass's ``score`` is above ``threshold``.
 
     ``photos``: ``{source: {stem: {"uncertainty": u, "single": x, "mirror": y}}}`` for the Dice sources
     (x, y: Dice) and ``{"parts": {stem: {"uncertainty": u, "single": counts, "mirror": counts}}}``,
@@ -49,7 +73,7 @@ def gated_figures(photos: dict, threshold: float) -> dict:
             continue
         chosen = []
         for row in rows.values():
-            use = row["uncertainty"] > threshold
+            use = row[score] > threshold
             mirrored += use
             total += 1
             chosen.append(row["mirror"] if use else row["single"])
@@ -68,12 +92,12 @@ def gated_figures(photos: dict, threshold: float) -> dict:
     return figures
 
 
-def gain_correlation(rows: dict) -> float | None:
-    """Correlation of the first pass's uncertainty with the mirror pass's gain over a Dice source's
+def gain_correlation(rows: dict, score: str = "uncertainty") -> float | None:
+    """Correlation of the first pass's ``score`` with the mirror pass's gain over a Dice source's
     photos (None for fewer than 3 photos or no spread)."""
     if len(rows) < 3:
         return None
-    uncertainty = np.array([row["uncertainty"] for row in rows.values()])
+    uncertainty = np.array([row[score] for row in rows.values()])
     gain = np.array([row["mirror"] - row["single"] for row in rows.values()])
     if np.ptp(uncertainty) == 0 or np.ptp(gain) == 0:
         return None
@@ -92,7 +116,7 @@ def measure(model: str, data: Path, labels: Path) -> dict:
 
     torch.set_num_threads(2)
     photos: dict = {source: {} for source in (*DICE_SOURCES, "parts")}
-    uncertainty: dict[str, float] = {}  # of each photo's first pass, as evaluate_folder observes it
+    uncertainty: dict[str, dict] = {}  # each photo's first-pass scores, as evaluate_folder observes them
     for mode in ("single", "mirror"):
         segmenter = Segmenter.load(model, device="auto", flip_tta=(mode == "mirror"))
         info = segmenter.config.info
@@ -112,13 +136,14 @@ def measure(model: str, data: Path, labels: Path) -> dict:
             if not Path(masks).is_dir() or not options.get("groups", True):
                 continue
             uncertainty.clear()
-            report = evaluate_folder(segmenter, images, masks, **options,
-                                     observe=lambda stem, prediction: uncertainty.__setitem__(stem, prediction.uncertainty))
+            report = evaluate_folder(segmenter, images, masks, **options, observe=lambda stem, prediction: (
+                uncertainty.__setitem__(stem, {"uncertainty": prediction.uncertainty,
+                                               **near_car_scores(prediction.probability)})))
             for stem, score in report.scores.items():
                 row = photos[source].setdefault(stem, {})
                 row[mode] = score
                 if mode == "single":
-                    row["uncertainty"] = uncertainty[stem]
+                    row.update(uncertainty[stem])
             print(f"{mode}: {source} {len(report.scores)} photos, {report.dice:.5f}", flush=True)
         parts_dir = data / "car-parts" / "test" / "parts"
         names = read_part_names(data / "car-parts" / "parts.json")
@@ -137,7 +162,7 @@ def measure(model: str, data: Path, labels: Path) -> dict:
             row = photos["parts"].setdefault(image.stem, {})
             row[mode] = counts
             if mode == "single":
-                row["uncertainty"] = prediction.uncertainty
+                row.update(uncertainty=prediction.uncertainty, **near_car_scores(prediction.probability))
         print(f"{mode}: car-parts test parts {len(photos['parts'])} photos", flush=True)
     return photos
 
@@ -158,6 +183,23 @@ def report(photos: dict) -> str:
             correlation = gain_correlation(rows)
             lines.append(f"{source}: median uncertainty {np.median(uncertainty):.4f}; correlation with the mirror "
                          f"pass's gain {'-' if correlation is None else f'{correlation:.2f}'}")
+    outdoor = {source: photos[source] for source in OUTDOOR if photos.get(source)}
+    if not outdoor or any(score not in row for rows in outdoor.values() for row in rows.values() for score in SCORES):
+        return "\n".join(lines)
+    always, never = gated_figures(outdoor, -np.inf), gated_figures(outdoor, np.inf)
+    lines.append("The more unsure half of the outdoor photos mirrored, by score: share of each figure's gain kept "
+                 "(correlation with the gain)")
+    for score in SCORES:
+        median = float(np.median([row[score] for rows in outdoor.values() for row in rows.values()]))
+        half = gated_figures(outdoor, median, score)
+        cells = []
+        for key in (*(source for source in outdoor if source != "parts"), *(f"parts_{g}" for g in PART_GROUPS)):
+            if key not in always or always[key] is None or always[key] == never[key]:
+                continue
+            kept = (half[key] - never[key]) / (always[key] - never[key])
+            correlation = gain_correlation(outdoor[key], score) if key in outdoor else None
+            cells.append(f"{key} {kept:.0%}" + ("" if correlation is None else f" ({correlation:.2f})"))
+        lines.append(f"  {score}: {half['mirrored_share']:.0%} mirrored; " + ", ".join(cells))
     return "\n".join(lines)
 
 

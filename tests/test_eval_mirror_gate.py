@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from benchmarks.eval_mirror_gate import gain_correlation, gated_figures, report
+from benchmarks.eval_mirror_gate import gain_correlation, gated_figures, near_car_scores, report
 
 PHOTOS = {
     "carvana": {"a": {"uncertainty": 0.01, "single": 0.990, "mirror": 0.994},
@@ -49,3 +50,32 @@ def test_the_report_has_a_row_per_threshold_and_leaves_out_missing_sources():
     assert "| always | 100% |" in text and "| never | 0% |" in text
     assert "small-cars" not in text.splitlines()[0]  # no photos of that source
     assert "carvana: median uncertainty" in text
+
+
+def test_the_near_car_scores_leave_out_an_unsure_far_background():
+    crisp = np.zeros((400, 800), np.uint8)
+    crisp[150:300, 300:500] = 255  # the car, sure
+    crisp[:, 700:] = 120  # a far background strip the model is unsure of
+    scores = near_car_scores(crisp)
+    assert scores["box"] == 0.0 and scores["band"] == 0.0
+    soft = crisp.copy()
+    soft[150:300, 300:320] = 120  # the car's left side unsure
+    assert near_car_scores(soft)["box"] > 0.0 and near_car_scores(soft)["band"] > near_car_scores(soft)["box"]
+    assert near_car_scores(np.zeros((30, 60), np.uint8)) == {"box": 0.0, "band": 0.0}  # no car at all
+
+
+def test_the_report_compares_the_scores_on_the_outdoor_photos():
+    rng = np.random.default_rng(0)
+    photos = {"stanford-cars": {}, "parts": {}}
+    for index in range(8):
+        gain = 0.01 * index
+        photos["stanford-cars"][f"s{index}"] = {"uncertainty": 0.2, "box": gain, "band": -gain,
+                                                "single": 0.9, "mirror": 0.9 + gain}
+        photos["parts"][f"p{index}"] = {"uncertainty": rng.random(), "box": gain, "band": -gain,
+                                        "single": {"wheel": [5, 10]}, "mirror": {"wheel": [6, 10]}}
+    lines = report(photos).splitlines()
+    box = next(line for line in lines if line.strip().startswith("box:"))
+    band = next(line for line in lines if line.strip().startswith("band:"))
+    # the half that gains most mirrored: 0.04-0.07 of gains 0-0.07 (0.22 of 0.28); the other half, 0.06
+    assert "50% mirrored" in box and "stanford-cars 79% (1.00)" in box and "parts_wheel 50%" in box
+    assert "stanford-cars 21% (-1.00)" in band
