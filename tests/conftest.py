@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import pwd
 import shutil
@@ -58,6 +59,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         print(f"\nerror: the user's MaskingNet folders changed during the tests (by a test, or by another"
               f" program running meanwhile): {', '.join(changed[:5])}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_in_the_main_thread():
+    """Collect each test's cyclic garbage here, in the main thread: left over, a Qt wrapper from it
+    could be collected in a later test's worker thread, where PySide6 crashes (seen once in CI:
+    a segmentation fault while garbage-collecting in the model-loading worker)."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)
