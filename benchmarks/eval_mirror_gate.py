@@ -108,61 +108,41 @@ def measure(model: str, data: Path, labels: Path) -> dict:
     """Per-photo figures of ``model`` single pass and mirror-averaged (see the module docstring)."""
     import torch
 
-    from benchmarks.eval_sources import held_out_groups
-    from core.io.imageio import IMAGE_EXTENSIONS, read_gray, read_photo
+    from benchmarks.eval_sources import dice_sources
     from core.masking.inference import Segmenter
     from core.training.evaluate import evaluate_folder
-    from core.training.evaluate_parts import read_part_names
+    from core.training.evaluate_parts import evaluate_parts, read_part_names
 
     torch.set_num_threads(2)
     photos: dict = {source: {} for source in (*DICE_SOURCES, "parts")}
-    uncertainty: dict[str, dict] = {}  # each photo's first-pass scores, as evaluate_folder observes them
+    sources = dice_sources(Segmenter.load(model, device="cpu").config.info, data, labels)
+    parts_photos, parts_labels = data / "car-parts" / "test" / "images", data / "car-parts" / "test" / "parts"
+    names = read_part_names(data / "car-parts" / "parts.json") if parts_labels.is_dir() else {}
+    scores: dict[str, dict] = {}  # each photo's first-pass scores, as the evaluations observe them
+
+    def observe(stem: str, prediction) -> None:
+        scores[stem] = {"uncertainty": prediction.uncertainty, **near_car_scores(prediction.probability)}
+
     for mode in ("single", "mirror"):
         segmenter = Segmenter.load(model, device="auto", flip_tta=(mode == "mirror"))
-        info = segmenter.config.info
-        groups = held_out_groups(info)
-        stanford = labels / "stanford-cars" / "labels"
-        test = labels / "car-parts-test" / "labels"
-        folders = {
-            "carvana": (data / "carvana512" / "images", data / "carvana512" / "masks",
-                        {"groups": {g for g in info.get("val_groups", []) if ":" not in g}}),
-            "stanford-cars": (stanford / "images", stanford / "masks", {
-                "confidence_dir": stanford / "confidence",
-                "stems": {g.split(":", 1)[1] for g in groups if g.startswith("stanford-cars:")}}),
-            "car-parts-test": (test / "images", test / "masks", {"confidence_dir": test / "confidence"}),
-            "small-cars": (labels / "small-cars" / "images", labels / "small-cars" / "masks", {}),
-        }
-        for source, (images, masks, options) in folders.items():
-            if not Path(masks).is_dir() or not options.get("groups", True):
-                continue
-            uncertainty.clear()
-            report = evaluate_folder(segmenter, images, masks, **options, observe=lambda stem, prediction: (
-                uncertainty.__setitem__(stem, {"uncertainty": prediction.uncertainty,
-                                               **near_car_scores(prediction.probability)})))
+        for source, (images, masks, options) in sources.items():
+            scores.clear()
+            report = evaluate_folder(segmenter, images, masks, **options, observe=observe)
             for stem, score in report.scores.items():
                 row = photos[source].setdefault(stem, {})
                 row[mode] = score
                 if mode == "single":
-                    row.update(uncertainty[stem])
+                    row.update(scores[stem])
             print(f"{mode}: {source} {len(report.scores)} photos, {report.dice:.5f}", flush=True)
-        parts_dir = data / "car-parts" / "test" / "parts"
-        names = read_part_names(data / "car-parts" / "parts.json")
-        images = data / "car-parts" / "test" / "images"
-        for image in sorted(images.iterdir()) if images.is_dir() else []:
-            label = parts_dir / f"{image.stem}.png"
-            if image.suffix.lower() not in IMAGE_EXTENSIONS or not label.is_file():
-                continue
-            photo = read_photo(image)
-            prediction = segmenter.predict_batch([photo.rgb], [photo.alpha])[0]
-            parts = read_gray(label)
-            counts = {}
-            for part in np.unique(parts[parts > 0]):
-                where = parts == part
-                counts[names.get(int(part), str(int(part)))] = [int((prediction.mask & where).sum()), int(where.sum())]
-            row = photos["parts"].setdefault(image.stem, {})
-            row[mode] = counts
+        if not parts_labels.is_dir():
+            continue
+        scores.clear()
+        parts = evaluate_parts(segmenter, parts_photos, parts_labels, part_names=names, observe=observe)
+        for stem, counts in parts.photo_parts.items():
+            row = photos["parts"].setdefault(stem, {})
+            row[mode] = {names.get(part, str(part)): list(kept) for part, kept in counts.items()}
             if mode == "single":
-                row.update(uncertainty=prediction.uncertainty, **near_car_scores(prediction.probability))
+                row.update(scores[stem])
         print(f"{mode}: car-parts test parts {len(photos['parts'])} photos", flush=True)
     return photos
 

@@ -52,20 +52,29 @@ def held_out_groups(info: dict, *, held_out: set[str] | None = None, seen: set[s
     return {form for group in held_out - seen for form in (group, group.split(":", 1)[-1])} - bare_seen
 
 
-def held_out_stanford(segmenter: Segmenter, labels: Path, *, seen: set[str] = frozenset(),
-                      held_out: set[str] | None = None) -> tuple[float | None, int]:
-    """(mean trusted-pixel Dice, photos) on the stanford-cars photos of ``held_out_groups``."""
-    groups = held_out_groups(segmenter.config.info, held_out=held_out, seen=seen)
-    stems = {group.split(":", 1)[1] for group in groups if group.startswith("stanford-cars:")}
-    folder = labels / "stanford-cars" / "labels"
-    if not stems or not (folder / "masks").is_dir():
-        return None, 0
-    report = evaluate_folder(segmenter, folder / "images", folder / "masks", confidence_dir=folder / "confidence",
-                             stems=stems)
-    return report.dice, len(report.scores)
-
-
 SOURCES = ("carvana", "stanford-cars", "car-parts-test", "small-cars")
+
+
+def dice_sources(info: dict, data: Path, labels: Path, *, seen: set[str] = frozenset(),
+                 held_out: set[str] | None = None) -> dict[str, tuple[Path, Path, dict]]:
+    """The photos each Dice source is scored on, as ``{source: (images, masks, options)}`` for
+    ``evaluate_folder(segmenter, images, masks, **options)``: the held-out Carvana cars of ``info``
+    (or ``held_out``), its held-out stanford-cars photos (``held_out_groups``) and car-parts test
+    against the teacher labels (trusted pixels), the small cars. A source whose labels are missing,
+    or that holds no held-out photo, is left out."""
+    studio_groups = {g for g in (info.get("val_groups", []) if held_out is None else held_out) if ":" not in g}
+    stems = {group.split(":", 1)[1] for group in held_out_groups(info, held_out=held_out, seen=seen)
+             if group.startswith("stanford-cars:")}
+    stanford, test = labels / "stanford-cars" / "labels", labels / "car-parts-test" / "labels"
+    sources = {
+        "carvana": (data / "carvana512" / "images", data / "carvana512" / "masks", {"groups": studio_groups}),
+        "stanford-cars": (stanford / "images", stanford / "masks",
+                          {"confidence_dir": stanford / "confidence", "stems": stems}),
+        "car-parts-test": (test / "images", test / "masks", {"confidence_dir": test / "confidence"}),
+        "small-cars": (labels / "small-cars" / "images", labels / "small-cars" / "masks", {}),
+    }
+    empty = {"carvana": not studio_groups, "stanford-cars": not stems}
+    return {name: spec for name, spec in sources.items() if spec[1].is_dir() and not empty.get(name, False)}
 CAR_WIDTH_BINS = (0.0, 0.5, 0.7, 0.9, 1.0)  # the car's width (its label's extent) as a share of the photo's
 
 
@@ -101,32 +110,31 @@ def source_figures(segmenter: Segmenter, data: Path, labels: Path, *, studio: bo
     groups an earlier stage trained on, left out of the held-out figures; ``held_out``: score the
     held-out photos of another model (its ``val_groups``) instead of this one's; ``only``: the
     sources to score (of ``SOURCES``; all when None)."""
-    only = set(SOURCES) if only is None else only
-    studio = studio and "carvana" in only
+    only = set(SOURCES if only is None else only)
+    if not studio:
+        only.discard("carvana")
     figures: dict = {}
-    carvana = data / "carvana512"
-    studio_groups = {g for g in (segmenter.config.info.get("val_groups", []) if held_out is None else held_out)
-                     if ":" not in g}
-    if studio and studio_groups:
-        report = evaluate_folder(segmenter, carvana / "images", carvana / "masks", groups=studio_groups)
+    sources = dice_sources(segmenter.config.info, data, labels, seen=seen, held_out=held_out)
+    reports = {name: evaluate_folder(segmenter, images, masks, **options)
+               for name, (images, masks, options) in sources.items() if name in only}
+    if "carvana" in reports:
+        report = reports["carvana"]
         figures.update(carvana_dice=report.dice, carvana_photos=len(report.scores), carvana_worst=report.worst())
     if "stanford-cars" in only:
-        figures["stanford_dice_vs_labels"], figures["stanford_photos"] = held_out_stanford(
-            segmenter, labels, seen=seen, held_out=held_out)
-    small_cars = labels / "small-cars"
-    if "small-cars" in only and (small_cars / "masks").is_dir():
-        report = evaluate_folder(segmenter, small_cars / "images", small_cars / "masks")
+        report = reports.get("stanford-cars")
+        figures["stanford_dice_vs_labels"], figures["stanford_photos"] = (
+            (report.dice, len(report.scores)) if report else (None, 0))
+    if "small-cars" in reports:
+        report = reports["small-cars"]
         figures.update(small_cars_dice=report.dice, small_cars_photos=len(report.scores), small_cars_worst=report.worst(),
-                       small_cars_set=small_cars_set_id(small_cars))
+                       small_cars_set=small_cars_set_id(labels / "small-cars"))
     if "car-parts-test" not in only:
         return figures
-    test_labels = labels / "car-parts-test" / "labels"
-    if (test_labels / "masks").is_dir():
-        report = evaluate_folder(segmenter, test_labels / "images", test_labels / "masks",
-                                 confidence_dir=test_labels / "confidence")
+    if "car-parts-test" in reports:
+        report = reports["car-parts-test"]
         figures.update(car_parts_test_dice_vs_labels=report.dice, car_parts_test_labelled_photos=len(report.scores),
                        car_parts_test_worst=report.worst(),
-                       car_parts_test_by_car_width=dice_by_car_width(report.scores, test_labels / "masks"))
+                       car_parts_test_by_car_width=dice_by_car_width(report.scores, sources["car-parts-test"][1]))
     parts = evaluate_parts(segmenter, data / "car-parts" / "test" / "images", data / "car-parts" / "test" / "parts",
                            part_names=read_part_names(data / "car-parts" / "parts.json"))
     summary = parts.to_dict()

@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--widen-fresh", action="store_true",
                         help="with --widen-to: the added channels start random and only they train; the old "
                              "network's answers stay as they were until they do")
+    parser.add_argument("--old-entries-lr", type=float, metavar="LR",
+                        help="with --widen-fresh: the old network's weights train too, at this learning rate")
     parser.add_argument("--max-steps-per-epoch", type=int)
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
     parser.add_argument("--vgg-init", help="ImageNet VGG-16-BN weights for a new width-64 encoder: a local "
@@ -66,7 +68,8 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     overrides = {
         name: getattr(args, name)
         for name in ("arch", "width", "size", "epochs", "batch_size", "lr", "lr_halve_every", "val_fraction",
-                     "seed", "device", "max_steps_per_epoch", "correction_weight", "vgg_init", "widen_to")
+                     "seed", "device", "max_steps_per_epoch", "correction_weight", "vgg_init", "widen_to",
+                     "old_entries_lr")
         if getattr(args, name) is not None
     }
     if args.init:
@@ -97,6 +100,10 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         raise ValueError("--widen-to widens the network of --init: give --init too")
     if config.widen_fresh and config.widen_to is None:
         raise ValueError("--widen-fresh says how --widen-to widens: give --widen-to too")
+    if config.old_entries_lr is not None and not config.widen_fresh:
+        raise ValueError("--old-entries-lr is the rate of the old entries of --widen-fresh: give --widen-fresh too")
+    if config.old_entries_lr is not None and config.old_entries_lr < 0:
+        raise ValueError(f"--old-entries-lr must be at least 0, got {config.old_entries_lr}")
     return config
 
 

@@ -98,6 +98,7 @@ def main(files: list[str], *, model: str | None = None, device: str | None = Non
     from PySide6.QtWidgets import QApplication
 
     from maskingnet_app import app_settings
+    from maskingnet_app.gui_thread_gc import GuiThreadCollector
     from maskingnet_app.main_window import ICON_PATH
     from maskingnet_app.model.model_service import ModelService
 
@@ -106,6 +107,9 @@ def main(files: list[str], *, model: str | None = None, device: str | None = Non
     app.setApplicationName(app_settings.APPLICATION)
     app.setApplicationVersion(__version__)
     app_settings.migrate_legacy_settings()
+    collector = GuiThreadCollector(app)  # workers never collect cycles holding Qt wrappers
+    collector.start()
+    app.aboutToQuit.connect(collector.stop)
     if ICON_PATH.is_file():
         app.setWindowIcon(QIcon(str(ICON_PATH)))
     service = ModelService(model, device)

@@ -211,6 +211,21 @@ def test_fresh_widening_trains_only_the_added_channels(few_cars, tmp_path, tiny_
     assert any(not torch.equal(p[~masks[name]], start[name][~masks[name]]) for name, p in wide.named_parameters())
 
 
+def test_fresh_widening_with_an_old_entries_rate_trains_the_old_entries_too(few_cars, tmp_path, tiny_checkpoint, capsys):
+    from core.models.checkpoint import load_model
+    from core.models.networks.fresh_widen import old_entry_masks
+
+    run = tmp_path / "slow-old"
+    assert main(["train", "--images", str(few_cars / "images"), "--masks", str(few_cars / "masks"), "-o", str(run),
+                 "--init", str(tiny_checkpoint), "--widen-to", "6", "--widen-fresh", "--old-entries-lr", "1e-4",
+                 "--max-steps-per-epoch", "2", "--epochs", "1", "--device", "cpu"]) == 0, capsys.readouterr().err
+    assert "with fresh channels; the old ones train at lr 0.0001" in capsys.readouterr().out
+    narrow, _ = load_model(tiny_checkpoint)
+    wide, _ = load_model(run / "last.safetensors")
+    masks, old = old_entry_masks(wide, 4), dict(narrow.named_parameters())
+    assert any(not torch.equal(p[masks[name]], old[name].flatten()) for name, p in wide.named_parameters())
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
@@ -220,6 +235,7 @@ def test_fresh_widening_trains_only_the_added_channels(few_cars, tmp_path, tiny_
         (["--init", "no-such-model"], "no such model file or model name"),
         (["--widen-to", "8"], "--widen-to widens the network of --init: give --init too"),
         (["--widen-fresh"], "--widen-fresh says how --widen-to widens: give --widen-to too"),
+        (["--old-entries-lr", "1e-5"], "give --widen-fresh too"),
     ],
 )
 def test_train_refuses_bad_settings_with_one_line(few_cars, tmp_path, capsys, flags, message):

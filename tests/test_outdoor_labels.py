@@ -161,7 +161,10 @@ def _parts_set(tmp_path: Path) -> tuple[Path, Path, Path]:
 def test_part_recall_counts_the_labelled_pixels_the_mask_keeps(tmp_path, tiny_checkpoint):
     images, parts, names = _parts_set(tmp_path)
     segmenter = Segmenter.load(tiny_checkpoint, device="cpu")
-    report = evaluate_parts(segmenter, images, parts, part_names=read_part_names(names))
+    observed = []
+    report = evaluate_parts(segmenter, images, parts, part_names=read_part_names(names),
+                            observe=lambda stem, prediction: observed.append((stem, prediction.mask.shape)))
+    assert observed == [(f"p{index}", (64, 64)) for index in range(3)]
     kept = total = 0
     wheel_kept = near_kept = near_total = 0
     for index in range(3):
@@ -170,6 +173,8 @@ def test_part_recall_counts_the_labelled_pixels_the_mask_keeps(tmp_path, tiny_ch
         kept += int((mask & (labels > 0)).sum())
         total += int((labels > 0).sum())
         wheel_kept += int((mask & (labels == 18)).sum())
+        assert report.photo_parts[f"p{index}"] == {18: (int((mask & (labels == 18)).sum()), 400),
+                                                   14: (int((mask & (labels == 14)).sum()), 200)}
         near = (labels > 0) & near_frame_edge(*mask.shape)
         near_kept, near_total = near_kept + int((mask & near).sum()), near_total + int(near.sum())
     assert report.recall() == pytest.approx(kept / total)
@@ -340,7 +345,7 @@ def test_held_out_outdoor_figures_leave_out_photos_an_earlier_stage_trained_on(t
     """A label set that grows is split afresh: a photo held out now may have trained the starting model."""
     from dataclasses import replace
 
-    from benchmarks.eval_sources import held_out_stanford
+    from benchmarks.eval_sources import dice_sources
     from core.training.training_mix import trained_groups
 
     folder = tmp_path / "stanford-cars" / "labels"
@@ -355,8 +360,9 @@ def test_held_out_outdoor_figures_leave_out_photos_an_earlier_stage_trained_on(t
     info = {**segmenter.config.info, "val_groups": ["stanford-cars:s1", "stanford-cars:s2", "stanford-cars:s3"],
             "trained_before": ["stanford-cars:s3"]}
     segmenter = Segmenter(segmenter.model, replace(segmenter.config, info=info), device="cpu", flip_tta=False)
-    assert held_out_stanford(segmenter, tmp_path)[1] == 2
-    assert held_out_stanford(segmenter, tmp_path, seen={"stanford-cars:s2"})[1] == 1
+    assert dice_sources(info, tmp_path / "no-data", tmp_path)["stanford-cars"][2]["stems"] == {"s1", "s2"}
+    assert dice_sources(info, tmp_path / "no-data", tmp_path, seen={"stanford-cars:s2"})["stanford-cars"][2]["stems"] == {"s1"}
+    assert set(dice_sources(info, tmp_path / "no-data", tmp_path)) == {"stanford-cars"}  # no other labels here
     assert trained_groups({"train_groups": ["a"], "trained_before": ["b"]}) == {"a", "b"}
     from benchmarks.eval_sources import source_figures
 

@@ -7,7 +7,7 @@ import torch
 
 from core.io.records import RecordError
 from core.models.networks import count_parameters, create_model
-from core.models.networks.fresh_widen import freeze_old_entries, fresh_widen, old_entry_masks
+from core.models.networks.fresh_widen import SlowOldEntries, freeze_old_entries, fresh_widen, old_entry_masks
 from core.models.networks.widen import network_width, widen_network
 from core.training.train import recipe_from_json
 
@@ -52,6 +52,10 @@ def test_a_recipe_names_the_width_to_widen_to():
     assert recipe_from_json({"widen_to": 20}, "wide.json") == {"widen_to": 20}
     with pytest.raises(RecordError, match="wide.json: the field 'widen_to' should be"):
         recipe_from_json({"widen_to": "wide"}, "wide.json")
+    assert recipe_from_json({"old_entries_lr": 1e-5, "widen_fresh": True}, "wide.json") == {
+        "old_entries_lr": 1e-5, "widen_fresh": True}
+    with pytest.raises(RecordError, match="wide.json: the field 'old_entries_lr'"):
+        recipe_from_json({"old_entries_lr": -1.0}, "wide.json")
 
 
 @pytest.mark.parametrize("name", ["maskingnet", "segnet", "arc2"])
@@ -94,6 +98,37 @@ def test_frozen_old_entries_do_not_move_while_the_fresh_ones_learn():
     moved = {name: p.detach() != before[name] for name, p in wide.named_parameters()}
     assert not any((moved[name] & masks[name]).any() for name in masks)
     assert any((moved[name] & ~masks[name]).any() for name in masks)
+
+
+def test_slow_old_entries_move_at_their_own_share_of_the_step():
+    """One Adam step, slowed and not, from the same weights and batch: the old entries move a quarter
+    as far, the fresh ones as far."""
+    torch.manual_seed(3)
+    images = torch.randn(2, 3, 64, 64)
+    steps = {}
+    for ratio in (None, 0.25):
+        wide = fresh_widen(_trained_looking("maskingnet"), 6, seed=1).train()
+        masks = old_entry_masks(wide, 4)
+        slow = SlowOldEntries(wide, masks, ratio) if ratio is not None else None
+        before = {name: p.detach().clone() for name, p in wide.named_parameters()}
+        optimizer = torch.optim.Adam(wide.parameters(), lr=1e-2)
+        optimizer.zero_grad()
+        wide(images).logsumexp(1).mean().backward()
+        if slow is not None:
+            slow.before_step()
+        optimizer.step()
+        if slow is not None:
+            slow.after_step()
+        steps[ratio] = {name: p.detach() - before[name] for name, p in wide.named_parameters()}
+    for name, old in masks.items():
+        full, slowed = steps[None][name], steps[0.25][name]
+        assert torch.allclose(slowed[old], 0.25 * full[old], atol=1e-7)
+        assert torch.allclose(slowed[~old], full[~old], atol=1e-7)
+    assert any(steps[None][name][old].abs().max() > 0 for name, old in masks.items())
+    with pytest.raises(ValueError, match="at least 0"):
+        SlowOldEntries(wide, masks, -1.0)
+    with pytest.raises(RuntimeError, match="without before_step"):
+        SlowOldEntries(wide, masks, 0.5).after_step()
 
 
 def test_fresh_widening_refuses_a_narrower_width_and_other_networks():

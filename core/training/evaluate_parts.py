@@ -13,12 +13,12 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from core.io.imageio import IMAGE_EXTENSIONS, read_gray, read_photo
-from core.masking.inference import Segmenter
+from core.masking.inference import Prediction, Segmenter
 from core.training.evaluate import reporting
 
 NEAR_EDGE = 0.08  # a pixel this close to the frame's edge (share of the photo's longer side) is "near the edge"
@@ -32,6 +32,8 @@ class PartsReport:
     kept: dict[str, float] = field(default_factory=dict)  # photo -> share of its labelled pixels kept
     kept_pixels: dict[int, int] = field(default_factory=dict)  # part -> labelled pixels kept, over all photos
     total_pixels: dict[int, int] = field(default_factory=dict)  # part -> labelled pixels, over all photos
+    # photo -> {part: (labelled pixels kept, labelled pixels)}, for figures over any subset of the photos
+    photo_parts: dict[str, dict[int, tuple[int, int]]] = field(default_factory=dict)
     near_edge_kept: int = 0  # labelled pixels near the frame's edge (``near_frame_edge``) kept, over all photos
     near_edge_total: int = 0
     seconds: float = 0.0
@@ -92,11 +94,11 @@ def near_frame_edge(height: int, width: int, share: float = NEAR_EDGE) -> np.nda
 
 def evaluate_parts(
     segmenter: Segmenter, images_dir: str | Path, parts_dir: str | Path, *, part_names: dict[int, str] | None = None,
-    limit: int = 0, progress=None,
+    limit: int = 0, progress=None, observe: Callable[[str, Prediction], None] | None = None,
 ) -> PartsReport:
     """Mask every photo of ``images_dir`` that has ``parts_dir/<stem>.png`` and count the parts kept.
 
-    ``progress`` is as in ``core.training.evaluate.evaluate_folder``.
+    ``progress`` and ``observe`` are as in ``core.training.evaluate.evaluate_folder``.
     """
     images_dir, parts_dir = Path(images_dir), Path(parts_dir)
     for folder in (images_dir, parts_dir):
@@ -113,7 +115,10 @@ def evaluate_parts(
     with reporting(progress, len(pairs)) as advance:
         for image, parts_path in pairs:
             photo = read_photo(image)
-            mask = segmenter.predict_batch([photo.rgb], [photo.alpha])[0].mask
+            prediction = segmenter.predict_batch([photo.rgb], [photo.alpha])[0]
+            if observe is not None:
+                observe(image.stem, prediction)
+            mask = prediction.mask
             parts = read_gray(parts_path)
             if parts.shape != mask.shape:
                 raise ValueError(f"{parts_path}: label size {parts.shape[::-1]} differs from its photo's {mask.shape[::-1]}")
@@ -123,10 +128,12 @@ def evaluate_parts(
             near_edge = labelled & near_frame_edge(*labelled.shape)
             report.near_edge_total += int(near_edge.sum())
             report.near_edge_kept += int((mask & near_edge).sum())
+            counts = report.photo_parts.setdefault(image.stem, {})
             for part in np.unique(parts[labelled]):
                 where = parts == part
-                report.total_pixels[int(part)] = report.total_pixels.get(int(part), 0) + int(where.sum())
-                report.kept_pixels[int(part)] = report.kept_pixels.get(int(part), 0) + int((mask & where).sum())
+                counts[int(part)] = (int((mask & where).sum()), int(where.sum()))
+                report.total_pixels[int(part)] = report.total_pixels.get(int(part), 0) + counts[int(part)][1]
+                report.kept_pixels[int(part)] = report.kept_pixels.get(int(part), 0) + counts[int(part)][0]
             advance(image.stem)
     report.seconds = time.perf_counter() - started
     return report

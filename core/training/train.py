@@ -88,6 +88,8 @@ class TrainConfig:
     # with widen_to: the added channels start random and only they train; the old network's weights
     # and batch-norm statistics stay as they were (networks.fresh_widen)
     widen_fresh: bool = False
+    # with widen_fresh: the old entries' learning rate (their every step scaled to it); None: they stay
+    old_entries_lr: float | None = None
     save_every_s: float = 300.0
     keep_epochs: bool = False  # also keep each epoch's weights as epoch-NN.safetensors
     max_steps_per_epoch: int | None = None  # for quick runs and tests
@@ -104,10 +106,12 @@ _RECIPE_RANGES: dict[str, tuple[float | None, float | None]] = {
     "zoom_out": (0.0, 1.0), "zoom_out_backdrop": (0.0, 1.0), "zoom_in": (0.0, 1.0), "degrade": (0.0, 1.0), "panning": (0.0, 1.0),
     "val_fraction": (0.0, 0.9), "seed": (0, None),
     "save_every_s": (0.0, None), "max_steps_per_epoch": (1, None), "widen_to": (2, MAX_WIDTH),
+    "old_entries_lr": (0.0, 10.0),
 }
 
 
 _NULLABLE_WHOLE_NUMBERS = {"max_steps_per_epoch", "widen_to"}  # recipe fields that are None or a whole number
+_NULLABLE_FLOATS = {"old_entries_lr"}  # recipe fields that are None or a number
 
 
 def epoch_file(epoch: int) -> str:
@@ -138,7 +142,7 @@ def recipe_from_json(data: Any, path: str | Path) -> dict[str, Any]:
             values[name] = checked.bool(name, missing)
         elif isinstance(default, int) or name in _NULLABLE_WHOLE_NUMBERS:
             values[name] = checked.int(name, missing, low=low, high=high)
-        elif isinstance(default, float):
+        elif isinstance(default, float) or name in _NULLABLE_FLOATS:
             values[name] = checked.float(name, missing, low=low, high=high)
         else:
             values[name] = checked.str(name, missing)
@@ -250,6 +254,28 @@ def evaluate_cached(
         full = upsample_probability(probability, truth.shape[1], truth.shape[0]) >= 128
         scores.append(dice(full[trusted], truth[trusted]) if trusted is not None else dice(full, truth))
     return scores
+
+
+@torch.no_grad()
+def training_objective(
+    model: nn.Module, cached: CachedSamples, config: TrainConfig, preprocess: Preprocess, device: torch.device,
+    dtype: torch.dtype | None,
+) -> float:
+    """The mean loss training minimises (``segmentation_loss`` with each sample's trust and emphasis,
+    ``config``'s weights) over every cached sample as it is, unaugmented, the model in eval mode."""
+    model.eval()
+    plain = replace(config, augment=False)
+    rng = np.random.default_rng(0)
+    losses = []
+    for start in range(0, len(cached), config.batch_size):
+        indices = range(start, min(start + config.batch_size, len(cached)))
+        images, targets, weights = _batch_tensors(cached, indices, rng, plain, preprocess)
+        with autocast(device, dtype):
+            logits = model(images.to(device))
+        loss = segmentation_loss(logits.float(), targets.to(device), weights.to(device) if weights is not None else None,
+                                 config.dice_weight)
+        losses.append(loss.item() * len(indices))
+    return sum(losses) / len(cached) if len(cached) else float("nan")
 
 
 def dice_by_source(samples: Sequence[Sample], scores: Sequence[float]) -> dict[str, float]:
@@ -383,7 +409,9 @@ def _train(
 
                 model = widen_network(model, config.widen_to, seed=config.seed)
             notes.append(f"the network of {config.init} widened from width {model_config.width} to {config.widen_to}"
-                         + (" with fresh channels; only they train" if config.widen_fresh else ""))
+                         + ("" if not config.widen_fresh else " with fresh channels; only they train"
+                            if config.old_entries_lr is None else
+                            f" with fresh channels; the old ones train at lr {config.old_entries_lr:g}"))
             model_config = replace(model_config, width=config.widen_to)
         config = replace(config, arch=model_config.arch, width=model_config.width)
         model_config = replace(model_config, preprocess=replace(model_config.preprocess, size=config.size))
@@ -403,10 +431,14 @@ def _train(
     # fresh channels added to --init's network: its old entries stay, resumed or not (else all train)
     init_width = read_config(config.init).width if config.widen_fresh and config.init else None
     old_frozen = init_width is not None and init_width < config.width
+    slow_old = None  # with old_entries_lr: scales each step's change to the old entries
     if old_frozen:
-        from core.models.networks.fresh_widen import freeze_old_entries, old_entry_masks
+        from core.models.networks.fresh_widen import SlowOldEntries, freeze_old_entries, old_entry_masks
 
-        freeze_old_entries(model, old_entry_masks(model, init_width))
+        if config.old_entries_lr is None:
+            freeze_old_entries(model, old_entry_masks(model, init_width))
+        else:
+            slow_old = SlowOldEntries(model, old_entry_masks(model, init_width), config.old_entries_lr / config.lr)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     progress: dict[str, Any] = {"epoch": 0, "step": 0, "best_dice": None, "history": [], "train_seconds": 0.0}
     if resuming and state_path.exists():
@@ -493,7 +525,11 @@ def _train(
             if skipped:  # one bad step must not turn the weights or Adam's moments into inf/NaN
                 progress["skipped_steps"] = progress.get("skipped_steps", 0) + 1
             else:
+                if slow_old is not None:
+                    slow_old.before_step()
                 optimizer.step()
+                if slow_old is not None:
+                    slow_old.after_step()
                 losses.append(loss.item())
             progress["step"] = step + 1
             progress["epoch_losses"] = losses

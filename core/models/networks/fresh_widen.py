@@ -114,3 +114,30 @@ def freeze_old_entries(model: nn.Module, masks: dict[str, torch.Tensor]) -> list
             keep = (~masks[name]).to(parameter.device)
             handles.append(parameter.register_hook(lambda grad, keep=keep: grad * keep))
     return handles
+
+
+class SlowOldEntries:
+    """Moves the old entries at ``ratio`` times the optimizer's rate: ``after_step`` scales the change
+    each step made to them since ``before_step``. (Scaling their gradients would not do: Adam's step
+    does not grow with the gradient.) The new entries move at the full rate."""
+
+    def __init__(self, model: nn.Module, masks: dict[str, torch.Tensor], ratio: float) -> None:
+        if ratio < 0:
+            raise ValueError(f"the old entries' rate must be at least 0, got {ratio} times the lr")
+        self.ratio = ratio
+        self._parameters = [(parameter, masks[name].to(parameter.device))
+                            for name, parameter in model.named_parameters() if name in masks]
+        self._before: list[torch.Tensor] = []
+
+    @torch.no_grad()
+    def before_step(self) -> None:
+        self._before = [parameter.detach().clone() for parameter, _ in self._parameters]
+
+    @torch.no_grad()
+    def after_step(self) -> None:
+        if not self._before:
+            raise RuntimeError("SlowOldEntries.after_step without before_step")
+        for (parameter, old), before in zip(self._parameters, self._before, strict=True):
+            step = parameter - before
+            parameter.copy_(torch.where(old, before + self.ratio * step, parameter))
+        self._before = []
