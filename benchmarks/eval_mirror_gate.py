@@ -110,12 +110,14 @@ def measure(model: str, data: Path, labels: Path) -> dict:
 
     from benchmarks.eval_sources import dice_sources
     from core.masking.inference import Segmenter
+    from core.models.checkpoint import read_config
+    from core.models.model_store import resolve_model
     from core.training.evaluate import evaluate_folder
     from core.training.evaluate_parts import evaluate_parts, read_part_names
 
     torch.set_num_threads(2)
     photos: dict = {source: {} for source in (*DICE_SOURCES, "parts")}
-    sources = dice_sources(Segmenter.load(model, device="cpu").config.info, data, labels)
+    sources = dice_sources(read_config(resolve_model(model)).info, data, labels)  # the info, not the weights
     parts_photos, parts_labels = data / "car-parts" / "test" / "images", data / "car-parts" / "test" / "parts"
     names = read_part_names(data / "car-parts" / "parts.json") if parts_labels.is_dir() else {}
     scores: dict[str, dict] = {}  # each photo's first-pass scores, as the evaluations observe them

@@ -75,6 +75,8 @@ def dice_sources(info: dict, data: Path, labels: Path, *, seen: set[str] = froze
     }
     empty = {"carvana": not studio_groups, "stanford-cars": not stems}
     return {name: spec for name, spec in sources.items() if spec[1].is_dir() and not empty.get(name, False)}
+
+
 CAR_WIDTH_BINS = (0.0, 0.5, 0.7, 0.9, 1.0)  # the car's width (its label's extent) as a share of the photo's
 
 

@@ -41,14 +41,19 @@ MIX = ROOT / "resources" / "recipes" / "outdoor-mix-car-parts-only.json"
 RECIPE = ROOT / "resources" / "recipes" / "outdoor-512-polish.json"
 
 
+def mirror_parts(names: dict[int, str]) -> list[int]:
+    """The part numbers whose names hold "mirror"."""
+    return [k for k, name in names.items() if "mirror" in name]
+
+
 def kept_shares(probabilities: list[np.ndarray], part_maps: list[np.ndarray], names: dict[int, str]) -> dict[str, float]:
     """Pooled share of labelled pixels with probability >= 0.5: ``all`` parts and ``mirrors`` (parts
     named with "mirror"). ``probabilities``: (S, S) in [0, 1]; ``part_maps``: (S, S) part numbers."""
-    mirror_parts = [k for k, name in names.items() if "mirror" in name]
+    mirrors = mirror_parts(names)
     kept = {"all": [0, 0], "mirrors": [0, 0]}
     for probability, parts in zip(probabilities, part_maps, strict=True):
         car = probability >= 0.5
-        for key, where in (("all", parts > 0), ("mirrors", np.isin(parts, mirror_parts))):
+        for key, where in (("all", parts > 0), ("mirrors", np.isin(parts, mirrors))):
             kept[key][0] += int((car & where).sum())
             kept[key][1] += int(where.sum())
     return {key: k / n if n else float("nan") for key, (k, n) in kept.items()}
@@ -56,11 +61,11 @@ def kept_shares(probabilities: list[np.ndarray], part_maps: list[np.ndarray], na
 
 def first_with_mirrors(samples: list, parts_dir: Path, names: dict[int, str], count: int) -> list:
     """The first ``count`` distinct samples (by photo name) whose part map in ``parts_dir`` holds a mirror."""
-    mirror_parts = [k for k, name in names.items() if "mirror" in name]
+    mirrors = mirror_parts(names)
     chosen = []
     for sample in sorted({s.image: s for s in samples}.values(), key=lambda s: s.image.stem):
         path = parts_dir / f"{sample.image.stem}.png"
-        if path.is_file() and np.isin(read_gray(path), mirror_parts).any():
+        if path.is_file() and np.isin(read_gray(path), mirrors).any():
             chosen.append(sample)
             if len(chosen) == count:
                 break
