@@ -61,11 +61,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# Cyclic garbage is collected in the main thread only, as the app does (maskingnet_app.gui_thread_gc):
+# collected automatically, a Qt wrapper in a cycle could be destroyed in a worker thread (a model
+# load, a batch, a training run), where PySide6 crashes (seen once in CI: a segmentation fault while
+# collecting in the model-loading worker). Automatic collection is off for the whole run, and each
+# test's cycles are collected after it, here.
+gc.disable()
+
+
 @pytest.fixture(autouse=True)
 def _collect_garbage_in_the_main_thread():
-    """Collect each test's cyclic garbage here, in the main thread: left over, a Qt wrapper from it
-    could be collected in a later test's worker thread, where PySide6 crashes (seen once in CI:
-    a segmentation fault while garbage-collecting in the model-loading worker)."""
+    """Collect each test's cyclic garbage in the main thread (automatic collection is off)."""
     yield
     gc.collect()
 

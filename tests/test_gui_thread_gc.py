@@ -24,10 +24,14 @@ class _Cycle:
 
 @pytest.fixture
 def low_threshold():
-    before = gc.get_threshold()
+    """Automatic collection on (as when the app starts; the suite turns it off) at a low threshold."""
+    before, enabled = gc.get_threshold(), gc.isenabled()
     gc.set_threshold(10, 10, 10)
+    gc.enable()
     yield
     gc.set_threshold(*before)
+    if not enabled:
+        gc.disable()
 
 
 def test_cycles_made_on_a_worker_are_collected_on_the_gui_thread(qtbot, low_threshold):

@@ -400,18 +400,20 @@ def _train(
         # the new weights are not --init's: they keep its recipe and lineage, not its name or figures
         model_config = replace(model_config, info=inheritable_info(model_config.info))
         if config.widen_to and config.widen_to != model_config.width:  # a narrower widen_to: ValueError
+            widened = f"the network of {config.init} widened from width {model_config.width} to {config.widen_to}"
             if config.widen_fresh:
                 from core.models.networks.fresh_widen import fresh_widen
 
                 model = fresh_widen(model, config.widen_to, seed=config.seed)
+                if config.old_entries_lr is None:
+                    widened += " with fresh channels; only they train"
+                else:
+                    widened += f" with fresh channels; the old ones train at lr {config.old_entries_lr:g}"
             else:
                 from core.models.networks.widen import widen_network
 
                 model = widen_network(model, config.widen_to, seed=config.seed)
-            notes.append(f"the network of {config.init} widened from width {model_config.width} to {config.widen_to}"
-                         + ("" if not config.widen_fresh else " with fresh channels; only they train"
-                            if config.old_entries_lr is None else
-                            f" with fresh channels; the old ones train at lr {config.old_entries_lr:g}"))
+            notes.append(widened)
             model_config = replace(model_config, width=config.widen_to)
         config = replace(config, arch=model_config.arch, width=model_config.width)
         model_config = replace(model_config, preprocess=replace(model_config.preprocess, size=config.size))
