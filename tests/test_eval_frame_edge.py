@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from benchmarks.eval_frame_edge import EdgePass, cut_by_frame, frame_edge_figures, touched_sides
+from benchmarks.eval_frame_edge import CutPhoto, EdgePass, cut_by_frame, frame_edge_figures, touched_sides
 from core.masking.inference import Prediction, Segmenter
 
 
@@ -67,9 +67,7 @@ def test_the_figures_near_the_frame_edge():
             mask[:, 4:60] = 255  # misses the 4 columns at the frame's edge, adds 10 columns away from it
             return Prediction(mask, 0.0, 0.0)
 
-    photos = [cut_by_frame("car", np.zeros((100, 100, 3), np.uint8), truth, random.Random(0))]
-    photos[0].rgb, photos[0].truth = np.zeros((100, 100, 3), np.uint8), truth  # scored uncut
-    figures = frame_edge_figures(Half(), photos)
+    figures = frame_edge_figures(Half(), [CutPhoto("car", "left", np.zeros((100, 100, 3), np.uint8), truth)])
     assert figures["photos"] == 1
     assert figures["dice"] == pytest.approx(2 * 46 * 100 / (56 * 100 + 50 * 100))
     # within 8 px of the edge: the true car there is columns 0-49 of rows 0-7 and 92-99, plus columns 0-7
