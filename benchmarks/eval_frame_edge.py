@@ -28,12 +28,10 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from PIL import Image  # noqa: E402
 
+from core.io.imageio import read_mask, read_rgb  # noqa: E402
 from core.masking.inference import Prediction, Segmenter  # noqa: E402
 from core.training.evaluate_parts import near_frame_edge  # noqa: E402
-
-SIDES = ("top", "bottom", "left", "right")
 
 
 def touched_sides(mask: np.ndarray, share: float) -> dict[str, bool]:
@@ -133,8 +131,8 @@ def main() -> int:
         print(f"skipped: {args.model} records no held-out cars with photos in {args.data}")
         return 0
     rng = random.Random(args.seed)
-    photos = [cut_by_frame(name, np.asarray(Image.open(args.data / "images" / f"{name}.jpg").convert("RGB")),
-                           np.asarray(Image.open(args.data / "masks" / f"{name}_mask.gif")) > 0, rng) for name in names]
+    photos = [cut_by_frame(name, read_rgb(args.data / "images" / f"{name}.jpg"),
+                           read_mask(args.data / "masks" / f"{name}_mask.gif"), rng) for name in names]
     for label, pad in (("as the app masks", 0.0), (f"second pass reflected {args.pad:g} on touched sides", args.pad)):
         segmenter.pad, segmenter.touch, segmenter.second_passes = pad, args.touch, 0
         figures = frame_edge_figures(segmenter, photos)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from core.errors import MaskingNetError
+from tests.test_record_fuzz import refused_in_one_line
 
 # Pillow warns about some damaged TIFF tags and reads on: a warning, not an error
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -61,11 +62,6 @@ def damaged(draw, original: bytes) -> bytes:
     return bytes(data)
 
 
-def _refused_in_one_line(error: MaskingNetError, path: Path) -> None:
-    message = str(error)
-    assert str(path) in message and "\n" not in message, message
-
-
 @pytest.fixture
 def scratch(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("damaged")
@@ -82,13 +78,13 @@ def test_damaged_photos_and_masks(scratch, case):
     try:
         photo = read_photo(path)
     except MaskingNetError as error:
-        _refused_in_one_line(error, path)
+        refused_in_one_line(error, path)
     else:
         assert photo.rgb.dtype == np.uint8 and photo.rgb.ndim == 3 and photo.rgb.shape[2] == 3
     try:
         mask = read_mask(path)
     except MaskingNetError as error:
-        _refused_in_one_line(error, path)
+        refused_in_one_line(error, path)
     else:
         assert mask.ndim == 2
 
@@ -123,6 +119,6 @@ def test_damaged_model_files(scratch, model_file, data):
     try:
         model, config = load_model(path)
     except MaskingNetError as error:
-        _refused_in_one_line(error, path)
+        refused_in_one_line(error, path)
     else:
         assert config.width == 2 and sum(p.numel() for p in model.parameters()) > 0

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.errors import printable
+from core.errors import FileProblem, printable
 from core.io.records import RecordError
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -37,7 +37,8 @@ json_objects = st.dictionaries(st.sampled_from(KEYS), json_values, max_size=10)
 anything = json_objects | json_values
 
 
-def _refused_in_one_line(error: RecordError, path: Path) -> None:
+def refused_in_one_line(error: FileProblem, path: Path) -> None:
+    """The one-line refusal of every reader of a file: ``"<file>: <problem>"``."""
     message = str(error)
     assert message.startswith(f"{printable(path)}: ") and "\n" not in message, message
 
@@ -47,7 +48,7 @@ def _check(read, data, path: Path):
     try:
         return read(data)
     except RecordError as error:
-        _refused_in_one_line(error, path)
+        refused_in_one_line(error, path)
         return None
 
 
@@ -177,4 +178,4 @@ def test_files_read_back_from_random_bytes(scratch, monkeypatch, data):
     try:
         read_json(recipe)
     except RecordError as error:
-        _refused_in_one_line(error, recipe)
+        refused_in_one_line(error, recipe)
