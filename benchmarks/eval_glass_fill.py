@@ -63,7 +63,8 @@ def main() -> int:
     only = set(args.only) if args.only else None
     results = {}
     for spec in args.model:
-        segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta, close_up=not args.no_close_up)
+        segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta, close_up=not args.no_close_up,
+                                   frame_edge=not args.no_frame_edge)
         with glass_fill_left_out():
             without = source_figures(segmenter, args.data, args.labels, held_out=held_out, seen=seen, only=only)
         with_fill = source_figures(segmenter, args.data, args.labels, held_out=held_out, seen=seen, only=only)

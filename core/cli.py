@@ -114,7 +114,8 @@ def _report_left_out(left_out: list, listed: bool) -> int:
 def _load_segmenter(args: argparse.Namespace):
     from core.masking.inference import Segmenter
 
-    return Segmenter.load(args.model, device=args.device, flip_tta=args.tta, close_up=args.close_up)
+    return Segmenter.load(args.model, device=args.device, flip_tta=args.tta, close_up=args.close_up,
+                          frame_edge=args.frame_edge)
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -145,7 +146,8 @@ def run_predict(args: argparse.Namespace) -> int:
     read_config(resolve_model(args.model))  # a missing or unreadable model fails before the output folder is made
     with removed_if_left_empty(args.out):
         ensure_writable_folder(args.out)
-        segmenter = Segmenter.load(args.model, device=args.device, flip_tta=args.tta, close_up=args.close_up)
+        segmenter = Segmenter.load(args.model, device=args.device, flip_tta=args.tta, close_up=args.close_up,
+                                   frame_edge=args.frame_edge)
     segmenter.on_notice = lambda message: print(f"note: {message}", file=sys.stderr)
     if args.batch_size:
         segmenter.batch_size = args.batch_size
@@ -250,6 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--close-up", action=argparse.BooleanOptionalAction, default=True,
                          help="mask a car that stands small in the photo again from a crop around it: a finer "
                               "outline, up to twice the model time for those photos (default: on)")
+        sub.add_argument("--frame-edge", action=argparse.BooleanOptionalAction, default=True,
+                         help="mask a car cut by the frame again from the photo reflected outward on the sides it "
+                              "touches: keeps the car up to the edge, twice the model time for those photos "
+                              "(default: on)")
 
     predict = commands.add_parser("predict", help="cut out photos: RGBA PNGs or masks")
     predict.add_argument("paths", nargs="+", type=Path, help="photos or folders")

@@ -101,17 +101,22 @@ def test_a_car_that_fills_the_photo_or_a_photo_of_the_working_size_gets_no_secon
     assert segmenter.model.calls == [1, 1, 1, 1]
 
 
+def batch_mask(tmp_path, photo: np.ndarray, segmenter: Segmenter, name: str, **options) -> np.ndarray:
+    """The mask ``run_batch`` writes for ``photo`` into ``tmp_path / name``, with ``options``; bool."""
+    source = tmp_path / "in" / "car.png"
+    if not source.exists():
+        source.parent.mkdir()
+        Image.fromarray(photo).save(source)
+    export = ExportOptions(format="mask")
+    jobs = plan_jobs([source.parent], tmp_path / name, export)
+    results = list(run_batch(jobs, segmenter, export, out_dir=tmp_path / name, **options))
+    assert [result.status.name for result in results] == ["DONE"]
+    return np.asarray(Image.open(results[0].output)) >= 128
+
+
 def test_the_batch_looks_closer_as_the_segmenter_does(tmp_path):
     photo, _ = street_photo()
-    (tmp_path / "in").mkdir()
-    Image.fromarray(photo).save(tmp_path / "in" / "car.png")
     segmenter = red_segmenter()
-    options = ExportOptions(format="mask")
-    jobs = plan_jobs([tmp_path / "in"], tmp_path / "out", options)
-    results = list(run_batch(jobs, segmenter, options, out_dir=tmp_path / "out"))
-    assert [result.status.name for result in results] == ["DONE"]
-    written = np.asarray(Image.open(results[0].output)) >= 128
+    written = batch_mask(tmp_path, photo, segmenter, "out")
     assert np.array_equal(written, segmenter.predict(photo).mask)
-    plain_jobs = plan_jobs([tmp_path / "in"], tmp_path / "plain", options)
-    without = list(run_batch(plain_jobs, segmenter, options, out_dir=tmp_path / "plain", close_up=False))
-    assert not np.array_equal(np.asarray(Image.open(without[0].output)) >= 128, written)
+    assert not np.array_equal(batch_mask(tmp_path, photo, segmenter, "plain", close_up=False), written)

@@ -1,4 +1,4 @@
-"""benchmarks/eval_frame_edge.py: cars cut by the frame, and the second pass on the touched sides."""
+"""benchmarks/eval_frame_edge.py: cars cut by the frame, and how much of them a model keeps near the edge."""
 
 from __future__ import annotations
 
@@ -7,15 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from benchmarks.eval_frame_edge import CutPhoto, EdgePass, cut_by_frame, frame_edge_figures, touched_sides
-from core.masking.inference import Prediction, Segmenter
-
-
-def test_the_sides_a_mask_touches():
-    mask = np.zeros((20, 30), bool)
-    mask[5:, 10:30] = True  # reaches the bottom and the right side
-    assert touched_sides(mask, 0.02) == {"top": False, "bottom": True, "left": False, "right": True}
-    assert touched_sides(mask, 0.9)["bottom"] is np.False_
+from benchmarks.eval_frame_edge import CutPhoto, cut_by_frame, frame_edge_figures
+from core.masking.inference import Prediction
 
 
 def test_a_car_is_cut_by_the_frame_on_one_side_with_its_mask():
@@ -30,31 +23,6 @@ def test_a_car_is_cut_by_the_frame_on_one_side_with_its_mask():
         assert 0.6 <= cut.truth.sum() / truth.sum() <= 0.91
     with pytest.raises(ValueError, match="no car"):
         cut_by_frame("empty", rgb, np.zeros_like(truth), random.Random(0))
-
-
-def test_the_second_pass_runs_only_where_the_mask_touches_the_frame(tiny_checkpoint, monkeypatch):
-    segmenter = EdgePass.load(tiny_checkpoint, device="cpu")
-    seen_shapes = []
-
-    def fake(self, images, alphas=None, *, close_up=None):  # car in the left half of whatever it is given
-        seen_shapes.append(images[0].shape[:2])
-        probability = np.zeros(images[0].shape[:2], np.uint8)
-        probability[:, : images[0].shape[1] // 2] = 255
-        return [Prediction(probability, 0.0, 0.0)]
-
-    monkeypatch.setattr(Segmenter, "predict_batch", fake)
-    photo = np.zeros((40, 60, 3), np.uint8)
-    segmenter.pad = 0.1
-    prediction = segmenter.predict(photo)
-    # the first mask touches top, bottom and left: reflected by 4 rows and 6 columns there
-    assert seen_shapes == [(40, 60), (48, 66)] and segmenter.second_passes == 1
-    assert prediction.probability.shape == (40, 60)
-    # the second pass's left half of the 66-wide view, cropped back from column 6: columns 0-26 are car
-    assert prediction.probability[:, :27].min() == 255 and prediction.probability[:, 27:].max() == 0
-    segmenter.pad = 0.0
-    seen_shapes.clear()
-    segmenter.predict(photo)
-    assert seen_shapes == [(40, 60)]
 
 
 def test_the_figures_near_the_frame_edge():

@@ -224,8 +224,10 @@ class FakeSegmenter:
     def __init__(self) -> None:
         self.seen: list[tuple[int, int]] = []
 
-    def predict(self, rgb: np.ndarray, alpha: np.ndarray | None = None, *, close_up: bool | None = None) -> Prediction:
+    def predict(self, rgb: np.ndarray, alpha: np.ndarray | None = None, *, close_up: bool | None = None,
+                frame_edge: bool | None = None) -> Prediction:
         assert close_up is False, "the box is the close-up: no second crop inside it"
+        assert frame_edge is False, "the box's edges are not the photo's: no reflected second pass"
         self.seen.append(rgb.shape[:2])
         probability = np.full(rgb.shape[:2], 255, np.uint8)
         return Prediction(probability, 0.0, 0.0)

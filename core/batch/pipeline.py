@@ -40,6 +40,7 @@ from core.listing.render import render_listing
 from core.masking.cleanup import clean_probability
 from core.masking.close_up import CloseUp
 from core.masking.export import ExportOptions, alpha_from_mask, export_profile, render_export, soft_edge_alpha
+from core.masking.frame_edge import EdgeLook
 from core.masking.inference import Segmenter
 from core.store.corrections import CorrectionStore, photo_key
 
@@ -149,6 +150,7 @@ def run_batch(
     corrections: CorrectionStore | None = None,
     mirror: bool | None = None,
     close_up: bool | None = None,
+    frame_edge: bool | None = None,
     threads: int | None = None,
     max_bytes_in_flight: int = MAX_BYTES_IN_FLIGHT,
 ) -> Iterator[BatchResult]:
@@ -158,7 +160,9 @@ def run_batch(
     ``mirror`` also runs the model on the mirrored photos: the mask comes from the average of
     both (twice the model time, a better mask) and each result gets a ``mirror`` disagreement
     score. None (the default) follows ``segmenter.flip_tta``. ``close_up`` masks small cars a second
-    time from a crop (``core.masking.close_up``); None follows ``segmenter.close_up``.
+    time from a crop (``core.masking.close_up``); None follows ``segmenter.close_up``. ``frame_edge``
+    masks a car cut by the frame a second time from the photo reflected outward
+    (``core.masking.frame_edge``); None follows ``segmenter.frame_edge``.
     ``threads``: CPU threads for the model (default: all cores but one; restored afterwards).
     ``max_bytes_in_flight`` bounds the decoded photos held between reading and writing.
     """
@@ -175,8 +179,10 @@ def run_batch(
             mirror = segmenter.flip_tta
         if close_up is None:
             close_up = segmenter.close_up
+        if frame_edge is None:
+            frame_edge = segmenter.frame_edge
         pipeline = _Pipeline(jobs, segmenter, options, skip_existing, review, corrections, mirror,
-                             max_bytes_in_flight, close_up=close_up)
+                             max_bytes_in_flight, close_up=close_up, frame_edge=frame_edge)
         yield from pipeline.run(should_stop)
 
 
@@ -215,6 +221,7 @@ class _Loaded:
     cleaned: np.ndarray | None = None  # the same after ``clean_probability``, when the closer look made it
     mirror: float | None = None
     close_up: CloseUp | None = None  # the second pass on a crop around a small car
+    edge: EdgeLook | None = None  # the second pass on the photo reflected outward, for a car cut by the frame
     uncertainty: float | None = None  # of the finished mask, for a photo held at the listing gate
     area: float | None = None
 
@@ -258,10 +265,11 @@ class _Pipeline:
     def __init__(
         self, jobs: list[BatchJob], segmenter: Segmenter, options: ExportOptions, skip_existing: bool,
         review: ReviewLog | None, corrections: CorrectionStore | None, mirror: bool,
-        max_bytes_in_flight: int = MAX_BYTES_IN_FLIGHT, *, close_up: bool = False,
+        max_bytes_in_flight: int = MAX_BYTES_IN_FLIGHT, *, close_up: bool = False, frame_edge: bool = False,
     ) -> None:
         self.segmenter, self.options, self.skip_existing = segmenter, options, skip_existing
         self.review, self.corrections, self.mirror, self.close_up = review, corrections, mirror, close_up
+        self.frame_edge = frame_edge
         self.preprocess = segmenter.config.preprocess
         self.known = set(review.items()) if review is not None else set()
         self.corrected_keys = _correction_keys(corrections)
@@ -430,15 +438,21 @@ class _Pipeline:
         probabilities, disagreement = self.segmenter.probabilities_and_disagreement(tensor, mirror=self.mirror)
         if disagreement is None:
             disagreement = [None] * len(batch)
-        # only the closer look needs the clean-up here; without it, the writers clean (in parallel)
-        cleaned = [clean_probability(probability) if self.close_up else None for probability in probabilities]
-        looks = (self.segmenter.look_closer([item.photo.rgb for item in batch], cleaned, mirror=self.mirror)
+        # only the second looks need the clean-up here; without them, the writers clean (in parallel)
+        second_looks = self.close_up or self.frame_edge
+        cleaned = [clean_probability(probability) if second_looks else None for probability in probabilities]
+        rgbs = [item.photo.rgb for item in batch]
+        looks = (self.segmenter.look_closer(rgbs, cleaned, mirror=self.mirror)
                  if self.close_up else [None] * len(batch))
+        edges = (self.segmenter.look_past_edge(rgbs, cleaned, mirror=self.mirror)
+                 if self.frame_edge else [None] * len(batch))
         share = (time.perf_counter() - tick) / len(batch)
-        for item, probability, clean, score, look in zip(batch, probabilities, cleaned, disagreement, looks):
+        for item, probability, clean, score, look, edge in zip(batch, probabilities, cleaned, disagreement, looks,
+                                                              edges):
             item.probability = probability
             item.cleaned = clean
             item.close_up = look
+            item.edge = edge
             item.mirror = None if score is None else float(score)
             item.seconds += share
             item.small = None
@@ -497,7 +511,7 @@ def _finished_mask(item: _Loaded) -> tuple[np.ndarray, float, float]:
         return item.mask, 0.0, float(np.mean(item.mask >= 128))
     photo = item.photo
     prediction = Segmenter.finish(item.probability, photo.rgb.shape[1], photo.rgb.shape[0], photo.alpha,
-                                  close_up=item.close_up, cleaned=item.cleaned)
+                                  close_up=item.close_up, cleaned=item.cleaned, edge=item.edge)
     return (soft_edge_alpha(prediction.probability, out=prediction.probability), prediction.uncertainty,
             prediction.area)
 

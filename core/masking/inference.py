@@ -16,6 +16,7 @@ from core.masking.cleanup import clean_probability
 from core.masking.close_up import CloseUp, apply_close_up, close_up_box
 from core.masking.doubt import doubt_score
 from core.masking.export import soft_edge_alpha
+from core.masking.frame_edge import EdgeLook, apply_edge_look, edge_reflection, near_car_body
 from core.models.checkpoint import ModelConfig, load_model
 from core.models.device import autocast, autocast_dtype, describe_device, select_device
 from core.models.model_store import resolve_model
@@ -77,19 +78,23 @@ class Segmenter:
     the mirrored photo: twice the model time, a better mask (figures in the default model's
     card). ``close_up`` (on by default) masks the main car a second time from a crop around it
     when it stands small in the photo (``core.masking.close_up``): up to twice the time again, only
-    for those photos. ``on_notice`` receives one-line messages such as an out-of-memory fallback.
+    for those photos. ``frame_edge`` (on by default) masks a car cut by the frame a second time
+    from the photo reflected outward on the sides it touches (``core.masking.frame_edge``): twice
+    the time for those photos. ``on_notice`` receives one-line messages such as an out-of-memory fallback.
     ``model`` runs as a copy with its batch norms folded into its convolutions
     (``core.models.networks.fold``): the same masks up to float rounding, faster.
     """
 
     def __init__(
         self, model: nn.Module, config: ModelConfig, *, device: str = "auto", name: str = "",
-        flip_tta: bool = True, close_up: bool = True, on_notice: Callable[[str], None] | None = None,
+        flip_tta: bool = True, close_up: bool = True, frame_edge: bool = True,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
         self.name = name or config.info.get("name", config.arch)
         self.flip_tta = flip_tta
         self.close_up = close_up
+        self.frame_edge = frame_edge
         self.on_notice = on_notice or (lambda message: None)
         self.path: Path | None = None  # the checkpoint file, when loaded by ``load``
         self.device = select_device(device)
@@ -189,14 +194,15 @@ class Segmenter:
         disagreement = (direct.argmax(1) != mirrored.argmax(1)).float().mean(dim=(1, 2))
         return probability.cpu().numpy(), disagreement.cpu().numpy()
 
-    def predict(self, rgb: np.ndarray, alpha: np.ndarray | None = None, *, close_up: bool | None = None) -> Prediction:
-        """Mask one (H, W, 3) uint8 photo at its own resolution; ``close_up`` None follows the
-        segmenter's."""
-        return self.predict_batch([rgb], [alpha], close_up=close_up)[0]
+    def predict(self, rgb: np.ndarray, alpha: np.ndarray | None = None, *, close_up: bool | None = None,
+                frame_edge: bool | None = None) -> Prediction:
+        """Mask one (H, W, 3) uint8 photo at its own resolution; ``close_up`` and ``frame_edge`` None
+        follow the segmenter's."""
+        return self.predict_batch([rgb], [alpha], close_up=close_up, frame_edge=frame_edge)[0]
 
     def predict_batch(
         self, images: Sequence[np.ndarray], alphas: Sequence[np.ndarray | None] | None = None,
-        *, close_up: bool | None = None,
+        *, close_up: bool | None = None, frame_edge: bool | None = None,
     ) -> list[Prediction]:
         """Mask several photos in batches of ``batch_size``; ``alphas`` limit each mask."""
         images = [_as_rgb(image) for image in images]
@@ -204,6 +210,7 @@ class Segmenter:
         if len(alphas) != len(images):
             raise ValueError(f"{len(images)} photos but {len(alphas)} alpha masks")
         close_up = self.close_up if close_up is None else close_up
+        frame_edge = self.frame_edge if frame_edge is None else frame_edge
         results: list[Prediction] = []
         for start in range(0, len(images), self.batch_size):
             chunk = images[start : start + self.batch_size]
@@ -212,12 +219,13 @@ class Segmenter:
             mirrors = [None] * len(chunk) if disagreement is None else [float(score) for score in disagreement]
             cleaned = [clean_probability(probability) for probability in small]
             closer = self.look_closer(chunk, cleaned) if close_up else [None] * len(chunk)
+            past_edge = self.look_past_edge(chunk, cleaned) if frame_edge else [None] * len(chunk)
             seconds = (time.perf_counter() - tick) / len(chunk)
             results.extend(
                 self.finish(probability, image.shape[1], image.shape[0], alpha, seconds, mirror=mirror, close_up=look,
-                            cleaned=clean)
-                for probability, clean, image, alpha, mirror, look in zip(
-                    small, cleaned, chunk, alphas[start : start + len(chunk)], mirrors, closer)
+                            cleaned=clean, edge=edge)
+                for probability, clean, image, alpha, mirror, look, edge in zip(
+                    small, cleaned, chunk, alphas[start : start + len(chunk)], mirrors, closer, past_edge)
             )
         return results
 
@@ -227,29 +235,52 @@ class Segmenter:
         pass's working-size probabilities after ``cleanup.clean_probability`` (``finish`` takes them
         too, so they are cleaned once): None where the car needs no closer look. ``mirror`` (None:
         ``flip_tta``) averages the crops with their mirror images too."""
-        mirror = self.flip_tta if mirror is None else mirror
         boxes = [close_up_box(small, image.shape[1], image.shape[0]) for image, small in zip(images, cleaned)]
-        wanted = [index for index, box in enumerate(boxes) if box is not None]
-        looks: list[CloseUp | None] = [None] * len(images)
+        probabilities = self._mask_views(
+            [None if box is None else np.ascontiguousarray(image[box.slices]) for image, box in zip(images, boxes)],
+            mirror)
+        return [None if probability is None else CloseUp(box, probability)
+                for box, probability in zip(boxes, probabilities)]
+
+    def look_past_edge(self, images: Sequence[np.ndarray], cleaned: Sequence[np.ndarray], *,
+                       mirror: bool | None = None) -> list[EdgeLook | None]:
+        """The second pass (``core.masking.frame_edge``) of each (H, W, 3) uint8 photo whose car
+        touches the frame, given its first pass's working-size probabilities after
+        ``cleanup.clean_probability``: None where the car touches no side. ``mirror`` (None:
+        ``flip_tta``) averages the reflected photos with their mirror images too."""
+        reflections = [edge_reflection(small, image.shape[1], image.shape[0]) for image, small in zip(images, cleaned)]
+        probabilities = self._mask_views(
+            [None if reflection is None else reflection.apply(image) for image, reflection in zip(images, reflections)],
+            mirror)
+        return [None if probability is None else EdgeLook(reflection, probability, near_car_body(small))
+                for reflection, probability, small in zip(reflections, probabilities, cleaned)]
+
+    def _mask_views(self, views: Sequence[np.ndarray | None], mirror: bool | None) -> list[np.ndarray | None]:
+        """The working-size car probabilities of each (H, W, 3) view, in batches of ``batch_size``;
+        None for None. ``mirror`` None follows ``flip_tta``."""
+        mirror = self.flip_tta if mirror is None else mirror
+        wanted = [index for index, view in enumerate(views) if view is not None]
+        results: list[np.ndarray | None] = [None] * len(views)
         for start in range(0, len(wanted), self.batch_size):
             chunk = wanted[start : start + self.batch_size]
-            crops = [np.ascontiguousarray(images[index][boxes[index].slices]) for index in chunk]
-            probabilities, _ = self.probabilities_and_disagreement(self.config.preprocess(crops), mirror=mirror)
+            probabilities, _ = self.probabilities_and_disagreement(
+                self.config.preprocess([views[index] for index in chunk]), mirror=mirror)
             for index, probability in zip(chunk, probabilities):
-                looks[index] = CloseUp(boxes[index], probability)
-        return looks
+                results[index] = probability
+        return results
 
     @staticmethod
     def finish(
         small: np.ndarray, width: int, height: int, alpha: np.ndarray | None = None, seconds: float = 0.0,
         *, clean: bool = True, mirror: float | None = None, close_up: CloseUp | None = None,
-        cleaned: np.ndarray | None = None,
+        cleaned: np.ndarray | None = None, edge: EdgeLook | None = None,
     ) -> Prediction:
         """Turn working-size probabilities into a full-resolution ``Prediction``; ``clean``
         removes specks, pinholes and car regions apart from the main car first
         (``core.masking.cleanup``); ``mirror`` is the disagreement
-        with the mirrored photo, when measured; ``close_up`` (``look_closer``) is averaged in
-        inside its box; ``cleaned`` is ``clean_probability(small)`` when the caller has it already. The
+        with the mirrored photo, when measured; ``edge`` (``look_past_edge``) replaces the first
+        pass where it is stable (``frame_edge.apply_edge_look``); ``close_up`` (``look_closer``) is
+        then averaged in inside its box; ``cleaned`` is ``clean_probability(small)`` when the caller has it already. The
         uncertainty and area (the doubt score's inputs) are the first pass's."""
         tick = time.perf_counter()
         uncertainty = float(np.mean((small > 0.1) & (small < 0.9)))
@@ -257,6 +288,8 @@ class Segmenter:
         if clean and cleaned is None:
             cleaned = clean_probability(small)
         probability = upsample_probability(cleaned if clean else small, width, height)
+        if edge is not None:
+            apply_edge_look(probability, edge, clean=clean)
         if close_up is not None:
             apply_close_up(probability, close_up, clean=clean)
         if alpha is not None:

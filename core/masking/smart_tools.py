@@ -582,9 +582,10 @@ def box_values(segmenter: Segmenter, rgb: np.ndarray, rect: Rect, photo_alpha: n
     """Re-mask inside ``rect`` with the model at its full working size: (rect, new alpha).
 
     The model sees the box widened by ``context`` of its size on each side (a little of the
-    surroundings; the box is the close-up, so ``Segmenter.close_up`` is not used), and only the
-    box's pixels are replaced. ``photo_alpha`` (the photo's own
-    transparency) limits the mask as in ``Segmenter.predict``. A box under ``MIN_BOX`` pixels a
+    surroundings; the box is the close-up, so ``Segmenter.close_up`` is not used, nor
+    ``Segmenter.frame_edge``, measured on whole photos only), and only the box's pixels are
+    replaced. ``photo_alpha`` (the photo's own transparency) limits the mask as in
+    ``Segmenter.predict``. A box under ``MIN_BOX`` pixels a
     side raises ValueError.
     """
     height, width = rgb.shape[:2]
@@ -594,6 +595,7 @@ def box_values(segmenter: Segmenter, rgb: np.ndarray, rect: Rect, photo_alpha: n
     pad_x, pad_y = int(context * rect.width), int(context * rect.height)
     crop = Rect(rect.left - pad_x, rect.top - pad_y, rect.right + pad_x, rect.bottom + pad_y).clip(width, height)
     limit = None if photo_alpha is None else photo_alpha[crop.slices]
-    prediction = segmenter.predict(np.ascontiguousarray(rgb[crop.slices]), limit, close_up=False)
+    prediction = segmenter.predict(np.ascontiguousarray(rgb[crop.slices]), limit, close_up=False,
+                                   frame_edge=False)
     inside = (slice(rect.top - crop.top, rect.bottom - crop.top), slice(rect.left - crop.left, rect.right - crop.left))
     return rect, prediction.mask[inside].astype(np.uint8) * 255

@@ -26,6 +26,7 @@ class EvalReport:
     seconds: float = 0.0
     mirror: bool = False  # masks averaged with the mirrored photos' (``Segmenter.flip_tta``)
     close_up: bool = False  # small cars masked again from a crop (``Segmenter.close_up``)
+    frame_edge: bool = False  # cars cut by the frame masked again past it (``Segmenter.frame_edge``)
 
     @property
     def dice(self) -> float:
@@ -45,11 +46,13 @@ class EvalReport:
         return {"dice": self.dice, "count": len(self.scores), "worst": [{"image": n, "dice": d} for n, d in self.worst()],
                 "speckles": sum(self.speckles.values()), "holes": sum(self.holes.values()),
                 "model": self.model, "device": self.device, "mirror": self.mirror, "close_up": self.close_up,
+                "frame_edge": self.frame_edge,
                 "photos_without_mask": self.unmatched,
                 "seconds": round(self.seconds, 2)}
 
     def summary(self) -> str:
-        mirror = (", mirror-averaged" if self.mirror else "") + (", small cars looked at closer" if self.close_up else "")
+        mirror = ((", mirror-averaged" if self.mirror else "") + (", small cars looked at closer" if self.close_up else "")
+                  + (", cars cut by the frame looked at past it" if self.frame_edge else ""))
         lines = [f"mean Dice {self.dice:.5f} over {len(self.scores)} photos ({self.model} on {self.device}{mirror}, "
                  f"{self.seconds:.1f} s)", self.stray_summary(), "worst:"]
         lines += [f"  {name}: {score:.5f}" for name, score in self.worst()]
@@ -102,7 +105,8 @@ def evaluate_folder(
     if not samples:
         raise ValueError(f"{images_dir}: no photos with masks in {masks_dir}")
     report = EvalReport(model=segmenter.name, device=segmenter.device_label, unmatched=len(unmatched),
-                        mirror=segmenter.flip_tta, close_up=segmenter.close_up)
+                        mirror=segmenter.flip_tta, close_up=segmenter.close_up,
+                        frame_edge=segmenter.frame_edge)
     started = time.perf_counter()
     with reporting(progress, len(samples)) as advance:
         for start in range(0, len(samples), segmenter.batch_size):

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import torch
 
     from core.masking.close_up import CloseUp
+    from core.masking.frame_edge import EdgeLook
     from core.masking.inference import Segmenter
     from maskingnet_app.batch.batch_dialog import BatchDialog
     from maskingnet_app.model.model_service import ModelService
@@ -52,7 +53,7 @@ class ServiceSegmenter:
             self._segmenter = segmenter
         self.batch_size = segmenter.batch_size
         self.name, self.flip_tta, self.config = segmenter.name, segmenter.flip_tta, segmenter.config
-        self.close_up = segmenter.close_up
+        self.close_up, self.frame_edge = segmenter.close_up, segmenter.frame_edge
 
     @property
     def device(self):
@@ -84,6 +85,11 @@ class ServiceSegmenter:
                     mirror: bool | None = None) -> list[CloseUp | None]:
         with self._borrowed() as segmenter:
             return segmenter.look_closer(images, cleaned, mirror=mirror)
+
+    def look_past_edge(self, images: Sequence[np.ndarray], cleaned: Sequence[np.ndarray], *,
+                       mirror: bool | None = None) -> list[EdgeLook | None]:
+        with self._borrowed() as segmenter:
+            return segmenter.look_past_edge(images, cleaned, mirror=mirror)
 
 
 class BatchFeature:

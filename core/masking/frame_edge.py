@@ -1,0 +1,150 @@
+"""A second look at a car cut by the frame: the model runs again on the photo reflected outward.
+
+The network was trained mostly on whole cars, so where a car runs off the photo's edge it rounds the
+car off a little before the edge: a car cut by the frame loses a strip along it. After the first
+pass, on each side of the frame that the main car's body touches (``car_body``: the largest region
+of the cleaned working-size mask opened by ``SOLID_RADIUS`` of the working size, so that thin false
+car such as a reflection or a shadow streak, and another car the clean-up kept beside the main one,
+do not count; covering more than ``TOUCH`` of that side), the photo is reflected outward
+(``cv2.BORDER_REFLECT_101``) by ``PAD`` of its height or width, masked again and cropped back: the
+car no longer ends at the network's border. The second answer replaces the first within ``REACH``
+of the working size of the main car's body, unless it changes the mask away from the reflected sides
+(farther than ``STABLE_BAND`` of the photo) by more than ``MAX_CHANGE`` of the car's area: then the
+model is unsure of the scene (a dealer's canopy taken for car) and the first answer stands.
+
+Measured in the default model's card (its notes, "Session 43: the frame's edge").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from core.masking.cleanup import clean_probability
+from core.models.preprocess import upsample_probability
+
+PAD = 0.08  # of the photo's height (top, bottom) or width (left, right) reflected on a touched side
+TOUCH = 0.02  # share of a side the car's body must cover for the side to count as touched
+SOLID_RADIUS = 0.02  # of the working size: the opening that leaves only the car's body
+STABLE_BAND = 0.10  # of the photo's height or width along the touched sides, where the second pass may differ
+MAX_CHANGE = 0.08  # of the car's area: more change than this elsewhere and the first answer stands
+REACH = 0.06  # of the working size: how far from the main car's body the second answer is used
+
+
+@dataclass(frozen=True)
+class Reflection:
+    """Pixels added on each side of a photo: (top, bottom, left, right)."""
+
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+    def apply(self, rgb: np.ndarray) -> np.ndarray:
+        """The (H, W, 3) photo reflected outward: (H + top + bottom, W + left + right, 3)."""
+        return cv2.copyMakeBorder(np.ascontiguousarray(rgb), self.top, self.bottom, self.left, self.right,
+                                  cv2.BORDER_REFLECT_101)
+
+    def crop(self, padded: np.ndarray, width: int, height: int) -> np.ndarray:
+        """The (height, width) photo's part of a map of the reflected photo."""
+        return np.ascontiguousarray(padded[self.top : self.top + height, self.left : self.left + width])
+
+
+@dataclass(frozen=True)
+class EdgeLook:
+    """The second pass of one photo: how it was reflected, the model's (S, S) float32 working-size
+    car probabilities of the reflected photo (not yet cleaned), and the bool working-size map of
+    the first pass (``near_car_body``) where the second answer may be used."""
+
+    reflection: Reflection
+    probability: np.ndarray
+    zone: np.ndarray
+
+
+def _disc(pixels: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
+
+
+def car_body(cleaned: np.ndarray, *, radius: float = SOLID_RADIUS) -> np.ndarray:
+    """The main car's body in the first pass's working-size probabilities after
+    ``cleanup.clean_probability``: the largest region (8-connected) of the mask opened by a disc of
+    ``radius`` x the working size. (S, S) bool, all False without a car."""
+    body = (cleaned >= 0.5).astype(np.uint8)
+    pixels = round(radius * max(cleaned.shape))
+    if pixels:
+        body = cv2.morphologyEx(body, cv2.MORPH_OPEN, _disc(pixels))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(body, connectivity=8)
+    if count <= 1:
+        return np.zeros(cleaned.shape, dtype=bool)
+    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+
+
+def near_car_body(cleaned: np.ndarray, *, reach: float = REACH, radius: float = SOLID_RADIUS) -> np.ndarray:
+    """``car_body`` grown by ``reach`` x the working size: (S, S) bool."""
+    body = car_body(cleaned, radius=radius).astype(np.uint8)
+    pixels = round(reach * max(cleaned.shape))
+    return (cv2.dilate(body, _disc(pixels)) if pixels else body).astype(bool)
+
+
+def touched_sides(cleaned: np.ndarray, *, touch: float = TOUCH, radius: float = SOLID_RADIUS) -> dict[str, bool]:
+    """Which sides of the frame the main car's body (``car_body``) touches, from the first pass's
+    working-size probabilities after ``cleanup.clean_probability``: {"top", "bottom", "left", "right"}
+    -> bool."""
+    car = cleaned >= 0.5
+    sides = {"top": car[0], "bottom": car[-1], "left": car[:, 0], "right": car[:, -1]}
+    if not any(side.mean() > touch for side in sides.values()):  # the body lies inside the mask: no need to find it
+        return dict.fromkeys(sides, False)
+    body = car_body(cleaned, radius=radius)
+    return {"top": body[0].mean() > touch, "bottom": body[-1].mean() > touch,
+            "left": body[:, 0].mean() > touch, "right": body[:, -1].mean() > touch}
+
+
+def edge_reflection(cleaned: np.ndarray, width: int, height: int, *, pad: float = PAD, touch: float = TOUCH,
+                    radius: float = SOLID_RADIUS) -> Reflection | None:
+    """How to reflect a (width x height) photo whose first pass gave ``cleaned`` (see
+    ``touched_sides``): ``pad`` of its size on each touched side; None when the car touches none."""
+    sides = touched_sides(cleaned, touch=touch, radius=radius)
+    if not any(sides.values()):
+        return None
+    rows, columns = round(pad * height), round(pad * width)
+    reflection = Reflection(rows if sides["top"] else 0, rows if sides["bottom"] else 0,
+                            columns if sides["left"] else 0, columns if sides["right"] else 0)
+    return reflection if any((reflection.top, reflection.bottom, reflection.left, reflection.right)) else None
+
+
+def edge_probability(look: EdgeLook, width: int, height: int, *, clean: bool = True) -> np.ndarray:
+    """The second pass's (height, width) uint8 car probability of the photo itself."""
+    small = clean_probability(look.probability) if clean else look.probability
+    reflection = look.reflection
+    padded = upsample_probability(small, width + reflection.left + reflection.right,
+                                  height + reflection.top + reflection.bottom)
+    return reflection.crop(padded, width, height)
+
+
+def apply_edge_look(probability: np.ndarray, look: EdgeLook, *, clean: bool = True, band: float = STABLE_BAND,
+                    max_change: float = MAX_CHANGE) -> bool:
+    """Replace the photo-size uint8 ``probability`` (the first pass's) with the second pass's within
+    ``look.zone``, in place, unless the two masks differ farther than ``band`` from the reflected
+    sides by more than ``max_change`` of the first mask's area. Whether it was replaced."""
+    height, width = probability.shape
+    second = edge_probability(look, width, height, clean=clean)
+    first_car, second_car = probability >= 128, second >= 128
+    far = np.ones((height, width), dtype=bool)
+    reflection = look.reflection
+    rows, columns = round(band * height), round(band * width)
+    if reflection.top:
+        far[:rows] = False
+    if reflection.bottom:
+        far[height - rows :] = False
+    if reflection.left:
+        far[:, :columns] = False
+    if reflection.right:
+        far[:, width - columns :] = False
+    changed = int(np.count_nonzero((first_car ^ second_car) & far))
+    if changed > max_change * max(1, int(np.count_nonzero(first_car))):
+        return False
+    zone = cv2.resize(look.zone.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
+    probability[zone] = second[zone]
+    return True
