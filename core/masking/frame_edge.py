@@ -48,8 +48,8 @@ class Reflection:
                                   cv2.BORDER_REFLECT_101)
 
     def crop(self, padded: np.ndarray, width: int, height: int) -> np.ndarray:
-        """The (height, width) photo's part of a map of the reflected photo."""
-        return np.ascontiguousarray(padded[self.top : self.top + height, self.left : self.left + width])
+        """The (height, width) photo's part of a map of the reflected photo (a view)."""
+        return padded[self.top : self.top + height, self.left : self.left + width]
 
 
 @dataclass(frozen=True)
@@ -130,21 +130,21 @@ def apply_edge_look(probability: np.ndarray, look: EdgeLook, *, clean: bool = Tr
     sides by more than ``max_change`` of the first mask's area. Whether it was replaced."""
     height, width = probability.shape
     second = edge_probability(look, width, height, clean=clean)
-    first_car, second_car = probability >= 128, second >= 128
-    far = np.ones((height, width), dtype=bool)
+    changed = (probability >= 128) ^ (second >= 128)  # one byte a pixel at a time: photos can be 100 MP
     reflection = look.reflection
     rows, columns = round(band * height), round(band * width)
     if reflection.top:
-        far[:rows] = False
+        changed[:rows] = False
     if reflection.bottom:
-        far[height - rows :] = False
+        changed[height - rows :] = False
     if reflection.left:
-        far[:, :columns] = False
+        changed[:, :columns] = False
     if reflection.right:
-        far[:, width - columns :] = False
-    changed = int(np.count_nonzero((first_car ^ second_car) & far))
-    if changed > max_change * max(1, int(np.count_nonzero(first_car))):
+        changed[:, width - columns :] = False
+    far_change = int(np.count_nonzero(changed))
+    del changed
+    if far_change > max_change * max(1, int(np.count_nonzero(probability >= 128))):
         return False
-    zone = cv2.resize(look.zone.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
-    probability[zone] = second[zone]
+    zone = cv2.resize(look.zone.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).view(bool)
+    np.copyto(probability, second, where=zone)
     return True
