@@ -12,7 +12,7 @@ from core.masking.frame_edge import (
     Reflection,
     apply_edge_look,
     car_body,
-    edge_reflection,
+    edge_plan,
     near_car_body,
     touched_sides,
 )
@@ -63,9 +63,9 @@ def test_the_car_body_touches_a_side_and_a_thin_streak_does_not():
     cleaned = np.zeros((SIZE, SIZE), np.float32)
     cleaned[20:50, 30:] = 1.0  # a car body running off the right side
     cleaned[:20, 40:42] = 1.0  # a two-pixel streak (a reflection) from the car up to the top
-    assert touched_sides(cleaned) == {"top": False, "bottom": False, "left": False, "right": True}
-    assert touched_sides(cleaned, radius=0.0)["top"]  # without the opening the streak would count
-    assert not any(touched_sides(cleaned, touch=0.9).values())  # the body covers under 90 % of the side
+    assert touched_sides(car_body(cleaned)) == {"top": False, "bottom": False, "left": False, "right": True}
+    assert touched_sides(car_body(cleaned, radius=0.0))["top"]  # without the opening the streak would count
+    assert not any(touched_sides(car_body(cleaned), touch=0.9).values())  # the body covers under 90 % of the side
 
 
 def test_only_the_main_cars_body_counts_and_the_second_answer_is_used_near_it():
@@ -74,25 +74,27 @@ def test_only_the_main_cars_body_counts_and_the_second_answer_is_used_near_it():
     cleaned[0:12, 50:] = 1.0  # a smaller car the clean-up kept, in the top right corner
     body = car_body(cleaned)
     assert body[30, 20] and not body[5, 60]
-    assert not any(touched_sides(cleaned).values())  # the other car touching the frame does not count
-    zone = near_car_body(cleaned)  # the body grown by 6 % of the working size: 4 pixels here
+    assert not any(touched_sides(body).values())  # the other car touching the frame does not count
+    assert edge_plan(cleaned, 300, 200) is None
+    zone = near_car_body(body)  # the body grown by 6 % of the working size: 4 pixels here
     assert zone[20 - 4, 25] and not zone[20 - 6, 25] and not zone[5, 60]
 
 
 def test_the_photo_is_reflected_on_the_touched_sides_and_cropped_back():
     cleaned = np.zeros((SIZE, SIZE), np.float32)
     cleaned[30:, 20:50] = 1.0  # runs off the bottom
-    reflection = edge_reflection(cleaned, 300, 200)
+    reflection, zone = edge_plan(cleaned, 300, 200)
     assert reflection == Reflection(top=0, bottom=16, left=0, right=0)  # 8 % of the height
+    assert np.array_equal(zone, near_car_body(car_body(cleaned)))
     photo = np.random.default_rng(0).integers(0, 256, (200, 300, 3), dtype=np.uint8)
     padded = reflection.apply(photo)
     assert padded.shape == (216, 300, 3)
     assert np.array_equal(padded[200], photo[198])  # reflected about the last row, which is not repeated
     assert np.array_equal(reflection.crop(padded, 300, 200), photo)
-    assert edge_reflection(np.zeros((SIZE, SIZE), np.float32), 300, 200) is None  # no car
+    assert edge_plan(np.zeros((SIZE, SIZE), np.float32), 300, 200) is None  # no car
     inside = np.zeros((SIZE, SIZE), np.float32)
     inside[10:50, 10:50] = 1.0
-    assert edge_reflection(inside, 300, 200) is None  # a car inside the frame
+    assert edge_plan(inside, 300, 200) is None  # a car inside the frame
 
 
 def test_the_second_pass_stands_unless_it_changes_the_car_away_from_the_edge():

@@ -56,7 +56,7 @@ class Reflection:
 class EdgeLook:
     """The second pass of one photo: how it was reflected, the model's (S, S) float32 working-size
     car probabilities of the reflected photo (not yet cleaned), and the bool working-size map of
-    the first pass (``near_car_body``) where the second answer may be used."""
+    the first pass (``edge_plan``'s zone) where the second answer may be used."""
 
     reflection: Reflection
     probability: np.ndarray
@@ -81,37 +81,35 @@ def car_body(cleaned: np.ndarray, *, radius: float = SOLID_RADIUS) -> np.ndarray
     return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
 
 
-def near_car_body(cleaned: np.ndarray, *, reach: float = REACH, radius: float = SOLID_RADIUS) -> np.ndarray:
-    """``car_body`` grown by ``reach`` x the working size: (S, S) bool."""
-    body = car_body(cleaned, radius=radius).astype(np.uint8)
-    pixels = round(reach * max(cleaned.shape))
-    return (cv2.dilate(body, _disc(pixels)) if pixels else body).astype(bool)
+def near_car_body(body: np.ndarray, *, reach: float = REACH) -> np.ndarray:
+    """A (S, S) bool ``car_body`` grown by ``reach`` x the working size: (S, S) bool."""
+    pixels = round(reach * max(body.shape))
+    return cv2.dilate(body.astype(np.uint8), _disc(pixels)).astype(bool) if pixels else body
 
 
-def touched_sides(cleaned: np.ndarray, *, touch: float = TOUCH, radius: float = SOLID_RADIUS) -> dict[str, bool]:
-    """Which sides of the frame the main car's body (``car_body``) touches, from the first pass's
-    working-size probabilities after ``cleanup.clean_probability``: {"top", "bottom", "left", "right"}
-    -> bool."""
-    car = cleaned >= 0.5
-    sides = {"top": car[0], "bottom": car[-1], "left": car[:, 0], "right": car[:, -1]}
-    if not any(side.mean() > touch for side in sides.values()):  # the body lies inside the mask: no need to find it
-        return dict.fromkeys(sides, False)
-    body = car_body(cleaned, radius=radius)
-    return {"top": body[0].mean() > touch, "bottom": body[-1].mean() > touch,
-            "left": body[:, 0].mean() > touch, "right": body[:, -1].mean() > touch}
+def touched_sides(mask: np.ndarray, *, touch: float = TOUCH) -> dict[str, bool]:
+    """Which sides of the frame a (S, S) bool mask covers along more than ``touch`` of their length:
+    {"top", "bottom", "left", "right"} -> bool."""
+    return {"top": bool(mask[0].mean() > touch), "bottom": bool(mask[-1].mean() > touch),
+            "left": bool(mask[:, 0].mean() > touch), "right": bool(mask[:, -1].mean() > touch)}
 
 
-def edge_reflection(cleaned: np.ndarray, width: int, height: int, *, pad: float = PAD, touch: float = TOUCH,
-                    radius: float = SOLID_RADIUS) -> Reflection | None:
-    """How to reflect a (width x height) photo whose first pass gave ``cleaned`` (see
-    ``touched_sides``): ``pad`` of its size on each touched side; None when the car touches none."""
-    sides = touched_sides(cleaned, touch=touch, radius=radius)
-    if not any(sides.values()):
+def edge_plan(cleaned: np.ndarray, width: int, height: int, *, pad: float = PAD, touch: float = TOUCH,
+              radius: float = SOLID_RADIUS, reach: float = REACH) -> tuple[Reflection, np.ndarray] | None:
+    """The second look a (width x height) photo needs, from its first pass's working-size
+    probabilities after ``cleanup.clean_probability``: how to reflect it (``pad`` of its size on each
+    side the main car's body touches, ``touched_sides`` of ``car_body``) and the working-size zone
+    where the second answer may be used (``near_car_body``); None when the body touches no side."""
+    if not any(touched_sides(cleaned >= 0.5, touch=touch).values()):  # the body lies inside the mask
         return None
+    body = car_body(cleaned, radius=radius)
+    sides = touched_sides(body, touch=touch)
     rows, columns = round(pad * height), round(pad * width)
     reflection = Reflection(rows if sides["top"] else 0, rows if sides["bottom"] else 0,
                             columns if sides["left"] else 0, columns if sides["right"] else 0)
-    return reflection if any((reflection.top, reflection.bottom, reflection.left, reflection.right)) else None
+    if not any((reflection.top, reflection.bottom, reflection.left, reflection.right)):
+        return None
+    return reflection, near_car_body(body, reach=reach)
 
 
 def edge_probability(look: EdgeLook, width: int, height: int, *, clean: bool = True) -> np.ndarray:

@@ -16,7 +16,7 @@ from core.masking.cleanup import clean_probability
 from core.masking.close_up import CloseUp, apply_close_up, close_up_box
 from core.masking.doubt import doubt_score
 from core.masking.export import soft_edge_alpha
-from core.masking.frame_edge import EdgeLook, apply_edge_look, edge_reflection, near_car_body
+from core.masking.frame_edge import EdgeLook, apply_edge_look, edge_plan
 from core.models.checkpoint import ModelConfig, load_model
 from core.models.device import autocast, autocast_dtype, describe_device, select_device
 from core.models.model_store import resolve_model
@@ -248,12 +248,11 @@ class Segmenter:
         touches the frame, given its first pass's working-size probabilities after
         ``cleanup.clean_probability``: None where the car touches no side. ``mirror`` (None:
         ``flip_tta``) averages the reflected photos with their mirror images too."""
-        reflections = [edge_reflection(small, image.shape[1], image.shape[0]) for image, small in zip(images, cleaned)]
+        plans = [edge_plan(small, image.shape[1], image.shape[0]) for image, small in zip(images, cleaned)]
         probabilities = self._mask_views(
-            [None if reflection is None else reflection.apply(image) for image, reflection in zip(images, reflections)],
-            mirror)
-        return [None if probability is None else EdgeLook(reflection, probability, near_car_body(small))
-                for reflection, probability, small in zip(reflections, probabilities, cleaned)]
+            [None if plan is None else plan[0].apply(image) for image, plan in zip(images, plans)], mirror)
+        return [None if probability is None else EdgeLook(plan[0], probability, plan[1])
+                for plan, probability in zip(plans, probabilities)]
 
     def _mask_views(self, views: Sequence[np.ndarray | None], mirror: bool | None) -> list[np.ndarray | None]:
         """The working-size car probabilities of each (H, W, 3) view, in batches of ``batch_size``;
