@@ -5,6 +5,9 @@ the photo's name, so every model sees the same photos):
 - motion: blurred along the road, 2 % of the photo's width (a shaking camera, a car passing);
 - panning: only the background blurred along the road, 4 % of the photo's width, the car sharp (a
   camera following a moving car: the set's mask says where the car is);
+- passing: only the car blurred along the road, 2 % of the photo's width, the street sharp (a still
+  camera and a car driving past: the set's mask says where the car is; the street it uncovers is
+  filled in from around it);
 - lowres: shrunk to 320 px wide and enlarged back (an old phone, a zoomed video frame);
 - noise: sensor noise of sigma 8 grey levels per colour (dusk, a small sensor);
 - jpeg: JPEG quality 25 (a photo sent through a messenger, a compressed video frame).
@@ -12,7 +15,7 @@ Sets: car-parts-test (teacher labels, trusted pixels only) and small-cars (exact
 ``eval_sources.py``; masks are made as the app makes them (mirror-averaged, cleaned, closer look).
 
     .venv/bin/python benchmarks/eval_degraded.py --model default [--model RUN/best.safetensors]
-        [--only car-parts-test|small-cars] [--degradation clean|motion|panning|lowres|noise|jpeg]
+        [--only car-parts-test|small-cars] [--degradation clean|motion|panning|passing|lowres|noise|jpeg]
         [--every N]
         [--json FILE]
 """
@@ -40,6 +43,7 @@ from core.training.augment import (  # noqa: E402
     low_resolution,
     motion_blur,
     panning_blur,
+    passing_blur,
     sensor_noise,
     streak_length,
 )
@@ -48,6 +52,7 @@ from core.training.evaluate import evaluate_folder  # noqa: E402
 
 MOTION_SHARE = 0.02  # of the photo's width
 PANNING_SHARE = 0.04
+PASSING_SHARE = 0.02
 LOW_WIDTH = 320
 NOISE_SIGMA = 8.0
 JPEG_QUALITY = 25
@@ -65,6 +70,7 @@ DEGRADATIONS: dict[str, Callable[[np.ndarray, int, np.ndarray], np.ndarray]] = {
     "clean": lambda rgb, seed, car: rgb,
     "motion": lambda rgb, seed, car: motion_blur(rgb, streak_length(MOTION_SHARE, rgb.shape[1])),
     "panning": lambda rgb, seed, car: panning_blur(rgb, car, streak_length(PANNING_SHARE, rgb.shape[1])),
+    "passing": lambda rgb, seed, car: passing_blur(rgb, car, streak_length(PASSING_SHARE, rgb.shape[1])),
     "lowres": lambda rgb, seed, car: shrunk_to_low_width(rgb),
     "noise": lambda rgb, seed, car: sensor_noise(rgb, NOISE_SIGMA, np.random.default_rng(seed)),
     "jpeg": lambda rgb, seed, car: jpeg_round_trip(rgb, JPEG_QUALITY),

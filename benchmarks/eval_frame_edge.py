@@ -38,9 +38,9 @@ class CountingSegmenter(Segmenter):
 
     second_looks = 0
 
-    def look_past_edge(self, images: Sequence[np.ndarray], cleaned: Sequence[np.ndarray], *,
-                       mirror: bool | None = None) -> list[EdgeLook | None]:
-        looks = super().look_past_edge(images, cleaned, mirror=mirror)
+    def look_past_edge(self, images: Sequence[np.ndarray], cleaned: Sequence[np.ndarray], doubts: Sequence[float],
+                       *, mirror: bool | None = None) -> list[EdgeLook | None]:
+        looks = super().look_past_edge(images, cleaned, doubts, mirror=mirror)
         self.second_looks += sum(look is not None for look in looks)
         return looks
 

@@ -31,6 +31,21 @@ def test_panning_streaks_the_street_and_keeps_the_car_sharp():
     assert out[far].std() < 0.25 * photo[far].std()  # the stripes across the road are smeared out
 
 
+def test_a_passing_car_is_smeared_over_a_sharp_street():
+    photo, car = street_photo()  # the car spans columns 330-470 of row 250, on a street of grey 90
+    photo[car] = np.where((np.arange(photo.shape[1]) % 6 < 3)[:, None], 250, 150).astype(np.uint8)[
+        np.nonzero(car)[1]]  # vertical stripes across the car's body
+    out = DEGRADATIONS["passing"](photo, 7, car)
+    far = cv2.dilate(car.astype(np.uint8), np.ones((41, 41), np.uint8)) == 0
+    assert np.array_equal(out[far], photo[far])  # the street as it was
+    inner = cv2.erode(car.astype(np.uint8), np.ones((31, 31), np.uint8)) > 0
+    assert out[inner].std() < 0.25 * photo[inner].std()  # the stripes smeared along the road
+    assert out[inner].mean() == pytest.approx(photo[inner].mean(), abs=3)
+    ahead, end = out[250, 330 - 4], out[250, 331]  # 13 px of smear: 6 either side of the car's end
+    assert 90 < ahead.mean() < 150 and 90 < end.mean() < 200  # half street, half car at its end
+    assert ahead.mean() < end.mean()
+
+
 def test_a_set_is_scored_clean_and_degraded_each_way(tmp_path, monkeypatch):
     folder = tmp_path / "small-cars"
     (folder / "images").mkdir(parents=True)

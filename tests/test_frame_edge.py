@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
 from core.cli import build_parser
+from core.masking.doubt import pass_doubt
 from core.masking.frame_edge import (
+    EDGE_DOUBT,
     EdgeLook,
     Reflection,
     apply_edge_look,
@@ -15,6 +18,7 @@ from core.masking.frame_edge import (
     edge_plan,
     near_car_body,
     touched_sides,
+    undecided_along,
 )
 from core.masking.inference import Segmenter
 from core.models.checkpoint import ModelConfig
@@ -41,6 +45,21 @@ class BorderShyRedIsCar(nn.Module):
         border = torch.ones_like(score, dtype=torch.bool)
         border[..., self.SHY : -self.SHY, self.SHY : -self.SHY] = False
         score = torch.where(border, score - 25.0, score)  # deep red (255) stays car, pale red (170) does not
+        return torch.cat([-score, score], dim=1)
+
+
+class CarEverywhere(nn.Module):
+    """The whole photo is car with probability ``probability``: sure of it, or unable to make the
+    scene out (a blurred frame). Records its calls."""
+
+    def __init__(self, probability: float) -> None:
+        super().__init__()
+        self.half_logit = 0.5 * float(np.log(probability / (1.0 - probability)))
+        self.calls: list[tuple[int, ...]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls.append(tuple(x.shape))
+        score = torch.full_like(x[:, :1], self.half_logit)
         return torch.cat([-score, score], dim=1)
 
 
@@ -95,6 +114,27 @@ def test_the_photo_is_reflected_on_the_touched_sides_and_cropped_back():
     inside = np.zeros((SIZE, SIZE), np.float32)
     inside[10:50, 10:50] = 1.0
     assert edge_plan(inside, 300, 200) is None  # a car inside the frame
+
+
+def test_no_second_look_where_the_first_pass_is_in_doubt_and_undecided_about_the_car_at_the_edge():
+    cleaned = np.zeros((SIZE, SIZE), np.float32)
+    cleaned[30:, 20:50] = 0.95  # a car running off the bottom, sure of itself
+    cleaned[SIZE - 5 :, 20:50] = 0.6  # the band along the bottom (5 rows, 8 % of 64) all undecided
+    reflection = Reflection(top=0, bottom=16, left=0, right=0)
+    assert undecided_along(cleaned, reflection) == 1.0
+    assert undecided_along(cleaned, Reflection(16, 0, 0, 0)) == 0.0  # nothing possible along the top
+    cleaned[SIZE - 5 :, 20:50] = 0.95
+    cleaned[SIZE - 5 :, 50:60] = 0.3  # undecided, beside the car: 10 of 40 columns
+    assert undecided_along(cleaned, reflection) == pytest.approx(10 / 40)
+    assert edge_plan(cleaned, 300, 200, doubt=0.5) is not None
+    cleaned[SIZE - 5 :, 20:50] = 0.6  # now 40 of 40 undecided: the car at the edge is a guess...
+    assert edge_plan(cleaned, 300, 200, doubt=0.5) is None  # ...of a pass unsure of the photo
+    assert edge_plan(cleaned, 300, 200, doubt=0.1) is not None  # a sure pass: the network rounding a car off
+    assert edge_plan(cleaned, 300, 200, doubt=0.5, max_undecided=1.0) is not None
+    cleaned[SIZE - 5 :, 20:50] = 0.05  # below the undecided range: not possible car at all
+    assert undecided_along(cleaned, reflection) == pytest.approx(1.0)  # only the 0.3 strip is left
+    cleaned[:] = 0.0
+    assert undecided_along(cleaned, reflection) == 0.0  # nothing possible: nothing undecided
 
 
 def test_the_second_pass_stands_unless_it_changes_the_car_away_from_the_edge():
@@ -152,6 +192,20 @@ def test_the_batch_looks_past_the_edge_as_the_segmenter_does(tmp_path):
     without = batch_mask(tmp_path, photo, segmenter, "plain", frame_edge=False)
     assert np.array_equal(without, segmenter.predict(photo, frame_edge=False).mask)
     assert not np.array_equal(without, written)
+
+
+def test_a_pass_unsure_of_the_whole_photo_gets_no_second_look_in_the_app_and_the_batch(tmp_path):
+    config = ModelConfig(arch="maskingnet", width=4, preprocess=Preprocess(size=SIZE), info={"name": "everywhere"})
+    photo = np.full((200, 320, 3), 90, np.uint8)
+    for probability, passes in ((0.6, 1), (0.99, 2)):  # touching every side, undecided / sure
+        segmenter = Segmenter(CarEverywhere(probability), config, device="cpu", flip_tta=False, close_up=False)
+        prediction = segmenter.predict(photo)
+        assert len(segmenter.model.calls) == passes, probability
+        assert prediction.doubt == pytest.approx(pass_doubt(np.full((SIZE, SIZE), probability, np.float32)))
+        segmenter.model.calls.clear()
+        batch_mask(tmp_path, photo, segmenter, f"out-{probability}")
+        assert len(segmenter.model.calls) == passes, probability
+    assert pass_doubt(np.full((SIZE, SIZE), 0.6, np.float32)) > EDGE_DOUBT
 
 
 def test_the_command_line_can_turn_the_second_look_off():

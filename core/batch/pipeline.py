@@ -39,6 +39,7 @@ from core.listing.group_gate import FrameGate, Held, ReadyGroup
 from core.listing.render import render_listing
 from core.masking.cleanup import clean_probability
 from core.masking.close_up import CloseUp
+from core.masking.doubt import pass_doubt
 from core.masking.export import ExportOptions, alpha_from_mask, export_profile, render_export, soft_edge_alpha
 from core.masking.frame_edge import EdgeLook
 from core.masking.inference import Segmenter
@@ -444,7 +445,8 @@ class _Pipeline:
         rgbs = [item.photo.rgb for item in batch]
         looks = (self.segmenter.look_closer(rgbs, cleaned, mirror=self.mirror)
                  if self.close_up else [None] * len(batch))
-        edges = (self.segmenter.look_past_edge(rgbs, cleaned, mirror=self.mirror)
+        edges = (self.segmenter.look_past_edge(
+                     rgbs, cleaned, [pass_doubt(p, m) for p, m in zip(probabilities, disagreement)], mirror=self.mirror)
                  if self.frame_edge else [None] * len(batch))
         share = (time.perf_counter() - tick) / len(batch)
         for item, probability, clean, score, look, edge in zip(batch, probabilities, cleaned, disagreement, looks,

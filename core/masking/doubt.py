@@ -3,6 +3,10 @@ editor's "Masked, check". Qt-free, no torch."""
 
 from __future__ import annotations
 
+import numpy as np
+
+UNDECIDED = (0.1, 0.9)  # probabilities between these are undecided
+
 # A mask covering less than this share of the working image probably missed the car.
 EMPTY_AREA = 0.02
 # Above this doubt the editor says "Masked, check". Calibrated on the shipped default model,
@@ -23,3 +27,15 @@ def doubt_score(uncertainty: float, mirror: float | None = None, area: float | N
     if area is not None and area < EMPTY_AREA:
         score += 0.5 * (EMPTY_AREA - area) / EMPTY_AREA
     return score
+
+
+def undecided_share(probability: np.ndarray) -> float:
+    """The share of a probability map (float, 0..1) that is ``UNDECIDED``: the doubt's ``uncertainty``."""
+    low, high = UNDECIDED
+    return float(np.mean((probability > low) & (probability < high)))
+
+
+def pass_doubt(probability: np.ndarray, mirror: float | None = None) -> float:
+    """``doubt_score`` of a model's working-size (S, S) probabilities before the clean-up, with the
+    mirror disagreement when measured: what ``Prediction.doubt`` will be for that pass."""
+    return doubt_score(undecided_share(probability), mirror, float(np.mean(probability >= 0.5)))

@@ -7,12 +7,17 @@ of the cleaned working-size mask opened by ``SOLID_RADIUS`` of the working size,
 car such as a reflection or a shadow streak, and another car the clean-up kept beside the main one,
 do not count; covering more than ``TOUCH`` of that side), the photo is reflected outward
 (``cv2.BORDER_REFLECT_101``) by ``PAD`` of its height or width, masked again and cropped back: the
-car no longer ends at the network's border. The second answer replaces the first within ``REACH``
-of the working size of the main car's body, unless it changes the mask away from the reflected sides
-(farther than ``STABLE_BAND`` of the photo) by more than ``MAX_CHANGE`` of the car's area: then the
-model is unsure of the scene (a dealer's canopy taken for car) and the first answer stands.
+car no longer ends at the network's border. There is no second look where the first pass is in
+doubt about the photo (``doubt.pass_doubt`` above ``EDGE_DOUBT``) and undecided (probability between
+``doubt.UNDECIDED``) about more than ``MAX_UNDECIDED`` of what it may take for car (probability above
+its lower end) within ``PAD`` of those sides: there the car reaching the edge is itself a guess (a
+blurred frame's background joined to the car), and a second look would only carry it further.
+The second answer replaces the first within ``REACH`` of the working size of the main car's body,
+unless it changes the mask away from the reflected sides (farther than ``STABLE_BAND`` of the photo)
+by more than ``MAX_CHANGE`` of the car's area: then the model is unsure of the scene (a dealer's
+canopy taken for car) and the first answer stands.
 
-Measured in the default model's card (its notes, "Session 43: the frame's edge").
+Measured in the default model's card (its notes, sessions 43 and 44).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import cv2
 import numpy as np
 
 from core.masking.cleanup import clean_probability
+from core.masking.doubt import UNDECIDED
 from core.models.preprocess import upsample_probability
 
 PAD = 0.08  # of the photo's height (top, bottom) or width (left, right) reflected on a touched side
@@ -31,6 +37,8 @@ SOLID_RADIUS = 0.02  # of the working size: the opening that leaves only the car
 STABLE_BAND = 0.10  # of the photo's height or width along the touched sides, where the second pass may differ
 MAX_CHANGE = 0.08  # of the car's area: more change than this elsewhere and the first answer stands
 REACH = 0.06  # of the working size: how far from the main car's body the second answer is used
+MAX_UNDECIDED = 0.75  # share of the possible car along the reflected sides the first pass is undecided about...
+EDGE_DOUBT = 0.18  # ...and its doubt score: above both, no second look
 
 
 @dataclass(frozen=True)
@@ -94,12 +102,34 @@ def touched_sides(mask: np.ndarray, *, touch: float = TOUCH) -> dict[str, bool]:
             "left": bool(mask[:, 0].mean() > touch), "right": bool(mask[:, -1].mean() > touch)}
 
 
+def undecided_along(cleaned: np.ndarray, reflection: Reflection, *, pad: float = PAD) -> float:
+    """Of the (S, S) working-size probabilities above ``UNDECIDED``'s lower end within ``pad`` x S of
+    the sides ``reflection`` pads, the share below its upper end (0 where there are none)."""
+    low, high = UNDECIDED
+    band = np.zeros(cleaned.shape, dtype=bool)
+    rows, columns = (max(1, round(pad * side)) for side in cleaned.shape)
+    if reflection.top:
+        band[:rows] = True
+    if reflection.bottom:
+        band[-rows:] = True
+    if reflection.left:
+        band[:, :columns] = True
+    if reflection.right:
+        band[:, -columns:] = True
+    possible = band & (cleaned > low)
+    return float(np.count_nonzero(possible & (cleaned < high)) / max(1, np.count_nonzero(possible)))
+
+
 def edge_plan(cleaned: np.ndarray, width: int, height: int, *, pad: float = PAD, touch: float = TOUCH,
-              radius: float = SOLID_RADIUS, reach: float = REACH) -> tuple[Reflection, np.ndarray] | None:
+              radius: float = SOLID_RADIUS, reach: float = REACH, doubt: float = 0.0,
+              max_undecided: float = MAX_UNDECIDED, max_doubt: float = EDGE_DOUBT,
+              ) -> tuple[Reflection, np.ndarray] | None:
     """The second look a (width x height) photo needs, from its first pass's working-size
     probabilities after ``cleanup.clean_probability``: how to reflect it (``pad`` of its size on each
     side the main car's body touches, ``touched_sides`` of ``car_body``) and the working-size zone
-    where the second answer may be used (``near_car_body``); None when the body touches no side."""
+    where the second answer may be used (``near_car_body``); None when the body touches no side, or
+    when the first pass's ``doubt`` (``doubt.pass_doubt``) is above ``max_doubt`` and it is undecided
+    about more than ``max_undecided`` of the car along those sides (``undecided_along``)."""
     if not any(touched_sides(cleaned >= 0.5, touch=touch).values()):  # the body lies inside the mask
         return None
     body = car_body(cleaned, radius=radius)
@@ -108,6 +138,8 @@ def edge_plan(cleaned: np.ndarray, width: int, height: int, *, pad: float = PAD,
     reflection = Reflection(rows if sides["top"] else 0, rows if sides["bottom"] else 0,
                             columns if sides["left"] else 0, columns if sides["right"] else 0)
     if not any((reflection.top, reflection.bottom, reflection.left, reflection.right)):
+        return None
+    if doubt > max_doubt and undecided_along(cleaned, reflection, pad=pad) > max_undecided:
         return None
     return reflection, near_car_body(body, reach=reach)
 

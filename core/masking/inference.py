@@ -14,7 +14,7 @@ from torch import nn
 from core.errors import NotEnoughMemory
 from core.masking.cleanup import clean_probability
 from core.masking.close_up import CloseUp, apply_close_up, close_up_box
-from core.masking.doubt import doubt_score
+from core.masking.doubt import doubt_score, pass_doubt, undecided_share
 from core.masking.export import soft_edge_alpha
 from core.masking.frame_edge import EdgeLook, apply_edge_look, edge_plan
 from core.models.checkpoint import ModelConfig, load_model
@@ -219,7 +219,8 @@ class Segmenter:
             mirrors = [None] * len(chunk) if disagreement is None else [float(score) for score in disagreement]
             cleaned = [clean_probability(probability) for probability in small]
             closer = self.look_closer(chunk, cleaned) if close_up else [None] * len(chunk)
-            past_edge = self.look_past_edge(chunk, cleaned) if frame_edge else [None] * len(chunk)
+            past_edge = (self.look_past_edge(chunk, cleaned, [pass_doubt(p, m) for p, m in zip(small, mirrors)])
+                         if frame_edge else [None] * len(chunk))
             seconds = (time.perf_counter() - tick) / len(chunk)
             results.extend(
                 self.finish(probability, image.shape[1], image.shape[0], alpha, seconds, mirror=mirror, close_up=look,
@@ -242,13 +243,15 @@ class Segmenter:
         return [None if probability is None else CloseUp(box, probability)
                 for box, probability in zip(boxes, probabilities)]
 
-    def look_past_edge(self, images: Sequence[np.ndarray], cleaned: Sequence[np.ndarray], *,
-                       mirror: bool | None = None) -> list[EdgeLook | None]:
+    def look_past_edge(self, images: Sequence[np.ndarray], cleaned: Sequence[np.ndarray], doubts: Sequence[float],
+                       *, mirror: bool | None = None) -> list[EdgeLook | None]:
         """The second pass (``core.masking.frame_edge``) of each (H, W, 3) uint8 photo whose car
         touches the frame, given its first pass's working-size probabilities after
-        ``cleanup.clean_probability``: None where the car touches no side. ``mirror`` (None:
-        ``flip_tta``) averages the reflected photos with their mirror images too."""
-        plans = [edge_plan(small, image.shape[1], image.shape[0]) for image, small in zip(images, cleaned)]
+        ``cleanup.clean_probability`` and that pass's ``doubt.pass_doubt``: None where the car touches
+        no side or the first pass is too unsure of the car there (``frame_edge.edge_plan``). ``mirror``
+        (None: ``flip_tta``) averages the reflected photos with their mirror images too."""
+        plans = [edge_plan(small, image.shape[1], image.shape[0], doubt=doubt)
+                 for image, small, doubt in zip(images, cleaned, doubts, strict=True)]
         probabilities = self._mask_views(
             [None if plan is None else plan[0].apply(image) for image, plan in zip(images, plans)], mirror)
         return [None if probability is None else EdgeLook(plan[0], probability, plan[1])
@@ -282,7 +285,7 @@ class Segmenter:
         then averaged in inside its box; ``cleaned`` is ``clean_probability(small)`` when the caller has it already. The
         uncertainty and area (the doubt score's inputs) are the first pass's."""
         tick = time.perf_counter()
-        uncertainty = float(np.mean((small > 0.1) & (small < 0.9)))
+        uncertainty = undecided_share(small)
         area = float(np.mean(small >= 0.5))
         if clean and cleaned is None:
             cleaned = clean_probability(small)

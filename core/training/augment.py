@@ -161,6 +161,33 @@ def panning_blur(image: np.ndarray, car: np.ndarray, length: int, angle: float =
     return np.clip(alpha * image + (1.0 - alpha) * streaked + 0.5, 0, 255).astype(np.uint8)
 
 
+def passing_blur(image: np.ndarray, car: np.ndarray, length: int, angle: float = 0.0) -> np.ndarray:
+    """(H, W, 3) uint8 as a still camera sees a car driving past: the car (``car`` True, (H, W) bool)
+    smeared along a line of ``length`` px at ``angle`` degrees over the street, which stays sharp;
+    where the smear thins out at the car's ends, the street behind the car shows through
+    (``street_behind``)."""
+    covered = car.astype(np.float32)
+    smeared = motion_blur(image.astype(np.float32) * covered[..., None], length, angle)
+    reach = motion_blur(covered, length, angle)[..., None]
+    return np.clip(smeared + (1.0 - reach) * street_behind(image, car) + 0.5, 0, 255).astype(np.uint8)
+
+
+STREET_FILL_SIZE = 256  # px: the car's hole is filled at this size (a guess either way, and fast)
+
+
+def street_behind(image: np.ndarray, car: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float32: the photo with the car's pixels (``car`` True) filled in from the street
+    around them (``cv2.inpaint`` on a copy shrunk to ``STREET_FILL_SIZE``): a guess of what it hides."""
+    height, width = car.shape
+    scale = min(1.0, STREET_FILL_SIZE / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    hole = cv2.resize(car.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    hole = cv2.dilate(hole, np.ones((3, 3), np.uint8))
+    filled = cv2.resize(cv2.inpaint(small, hole, 3, cv2.INPAINT_TELEA), (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.where(car[..., None], filled, image).astype(np.float32)
+
+
 def low_resolution(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(H, W, 3) uint8 shrunk to ``size`` (width, height) and enlarged back: the detail of a smaller sensor."""
     height, width = image.shape[:2]

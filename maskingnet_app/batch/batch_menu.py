@@ -86,10 +86,10 @@ class ServiceSegmenter:
         with self._borrowed() as segmenter:
             return segmenter.look_closer(images, cleaned, mirror=mirror)
 
-    def look_past_edge(self, images: Sequence[np.ndarray], cleaned: Sequence[np.ndarray], *,
-                       mirror: bool | None = None) -> list[EdgeLook | None]:
+    def look_past_edge(self, images: Sequence[np.ndarray], cleaned: Sequence[np.ndarray], doubts: Sequence[float],
+                       *, mirror: bool | None = None) -> list[EdgeLook | None]:
         with self._borrowed() as segmenter:
-            return segmenter.look_past_edge(images, cleaned, mirror=mirror)
+            return segmenter.look_past_edge(images, cleaned, doubts, mirror=mirror)
 
 
 class BatchFeature:
