@@ -1,0 +1,130 @@
+"""Where a model's mistakes lie on photos with exact masks: under the car, along the rest of its outline,
+or far from it (model card, sessions 42 and 45: the studio gap of the shipped model is mostly false car
+along the car's bottom, where the rocker panel meets its own shadow).
+
+Photos: the model's held-out Carvana cars (its ``val_groups``) and, when the label cache holds them, the
+composites of those cars (a Carvana car with its exact mask on a street photo, with a ground shadow;
+``tools/outdoor_labels/composites.py``). Masked as the app masks (mirror-averaged, cleaned up, close-up,
+second look past the frame's edge). Each error pixel goes to one region, and each region is printed
+as a share of the true car's area, summed over the photos:
+
+- false car under the car: background within ``--band`` px straight below a car pixel (a ground shadow);
+- false car near the outline: other background within ``--band`` px of the car;
+- false car far from the car: the rest (a piece of the backdrop, another object);
+- missed car at the bottom: car within ``--band`` px straight above a background pixel;
+- missed car elsewhere: the rest.
+
+    .venv/bin/python benchmarks/eval_outline_errors.py --model default [--model RUN/last.safetensors]
+        [--every 4] [--band 8] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from core.io.imageio import read_mask, read_rgb  # noqa: E402
+from core.masking.inference import Segmenter  # noqa: E402
+
+REGIONS = ("false_under", "false_near", "false_far", "missed_bottom", "missed_other")
+
+
+def error_regions(mask: np.ndarray, truth: np.ndarray, band: int) -> dict[str, int]:
+    """Pixel counts of a predicted mask's errors against the true one (both (H, W) bool), by region
+    (``REGIONS``, the module's docstring), and ``car``, the true car's area. Each error pixel counts once."""
+    car = truth.astype(np.uint8)
+    column = np.ones((band + 1, 1), np.uint8)
+    # the anchor at the column's bottom row spreads car downward; at its top row, background upward
+    under = cv2.dilate(car, column, anchor=(0, band)).astype(bool) & ~truth
+    near = cv2.dilate(car, np.ones((2 * band + 1, 2 * band + 1), np.uint8)).astype(bool) & ~truth
+    bottom = truth & ~cv2.erode(car, column, anchor=(0, 0), borderValue=1).astype(bool)
+    false_car, missed = mask & ~truth, truth & ~mask
+    return {
+        "car": int(truth.sum()),
+        "false_under": int((false_car & under).sum()),
+        "false_near": int((false_car & near & ~under).sum()),
+        "false_far": int((false_car & ~near).sum()),
+        "missed_bottom": int((missed & bottom).sum()),
+        "missed_other": int((missed & ~bottom).sum()),
+    }
+
+
+def outline_error_figures(segmenter, photos: Iterable[tuple[np.ndarray, np.ndarray]], band: int) -> dict[str, float]:
+    """Mean Dice over ``(rgb, truth)`` photos and each region's errors as a share of the true car's area
+    (summed over the photos); ``segmenter.predict(rgb).mask`` is the model's mask."""
+    totals = dict.fromkeys(("car", *REGIONS), 0)
+    dice = []
+    for rgb, truth in photos:
+        mask = segmenter.predict(rgb).mask
+        for name, count in error_regions(mask, truth, band).items():
+            totals[name] += count
+        dice.append(2 * (mask & truth).sum() / max(1, mask.sum() + truth.sum()))
+    figures = {"photos": len(dice), "dice": float(np.mean(dice)) if dice else float("nan")}
+    figures.update({name: totals[name] / max(1, totals["car"]) for name in REGIONS})
+    return figures
+
+
+def held_out_photos(images: Path, masks: Path, mask_name: str, held_out: set[str], every: int) -> list[tuple[Path, Path]]:
+    """(photo, mask) paths of the held-out cars' photos in ``images`` (every ``every``-th, by name);
+    ``mask_name`` formats a photo's stem into its mask's file name."""
+    stems = sorted(path.stem for path in images.glob("*.jpg") if path.stem.split("_")[0] in held_out)
+    pairs = [(images / f"{stem}.jpg", masks / mask_name.format(stem)) for stem in stems[::every]]
+    return [(photo, mask) for photo, mask in pairs if mask.is_file()]
+
+
+def _read(pairs: Sequence[tuple[Path, Path]]) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+    for photo, mask in pairs:
+        yield read_rgb(photo), read_mask(mask)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", help="model file, run folder or name (repeatable)")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "carvana512")
+    parser.add_argument("--labels", type=Path,
+                        default=Path(os.environ.get("MASKINGNET_LABELS", Path.home() / ".cache" / "maskingnet-labels")))
+    parser.add_argument("--every", type=int, default=4, help="score every N-th held-out photo (default 4)")
+    parser.add_argument("--band", type=int, default=8, help="the width of the regions along the outline, in pixels")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    if not (args.data / "images").is_dir():
+        print(f"skipped: no Carvana photos in {args.data}")
+        return 0
+    torch.set_num_threads(2)
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for spec in args.model or ["default"]:
+        segmenter = Segmenter.load(spec)
+        held_out = set(segmenter.config.info.get("val_groups", []))
+        sets = {"carvana": held_out_photos(args.data / "images", args.data / "masks", "{}_mask.gif", held_out, args.every)}
+        composites = args.labels / "composites"
+        if (composites / "images").is_dir():
+            sets["composites"] = held_out_photos(composites / "images", composites / "masks", "{}.png", held_out, args.every)
+        else:
+            print(f"composites skipped: none in {composites} (scripts/make_outdoor_labels.sh makes them)")
+        results[spec] = {}
+        for name, pairs in sets.items():
+            if not pairs:
+                print(f"{spec} {name}: no held-out photos")
+                continue
+            figures = outline_error_figures(segmenter, _read(pairs), args.band)
+            results[spec][name] = figures
+            print(f"{spec} {name}: {figures['photos']} photos, Dice {figures['dice']:.5f}; as shares of the car: "
+                  + ", ".join(f"{region} {figures[region]:.4f}" for region in REGIONS), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
