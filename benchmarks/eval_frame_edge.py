@@ -31,6 +31,7 @@ from core.io.imageio import read_mask, read_rgb  # noqa: E402
 from core.masking.frame_edge import EdgeLook  # noqa: E402
 from core.masking.inference import Segmenter  # noqa: E402
 from core.training.evaluate_parts import near_frame_edge  # noqa: E402
+from core.training.metrics import dice  # noqa: E402
 
 
 class CountingSegmenter(Segmenter):
@@ -73,15 +74,15 @@ def cut_by_frame(name: str, rgb: np.ndarray, truth: np.ndarray, rng: random.Rand
 
 def frame_edge_figures(segmenter: Segmenter, photos: Sequence[CutPhoto]) -> dict[str, float]:
     """Mean Dice, and the true car within 8 % of the frame's edge kept and the false car there."""
-    dice, kept, false_car, near_car = [], 0, 0, 0
+    scores, kept, false_car, near_car = [], 0, 0, 0
     for photo in photos:
         mask, truth = segmenter.predict(photo.rgb).mask, photo.truth
         near = near_frame_edge(*truth.shape)
-        dice.append(2 * (mask & truth).sum() / max(1, mask.sum() + truth.sum()))
+        scores.append(dice(mask, truth))
         kept += int((mask & truth & near).sum())
         false_car += int((mask & ~truth & near).sum())
         near_car += int((truth & near).sum())
-    return {"photos": len(photos), "dice": float(np.mean(dice)), "near_edge_kept": kept / max(1, near_car),
+    return {"photos": len(photos), "dice": float(np.mean(scores)), "near_edge_kept": kept / max(1, near_car),
             "near_edge_false": false_car / max(1, near_car)}
 
 

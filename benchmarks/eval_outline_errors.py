@@ -1,12 +1,13 @@
 """Where a model's mistakes lie on photos with exact masks: under the car, along the rest of its outline,
-or far from it (model card, sessions 42 and 45: the studio gap of the shipped model is mostly false car
-along the car's bottom, where the rocker panel meets its own shadow).
+or far from it (model card, sessions 42 and 45: half the studio gap of the shipped model is false car under the car,
+the dark shadow under the bumper between the wheels).
 
 Photos: the model's held-out Carvana cars (its ``val_groups``) and, when the label cache holds them, the
 composites of those cars (a Carvana car with its exact mask on a street photo, with a ground shadow;
 ``tools/outdoor_labels/composites.py``). Masked as the app masks (mirror-averaged, cleaned up, close-up,
-second look past the frame's edge). Each error pixel goes to one region, and each region is printed
-as a share of the true car's area, summed over the photos:
+second look past the frame's edge; ``--no-tta`` and the like as in ``eval_sources.py``). Each error
+pixel goes to one region, and each region is printed as a share of the true car's area, summed over
+the photos:
 
 - false car under the car: background within ``--band`` px straight below a car pixel (a ground shadow);
 - false car near the outline: other background within ``--band`` px of the car;
@@ -21,8 +22,6 @@ as a share of the true car's area, summed over the photos:
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -34,8 +33,10 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks.eval_sources import add_model_arguments, figures_per_model  # noqa: E402
 from core.io.imageio import read_mask, read_rgb  # noqa: E402
 from core.masking.inference import Segmenter  # noqa: E402
+from core.training.metrics import dice  # noqa: E402
 
 REGIONS = ("false_under", "false_near", "false_far", "missed_bottom", "missed_other")
 
@@ -64,13 +65,13 @@ def outline_error_figures(segmenter, photos: Iterable[tuple[np.ndarray, np.ndarr
     """Mean Dice over ``(rgb, truth)`` photos and each region's errors as a share of the true car's area
     (summed over the photos); ``segmenter.predict(rgb).mask`` is the model's mask."""
     totals = dict.fromkeys(("car", *REGIONS), 0)
-    dice = []
+    scores = []
     for rgb, truth in photos:
         mask = segmenter.predict(rgb).mask
         for name, count in error_regions(mask, truth, band).items():
             totals[name] += count
-        dice.append(2 * (mask & truth).sum() / max(1, mask.sum() + truth.sum()))
-    figures = {"photos": len(dice), "dice": float(np.mean(dice)) if dice else float("nan")}
+        scores.append(dice(mask, truth))
+    figures = {"photos": len(scores), "dice": float(np.mean(scores)) if scores else float("nan")}
     figures.update({name: totals[name] / max(1, totals["car"]) for name in REGIONS})
     return figures
 
@@ -88,41 +89,39 @@ def _read(pairs: Sequence[tuple[Path, Path]]) -> Iterable[tuple[np.ndarray, np.n
         yield read_rgb(photo), read_mask(mask)
 
 
+def model_figures(segmenter: Segmenter, carvana: Path, labels: Path, every: int, band: int) -> dict[str, dict]:
+    """``outline_error_figures`` of the model's held-out Carvana photos and of their composites (where the
+    label cache holds them), each also printed as a line."""
+    held_out = set(segmenter.config.info.get("val_groups", []))
+    sets = {"carvana": held_out_photos(carvana / "images", carvana / "masks", "{}_mask.gif", held_out, every)}
+    composites = labels / "composites"
+    if (composites / "images").is_dir():
+        sets["composites"] = held_out_photos(composites / "images", composites / "masks", "{}.png", held_out, every)
+    else:
+        print(f"composites skipped: none in {composites} (scripts/make_outdoor_labels.sh makes them)")
+    results = {}
+    for name, pairs in sets.items():
+        if not pairs:
+            print(f"{name}: no held-out photos")
+            continue
+        figures = results[name] = outline_error_figures(segmenter, _read(pairs), band)
+        print(f"{name}: {figures['photos']} photos, Dice {figures['dice']:.5f}; as shares of the car: "
+              + ", ".join(f"{region} {figures[region]:.4f}" for region in REGIONS), flush=True)
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", help="model file, run folder or name (repeatable)")
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "carvana512")
-    parser.add_argument("--labels", type=Path,
-                        default=Path(os.environ.get("MASKINGNET_LABELS", Path.home() / ".cache" / "maskingnet-labels")))
+    add_model_arguments(parser)
     parser.add_argument("--every", type=int, default=4, help="score every N-th held-out photo (default 4)")
     parser.add_argument("--band", type=int, default=8, help="the width of the regions along the outline, in pixels")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    if not (args.data / "images").is_dir():
-        print(f"skipped: no Carvana photos in {args.data}")
+    carvana = args.data / "carvana512"
+    if not (carvana / "images").is_dir():
+        print(f"skipped: no Carvana photos in {carvana}")
         return 0
     torch.set_num_threads(2)
-    results: dict[str, dict[str, dict[str, float]]] = {}
-    for spec in args.model or ["default"]:
-        segmenter = Segmenter.load(spec)
-        held_out = set(segmenter.config.info.get("val_groups", []))
-        sets = {"carvana": held_out_photos(args.data / "images", args.data / "masks", "{}_mask.gif", held_out, args.every)}
-        composites = args.labels / "composites"
-        if (composites / "images").is_dir():
-            sets["composites"] = held_out_photos(composites / "images", composites / "masks", "{}.png", held_out, args.every)
-        else:
-            print(f"composites skipped: none in {composites} (scripts/make_outdoor_labels.sh makes them)")
-        results[spec] = {}
-        for name, pairs in sets.items():
-            if not pairs:
-                print(f"{spec} {name}: no held-out photos")
-                continue
-            figures = outline_error_figures(segmenter, _read(pairs), args.band)
-            results[spec][name] = figures
-            print(f"{spec} {name}: {figures['photos']} photos, Dice {figures['dice']:.5f}; as shares of the car: "
-                  + ", ".join(f"{region} {figures[region]:.4f}" for region in REGIONS), flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+    figures_per_model(args, lambda segmenter: model_figures(segmenter, carvana, args.labels, max(1, args.every), args.band))
     return 0
 
 
