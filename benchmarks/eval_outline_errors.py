@@ -35,6 +35,7 @@ import torch  # noqa: E402
 
 from benchmarks.eval_sources import add_model_arguments, figures_per_model  # noqa: E402
 from core.io.imageio import read_mask, read_rgb  # noqa: E402
+from core.masking.cleanup import ground_below  # noqa: E402
 from core.masking.inference import Segmenter  # noqa: E402
 from core.training.metrics import dice  # noqa: E402
 
@@ -46,9 +47,9 @@ def error_regions(mask: np.ndarray, truth: np.ndarray, band: int) -> dict[str, i
     (``REGIONS``, the module's docstring), and ``car``, the true car's area. Each error pixel counts once."""
     car = truth.astype(np.uint8)
     column = np.ones((band + 1, 1), np.uint8)
-    # the anchor at the column's bottom row spreads car downward; at its top row, background upward
-    under = cv2.dilate(car, column, anchor=(0, band)).astype(bool) & ~truth
+    under = ground_below(truth, band)
     near = cv2.dilate(car, np.ones((2 * band + 1, 2 * band + 1), np.uint8)).astype(bool) & ~truth
+    # anchored at the column's top row, the erosion keeps a car pixel only with ``band`` car pixels below it
     bottom = truth & ~cv2.erode(car, column, anchor=(0, 0), borderValue=1).astype(bool)
     false_car, missed = mask & ~truth, truth & ~mask
     return {

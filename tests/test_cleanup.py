@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.io.imageio import read_mask
-from core.masking.cleanup import clean_probability, fill_glass, keep_main_car, remove_strays
+from core.masking.cleanup import clean_probability, fill_glass, ground_below, keep_main_car, remove_strays
 from core.masking.inference import Segmenter
 
 
@@ -122,3 +122,14 @@ def test_no_gap_of_the_carvana_truth_masks_is_filled(carvana_dir):
         if fill_glass(probability) is not probability:
             filled.append(path.name)
     assert not filled
+
+
+def test_the_ground_below_a_car_is_the_background_straight_under_it_within_the_depth():
+    car = np.zeros((12, 10), bool)
+    car[2:6, 2:8] = True
+    car[6:8, 2:3] = True  # a wheel reaching lower on the left
+    ground = ground_below(car, 3)
+    assert ground[6:9, 3:8].all() and not ground[9:, 3:8].any()  # 3 px under the body, no deeper
+    assert ground[8:11, 2].all() and not ground[11, 2]  # 3 px under the wheel
+    assert not (ground & car).any() and not ground[:, [0, 1, 8, 9]].any() and not ground[:2].any()
+    assert not ground_below(car, 0).any()

@@ -33,7 +33,8 @@ def test_only_the_starting_models_training_photos_travel_and_the_packed_mix_keep
     _studio(tmp_path / "studio")
     mix = tmp_path / "mix.json"
     mix.write_text(json.dumps({"sources": [{"name": "carvana", "images": str(tmp_path / "studio" / "images"),
-                                            "masks": str(tmp_path / "studio" / "masks"), "edge_emphasis": 2}]}))
+                                            "masks": str(tmp_path / "studio" / "masks"), "edge_emphasis": 2,
+                                            "ground_unknown": 4}]}))
     start = tmp_path / "start.safetensors"
     config = ModelConfig(arch="maskingnet", width=4, preprocess=Preprocess(size=64),
                          info={"train_groups": CARS[:2], "val_groups": CARS[2:]})
@@ -51,5 +52,6 @@ def test_only_the_starting_models_training_photos_travel_and_the_packed_mix_keep
     assert len({int(stem.rsplit("_", 1)[1]) % 2 for stem in packed}) == 2
     sources = read_mix(report["mix"])
     assert sources[0].repeat == 2 and sources[0].edge_emphasis == 2  # half the views, listed twice
+    assert sources[0].ground_unknown == 4
     train, val, _ = mix_samples(sources, start_info=config.info)  # split as the starting model was
     assert not val and len(train) == 32 and {s.image.suffix for s in train} == {".webp"}

@@ -190,23 +190,41 @@ def test_edge_emphasis_weighs_the_band_around_each_exact_outline(tmp_path):
     assert sum(value > 1.5 for value in row) == 8  # 2 px each side of each of the two sides
 
 
-def test_edge_unknown_teaches_neither_side_of_a_teacher_outline(tmp_path):
+def _teacher_label_weights(tmp_path: Path, option: dict) -> tuple[torch.Tensor, list[str]]:
+    """The 64x64 loss weights of one teacher-labelled photo (a square car, an unknown strip at columns 0-7)
+    in a mix source with ``option``, and the mix's notes."""
     outdoor = _photo_set(tmp_path / "outdoor", ["street_00000"], confidence=True)
     mix = _mix_file(tmp_path, [{"name": "outdoor", "images": str(outdoor / "images"), "masks": str(outdoor / "masks"),
                                 "confidence": str(outdoor / "confidence"), "split": "photo", "val_fraction": 0.0,
-                                "edge_unknown": 2}])
+                                **option}])
     train_samples, _, notes = mix_samples(read_mix(mix))
-    assert any("outline +-2 px unknown" in note for note in notes)
     cached = cache_samples(train_samples, Preprocess(size=64))
     config = TrainConfig(augment=False, correction_weight=4.0)
     _, _, weights = _batch_tensors(cached, [0], np.random.default_rng(0), config, Preprocess(size=64))
-    row = weights[0, 32].tolist()  # the square's sides are at columns 16 and 48; columns 0-7 are the unknown strip
+    return weights[0], notes
+
+
+def test_edge_unknown_teaches_neither_side_of_a_teacher_outline(tmp_path):
+    weights, notes = _teacher_label_weights(tmp_path, {"edge_unknown": 2})
+    assert any("outline +-2 px unknown" in note for note in notes)
+    row = weights[32].tolist()  # the square's sides are at columns 16 and 48; columns 0-7 are the unknown strip
     assert [row[c] for c in (14, 15, 16, 17, 46, 47, 48, 49)] == [0.0] * 8
     assert row[32] == pytest.approx(1.0) and row[13] == pytest.approx(1.0) and row[50] == pytest.approx(1.0)
     assert row[5] == 0.0  # the confidence map's own unknown pixels stay unknown
 
 
-@pytest.mark.parametrize("key", ["edge_emphasis", "edge_unknown"])
+def test_ground_unknown_teaches_nothing_just_below_a_teacher_labels_car(tmp_path):
+    weights, notes = _teacher_label_weights(tmp_path, {"ground_unknown": 3})
+    assert any("ground 3 px below the car unknown" in note for note in notes)
+    column = weights[:, 32].tolist()  # down the square's middle: the car spans rows 16-47 at 64x64
+    assert column[48:51] == [0.0] * 3  # the ground shadow's strip
+    assert column[51] == pytest.approx(1.0) and column[47] == pytest.approx(1.0)  # below it, and the car's own bottom
+    assert column[15] == pytest.approx(1.0)  # above the car: taught
+    assert weights[48, 60].item() == pytest.approx(1.0)  # the ground beside the car is taught
+    assert weights[48, 4].item() == 0.0  # the confidence map's own unknown strip (columns 0-7) stays unknown
+
+
+@pytest.mark.parametrize("key", ["edge_emphasis", "edge_unknown", "ground_unknown"])
 @pytest.mark.parametrize("value", [-1, 2.5, True, 33])
 def test_edge_bands_are_a_whole_number_of_pixels(tmp_path, key, value):
     path = _mix_file(tmp_path, [{"name": "a", "images": "x", "masks": "y", key: value}])

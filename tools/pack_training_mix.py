@@ -112,7 +112,7 @@ def pack_mix(mix: Path, init: str, out: Path, limit_mb: float) -> dict:
         for kind, attribute in (("confidence", "confidence"), ("emphasis", "emphasis")):
             if getattr(source, attribute) is not None:
                 entry[kind] = f"{folder}/{kind}"
-        for key in ("edge_emphasis", "edge_unknown", "degrade", "panning"):
+        for key in ("edge_emphasis", "edge_unknown", "ground_unknown", "degrade", "panning"):
             if getattr(source, key) not in (None, 0):
                 entry[key] = getattr(source, key)
         entries.append(entry)

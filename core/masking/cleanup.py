@@ -48,6 +48,16 @@ def outline_band(car: np.ndarray, width: int) -> np.ndarray:
     return cv2.morphologyEx(car.astype(np.uint8), cv2.MORPH_GRADIENT, square) > 0
 
 
+def ground_below(car: np.ndarray, depth: int) -> np.ndarray:
+    """The background pixels within ``depth`` pixels straight below a boolean car mask: (H, W) bool.
+    There lies a car's ground shadow, which teacher labels and models take for car (model card, session 45)."""
+    if depth <= 0:
+        return np.zeros(car.shape, dtype=bool)
+    column = np.ones((depth + 1, 1), np.uint8)
+    # anchored at the column's bottom row, the dilation spreads each car pixel ``depth`` pixels downward
+    return cv2.dilate(car.astype(np.uint8), column, anchor=(0, depth)).astype(bool) & ~car.astype(bool)
+
+
 def enclosed_background(car: np.ndarray, max_area: float | None = None) -> np.ndarray:
     """Background regions (4-connected) of a boolean car mask that do not touch the border,
     those of at most ``max_area`` pixels when given: (H, W) bool."""

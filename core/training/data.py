@@ -17,7 +17,7 @@ import numpy as np
 from core.errors import ImageReadError, printable
 from core.grouping import photo_group
 from core.io.imageio import IMAGE_EXTENSIONS, read_gray, read_mask, read_rgb
-from core.masking.cleanup import outline_band
+from core.masking.cleanup import ground_below, outline_band
 from core.models.preprocess import Preprocess, resize_array
 
 _MASK_PATTERNS = ("{stem}_mask.gif", "{stem}_mask.png", "{stem}.png", "{stem}.gif", "{stem}_mask.jpg")
@@ -34,8 +34,10 @@ class Sample:
     ``edge_emphasis`` > 0 adds the pixels within that many pixels (at the working size) of the mask's
     outline to ``weight`` (for exact masks, whose outline is worth teaching hardest);
     ``edge_unknown`` > 0 makes the pixels that near the outline unknown (for teacher labels, whose
-    outline is not the truth). ``degrade`` is the share of this sample's training views given camera
-    degradations (``augment.degrade``), ``panning`` the share shown with the background streaked
+    outline is not the truth). ``ground_unknown`` > 0 makes the background within that many pixels
+    straight below the mask's car unknown (the ground shadow, which teacher labels take for car).
+    ``degrade`` is the share of this sample's training views given camera degradations
+    (``augment.degrade``), ``panning`` the share shown with the background streaked
     (``augment.panning_blur``); None: the recipe's share. ``augment`` False shows this sample's
     training views as they are (no geometric, colour or camera change), whatever the recipe says.
     """
@@ -48,6 +50,7 @@ class Sample:
     source: str = ""
     edge_emphasis: int = 0
     edge_unknown: int = 0
+    ground_unknown: int = 0
     degrade: float | None = None
     panning: float | None = None
     augment: bool = True
@@ -139,11 +142,17 @@ class CachedSamples:
 
     def trust(self, index: int) -> np.ndarray | None:
         """(S, S) float32 in [0, 1]: how far each target pixel is trusted (the confidence map, 0 in the
-        band around the target's outline where the sample has one), or None: all trusted."""
-        confidence, band = self.confidences[index], self._sample_field(index, "edge_unknown")
-        if band <= 0:
+        band around the target's outline and in the ground below its car where the sample asks so),
+        or None: all trusted."""
+        confidence = self.confidences[index]
+        band, depth = self._sample_field(index, "edge_unknown"), self._sample_field(index, "ground_unknown")
+        if band <= 0 and depth <= 0:
             return confidence
-        known = (~outline_band(self.targets[index] >= 0.5, band)).astype(np.float32)
+        car = self.targets[index] >= 0.5
+        unknown = ground_below(car, depth)
+        if band > 0:
+            unknown |= outline_band(car, band)
+        known = (~unknown).astype(np.float32)
         return known if confidence is None else confidence * known
 
     def augment_share(self, index: int, name: str, default: float) -> float:

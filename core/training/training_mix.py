@@ -10,6 +10,8 @@ the loss, as a user's corrections do; a photo without one has no emphasis), ``sp
 both sides of each mask's outline weighs like ``emphasis``), ``edge_unknown`` (pixels at the
 working size, default 0: for teacher labels, the band that wide on both sides of each mask's
 outline is unknown, so an outline the teachers draw too far out or in is not taught),
+``ground_unknown`` (pixels at the working size, default 0: for teacher labels, the background that
+far straight below the label's car is unknown, as the teachers take part of a car's ground shadow for car),
 ``degrade`` (a share in [0, 1]: this source's training photos given camera degradations instead of
 the recipe's ``degrade``; e.g. only sources with exact masks, whose outline stays true however
 blurred the photo), ``panning`` (a share in [0, 1], default the recipe's ``panning``: this source's
@@ -68,6 +70,7 @@ class MixSource:
     repeat: int = 1
     edge_emphasis: int = 0
     edge_unknown: int = 0
+    ground_unknown: int = 0
     degrade: float | None = None
     panning: float | None = None
     augment: bool = True
@@ -78,7 +81,8 @@ class MixSource:
         if not isinstance(data, dict):
             raise ValueError(f"{where}: a source is an object with name, images and masks")
         unknown = set(data) - {"name", "images", "masks", "confidence", "emphasis", "split", "val_fraction", "val_every",
-                              "repeat", "edge_emphasis", "edge_unknown", "degrade", "panning", "augment"}
+                              "repeat", "edge_emphasis", "edge_unknown", "ground_unknown", "degrade", "panning",
+                              "augment"}
         if unknown:
             raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         for key in ("name", "images", "masks"):
@@ -126,6 +130,7 @@ _WHOLE_NUMBER_FIELDS = {
     "val_every": (1, 1, 100, ""),
     "edge_emphasis": (0, 0, 32, "of pixels "),
     "edge_unknown": (0, 0, 32, "of pixels "),
+    "ground_unknown": (0, 0, 32, "of pixels "),
 }
 
 
@@ -304,6 +309,7 @@ def mix_samples(sources: list[MixSource], *, seed: int = SPLIT_SEED, start_info:
         if not samples:
             raise ValueError(f"{source.images}: no photos with masks in {source.masks} (source {source.name!r})")
         samples = [replace(s, source=source.name, edge_emphasis=source.edge_emphasis, edge_unknown=source.edge_unknown,
+                           ground_unknown=source.ground_unknown,
                            degrade=source.degrade, panning=source.panning, augment=source.augment,
                            group=f"{source.name}:{s.image.stem}" if source.split == "photo" else s.group)
                    for s in samples]
@@ -319,6 +325,7 @@ def mix_samples(sources: list[MixSource], *, seed: int = SPLIT_SEED, start_info:
         scored = f" ({len(source_val[:: source.val_every])} scored)" if source.val_every > 1 else ""
         edges = (f", outline +-{source.edge_emphasis} px emphasised" if source.edge_emphasis else "") + (
             f", outline +-{source.edge_unknown} px unknown" if source.edge_unknown else "") + (
+            f", ground {source.ground_unknown} px below the car unknown" if source.ground_unknown else "") + (
             f", {source.degrade:g} degraded" if source.degrade is not None else "") + (
             f", {source.panning:g} panned" if source.panning is not None else "") + (
             ", not augmented" if not source.augment else "")
