@@ -35,7 +35,7 @@ circular base is a one-line error naming the file that points at it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -55,6 +55,10 @@ DEFAULT_FOLDERS = {"MASKINGNET_DATA": "../shared/data", "MASKINGNET_LABELS": "~/
 def labels_folder() -> Path:
     """Where ``scripts/make_outdoor_labels.sh`` puts the outdoor labels: ``$MASKINGNET_LABELS`` or its default."""
     return Path(os.environ.get("MASKINGNET_LABELS", DEFAULT_FOLDERS["MASKINGNET_LABELS"])).expanduser()
+
+
+# the source's fields that each of its samples carries (``Sample``'s fields of the same names)
+PER_SAMPLE = ("edge_emphasis", "edge_unknown", "ground_unknown", "degrade", "panning", "augment")
 
 
 @dataclass(frozen=True)
@@ -80,9 +84,7 @@ class MixSource:
         """Validate one source object; errors name ``where`` (the file and the entry)."""
         if not isinstance(data, dict):
             raise ValueError(f"{where}: a source is an object with name, images and masks")
-        unknown = set(data) - {"name", "images", "masks", "confidence", "emphasis", "split", "val_fraction", "val_every",
-                              "repeat", "edge_emphasis", "edge_unknown", "ground_unknown", "degrade", "panning",
-                              "augment"}
+        unknown = set(data) - {field.name for field in fields(cls)}
         if unknown:
             raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         for key in ("name", "images", "masks"):
@@ -308,9 +310,7 @@ def mix_samples(sources: list[MixSource], *, seed: int = SPLIT_SEED, start_info:
             notes.append(f"{source.name}: {emphasised} of {len(samples)} photo(s) with an emphasis map")
         if not samples:
             raise ValueError(f"{source.images}: no photos with masks in {source.masks} (source {source.name!r})")
-        samples = [replace(s, source=source.name, edge_emphasis=source.edge_emphasis, edge_unknown=source.edge_unknown,
-                           ground_unknown=source.ground_unknown,
-                           degrade=source.degrade, panning=source.panning, augment=source.augment,
+        samples = [replace(s, source=source.name, **{key: getattr(source, key) for key in PER_SAMPLE},
                            group=f"{source.name}:{s.image.stem}" if source.split == "photo" else s.group)
                    for s in samples]
         if start_info is None:
