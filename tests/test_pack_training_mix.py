@@ -10,7 +10,7 @@ from PIL import Image
 
 from core.models.checkpoint import ModelConfig, save_model
 from core.models.preprocess import Preprocess
-from core.training.training_mix import mix_samples, read_mix
+from core.training.training_mix import PER_SAMPLE, mix_samples, read_mix
 from tools.pack_training_mix import pack_mix
 
 CARS = ["0a1b2c3d4e5f", "0a1b2c3d4e60", "0a1b2c3d4e61"]  # consecutive ids: odd and even views alternate
@@ -29,6 +29,14 @@ def _studio(root: Path) -> None:
             Image.fromarray(mask).save(root / "masks" / f"{car}_{view:02d}_mask.png")
 
 
+def _start_model(path: Path) -> ModelConfig:
+    """A tiny starting model that trained on the first two cars and held out the third."""
+    config = ModelConfig(arch="maskingnet", width=4, preprocess=Preprocess(size=64),
+                         info={"train_groups": CARS[:2], "val_groups": CARS[2:]})
+    save_model(path, config.build().eval(), config)
+    return config
+
+
 def test_only_the_starting_models_training_photos_travel_and_the_packed_mix_keeps_the_share(tmp_path, monkeypatch):
     _studio(tmp_path / "studio")
     mix = tmp_path / "mix.json"
@@ -36,9 +44,7 @@ def test_only_the_starting_models_training_photos_travel_and_the_packed_mix_keep
                                             "masks": str(tmp_path / "studio" / "masks"), "edge_emphasis": 2,
                                             "ground_unknown": 4}]}))
     start = tmp_path / "start.safetensors"
-    config = ModelConfig(arch="maskingnet", width=4, preprocess=Preprocess(size=64),
-                         info={"train_groups": CARS[:2], "val_groups": CARS[2:]})
-    save_model(start, config.build().eval(), config)
+    config = _start_model(start)
     monkeypatch.chdir(tmp_path)
 
     report = pack_mix(mix, str(start), Path("pack"), limit_mb=1.0)
@@ -55,3 +61,23 @@ def test_only_the_starting_models_training_photos_travel_and_the_packed_mix_keep
     assert sources[0].ground_unknown == 4
     train, val, _ = mix_samples(sources, start_info=config.info)  # split as the starting model was
     assert not val and len(train) == 32 and {s.image.suffix for s in train} == {".webp"}
+
+
+def test_the_packed_mix_keeps_every_per_sample_option_its_source_sets(tmp_path, monkeypatch):
+    # non-default values for every option a source gives its samples; a 0 share is not "the recipe's"
+    options = {"edge_emphasis": 2, "edge_unknown": 3, "ground_unknown": 4, "degrade": 0.0, "panning": 0.25,
+               "augment": False}
+    assert set(options) == set(PER_SAMPLE)  # a new option must be added here, and the pack must carry it
+    _studio(tmp_path / "studio")
+    mix = tmp_path / "mix.json"
+    mix.write_text(json.dumps({"sources": [{"name": "carvana", "images": str(tmp_path / "studio" / "images"),
+                                            "masks": str(tmp_path / "studio" / "masks"), **options}]}))
+    start = tmp_path / "start.safetensors"
+    config = _start_model(start)
+    monkeypatch.chdir(tmp_path)
+
+    packed = read_mix(pack_mix(mix, str(start), Path("pack"), limit_mb=1.0)["mix"])[0]
+
+    assert {key: getattr(packed, key) for key in PER_SAMPLE} == options
+    train, _, _ = mix_samples([packed], start_info=config.info)
+    assert {(s.degrade, s.panning, s.augment) for s in train} == {(0.0, 0.25, False)}

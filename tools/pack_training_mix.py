@@ -25,6 +25,7 @@ import json
 import random
 import shutil
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from PIL import Image
@@ -36,12 +37,13 @@ from core.grouping import car_and_angle  # noqa: E402
 from core.models.checkpoint import read_config  # noqa: E402
 from core.models.model_store import resolve_model  # noqa: E402
 from core.training.data import Sample  # noqa: E402
-from core.training.training_mix import mix_samples, read_mix  # noqa: E402
+from core.training.training_mix import PER_SAMPLE, MixSource, mix_samples, read_mix  # noqa: E402
 
 WEBP_QUALITY = {"carvana": 85, "composites": 76, "car-parts": 85, "stanford-cars": 80}
 FOLDER_OF = {"carvana": "a", "composites": "a", "car-parts": "b", "stanford-cars": "b"}
 FILLS_LAST = "stanford-cars"  # packed last, as far as the limit allows
 MAPS = (("masks", "mask"), ("confidence", "confidence"), ("emphasis", "weight"))
+DEFAULTS = {field.name: field.default for field in fields(MixSource)}
 
 
 def half_the_views(samples: list[Sample]) -> list[Sample]:
@@ -112,8 +114,8 @@ def pack_mix(mix: Path, init: str, out: Path, limit_mb: float) -> dict:
         for kind, attribute in (("confidence", "confidence"), ("emphasis", "emphasis")):
             if getattr(source, attribute) is not None:
                 entry[kind] = f"{folder}/{kind}"
-        for key in ("edge_emphasis", "edge_unknown", "ground_unknown", "degrade", "panning"):
-            if getattr(source, key) not in (None, 0):
+        for key in PER_SAMPLE:  # what the source says for each of its samples, where not the default
+            if getattr(source, key) != DEFAULTS[key]:
                 entry[key] = getattr(source, key)
         entries.append(entry)
     mix_file = packer.folder("b", "mix.json")
