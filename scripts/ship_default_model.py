@@ -212,6 +212,14 @@ def recipe_sentence(stages: list[dict], average_shipped: bool = False) -> str:
         if average_shipped else f"; stage {len(stages)} ships"))
 
 
+def averaged_with_previous(shipped_info: dict) -> bool:
+    """Whether a shipped model's weights are its last stage averaged with the model shipped before it
+    (``--average-shipped``): as its record says, or for a record without it, as its ``averaged_from`` does."""
+    if "average_shipped" in shipped_info:
+        return bool(shipped_info["average_shipped"])
+    return any(entry.get("file") == shipped_model_path().name for entry in shipped_info.get("averaged_from", []))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("runs", type=Path, nargs="*",
@@ -235,6 +243,8 @@ def main() -> int:
         parser.error("--average-shipped needs run folders and no --average")
 
     shipped_info = read_config(shipped_model_path()).info if args.after_shipped else {}
+    # no run folder: the shipped weights are measured again as they are, averaged or not
+    average_shipped = args.average_shipped or (not args.runs and averaged_with_previous(shipped_info))
     earlier = [dict(stage) for stage in shipped_info.get("stages", [])]
     if args.runs:
         base = args.runs[-1] / f"{args.checkpoint}.safetensors"
@@ -283,8 +293,10 @@ def main() -> int:
     info = dict(config.info)
     info.update(
         name="default",
-        shipped=time.strftime("%Y-%m-%d"),
+        # figures re-measured on the shipped model itself keep the date it shipped
+        shipped=shipped_info.get("shipped") if not args.runs and shipped_info.get("shipped") else time.strftime("%Y-%m-%d"),
         stages=stages,
+        average_shipped=average_shipped,
         metrics={"val_dice_512": round(report.dice, 6), "val_photos": len(report.scores), "mirror_averaged": True,
                  "val_dice_512_single_pass": round(single_report.dice, 6),
                  "cpu_seconds_per_512_single_pass": round(single_seconds, 4),
@@ -326,7 +338,7 @@ def main() -> int:
         "Training cars: " + ", ".join(f"`{g}`" for g in studio_train),
         "",
         "## Recipe",
-        recipe_sentence(stages, args.average_shipped) + "; the checked-in recipes are "
+        recipe_sentence(stages, average_shipped) + "; the checked-in recipes are "
         + ", ".join(f"`{recipe_file}`" + (f" (mix `{mix}`)" if mix else "")
                     for recipe_file, mix in stage_recipes()[:len(stages)]) + ".",
         "Reproduce (resumes if interrupted):",

@@ -126,3 +126,14 @@ def test_an_averaged_run_is_listed_with_the_stage_it_started_from(tmp_path) -> N
     sentence = module.recipe_sentence(chained + stages)
     assert "stages 2-10 each start from the one before" in sentence
     assert "the average of stage 10 and stages 11, 12" in sentence
+
+
+def test_figures_measured_again_keep_saying_the_shipped_weights_are_an_average() -> None:
+    module = _ship_script()
+    shipped = module.shipped_model_path().name
+    assert module.averaged_with_previous({"average_shipped": True})
+    assert not module.averaged_with_previous({"average_shipped": False, "averaged_from": [{"file": shipped}]})
+    # a record from before the flag: averaged with the file shipped then, or only among runs
+    assert module.averaged_with_previous({"averaged_from": [{"file": "best.safetensors"}, {"file": shipped}]})
+    assert not module.averaged_with_previous({"averaged_from": [{"file": "best.safetensors"}] * 3})
+    assert not module.averaged_with_previous({})
