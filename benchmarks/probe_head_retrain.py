@@ -9,8 +9,9 @@ of the photos are real ones whose hand-labelled part pixels are taught as car an
 (so the street keeps its car while the studio's outline is pulled in). Cosine learning rate from
 ``--lr``, Adam, the training loss of ``maskingnet train``.
 Writes ``OUT/head.safetensors`` and ``OUT/progress.json`` every ``--every`` steps (a second run
-with the same OUT resumes) and ``OUT/model.safetensors`` (the whole model) at the end. A probe, not
-a training stage: judge its model with ``eval_outline_errors.py`` and ``maskingnet eval --parts``.
+with the same OUT and ``--stages`` resumes; Adam's moments start afresh) and ``OUT/model.safetensors``
+(the whole model) at the end. A probe, not a training stage: judge its model with
+``eval_outline_errors.py`` and ``maskingnet eval --parts``.
 
     .venv/bin/python benchmarks/probe_head_retrain.py --model default --out runs/head
         [--images ../shared/data/carvana512/images --masks ../shared/data/carvana512/masks]
@@ -34,6 +35,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from core.errors import MaskingNetError  # noqa: E402
 from core.io.atomic import atomic_path  # noqa: E402
 from core.io.imageio import read_gray, read_mask, read_rgb  # noqa: E402
 from core.models.checkpoint import ModelConfig, load_model, read_safetensors, save_model, save_tensors  # noqa: E402
@@ -101,6 +103,26 @@ def draw_batch(samples: Sequence[Sample], config: ModelConfig, count: int, pick:
             torch.from_numpy(np.stack(weights)))
 
 
+def resume(model: nn.Module, out: Path, prefixes: Sequence[str]) -> int:
+    """Load a run's saved head into ``model``; returns its step. ``ValueError`` (one line naming the file)
+    for a progress record or head file that is not this probe's, with these ``prefixes``."""
+    progress_file, head_file = out / PROGRESS, out / HEAD
+    try:
+        progress = json.loads(progress_file.read_text())
+        step, saved = progress["step"], progress["prefixes"]
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise ValueError(f"{progress_file}: not a progress record of this probe ({error})") from None
+    if not isinstance(step, int) or step < 0 or saved != list(prefixes):
+        raise ValueError(f"{progress_file}: step {step!r} of {saved!r}; this run trains {list(prefixes)}: "
+                         f"give another --out or the same --stages")
+    head = read_safetensors(head_file)[0]
+    expected = {name for name in model.state_dict() if name.startswith(tuple(prefixes))}
+    if set(head) != expected:
+        raise ValueError(f"{head_file}: holds other layers than {', '.join(prefixes)}")
+    model.load_state_dict(head, strict=False)
+    return step
+
+
 def retrain_head(args: argparse.Namespace) -> Path:
     """Run (or resume) the probe; returns the written model file."""
     model, config = load_model(resolve_model(args.model))
@@ -118,8 +140,7 @@ def retrain_head(args: argparse.Namespace) -> Path:
     args.out.mkdir(parents=True, exist_ok=True)
     step = 0
     if (args.out / HEAD).exists() and (args.out / PROGRESS).exists():
-        model.load_state_dict(read_safetensors(args.out / HEAD)[0], strict=False)
-        step = int(json.loads((args.out / PROGRESS).read_text())["step"])
+        step = resume(model, args.out, prefixes)
         print(f"resumed at step {step}", flush=True)
     print(f"{len(samples)} photos; training {sum(p.numel() for p in trained)} parameters of {', '.join(prefixes)}",
           flush=True)
@@ -141,7 +162,8 @@ def retrain_head(args: argparse.Namespace) -> Path:
             head = {name: tensor for name, tensor in model.state_dict().items() if name.startswith(prefixes)}
             save_tensors(args.out / HEAD, head, {})
             with atomic_path(args.out / PROGRESS) as temp:
-                temp.write_text(json.dumps({"step": step, "loss": float(np.mean(losses[-args.every:]))}))
+                temp.write_text(json.dumps({"step": step, "loss": float(np.mean(losses[-args.every:])),
+                                            "prefixes": list(prefixes)}))
     config.info.update(name=f"{Path(str(args.model)).stem}-head{args.stages}",
                        head_retrain={"stages": args.stages, "steps": args.steps, "lr": args.lr,
                                      "composite": args.composite, "seed": args.seed,
@@ -167,10 +189,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--parts", type=Path, help="car-parts photos (images/, parts/): labelled pixels taught as car")
     parser.add_argument("--parts-share", type=float, default=0.3)
     args = parser.parse_args(argv)
+    if min(args.steps, args.batch, args.every) < 1 or not 0 <= args.parts_share <= 1 or not 0 <= args.composite <= 1:
+        parser.error("--steps, --batch and --every must be at least 1; --composite and --parts-share 0 to 1")
     if not args.images.is_dir() or not args.masks.is_dir():
         print(f"{args.images} or {args.masks}: no such folder", file=sys.stderr)
         return 1
-    retrain_head(args)
+    try:
+        retrain_head(args)
+    except (ValueError, MaskingNetError) as error:  # one line naming the file: a bad model, photo or record
+        print(error, file=sys.stderr)
+        return 1
     return 0
 
 

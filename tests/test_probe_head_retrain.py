@@ -61,6 +61,25 @@ def test_only_the_head_trains_and_a_second_run_resumes(tmp_path, tiny_checkpoint
     assert json.loads((out / PROGRESS).read_text())["step"] == 3
 
 
+def test_a_run_folder_of_other_layers_or_a_damaged_record_is_refused_in_one_line(tmp_path, tiny_checkpoint, capsys):
+    _photos(tmp_path / "data", ["aaaacar"])
+    out = tmp_path / "probe"
+    common = ["--model", str(tiny_checkpoint), "--images", str(tmp_path / "data" / "images"),
+              "--masks", str(tmp_path / "data" / "masks"), "--out", str(out), "--batch", "1", "--every", "1"]
+    assert main([*common, "--stages", "1", "--steps", "1"]) == 0
+    capsys.readouterr()
+    assert main([*common, "--stages", "2", "--steps", "2"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert "progress.json" in error and "--stages" in error and "\n" not in error
+    (out / PROGRESS).write_text("{not json")
+    assert main([*common, "--stages", "1", "--steps", "2"]) == 1
+    assert "not a progress record" in capsys.readouterr().err
+    (out / PROGRESS).write_text(json.dumps({"step": 1, "prefixes": ["decoder.4.", "classifier."]}))
+    (out / HEAD).write_bytes(b"garbage")
+    assert main([*common, "--stages", "1", "--steps", "2"]) == 1
+    assert str(out / HEAD) in capsys.readouterr().err
+
+
 def test_the_stages_asked_for_must_exist(tiny_checkpoint):
     model, _ = load_model(tiny_checkpoint)
     assert head_prefixes(model, 2) == ("decoder.3.", "decoder.4.", "classifier.")
