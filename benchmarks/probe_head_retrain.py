@@ -4,9 +4,10 @@ Retrains the last ``--stages`` decoder stages and the classifier of a model on p
 (the model's own ``val_groups`` left out), everything else frozen, batch norms keeping the model's
 statistics. A share ``--composite`` of the photos show the car pasted on a procedural background
 (``core.training.composite``: gradient or texture; the shipped model handles those, unlike its clutter
-and scenes). With ``--parts DIR`` (car-parts training: ``DIR/images``, ``DIR/parts``) a share ``--parts-share``
-of the photos are real ones whose hand-labelled part pixels are taught as car and the rest left unknown
-(so the street keeps its car while the studio's outline is pulled in). Cosine learning rate from
+and scenes). With ``--parts DIR`` (car-parts training: ``DIR/images``, ``DIR/parts``; paired and read as
+``maskingnet eval --parts`` does) a share ``--parts-share`` of the photos are real ones whose
+hand-labelled part pixels are taught as car and the rest left unknown (so the street keeps its car
+while the studio's outline is pulled in). Cosine learning rate from
 ``--lr``, Adam, the training loss of ``maskingnet train``.
 Writes ``OUT/head.safetensors`` and ``OUT/progress.json`` every ``--every`` steps (a second run
 with the same OUT and ``--stages`` resumes; Adam's moments start afresh) and ``OUT/model.safetensors``
@@ -36,12 +37,14 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from core.errors import MaskingNetError  # noqa: E402
-from core.io.atomic import atomic_path  # noqa: E402
-from core.io.imageio import read_gray, read_mask, read_rgb  # noqa: E402
+from core.io.atomic import write_bytes_atomic  # noqa: E402
+from core.io.imageio import read_mask, read_rgb  # noqa: E402
+from core.io.records import RecordError, read_json  # noqa: E402
 from core.models.checkpoint import ModelConfig, load_model, read_safetensors, save_model, save_tensors  # noqa: E402
 from core.models.model_store import resolve_model  # noqa: E402
 from core.training.composite import composite, make_background  # noqa: E402
 from core.training.data import Sample, find_samples  # noqa: E402
+from core.training.evaluate_parts import part_label_pairs, read_part_labels  # noqa: E402
 from core.training.train import segmentation_loss  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -68,12 +71,6 @@ def freeze_all_but(model: nn.Module, prefixes: Sequence[str]) -> list[nn.Paramet
     return trained
 
 
-def part_photos(folder: Path) -> list[tuple[Path, Path]]:
-    """(photo, part labels) pairs of a car-parts folder (``images/*.jpg``, ``parts/<stem>.png``)."""
-    pairs = [(image, folder / "parts" / f"{image.stem}.png") for image in sorted((folder / "images").glob("*.jpg"))]
-    return [(image, parts) for image, parts in pairs if parts.exists()]
-
-
 def draw_batch(samples: Sequence[Sample], config: ModelConfig, count: int, pick: random.Random,
                rng: np.random.Generator, composite_share: float, parts: Sequence[tuple[Path, Path]] = (),
                parts_share: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -85,7 +82,8 @@ def draw_batch(samples: Sequence[Sample], config: ModelConfig, count: int, pick:
         from_parts = bool(parts) and rng.random() < parts_share
         if from_parts:
             image, labels = parts[int(rng.integers(len(parts)))]
-            rgb, mask = read_rgb(image), read_gray(labels) > 0  # any labelled part (1-18) is car
+            rgb = read_rgb(image)
+            mask = read_part_labels(labels, rgb.shape) > 0  # any labelled part (1-18) is car
             known = mask
         else:
             sample = pick.choice(samples)
@@ -108,9 +106,9 @@ def resume(model: nn.Module, out: Path, prefixes: Sequence[str]) -> int:
     for a progress record or head file that is not this probe's, with these ``prefixes``."""
     progress_file, head_file = out / PROGRESS, out / HEAD
     try:
-        progress = json.loads(progress_file.read_text())
+        progress = read_json(progress_file)
         step, saved = progress["step"], progress["prefixes"]
-    except (OSError, ValueError, TypeError, KeyError) as error:
+    except (RecordError, TypeError, KeyError) as error:
         raise ValueError(f"{progress_file}: not a progress record of this probe ({error})") from None
     if not isinstance(step, int) or step < 0 or saved != list(prefixes):
         raise ValueError(f"{progress_file}: step {step!r} of {saved!r}; this run trains {list(prefixes)}: "
@@ -131,9 +129,7 @@ def retrain_head(args: argparse.Namespace) -> Path:
     samples = [s for s in find_samples(args.images, args.masks)[0] if s.group not in held_out]
     if not samples:
         raise ValueError(f"{args.images}: no photos with masks outside the model's held-out cars")
-    parts = part_photos(args.parts) if args.parts else []
-    if args.parts and not parts:
-        raise ValueError(f"{args.parts}: no photos with part labels (images/*.jpg, parts/<stem>.png)")
+    parts = part_label_pairs(args.parts / "images", args.parts / "parts") if args.parts else []
     prefixes = head_prefixes(model, args.stages)
     trained = freeze_all_but(model, prefixes)
     optimizer = torch.optim.Adam(trained, lr=args.lr)
@@ -161,9 +157,8 @@ def retrain_head(args: argparse.Namespace) -> Path:
         if step % args.every == 0 or step == args.steps:
             head = {name: tensor for name, tensor in model.state_dict().items() if name.startswith(prefixes)}
             save_tensors(args.out / HEAD, head, {})
-            with atomic_path(args.out / PROGRESS) as temp:
-                temp.write_text(json.dumps({"step": step, "loss": float(np.mean(losses[-args.every:])),
-                                            "prefixes": list(prefixes)}))
+            write_bytes_atomic(args.out / PROGRESS, json.dumps(
+                {"step": step, "loss": float(np.mean(losses[-args.every:])), "prefixes": list(prefixes)}).encode())
     config.info.update(name=f"{Path(str(args.model)).stem}-head{args.stages}",
                        head_retrain={"stages": args.stages, "steps": args.steps, "lr": args.lr,
                                      "composite": args.composite, "seed": args.seed,
@@ -196,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         retrain_head(args)
-    except (ValueError, MaskingNetError) as error:  # one line naming the file: a bad model, photo or record
+    except (FileNotFoundError, ValueError, MaskingNetError) as error:  # one line naming the file or folder
         print(error, file=sys.stderr)
         return 1
     return 0

@@ -8,10 +8,11 @@ import random
 import numpy as np
 import pytest
 
-from benchmarks.probe_head_retrain import HEAD, MODEL, PROGRESS, draw_batch, head_prefixes, main, part_photos
+from benchmarks.probe_head_retrain import HEAD, MODEL, PROGRESS, draw_batch, head_prefixes, main
 from core.io.imageio import write_image
 from core.models.checkpoint import ModelConfig, load_model, read_safetensors, save_model
 from core.models.preprocess import Preprocess
+from core.training.evaluate_parts import part_label_pairs
 
 
 def _photos(folder, cars):
@@ -97,7 +98,7 @@ def test_a_car_parts_photo_teaches_its_labelled_pixels_as_car_and_leaves_the_res
     write_image(tmp_path / "parts" / "images" / "car1.jpg", np.full((64, 64, 3), 90, np.uint8))
     write_image(tmp_path / "parts" / "parts" / "car1.png", labels)
     write_image(tmp_path / "parts" / "images" / "unlabelled.jpg", np.zeros((64, 64, 3), np.uint8))
-    parts = part_photos(tmp_path / "parts")
+    parts = part_label_pairs(tmp_path / "parts" / "images", tmp_path / "parts" / "parts")
     assert [image.name for image, _ in parts] == ["car1.jpg"]
     _, target, weight = draw_batch([], config, 3, random.Random(0), np.random.default_rng(0), 0.0, parts, 1.0)
     for one_target, one_weight in zip(target.numpy(), weight.numpy()):

@@ -92,6 +92,29 @@ def near_frame_edge(height: int, width: int, share: float = NEAR_EDGE) -> np.nda
     return rows[:, None] | cols[None, :]
 
 
+def part_label_pairs(images_dir: str | Path, parts_dir: str | Path) -> list[tuple[Path, Path]]:
+    """(photo, ``parts_dir/<stem>.png``) for every photo of ``images_dir`` that has part labels, sorted.
+    ``FileNotFoundError`` for a missing folder, ``ValueError`` when no photo has labels."""
+    images_dir, parts_dir = Path(images_dir), Path(parts_dir)
+    for folder in (images_dir, parts_dir):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: no such folder")
+    pairs = [(image, parts_dir / f"{image.stem}.png") for image in sorted(images_dir.iterdir())
+             if image.suffix.lower() in IMAGE_EXTENSIONS and (parts_dir / f"{image.stem}.png").is_file()]
+    if not pairs:
+        raise ValueError(f"{images_dir}: no photos with part labels in {parts_dir}")
+    return pairs
+
+
+def read_part_labels(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """A part-label map (H, W) uint8, 0 = not labelled, read for a photo of (H, W) ``shape``;
+    ``ValueError`` naming the file when its size differs."""
+    parts = read_gray(path)
+    if parts.shape != tuple(shape[:2]):
+        raise ValueError(f"{path}: label size {parts.shape[::-1]} differs from its photo's {tuple(shape[:2])[::-1]}")
+    return parts
+
+
 def evaluate_parts(
     segmenter: Segmenter, images_dir: str | Path, parts_dir: str | Path, *, part_names: dict[int, str] | None = None,
     limit: int = 0, progress=None, observe: Callable[[str, Prediction], None] | None = None,
@@ -100,16 +123,9 @@ def evaluate_parts(
 
     ``progress`` and ``observe`` are as in ``core.training.evaluate.evaluate_folder``.
     """
-    images_dir, parts_dir = Path(images_dir), Path(parts_dir)
-    for folder in (images_dir, parts_dir):
-        if not folder.is_dir():
-            raise FileNotFoundError(f"{folder}: no such folder")
-    pairs = [(image, parts_dir / f"{image.stem}.png") for image in sorted(images_dir.iterdir())
-             if image.suffix.lower() in IMAGE_EXTENSIONS and (parts_dir / f"{image.stem}.png").is_file()]
+    pairs = part_label_pairs(images_dir, parts_dir)
     if limit:
         pairs = pairs[:limit]
-    if not pairs:
-        raise ValueError(f"{images_dir}: no photos with part labels in {parts_dir}")
     report = PartsReport(model=segmenter.name, device=segmenter.device_label, part_names=part_names or {})
     started = time.perf_counter()
     with reporting(progress, len(pairs)) as advance:
@@ -119,9 +135,7 @@ def evaluate_parts(
             if observe is not None:
                 observe(image.stem, prediction)
             mask = prediction.mask
-            parts = read_gray(parts_path)
-            if parts.shape != mask.shape:
-                raise ValueError(f"{parts_path}: label size {parts.shape[::-1]} differs from its photo's {mask.shape[::-1]}")
+            parts = read_part_labels(parts_path, mask.shape)
             labelled = parts > 0
             if labelled.any():
                 report.kept[image.stem] = float((mask & labelled).sum() / labelled.sum())
