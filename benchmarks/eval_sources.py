@@ -14,7 +14,7 @@
 
     .venv/bin/python benchmarks/eval_sources.py --model default --model RUN/best.safetensors [--json FILE]
         [--held-out-of MODEL] [--trained-before MODEL] [--only carvana|stanford-cars|car-parts-test|small-cars]
-        [--no-tta] [--no-close-up] [--no-frame-edge]
+        [--no-tta] [--no-close-up] [--no-frame-edge] [--no-studio-outline]
 
 Labels come from ``scripts/make_outdoor_labels.sh`` (``$MASKINGNET_LABELS``, default
 ``~/.cache/maskingnet-labels``); a source whose labels are missing is skipped with a note.
@@ -156,7 +156,7 @@ def held_out_of(spec: str) -> tuple[set[str], set[str]]:
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every per-model figures script shares: --model (repeatable), --data, --labels,
-    --no-tta, --no-close-up, --no-frame-edge, --json."""
+    --no-tta, --no-close-up, --no-frame-edge, --no-studio-outline, --json."""
     parser.add_argument("--model", action="append", required=True, help="model file, run folder or name (repeatable)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--labels", type=Path, default=labels_folder())
@@ -164,6 +164,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-close-up", action="store_true", help="no second pass on a crop around a small car")
     parser.add_argument("--no-frame-edge", action="store_true",
                         help="no second pass on the photo reflected outward where the frame cuts the car")
+    parser.add_argument("--no-studio-outline", action="store_true",
+                        help="leave the model's studio outline expert unused (core.models.outline_expert)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
 
 
@@ -173,7 +175,7 @@ def figures_per_model(args: argparse.Namespace, figures: Callable[[Segmenter], d
     results = {}
     for spec in args.model:
         segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta, close_up=not args.no_close_up,
-                                   frame_edge=not args.no_frame_edge)
+                                   frame_edge=not args.no_frame_edge, studio_outline=not args.no_studio_outline)
         results[spec] = figures(segmenter)
         print(spec, json.dumps(results[spec]), flush=True)
     if args.json:

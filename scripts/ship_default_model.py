@@ -2,7 +2,7 @@
 and write the model card from figures measured here and now.
 
     .venv/bin/python scripts/ship_default_model.py RUN_DIR [RUN_DIR ...] [--data ../shared/data/carvana512]
-        [--after-shipped] [--average RUN_DIR [RUN_DIR ...]]
+        [--after-shipped] [--average RUN_DIR [RUN_DIR ...]] [--outline-expert RUN_DIR_OR_FILE]
 
 Several run folders are the stages of one model, in order (each started from the one
 before): the last one's best checkpoint ships, and the card lists every stage. With
@@ -12,7 +12,11 @@ average of the last stage's weights and those runs' best weights, equal shares
 (``core.training.averaging``); each averaged run is listed as a stage of its own, with the stage
 it started from.
 A model trained on a mix (``train --mix``) also gets its figures per source
-(``benchmarks/eval_sources.py``: outdoor labels, car-part recall).
+(``benchmarks/eval_sources.py``: outdoor labels, car-part recall). With ``--outline-expert`` the
+shipped file also holds that checkpoint's network (the studio-only stage 4 in ``train_default.sh``) as
+its studio outline expert (``core.models.outline_expert``); without it, re-measuring the shipped model
+(``--after-shipped`` and no run folder) keeps the expert it holds. Every figure is measured with the
+expert, and the studio Dice without it too.
 
 The card's hand-written part (everything below the line '<!-- notes -->') is kept.
 """
@@ -35,9 +39,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.masking.inference import Segmenter  # noqa: E402
-from core.models.checkpoint import load_model, read_config, save_model  # noqa: E402
-from core.models.model_store import shipped_model_path  # noqa: E402
+from core.models.checkpoint import load_model, load_model_and_expert, read_config, save_model  # noqa: E402
+from core.models.model_store import resolve_model, shipped_model_path  # noqa: E402
 from core.models.networks import count_parameters  # noqa: E402
+from core.models.outline_expert import OutlineExpertRule  # noqa: E402
 from core.training.evaluate import evaluate_folder  # noqa: E402
 from core.training.training_mix import SPLIT_SEED, labels_folder  # noqa: E402
 
@@ -212,6 +217,16 @@ def recipe_sentence(stages: list[dict], average_shipped: bool = False) -> str:
         if average_shipped else f"; stage {len(stages)} ships"))
 
 
+def expert_origin(expert_info: dict, shipped_info: dict, path: Path) -> str:
+    """Where the outline expert comes from: "stage N" when its recorded stages are the shipped model's
+    first N (the network the later stages started from), else its file."""
+    own = [stage.get("train_seconds") for stage in expert_info.get("stages", [])]
+    shipped = [stage.get("train_seconds") for stage in shipped_info.get("stages", [])]
+    if own and shipped[:len(own)] == own:
+        return f"stage {len(own)}"
+    return display_path(path)
+
+
 def averaged_with_previous(shipped_info: dict) -> bool:
     """Whether a shipped model's weights are its last stage averaged with the model shipped before it
     (``--average-shipped``): as its record says, or for a record without it, as its ``averaged_from`` does."""
@@ -236,6 +251,8 @@ def main() -> int:
                         help="ship the average of the last stage and the model shipped now (equal shares)")
     parser.add_argument("--average", type=Path, nargs="+", default=[], metavar="RUN_DIR",
                         help="ship the average of the last stage and these runs' best weights (equal shares)")
+    parser.add_argument("--outline-expert", metavar="RUN_DIR_OR_FILE",
+                        help="ship this checkpoint's network as the studio outline expert (the studio-only stage 4)")
     args = parser.parse_args()
     if not args.runs and not args.after_shipped:
         parser.error("give the run folders of the stages, or --after-shipped")
@@ -260,6 +277,21 @@ def main() -> int:
         model, config = average_checkpoints([base, *averaged_with])
     else:
         model, config = load_model(base)
+    expert, rule = None, None
+    if args.outline_expert:
+        expert_path = resolve_model(args.outline_expert)
+        expert, expert_config = load_model(expert_path)
+        if (expert_config.arch, expert_config.width, expert_config.preprocess) != (
+                config.arch, config.width, config.preprocess):
+            parser.error(f"{expert_path}: the outline expert must be the shipped network's architecture, width and "
+                         "preprocessing")
+        rule = OutlineExpertRule()
+        config = replace(config, info={**config.info, "outline_expert_from": expert_origin(
+            expert_config.info, config.info, expert_path)})
+    elif not args.runs and not averaged_with:  # the shipped model measured again keeps its expert
+        _, expert, shipped_config = load_model_and_expert(base)
+        rule = shipped_config.outline_expert
+    config = replace(config, outline_expert=rule if expert is not None else None)
     if args.average:
         stages += averaged_stages(args.average, len(earlier) + 1, args.runs)
     if args.after_shipped:
@@ -276,9 +308,15 @@ def main() -> int:
     torch.set_num_threads(2)
     # as the app, the CLI and the batch mask (averaged with the mirrored photo, small cars looked at
     # closer, cars cut by the frame looked at past it), and single-pass
-    segmenter = Segmenter(model, config, device="cpu", name="default", flip_tta=True)
+    segmenter = Segmenter(model, config, device="cpu", name="default", flip_tta=True, outline_expert=expert)
     report = evaluate_folder(segmenter, images, masks, groups=set(studio_val))
     seconds = time_per_image(segmenter)
+    without_expert = None
+    if expert is not None:
+        plain = Segmenter(model, config, device="cpu", name="default", flip_tta=True, outline_expert=expert,
+                          studio_outline=False)
+        without_expert = evaluate_folder(plain, images, masks, groups=set(studio_val))
+        plain_seconds = time_per_image(plain)
     single_pass = Segmenter(model, config, device="cpu", name="default", flip_tta=False, close_up=False,
                             frame_edge=False)
     single_report = evaluate_folder(single_pass, images, masks, groups=set(studio_val))
@@ -293,8 +331,9 @@ def main() -> int:
     info = dict(config.info)
     info.update(
         name="default",
-        # figures re-measured on the shipped model itself keep the date it shipped
-        shipped=shipped_info.get("shipped") if not args.runs and shipped_info.get("shipped") else time.strftime("%Y-%m-%d"),
+        # figures re-measured on the shipped model itself keep the date it shipped (a new expert is a new file)
+        shipped=shipped_info.get("shipped") if not args.runs and not args.outline_expert and shipped_info.get("shipped")
+        else time.strftime("%Y-%m-%d"),
         stages=stages,
         average_shipped=average_shipped,
         metrics={"val_dice_512": round(report.dice, 6), "val_photos": len(report.scores), "mirror_averaged": True,
@@ -304,10 +343,12 @@ def main() -> int:
                  "speckles": sum(report.speckles.values()), "holes": sum(report.holes.values()),
                  "subset": subset, "subset_dice": round(subset_dice, 6),
                  "cpu_seconds_per_512": round(seconds, 4), "cpu": cpu_name(),
+                 **({"val_dice_512_without_outline_expert": round(without_expert.dice, 6),
+                     "cpu_seconds_per_512_without_outline_expert": round(plain_seconds, 4)} if without_expert else {}),
                  **({"by_source": by_source} if by_source else {})},
     )
     shipped = replace(config, info=info)
-    save_model(args.out, model, shipped)
+    save_model(args.out, model, shipped, outline_expert=expert)
     card_path = args.out.with_suffix(".md")
     notes = ""
     if card_path.is_file() and NOTES_MARKER in card_path.read_text():
@@ -323,6 +364,11 @@ def main() -> int:
         f"- Working size: {config.preprocess.size}x{config.preprocess.size} (photos are squeezed to a square, "
         "probabilities are upsampled bilinearly to the photo's own size)",
         f"- Normalisation: mean {config.preprocess.mean}, std {config.preprocess.std}",
+        *([f"- Studio outline expert (`core.models.outline_expert`): a second network of the same architecture "
+           f"and width, the weights of {info.get('outline_expert_from', 'another checkpoint')}; it draws the outline "
+           f"within {rule.band} working pixels of the main network's, its logits weighing {rule.share}, where both "
+           f"masks agree at a Dice of at least {rule.agreement} (with the mirror pass; `--no-studio-outline` leaves "
+           "it out)"] if expert is not None else []),
         "",
         "## Data",
         f"`../shared/data/carvana512`: {len(studio_train)} training cars, {len(studio_val)} validation cars, split "
@@ -354,12 +400,16 @@ def main() -> int:
         f"the CLI and the batch mask (averaged with the mirrored photo): **{report.dice:.5f}**",
         "  (rerun: `.venv/bin/maskingnet eval --images ../shared/data/carvana512/images "
         "--masks ../shared/data/carvana512/masks --held-out`)",
+        *([f"- The same without the studio outline expert (`--no-studio-outline`): {without_expert.dice:.5f}"]
+          if without_expert else []),
         f"- Single pass, without the mirror, the close-up or the look past the frame's edge "
         f"(`--no-tta --no-close-up --no-frame-edge`): {single_report.dice:.5f}",
         f"- Clean masks: {report.stray_summary()} (a speckle is a predicted car region touching no car "
         "pixel of the truth; a hole is a predicted background region touching no background pixel of the truth)",
         f"- CPU time per 512x512 photo, end to end, 2 threads: {seconds * 1000:.0f} ms with the mirror, "
-        f"{single_seconds * 1000:.0f} ms single pass ({cpu_name()})",
+        f"{single_seconds * 1000:.0f} ms single pass ({cpu_name()})"
+        + (f"; {plain_seconds * 1000:.0f} ms with the mirror and without the studio outline expert"
+           if without_expert else ""),
         *source_lines(by_source),
         "",
         "The 5 worst validation photos:",

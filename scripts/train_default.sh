@@ -31,6 +31,8 @@
 #            training photos, WebP), averaged (`maskingnet average`)
 #   stage 14: from stage 13, the polish at a low rate on W's full mix (outdoor-512-polish.json); the
 #            shipped weights are the average of stage 14 and the intermediate default (--average-shipped)
+#   the shipped file also holds stage 4's network as its studio outline expert (core.models.outline_expert:
+#            it draws a car's outline on studio-like photos where both networks agree on the car)
 # Stages 5-10 need the outdoor labels: bash scripts/make_outdoor_labels.sh (hours; resumable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,4 +75,4 @@ mkdir -p "$RUN/stage13-gpu"
 .venv/bin/maskingnet train --mix resources/recipes/outdoor-mix-degrade.json --recipe resources/recipes/outdoor-512-polish.json \
     --init "$RUN/stage13-gpu/best.safetensors" -o "$RUN/stage14-polish"
 .venv/bin/python scripts/ship_default_model.py "$RUN/stage13-gpu" "$RUN/stage14-polish" --after-shipped \
-    --average-shipped --data "$DATA"
+    --average-shipped --data "$DATA" --outline-expert "$RUN/stage4-512-clean/best.safetensors"

@@ -17,10 +17,11 @@ from core.masking.close_up import CloseUp, apply_close_up, close_up_box
 from core.masking.doubt import doubt_score, pass_doubt, undecided_share
 from core.masking.export import soft_edge_alpha
 from core.masking.frame_edge import EdgeLook, apply_edge_look, edge_plan
-from core.models.checkpoint import ModelConfig, load_model
+from core.models.checkpoint import ModelConfig, load_model_and_expert
 from core.models.device import autocast, autocast_dtype, describe_device, select_device
 from core.models.model_store import resolve_model
 from core.models.networks.fold import fold_batch_norm
+from core.models.outline_expert import combine_logits
 from core.models.preprocess import upsample_probability
 
 
@@ -80,7 +81,11 @@ class Segmenter:
     when it stands small in the photo (``core.masking.close_up``): up to twice the time again, only
     for those photos. ``frame_edge`` (on by default) masks a car cut by the frame a second time
     from the photo reflected outward on the sides it touches (``core.masking.frame_edge``): twice
-    the time for those photos. ``on_notice`` receives one-line messages such as an out-of-memory fallback.
+    the time for those photos. ``studio_outline`` (on by default) uses the checkpoint's studio outline
+    expert, when it holds one (``core.models.outline_expert``), with the mirror pass: one network call
+    more per view; a single pass (``flip_tta`` off) stays one call. ``expert_views`` and
+    ``expert_used`` count the views the expert looked at and those whose outline it drew.
+    ``on_notice`` receives one-line messages such as an out-of-memory fallback.
     ``model`` runs as a copy with its batch norms folded into its convolutions
     (``core.models.networks.fold``): the same masks up to float rounding, faster.
     """
@@ -88,13 +93,18 @@ class Segmenter:
     def __init__(
         self, model: nn.Module, config: ModelConfig, *, device: str = "auto", name: str = "",
         flip_tta: bool = True, close_up: bool = True, frame_edge: bool = True,
+        outline_expert: nn.Module | None = None, studio_outline: bool = True,
         on_notice: Callable[[str], None] | None = None,
     ) -> None:
+        if outline_expert is not None and config.outline_expert is None:
+            raise ValueError("an outline expert needs its rule in config.outline_expert")
         self.config = config
         self.name = name or config.info.get("name", config.arch)
         self.flip_tta = flip_tta
         self.close_up = close_up
         self.frame_edge = frame_edge
+        self.studio_outline = studio_outline
+        self.expert_views = self.expert_used = 0
         self.on_notice = on_notice or (lambda message: None)
         self.path: Path | None = None  # the checkpoint file, when loaded by ``load``
         self.device = select_device(device)
@@ -102,6 +112,7 @@ class Segmenter:
         # per photo alone, 103 ms in fours: the activations outgrow the caches)
         self.batch_size = 1 if self.device.type == "cpu" else 4
         self.model = fold_batch_norm(model)  # a copy: the caller's model keeps its batch norms
+        self.outline_expert = None if outline_expert is None else fold_batch_norm(outline_expert)
         self._move_to(self.device)
 
     @classmethod
@@ -112,7 +123,7 @@ class Segmenter:
         the name recorded in the checkpoint, else the run folder's or the file's name.
         """
         path = resolve_model(spec)
-        model, config = load_model(path)
+        model, expert, config = load_model_and_expert(path)
         spec_path = Path(str(spec)) if spec not in (None, "") else None
         if spec_path is None:
             name = path.stem
@@ -122,18 +133,26 @@ class Segmenter:
             name = config.info.get("name") or spec_path.resolve().name
         else:
             name = config.info.get("name") or path.stem
-        segmenter = cls(model, config, device=device, name=kwargs.pop("name", None) or name, **kwargs)
+        segmenter = cls(model, config, device=device, name=kwargs.pop("name", None) or name, outline_expert=expert,
+                        **kwargs)
         segmenter.path = path
         return segmenter
 
     def _move_to(self, device: torch.device) -> None:
         self.device = device
         self.model = self.model.to(device).to(memory_format=torch.channels_last)
+        if self.outline_expert is not None:
+            self.outline_expert = self.outline_expert.to(device).to(memory_format=torch.channels_last)
         self.dtype = autocast_dtype(device)
 
     @property
     def device_label(self) -> str:
         return describe_device(self.device)
+
+    @property
+    def has_outline_expert(self) -> bool:
+        """Whether the checkpoint holds a studio outline expert (``studio_outline`` turns its use on or off)."""
+        return self.outline_expert is not None
 
     @property
     def size(self) -> int:
@@ -151,7 +170,8 @@ class Segmenter:
         """Car probabilities (N, S, S) float32, and with ``mirror`` the (N,) share of pixels where
         the masks of each photo and of its mirror image disagree (None without ``mirror``).
 
-        With ``mirror`` the probabilities come from the average of both answers' logits.
+        With ``mirror`` the probabilities come from the average of both answers' logits, blended with the
+        studio outline expert's (``studio_outline``) along the outline where its rule allows.
         On an out-of-memory error the batch is split (``batch_size`` is lowered for later
         calls), and at one photo the model moves from the GPU to the CPU; ``on_notice`` says so.
         Out of memory on the CPU for one photo raises ``CpuOutOfMemory`` (both a
@@ -190,7 +210,12 @@ class Segmenter:
                 return torch.softmax(direct, dim=1)[:, 1].cpu().numpy(), None
             # two calls, not one of twice the size: faster on the CPU (124 against 160 ms at 512)
             mirrored = self.model(batch.flip(-1)).float().flip(-1)
-        probability = torch.softmax((direct + mirrored) / 2, dim=1)[:, 1]
+            logits = (direct + mirrored) / 2
+            if self.outline_expert is not None and self.studio_outline:
+                logits, used = combine_logits(logits, self.outline_expert(batch).float(), self.config.outline_expert)
+                self.expert_views += len(used)
+                self.expert_used += int(used.sum())
+        probability = torch.softmax(logits, dim=1)[:, 1]
         disagreement = (direct.argmax(1) != mirrored.argmax(1)).float().mean(dim=(1, 2))
         return probability.cpu().numpy(), disagreement.cpu().numpy()
 

@@ -2,14 +2,16 @@
 
 A checkpoint is one ``.safetensors`` file. Its metadata key ``maskingnet`` holds a JSON
 ``ModelConfig`` (architecture, width, classes, preprocessing, and ``info``: training data,
-recipe, metrics), so loading never guesses. Pickles are never loaded.
+recipe, metrics), so loading never guesses. Pickles are never loaded. A checkpoint may also hold
+a studio outline expert (``core.models.outline_expert``): a second network of the same architecture
+and width, its tensors prefixed ``outline_expert.``, its rule in the configuration.
 """
 
 from __future__ import annotations
 
 import json
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from core.errors import CheckpointError, printable
 from core.io.atomic import atomic_path
 from core.io.records import Fields, RecordError, parse_json
 from core.models.networks import MODEL_NAMES, UnknownModelError, create_model
+from core.models.outline_expert import TENSOR_PREFIX, OutlineExpertRule
 from core.models.preprocess import Preprocess
 
 FORMAT_VERSION = "1"
@@ -45,25 +48,29 @@ def inheritable_info(info: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class ModelConfig:
-    """Everything needed to rebuild a network and feed it."""
+    """Everything needed to rebuild a network and feed it. ``outline_expert``: the rule of the
+    checkpoint's studio outline expert, None when it holds none (``save_model`` keeps the rule only
+    with an expert network)."""
 
     arch: str
     width: int
     num_classes: int = 2
     preprocess: Preprocess = field(default_factory=Preprocess)
     info: dict[str, Any] = field(default_factory=dict)
+    outline_expert: OutlineExpertRule | None = None
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "format": FORMAT_VERSION,
-                "arch": self.arch,
-                "width": self.width,
-                "num_classes": self.num_classes,
-                "preprocess": self.preprocess.to_dict(),
-                "info": self.info,
-            }
-        )
+        fields = {
+            "format": FORMAT_VERSION,
+            "arch": self.arch,
+            "width": self.width,
+            "num_classes": self.num_classes,
+            "preprocess": self.preprocess.to_dict(),
+            "info": self.info,
+        }
+        if self.outline_expert is not None:
+            fields["outline_expert"] = self.outline_expert.to_dict()
+        return json.dumps(fields)
 
     @classmethod
     def from_json(cls, text: str, path: str | Path = "<configuration>") -> ModelConfig:
@@ -80,13 +87,19 @@ class ModelConfig:
         except (KeyError, TypeError, ValueError) as error:
             raise fields.error(f"preprocess: {printable(error)}") from None
         info = fields.dict("info", {})
+        expert = fields.dict("outline_expert", None)
+        try:
+            outline_expert = None if expert is None else OutlineExpertRule.from_dict(expert)
+        except (TypeError, ValueError) as error:
+            raise fields.error(f"outline_expert: {printable(error)}") from None
         Fields(info, path, "info").str("name", "", max_length=256)
         if not 2 <= width <= MAX_WIDTH:
             raise fields.error(f"width must be an even number from 2 to {MAX_WIDTH}, got {width}")
         if preprocess.size <= MAX_WORKING_SIZE and width * preprocess.size**2 > MAX_WIDTH_TIMES_PIXELS:
             raise fields.error(f"width {width} at working size {preprocess.size} needs more memory per photo than "
                                f"allowed (width x size^2 at most {MAX_WIDTH_TIMES_PIXELS}, e.g. width 64 at 2048)")
-        return cls(arch=arch, width=width, num_classes=num_classes, preprocess=preprocess, info=info)
+        return cls(arch=arch, width=width, num_classes=num_classes, preprocess=preprocess, info=info,
+                   outline_expert=outline_expert)
 
     def build(self) -> nn.Module:
         """A randomly initialised network of this configuration."""
@@ -138,9 +151,19 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
     return tensors, metadata
 
 
-def save_model(path: str | Path, model: nn.Module, config: ModelConfig) -> None:
-    """Save the network's weights and configuration as one safetensors file, atomically."""
-    save_tensors(path, dict(model.state_dict()), {_METADATA_KEY: config.to_json()})
+def save_model(path: str | Path, model: nn.Module, config: ModelConfig, outline_expert: nn.Module | None = None) -> None:
+    """Save the network's weights and configuration as one safetensors file, atomically. With
+    ``outline_expert`` (a network like ``model``) the file holds it too, under ``config.outline_expert``'s
+    rule (``ValueError`` without one); without it the rule is left out: a network trained or averaged
+    from a checkpoint with an expert does not claim one."""
+    tensors = dict(model.state_dict())
+    if outline_expert is None:
+        config = replace(config, outline_expert=None)
+    elif config.outline_expert is None:
+        raise ValueError("an outline expert needs its rule in config.outline_expert")
+    else:
+        tensors.update({TENSOR_PREFIX + name: tensor for name, tensor in outline_expert.state_dict().items()})
+    save_tensors(path, tensors, {_METADATA_KEY: config.to_json()})
 
 
 def read_config(path: str | Path) -> ModelConfig:
@@ -170,8 +193,20 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelConfig]:
 
     Missing, extra or wrongly shaped tensors, and NaN or infinite weights, raise
     ``CheckpointError`` naming them. The shapes are checked on a weightless (meta-device)
-    network first, so a configuration that names a huge network allocates nothing.
+    network first, so a configuration that names a huge network allocates nothing. A studio
+    outline expert in the file is checked too, but not built (``load_model_and_expert``).
     """
+    model, _, config = _load(path, with_expert=False)
+    return model, config
+
+
+def load_model_and_expert(path: str | Path) -> tuple[nn.Module, nn.Module | None, ModelConfig]:
+    """``load_model``, and the checkpoint's studio outline expert (None when it holds none), built
+    the same way."""
+    return _load(path, with_expert=True)
+
+
+def _load(path: str | Path, *, with_expert: bool) -> tuple[nn.Module, nn.Module | None, ModelConfig]:
     tensors, metadata = read_safetensors(path)
     config = _config_from_metadata(path, metadata)
     try:
@@ -179,6 +214,8 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelConfig]:
             expected = config.build().state_dict()
     except (UnknownModelError, ValueError) as error:
         raise CheckpointError(path, str(error)) from None
+    if config.outline_expert is not None:
+        expected.update({TENSOR_PREFIX + name: tensor for name, tensor in expected.items()})
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     wrong = sorted(
@@ -195,10 +232,16 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelConfig]:
     if broken:
         shown = ", ".join(broken[:3]) + (f" and {len(broken) - 3} more" if len(broken) > 3 else "")
         raise CheckpointError(path, f"{len(broken)} tensor(s) hold NaN or infinite values: {shown}")
+    expert_tensors = {name[len(TENSOR_PREFIX):]: tensors.pop(name) for name in list(tensors) if name.startswith(TENSOR_PREFIX)}
     model = config.build()
     model.load_state_dict(tensors)
     model.eval()
-    return model, config
+    expert = None
+    if with_expert and expert_tensors:
+        expert = config.build()
+        expert.load_state_dict(expert_tensors)
+        expert.eval()
+    return model, expert, config
 
 
 def save_optimizer(path: str | Path, optimizer: torch.optim.Optimizer, progress: dict[str, Any]) -> None:

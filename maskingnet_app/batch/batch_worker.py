@@ -32,7 +32,9 @@ class BatchSettings:
     options: ExportOptions = field(default_factory=ExportOptions)
     recursive: bool = False
     redo: bool = False  # export again even where the output exists
-    mirror: bool = True  # also mask the mirrored photo and average: better masks and doubt scores, twice the model time
+    # also mask the mirrored photo and average (and let a model's studio outline expert draw): better masks
+    # and doubt scores, two or three model passes a photo instead of one
+    mirror: bool = True
 
 
 def segmenter_of(source: ModelSource) -> Segmenter:
