@@ -86,6 +86,7 @@ def combine_logits(main: torch.Tensor, expert: torch.Tensor, rule: OutlineExpert
     those photos, (N,) bool."""
     main_mask, expert_mask = main[:, 1] > main[:, 0], expert[:, 1] > expert[:, 0]
     agree = mask_agreement(main_mask, expert_mask) >= rule.agreement
+    if not agree.any():  # most street views: no band to draw (it costs 25 ms at 512x512 on 2 CPU cores)
+        return main, agree
     use = outline_band(main_mask, rule.band) & agree[:, None, None]
-    blend = expert if rule.share == 1 else rule.share * expert + (1 - rule.share) * main
-    return torch.where(use[:, None], blend, main), agree
+    return torch.where(use[:, None], rule.share * expert + (1 - rule.share) * main, main), agree
