@@ -1,10 +1,12 @@
 """What a model's studio outline expert (``core.models.outline_expert``) costs: seconds per photo as the
-app masks, with the expert, without it (``--no-studio-outline``) and as a single pass (``--no-tta``), the
-three taking turns on the same photos so that the machine's changing speed hits them alike.
+app masks, with the expert, with the expert looking at every view in full (no preview: how the app masked
+before session 51), without it (``--no-studio-outline``) and as a single pass (``--no-tta``), the four taking
+turns on the same photos so that the machine's changing speed hits them alike.
 
     .venv/bin/python benchmarks/bench_outline_expert.py [--model default] [--photos 16] [FOLDER ...]
 
-FOLDER: folders of photos (default: the held-out Carvana cars' photos and car-parts test, where they are).
+FOLDER: folders of photos (default: the held-out Carvana cars' photos, car-parts test and stanford-cars,
+where they are).
 Prints the median milliseconds of each way, per folder.
 """
 
@@ -24,7 +26,15 @@ import torch  # noqa: E402
 from core.io.imageio import IMAGE_EXTENSIONS, read_photo  # noqa: E402
 from core.masking.inference import Segmenter  # noqa: E402
 
-WAYS = {"with the expert": {}, "without it": {"studio_outline": False}, "single pass": {"flip_tta": False}}
+WAYS = {"with the expert": {}, "every view in full": {}, "without it": {"studio_outline": False},
+        "single pass": {"flip_tta": False}}
+
+
+def load_ways(spec: str | Path) -> dict[str, Segmenter]:
+    """One segmenter of the model ``spec`` per way of ``WAYS``, on the CPU."""
+    segmenters = {name: Segmenter.load(spec, device="cpu", **options) for name, options in WAYS.items()}
+    segmenters["every view in full"].expert_preview = False
+    return segmenters
 
 
 def photo_paths(folder: Path, count: int, groups: set[str] | None = None) -> list[Path]:
@@ -59,20 +69,24 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    segmenters = {name: Segmenter.load(args.model, device="cpu", **options) for name, options in WAYS.items()}
+    segmenters = load_ways(args.model)
     if not segmenters["with the expert"].has_outline_expert:
-        print(f"note: {args.model} holds no studio outline expert: the first two ways are the same")
+        print(f"note: {args.model} holds no studio outline expert: the first three ways are the same")
     held_out = set(segmenters["with the expert"].config.info.get("val_groups", []))
     folders = [(folder, None) for folder in args.folders] or [
-        (args.data / "carvana512" / "images", held_out), (args.data / "car-parts" / "test" / "images", None)]
+        (args.data / "carvana512" / "images", held_out), (args.data / "car-parts" / "test" / "images", None),
+        (args.data / "stanford-cars" / "images", None)]
     for folder, groups in folders:
         paths = photo_paths(folder, args.photos, groups) if folder.is_dir() else []
         if not paths:
             print(f"{folder}: skipped, no photos")
             continue
         medians = median_milliseconds(segmenters, paths)
-        print(f"{folder} ({len(paths)} photos): " + "; ".join(f"{name} {ms:.0f} ms" for name, ms in medians.items()),
-              flush=True)
+        expert = segmenters["with the expert"]
+        print(f"{folder} ({len(paths)} photos): " + "; ".join(f"{name} {ms:.0f} ms" for name, ms in medians.items())
+              + f"; the expert looked in full at {expert.expert_looked} of the {expert.expert_views} views it previewed"
+              " (every pass counted, the warm-ups too)", flush=True)
+        expert.expert_looked = expert.expert_views = expert.expert_used = 0
     return 0
 
 

@@ -258,8 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "(default: on)")
         sub.add_argument("--studio-outline", action=argparse.BooleanOptionalAction, default=True,
                          help="with --tta, let the model's studio outline expert (the default model has one) draw "
-                              "the outline of a car on a studio-like photo: one model call more per view "
-                              "(default: on)")
+                              "the outline of a car on a studio-like photo: a low-resolution glance per view, one model "
+                              "call more where the glance agrees (default: on)")
 
     predict = commands.add_parser("predict", help="cut out photos: RGBA PNGs or masks")
     predict.add_argument("paths", nargs="+", type=Path, help="photos or folders")

@@ -24,8 +24,10 @@ from core.models.outline_expert import (
     TENSOR_PREFIX,
     OutlineExpertRule,
     combine_logits,
+    expert_logits,
     mask_agreement,
     outline_band,
+    preview_size,
 )
 from core.models.preprocess import Preprocess
 
@@ -81,6 +83,58 @@ def test_expert_draws_the_outline_only_where_both_agree():
     assert (far[0, 1] > far[0, 0]).sum() > 20 * 20  # beyond the band the main network's car stays
     blended, _ = combine_logits(main[:1], expert[:1], OutlineExpertRule(band=2, agreement=0.9, share=0.25))
     assert blended[0, 1, 8, 8] == pytest.approx(0.25 * expert[0, 1, 8, 8] + 0.75 * main[0, 1, 8, 8])
+
+
+class InputDrawnExpert(torch.nn.Module):
+    """An expert whose car is wherever its input's first channel is positive; it records each input's shape."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inputs: list[tuple[int, ...]] = []
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        self.inputs.append(tuple(batch.shape))
+        car = (batch[:, 0] > 0).float()
+        return torch.stack([-4 * (2 * car - 1), 4 * (2 * car - 1)], dim=1)
+
+
+def square_input(top: int, left: int, side: int, size: int = 64) -> torch.Tensor:
+    """A (1, 3, size, size) network input whose first channel is 1 on a square and -1 elsewhere."""
+    return (2 * square_logits(top, left, side, size)[:, 1:] / 4).expand(1, 3, size, size).clone()
+
+
+def test_preview_is_a_smaller_multiple_of_32_or_none():
+    assert [preview_size(size) for size in (512, 384, 256, 64, 32)] == [320, 256, 160, 32, None]
+
+
+def test_expert_looks_in_full_only_where_its_preview_agrees():
+    rule = OutlineExpertRule(band=2, agreement=0.9, share=1.0)
+    main = torch.cat([square_logits(16, 16, 32, 64), square_logits(16, 16, 32, 64)])
+    batch = torch.cat([square_input(17, 17, 31), square_input(0, 0, 12)])  # agrees; disagrees
+    expert = InputDrawnExpert()
+    logits, looked, used = expert_logits(main, batch, expert, rule)
+    assert expert.inputs == [(2, 3, 32, 32), (1, 3, 64, 64)]  # a preview of both, a full look at one
+    assert looked.tolist() == [True, False] and used.tolist() == [True, False]
+    full, agree = combine_logits(main, InputDrawnExpert()(batch), rule)
+    assert agree.tolist() == [True, False]
+    assert torch.equal(logits, full)  # what the full look at both gives
+    assert torch.equal(logits[1], main[1])
+    none = InputDrawnExpert()
+    logits, looked, used = expert_logits(main[1:], batch[1:], none, rule)
+    assert not looked.any() and not used.any() and torch.equal(logits, main[1:])
+    assert none.inputs == [(1, 3, 32, 32)]  # no full look at all
+    every = InputDrawnExpert()
+    logits, looked, _ = expert_logits(main, batch, every, rule, preview=False)
+    assert every.inputs == [(2, 3, 64, 64)] and looked.all() and torch.equal(logits, full)
+
+
+def test_expert_at_the_smallest_size_looks_in_full_without_a_preview():
+    rule = OutlineExpertRule(band=1, agreement=0.5, share=1.0)
+    main, batch = square_logits(8, 8, 16), square_input(8, 8, 15, size=32)
+    expert = InputDrawnExpert()
+    logits, looked, used = expert_logits(main, batch, expert, rule)
+    assert expert.inputs == [(1, 3, 32, 32)] and looked.all() and used.all()
+    assert torch.equal(logits, combine_logits(main, InputDrawnExpert()(batch), rule)[0])
 
 
 def tiny_config(**fields) -> ModelConfig:
@@ -150,7 +204,7 @@ def test_segmenter_uses_the_expert_with_the_mirror_pass_only():
     plain_masks = [p.probability for p in plain.predict_batch(images)]
     expert_masks = [p.probability for p in with_expert.predict_batch(images)]
     assert with_expert.expert_views == len(images)
-    assert 0 <= with_expert.expert_used <= len(images)
+    assert 0 <= with_expert.expert_used <= with_expert.expert_looked <= len(images)
     off = Segmenter(main, config, device="cpu", close_up=False, frame_edge=False, outline_expert=expert,
                     studio_outline=False)
     assert all(np.array_equal(a.probability, b) for a, b in zip(off.predict_batch(images), plain_masks))
@@ -177,7 +231,7 @@ def test_segmenter_loads_the_expert_from_its_checkpoint(tmp_path):
 def test_the_timing_benchmark_times_each_way_on_the_same_photos(tmp_path):
     from PIL import Image
 
-    from benchmarks.bench_outline_expert import WAYS, median_milliseconds, photo_paths
+    from benchmarks.bench_outline_expert import WAYS, load_ways, median_milliseconds, photo_paths
 
     path = tmp_path / "with-expert.safetensors"
     save_model(path, tiny_network(0), tiny_config(outline_expert=OutlineExpertRule()), outline_expert=tiny_network(1))
@@ -188,8 +242,9 @@ def test_the_timing_benchmark_times_each_way_on_the_same_photos(tmp_path):
     (folder / "notes.txt").write_text("not a photo")
     assert [p.name for p in photo_paths(folder, 2)] == ["car0_01.png", "car2_01.png"]
     assert photo_paths(folder, 9, groups={"car1"}) == [folder / "car1_01.png"]
-    segmenters = {name: Segmenter.load(path, device="cpu", **options) for name, options in WAYS.items()}
+    segmenters = load_ways(path)
     medians = median_milliseconds(segmenters, photo_paths(folder, 4))
     assert set(medians) == set(WAYS) and all(ms > 0 for ms in medians.values())
     assert segmenters["with the expert"].expert_views == 5  # a warm-up and 4 photos, one view each
+    assert segmenters["every view in full"].expert_looked == 5 and not segmenters["every view in full"].expert_preview
     assert segmenters["without it"].expert_views == segmenters["single pass"].expert_views == 0

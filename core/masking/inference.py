@@ -21,7 +21,7 @@ from core.models.checkpoint import ModelConfig, load_model_and_expert
 from core.models.device import autocast, autocast_dtype, describe_device, select_device
 from core.models.model_store import resolve_model
 from core.models.networks.fold import fold_batch_norm
-from core.models.outline_expert import combine_logits
+from core.models.outline_expert import expert_logits
 from core.models.preprocess import upsample_probability
 
 
@@ -82,9 +82,10 @@ class Segmenter:
     for those photos. ``frame_edge`` (on by default) masks a car cut by the frame a second time
     from the photo reflected outward on the sides it touches (``core.masking.frame_edge``): twice
     the time for those photos. ``studio_outline`` (on by default) uses the checkpoint's studio outline
-    expert, when it holds one (``core.models.outline_expert``), with the mirror pass: one network call
-    more per view; a single pass (``flip_tta`` off) stays one call. ``expert_views`` and
-    ``expert_used`` count the views the expert looked at and those whose outline it drew.
+    expert, when it holds one (``core.models.outline_expert``), with the mirror pass: a preview call at
+    a lower resolution per view, and a full call where the preview agrees; a single pass (``flip_tta``
+    off) stays one call. ``expert_views``, ``expert_looked`` and ``expert_used`` count the views the
+    expert previewed, those it looked at in full and those whose outline it drew.
     ``on_notice`` receives one-line messages such as an out-of-memory fallback.
     ``model`` runs as a copy with its batch norms folded into its convolutions
     (``core.models.networks.fold``): the same masks up to float rounding, faster.
@@ -104,7 +105,8 @@ class Segmenter:
         self.close_up = close_up
         self.frame_edge = frame_edge
         self.studio_outline = studio_outline
-        self.expert_views = self.expert_used = 0
+        self.expert_views = self.expert_looked = self.expert_used = 0
+        self.expert_preview = True  # off: the expert looks at every view in full (to measure what the preview saves)
         self.on_notice = on_notice or (lambda message: None)
         self.path: Path | None = None  # the checkpoint file, when loaded by ``load``
         self.device = select_device(device)
@@ -212,8 +214,10 @@ class Segmenter:
             mirrored = self.model(batch.flip(-1)).float().flip(-1)
             logits = (direct + mirrored) / 2
             if self.outline_expert is not None and self.studio_outline:
-                logits, used = combine_logits(logits, self.outline_expert(batch).float(), self.config.outline_expert)
+                logits, looked, used = expert_logits(logits, batch, self.outline_expert, self.config.outline_expert,
+                                                     preview=self.expert_preview)
                 self.expert_views += len(used)
+                self.expert_looked += int(looked.sum())
                 self.expert_used += int(used.sum())
         probability = torch.softmax(logits, dim=1)[:, 1]
         disagreement = (direct.argmax(1) != mirrored.argmax(1)).float().mean(dim=(1, 2))
