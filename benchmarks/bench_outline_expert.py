@@ -85,7 +85,7 @@ def main() -> int:
         expert = segmenters["with the expert"]
         print(f"{folder} ({len(paths)} photos): " + "; ".join(f"{name} {ms:.0f} ms" for name, ms in medians.items())
               + f"; the expert looked in full at {expert.expert_looked} of the {expert.expert_views} views it previewed"
-              " (every pass counted, the warm-ups too)", flush=True)
+              " (second looks counted; the first folder's count holds the warm-up)", flush=True)
         expert.expert_looked = expert.expert_views = expert.expert_used = 0
     return 0
 

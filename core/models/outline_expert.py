@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from core.models.networks.blocks import SIZE_MULTIPLE
+
 TENSOR_PREFIX = "outline_expert."  # the expert's tensors in a checkpoint: this prefix + its state_dict names
 # The preview's side as a share of the working size (320 at 512, about a third of the full look's time), and
 # how far below the rule's agreement a preview may fall and still earn the full look. On 521 held-out photos
@@ -28,7 +30,6 @@ TENSOR_PREFIX = "outline_expert."  # the expert's tensors in a checkpoint: this 
 # under the mark (the least 0.962 against 0.97); the margin is four times that.
 PREVIEW_SHARE = 0.625
 PREVIEW_MARGIN = 0.04
-NETWORK_MULTIPLE = 32  # a network's input sides are multiples of this (``core.models.networks.blocks``)
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,9 @@ def combine_logits(main: torch.Tensor, expert: torch.Tensor, rule: OutlineExpert
 
 
 def preview_size(size: int) -> int | None:
-    """The side of the expert's preview for a ``size`` working size: ``PREVIEW_SHARE`` of it, a multiple of
-    ``NETWORK_MULTIPLE``; None when that is not smaller than ``size`` (no preview pays)."""
-    side = max(NETWORK_MULTIPLE, round(size * PREVIEW_SHARE / NETWORK_MULTIPLE) * NETWORK_MULTIPLE)
+    """The side of the expert's preview for a ``size`` working size: ``PREVIEW_SHARE`` of it, rounded to a
+    multiple of ``SIZE_MULTIPLE`` (as every network input is); None when that is not smaller than ``size``."""
+    side = max(SIZE_MULTIPLE, round(size * PREVIEW_SHARE / SIZE_MULTIPLE) * SIZE_MULTIPLE)
     return side if side < size else None
 
 
