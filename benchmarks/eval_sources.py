@@ -156,7 +156,7 @@ def held_out_of(spec: str) -> tuple[set[str], set[str]]:
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every per-model figures script shares: --model (repeatable), --data, --labels,
-    --no-tta, --no-close-up, --no-frame-edge, --no-studio-outline, --json."""
+    --no-tta, --no-close-up, --no-frame-edge, --no-studio-outline, --no-context-look, --json."""
     parser.add_argument("--model", action="append", required=True, help="model file, run folder or name (repeatable)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--labels", type=Path, default=labels_folder())
@@ -166,6 +166,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="no second pass on the photo reflected outward where the frame cuts the car")
     parser.add_argument("--no-studio-outline", action="store_true",
                         help="leave the model's studio outline expert unused (core.models.outline_expert)")
+    parser.add_argument("--no-context-look", action="store_true",
+                        help="no second look at a smaller size to clear large background regions (core.masking.context_look)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
 
 
@@ -175,7 +177,8 @@ def figures_per_model(args: argparse.Namespace, figures: Callable[[Segmenter], d
     results = {}
     for spec in args.model:
         segmenter = Segmenter.load(spec, device="cpu", flip_tta=not args.no_tta, close_up=not args.no_close_up,
-                                   frame_edge=not args.no_frame_edge, studio_outline=not args.no_studio_outline)
+                                   frame_edge=not args.no_frame_edge, studio_outline=not args.no_studio_outline,
+                                   context_look=not args.no_context_look)
         results[spec] = figures(segmenter)
         print(spec, json.dumps(results[spec]), flush=True)
     if args.json:

@@ -14,6 +14,7 @@ from torch import nn
 from core.errors import NotEnoughMemory
 from core.masking.cleanup import clean_probability
 from core.masking.close_up import CloseUp, apply_close_up, close_up_box
+from core.masking.context_look import clear_with_context, context_logits
 from core.masking.doubt import doubt_score, pass_doubt, undecided_share
 from core.masking.export import soft_edge_alpha
 from core.masking.frame_edge import EdgeLook, apply_edge_look, edge_plan
@@ -85,7 +86,10 @@ class Segmenter:
     expert, when it holds one (``core.models.outline_expert``), with the mirror pass: a preview call at
     a lower resolution per view, and a full call where the preview agrees; a single pass (``flip_tta``
     off) stays one call. ``expert_views``, ``expert_looked`` and ``expert_used`` count the views the
-    expert previewed, those it looked at in full and those whose outline it drew.
+    expert previewed, those it looked at in full and those whose outline it drew. ``context_look`` (on by
+    default) masks each view again at a smaller size with the mirror pass and clears the large regions
+    both answers together call background (``core.masking.context_look``): two calls at 0.4 of the cost
+    each; ``context_cleared`` counts the views it cleared a region of.
     ``on_notice`` receives one-line messages such as an out-of-memory fallback.
     ``model`` runs as a copy with its batch norms folded into its convolutions
     (``core.models.networks.fold``): the same masks up to float rounding, faster.
@@ -94,7 +98,7 @@ class Segmenter:
     def __init__(
         self, model: nn.Module, config: ModelConfig, *, device: str = "auto", name: str = "",
         flip_tta: bool = True, close_up: bool = True, frame_edge: bool = True,
-        outline_expert: nn.Module | None = None, studio_outline: bool = True,
+        outline_expert: nn.Module | None = None, studio_outline: bool = True, context_look: bool = True,
         on_notice: Callable[[str], None] | None = None,
     ) -> None:
         if outline_expert is not None and config.outline_expert is None:
@@ -105,6 +109,8 @@ class Segmenter:
         self.close_up = close_up
         self.frame_edge = frame_edge
         self.studio_outline = studio_outline
+        self.context_look = context_look
+        self.context_cleared = 0
         self.expert_views = self.expert_looked = self.expert_used = 0
         self.expert_preview = True  # off: the expert looks at every view in full (to measure what the preview saves)
         self.on_notice = on_notice or (lambda message: None)
@@ -213,6 +219,10 @@ class Segmenter:
             # two calls, not one of twice the size: faster on the CPU (124 against 160 ms at 512)
             mirrored = self.model(batch.flip(-1)).float().flip(-1)
             logits = (direct + mirrored) / 2
+            context = context_logits(self.model, batch) if self.context_look else None
+            if context is not None:
+                logits, cleared = clear_with_context(logits, context)
+                self.context_cleared += int((cleared > 0).sum())
             if self.outline_expert is not None and self.studio_outline:
                 logits, looked, used = expert_logits(logits, batch, self.outline_expert, self.config.outline_expert,
                                                      preview=self.expert_preview)

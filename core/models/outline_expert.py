@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from core.models.networks.blocks import SIZE_MULTIPLE
+from core.models.networks.blocks import smaller_input_size
 
 TENSOR_PREFIX = "outline_expert."  # the expert's tensors in a checkpoint: this prefix + its state_dict names
 # The preview's side as a share of the working size (320 at 512, about a third of the full look's time), and
@@ -105,10 +105,9 @@ def combine_logits(main: torch.Tensor, expert: torch.Tensor, rule: OutlineExpert
 
 
 def preview_size(size: int) -> int | None:
-    """The side of the expert's preview for a ``size`` working size: ``PREVIEW_SHARE`` of it, rounded to a
-    multiple of ``SIZE_MULTIPLE`` (as every network input is); None when that is not smaller than ``size``."""
-    side = max(SIZE_MULTIPLE, round(size * PREVIEW_SHARE / SIZE_MULTIPLE) * SIZE_MULTIPLE)
-    return side if side < size else None
+    """The side of the expert's preview for a ``size`` working size (``PREVIEW_SHARE`` of it, as a network
+    takes it); None when no smaller side is."""
+    return smaller_input_size(size, PREVIEW_SHARE)
 
 
 def expert_logits(main: torch.Tensor, batch: torch.Tensor, expert: torch.nn.Module, rule: OutlineExpertRule,

@@ -158,7 +158,7 @@ class BatchDialog(QDialog):
         self.redo_box = QCheckBox("Redo photos already exported")
         self.redo_box.setToolTip("Otherwise photos whose export exists are skipped, so a stopped batch resumes")
         self.mirror_box = QCheckBox(
-            "Average with the mirrored photo (better masks and doubt scores; off: one model pass a photo, 2-3 times faster)")
+            "Average with the mirrored photo (better masks and doubt scores; off: one model pass a photo, 2-4 times faster)")
         self.mirror_box.setChecked(app_settings.value(KEY_MIRROR, True, bool))
         self.start_button = QPushButton("Start")
         self.start_button.setDefault(True)

@@ -9,6 +9,13 @@ from torch import nn
 SIZE_MULTIPLE = 32
 
 
+def smaller_input_size(size: int, share: float) -> int | None:
+    """The input side nearest ``share`` x ``size`` that a network takes (a multiple of ``SIZE_MULTIPLE``, at
+    least one), or None when that is not smaller than ``size``."""
+    side = max(SIZE_MULTIPLE, round(size * share / SIZE_MULTIPLE) * SIZE_MULTIPLE)
+    return side if side < size else None
+
+
 class CBR(nn.Sequential):
     """3x3 convolution (with bias) -> BatchNorm2d -> ReLU; spatial size is preserved."""
 

@@ -1,0 +1,58 @@
+"""The context look: the main network masks each view again at a smaller size, where each of its units sees
+more of the photo, and a large car region of the working-size mask that the blend of both answers calls
+background is cleared: a showroom canopy, a workshop wall, a lot's roof or a person taken for car.
+
+Only whole regions of at least ``REGION_SHARE`` of the working area change, and only from car to
+background: a mirror, a wheel, an outline or a car cut by the frame keeps the working-size answer, which
+draws fine detail better (the blend alone, everywhere, lost 0.029 of the hand-labelled mirror pixels). The
+card's "Session 51" has the figures: car-parts test against the teacher labels 0.9512 -> 0.9588, other
+people and vehicles kept 46.6 % -> 40.3 %, the studio unchanged.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.models.networks.blocks import smaller_input_size
+
+CONTEXT_SHARE = 0.625  # the context look's side as a share of the working size (320 at 512)
+CONTEXT_WEIGHT = 0.5  # the context look's weight in the blend of both answers' logits
+REGION_SHARE = 0.02  # the least region, a share of the working area, that the blend may clear
+
+
+def context_logits(model: nn.Module, batch: torch.Tensor) -> torch.Tensor | None:
+    """``model``'s logits (N, 2, S, S) for the network input ``batch`` (N, 3, S, S) scaled to the context
+    size and averaged with its mirror image, scaled back to S; None when no smaller size exists."""
+    side = smaller_input_size(batch.shape[-1], CONTEXT_SHARE)
+    if side is None:
+        return None
+    small = F.interpolate(batch, size=(side, side), mode="bilinear", align_corners=False)
+    logits = (model(small).float() + model(small.flip(-1)).float().flip(-1)) / 2
+    return F.interpolate(logits, size=batch.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def large_regions(mask: np.ndarray, least: float) -> np.ndarray:
+    """The 8-connected regions of a (S, S) bool ``mask`` of at least ``least`` pixels: (S, S) bool."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    large = stats[:, cv2.CC_STAT_AREA] >= least
+    large[0] = False  # label 0: outside the mask
+    return large[labels]
+
+
+def clear_with_context(main: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The main logits (N, 2, S, S) with the blend of ``main`` and ``context`` (``CONTEXT_WEIGHT``) taken in
+    every region of at least ``REGION_SHARE`` of the area that ``main`` calls car and the blend background;
+    and the share of the area so cleared per view, (N,) float."""
+    blend = (1 - CONTEXT_WEIGHT) * main + CONTEXT_WEIGHT * context
+    lost = ((main[:, 1] > main[:, 0]) & (blend[:, 1] <= blend[:, 0])).cpu().numpy()
+    least = REGION_SHARE * lost.shape[1] * lost.shape[2]
+    cleared = np.stack([large_regions(view, least) if view.sum() >= least else np.zeros_like(view) for view in lost])
+    shares = torch.from_numpy(cleared.mean(axis=(1, 2)).astype(np.float32))
+    if not cleared.any():
+        return main, shares
+    take = torch.from_numpy(cleared).to(main.device)[:, None]
+    return torch.where(take, blend, main), shares
