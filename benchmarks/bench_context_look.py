@@ -11,35 +11,28 @@ region of.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
-
-from benchmarks.bench_outline_expert import median_milliseconds, photo_paths  # noqa: E402
+from benchmarks.bench_outline_expert import (  # noqa: E402
+    median_milliseconds,
+    photo_paths,
+    timing_arguments,
+    timing_folders,
+)
 from core.masking.inference import Segmenter  # noqa: E402
 
 WAYS = {"with the context look": {}, "without it": {"context_look": False}}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folders", type=Path, nargs="*")
-    parser.add_argument("--model", default="default")
-    parser.add_argument("--photos", type=int, default=16, help="photos per folder (default 16)")
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    args = parser.parse_args()
-    torch.set_num_threads(2)
+    args = timing_arguments(__doc__)
     segmenters = {name: Segmenter.load(args.model, device="cpu", **options) for name, options in WAYS.items()}
     looking = segmenters["with the context look"]
-    held_out = set(looking.config.info.get("val_groups", []))
-    folders = [(folder, None) for folder in args.folders] or [
-        (args.data / "carvana512" / "images", held_out), (args.data / "car-parts" / "test" / "images", None),
-        (args.data / "stanford-cars" / "images", None)]
+    folders = timing_folders(args, looking)
     for folder, groups in folders:
         paths = photo_paths(folder, args.photos, groups) if folder.is_dir() else []
         if not paths:

@@ -61,21 +61,33 @@ def median_milliseconds(segmenters: dict[str, Segmenter], paths: list[Path]) -> 
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def timing_arguments(description: str) -> argparse.Namespace:
+    """The command line every per-photo timing script takes: FOLDER ..., --model, --photos, --data."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", type=Path, nargs="*")
     parser.add_argument("--model", default="default")
     parser.add_argument("--photos", type=int, default=16, help="photos per folder (default 16)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()
     torch.set_num_threads(2)
+    return args
+
+
+def timing_folders(args: argparse.Namespace, segmenter: Segmenter) -> list[tuple[Path, set[str] | None]]:
+    """The folders given, else the held-out Carvana cars of ``segmenter``'s model, car-parts test and
+    stanford-cars; each with the groups (cars) to take from it, None for all."""
+    held_out = set(segmenter.config.info.get("val_groups", []))
+    return [(folder, None) for folder in args.folders] or [
+        (args.data / "carvana512" / "images", held_out), (args.data / "car-parts" / "test" / "images", None),
+        (args.data / "stanford-cars" / "images", None)]
+
+
+def main() -> int:
+    args = timing_arguments(__doc__)
     segmenters = load_ways(args.model)
     if not segmenters["with the expert"].has_outline_expert:
         print(f"note: {args.model} holds no studio outline expert: the first three ways are the same")
-    held_out = set(segmenters["with the expert"].config.info.get("val_groups", []))
-    folders = [(folder, None) for folder in args.folders] or [
-        (args.data / "carvana512" / "images", held_out), (args.data / "car-parts" / "test" / "images", None),
-        (args.data / "stanford-cars" / "images", None)]
+    folders = timing_folders(args, segmenters["with the expert"])
     for folder, groups in folders:
         paths = photo_paths(folder, args.photos, groups) if folder.is_dir() else []
         if not paths:

@@ -6,18 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from fake_networks import InputDrawn, logits_of
 
 from core.masking.context_look import REGION_SHARE, clear_with_context, context_logits, large_regions
 from core.masking.inference import Segmenter
 from core.models.checkpoint import ModelConfig
 from core.models.networks.blocks import smaller_input_size
 from core.models.preprocess import Preprocess
-
-
-def logits_of(car: torch.Tensor, strength: float = 4.0) -> torch.Tensor:
-    """(1, 2, S, S) logits of a (S, S) 0/1 car map, ``strength`` the margin."""
-    sign = 2 * car.float() - 1
-    return torch.stack([-strength * sign, strength * sign])[None]
 
 
 def test_smaller_input_size_is_a_multiple_of_32_or_none():
@@ -49,18 +44,6 @@ def test_context_clears_large_regions_only_and_never_adds_car():
     assert REGION_SHARE * size * size > mirror.sum()
     same, nothing = clear_with_context(logits_of(car), logits_of(car))
     assert torch.equal(same, logits_of(car)) and nothing.tolist() == [0.0]
-
-
-class InputDrawn(torch.nn.Module):
-    """Logits with the car wherever the input's first channel is positive; records each input's shape."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.inputs: list[tuple[int, ...]] = []
-
-    def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        self.inputs.append(tuple(batch.shape))
-        return torch.cat([logits_of(view[0] > 0) for view in batch])
 
 
 def test_context_logits_look_smaller_and_mirrored_and_come_back_at_the_working_size():

@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from fake_networks import InputDrawn
 
 from core.errors import CheckpointError
 from core.masking.inference import Segmenter
@@ -85,19 +86,6 @@ def test_expert_draws_the_outline_only_where_both_agree():
     assert blended[0, 1, 8, 8] == pytest.approx(0.25 * expert[0, 1, 8, 8] + 0.75 * main[0, 1, 8, 8])
 
 
-class InputDrawnExpert(torch.nn.Module):
-    """An expert whose car is wherever its input's first channel is positive; it records each input's shape."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.inputs: list[tuple[int, ...]] = []
-
-    def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        self.inputs.append(tuple(batch.shape))
-        car = (batch[:, 0] > 0).float()
-        return torch.stack([-4 * (2 * car - 1), 4 * (2 * car - 1)], dim=1)
-
-
 def square_input(top: int, left: int, side: int, size: int = 64) -> torch.Tensor:
     """A (1, 3, size, size) network input whose first channel is 1 on a square and -1 elsewhere."""
     return (2 * square_logits(top, left, side, size)[:, 1:] / 4).expand(1, 3, size, size).clone()
@@ -111,19 +99,19 @@ def test_expert_looks_in_full_only_where_its_preview_agrees():
     rule = OutlineExpertRule(band=2, agreement=0.9, share=1.0)
     main = torch.cat([square_logits(16, 16, 32, 64), square_logits(16, 16, 32, 64)])
     batch = torch.cat([square_input(17, 17, 31), square_input(0, 0, 12)])  # agrees; disagrees
-    expert = InputDrawnExpert()
+    expert = InputDrawn()
     logits, looked, used = expert_logits(main, batch, expert, rule)
     assert expert.inputs == [(2, 3, 32, 32), (1, 3, 64, 64)]  # a preview of both, a full look at one
     assert looked.tolist() == [True, False] and used.tolist() == [True, False]
-    full, agree = combine_logits(main, InputDrawnExpert()(batch), rule)
+    full, agree = combine_logits(main, InputDrawn()(batch), rule)
     assert agree.tolist() == [True, False]
     assert torch.equal(logits, full)  # what the full look at both gives
     assert torch.equal(logits[1], main[1])
-    none = InputDrawnExpert()
+    none = InputDrawn()
     logits, looked, used = expert_logits(main[1:], batch[1:], none, rule)
     assert not looked.any() and not used.any() and torch.equal(logits, main[1:])
     assert none.inputs == [(1, 3, 32, 32)]  # no full look at all
-    every = InputDrawnExpert()
+    every = InputDrawn()
     logits, looked, _ = expert_logits(main, batch, every, rule, preview=False)
     assert every.inputs == [(2, 3, 64, 64)] and looked.all() and torch.equal(logits, full)
 
@@ -131,10 +119,10 @@ def test_expert_looks_in_full_only_where_its_preview_agrees():
 def test_expert_at_the_smallest_size_looks_in_full_without_a_preview():
     rule = OutlineExpertRule(band=1, agreement=0.5, share=1.0)
     main, batch = square_logits(8, 8, 16), square_input(8, 8, 15, size=32)
-    expert = InputDrawnExpert()
+    expert = InputDrawn()
     logits, looked, used = expert_logits(main, batch, expert, rule)
     assert expert.inputs == [(1, 3, 32, 32)] and looked.all() and used.all()
-    assert torch.equal(logits, combine_logits(main, InputDrawnExpert()(batch), rule)[0])
+    assert torch.equal(logits, combine_logits(main, InputDrawn()(batch), rule)[0])
 
 
 def tiny_config(**fields) -> ModelConfig:
