@@ -62,7 +62,8 @@ def median_milliseconds(segmenters: dict[str, Segmenter], paths: list[Path]) -> 
 
 
 def timing_arguments(description: str) -> argparse.Namespace:
-    """The command line every per-photo timing script takes: FOLDER ..., --model, --photos, --data."""
+    """The command line every per-photo timing script takes: FOLDER ..., --model, --photos, --data; torch set
+    to 2 threads (this project's CPU) before any timing."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", type=Path, nargs="*")
     parser.add_argument("--model", default="default")

@@ -14,10 +14,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from core.models.networks.blocks import smaller_input_size
+from core.models.networks.blocks import logits_at, smaller_input_size
 
 CONTEXT_SHARE = 0.625  # the context look's side as a share of the working size (320 at 512)
 CONTEXT_WEIGHT = 0.5  # the context look's weight in the blend of both answers' logits
@@ -28,11 +27,7 @@ def context_logits(model: nn.Module, batch: torch.Tensor) -> torch.Tensor | None
     """``model``'s logits (N, 2, S, S) for the network input ``batch`` (N, 3, S, S) scaled to the context
     size and averaged with its mirror image, scaled back to S; None when no smaller size exists."""
     side = smaller_input_size(batch.shape[-1], CONTEXT_SHARE)
-    if side is None:
-        return None
-    small = F.interpolate(batch, size=(side, side), mode="bilinear", align_corners=False)
-    logits = (model(small).float() + model(small.flip(-1)).float().flip(-1)) / 2
-    return F.interpolate(logits, size=batch.shape[-2:], mode="bilinear", align_corners=False)
+    return None if side is None else logits_at(model, batch, side, mirror=True)
 
 
 def large_regions(mask: np.ndarray, least: float) -> np.ndarray:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from core.models.networks.blocks import smaller_input_size
+from core.models.networks.blocks import logits_at, smaller_input_size
 
 TENSOR_PREFIX = "outline_expert."  # the expert's tensors in a checkpoint: this prefix + its state_dict names
 # The preview's side as a share of the working size (320 at 512, about a third of the full look's time), and
@@ -121,8 +121,7 @@ def expert_logits(main: torch.Tensor, batch: torch.Tensor, expert: torch.nn.Modu
     looked = torch.ones(len(main), dtype=torch.bool, device=main.device)
     side = preview_size(batch.shape[-1]) if preview else None
     if side is not None:
-        small = F.interpolate(batch, size=(side, side), mode="bilinear", align_corners=False)
-        glance = F.interpolate(expert(small).float(), size=main.shape[-2:], mode="bilinear", align_corners=False)
+        glance = logits_at(expert, batch, side)
         looked = mask_agreement(main_mask, glance[:, 1] > glance[:, 0]) >= rule.agreement - PREVIEW_MARGIN
     used = torch.zeros_like(looked)
     if not looked.any():

@@ -32,8 +32,8 @@ class BatchSettings:
     options: ExportOptions = field(default_factory=ExportOptions)
     recursive: bool = False
     redo: bool = False  # export again even where the output exists
-    # also mask the mirrored photo and average (and let a model's studio outline expert draw): better masks
-    # and doubt scores, two or three model passes a photo instead of one
+    # also mask the mirrored photo and average (with the context look and a model's studio outline expert):
+    # better masks and doubt scores, 2-4 times the single pass's time
     mirror: bool = True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 # Every network's input must have height and width divisible by this (five 2x2 poolings).
@@ -14,6 +15,16 @@ def smaller_input_size(size: int, share: float) -> int | None:
     least one), or None when that is not smaller than ``size``."""
     side = max(SIZE_MULTIPLE, round(size * share / SIZE_MULTIPLE) * SIZE_MULTIPLE)
     return side if side < size else None
+
+
+def logits_at(model: nn.Module, batch: torch.Tensor, side: int, *, mirror: bool = False) -> torch.Tensor:
+    """``model``'s logits for the network input ``batch`` (N, 3, S, S) scaled bilinearly to ``side``, with
+    ``mirror`` averaged with its answer for the mirror image, scaled back to S: (N, C, S, S) float32."""
+    small = F.interpolate(batch, size=(side, side), mode="bilinear", align_corners=False)
+    logits = model(small).float()
+    if mirror:
+        logits = (logits + model(small.flip(-1)).float().flip(-1)) / 2
+    return F.interpolate(logits, size=batch.shape[-2:], mode="bilinear", align_corners=False)
 
 
 class CBR(nn.Sequential):
