@@ -112,6 +112,8 @@ def _report_left_out(left_out: list, listed: bool) -> int:
 
 
 def _load_segmenter(args: argparse.Namespace):
+    """The model of ``args.model`` with the command line's inference options (mirror pass, close-up, frame's
+    edge, studio outline, context look): one place for ``predict`` and ``eval``."""
     from core.masking.inference import Segmenter
 
     return Segmenter.load(args.model, device=args.device, flip_tta=args.tta, close_up=args.close_up,
@@ -126,7 +128,6 @@ def run_predict(args: argparse.Namespace) -> int:
     from core.batch.review import ReviewLog, group_cars, rank_by_doubt
     from core.listing import cli as listing_cli
     from core.masking.export import ExportOptions
-    from core.masking.inference import Segmenter
     from core.models.checkpoint import read_config
     from core.models.model_store import resolve_model
     from core.store.corrections import CorrectionStore
@@ -147,9 +148,7 @@ def run_predict(args: argparse.Namespace) -> int:
     read_config(resolve_model(args.model))  # a missing or unreadable model fails before the output folder is made
     with removed_if_left_empty(args.out):
         ensure_writable_folder(args.out)
-        segmenter = Segmenter.load(args.model, device=args.device, flip_tta=args.tta, close_up=args.close_up,
-                                   frame_edge=args.frame_edge, studio_outline=args.studio_outline,
-                                   context_look=args.context_look)
+        segmenter = _load_segmenter(args)
     segmenter.on_notice = lambda message: print(f"note: {message}", file=sys.stderr)
     if args.batch_size:
         segmenter.batch_size = args.batch_size
