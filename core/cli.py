@@ -260,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--context-look", action=argparse.BooleanOptionalAction, default=True,
                          help="with --tta, mask each photo again at a smaller size and clear the large regions both "
                               "answers call background (a canopy, a wall, a person taken for car): two model calls "
-                              "at 0.4 of the cost each (default: on)")
+                              "at 0.4 of the cost each, two more by the model's context network where its file holds "
+                              "one (default: on)")
         sub.add_argument("--studio-outline", action=argparse.BooleanOptionalAction, default=True,
                          help="with --tta, let the model's studio outline expert (the default model has one) draw "
                               "the outline of a car on a studio-like photo: a low-resolution glance per view, one model "

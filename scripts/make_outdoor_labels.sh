@@ -13,7 +13,9 @@
 #   4. the fused labels we trust: masks, confidence maps and a report (tools/outdoor_labels/fuse.py);
 #   5. composites: Carvana cars with their exact masks standing where a stanford-cars training photo's
 #      car stood, that car painted out, with a ground shadow (tools/outdoor_labels/composites.py;
-#      the app's .venv, since it splits stanford-cars as the training mix does; about a minute);
+#      the app's .venv, since it splits stanford-cars as the training mix does; about a minute); and
+#      crowded-lot composites, 1 to 2 other Carvana training cars parked behind and beside the main one
+#      (<cache>/composites-crowd, for the context network; about a minute);
 #   6. a check set, never trained on: the shipped model's held-out Carvana cars pasted small into
 #      wide frames cut from its held-out stanford-cars photos (tools/outdoor_labels/small_cars.py;
 #      benchmarks/eval_sources.py scores it as small-cars; under a minute).
@@ -87,4 +89,7 @@ fi
 [ -x .venv/bin/python ] || bash scripts/setup.sh
 MASKINGNET_DATA="$DATA" MASKINGNET_LABELS="$LABELS" .venv/bin/python -m tools.outdoor_labels.composites \
     --carvana "$DATA/carvana512" --cache "$LABELS" --mix resources/recipes/outdoor-mix.json --every 4
+MASKINGNET_DATA="$DATA" MASKINGNET_LABELS="$LABELS" .venv/bin/python -m tools.outdoor_labels.composites \
+    --carvana "$DATA/carvana512" --cache "$LABELS" --mix resources/recipes/outdoor-mix-crowd.json --every 4 --seed 1 \
+    --neighbours 2
 .venv/bin/python -m tools.outdoor_labels.small_cars --carvana "$DATA/carvana512" --cache "$LABELS"

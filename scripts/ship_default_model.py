@@ -3,6 +3,7 @@ and write the model card from figures measured here and now.
 
     .venv/bin/python scripts/ship_default_model.py RUN_DIR [RUN_DIR ...] [--data ../shared/data/carvana512]
         [--after-shipped] [--average RUN_DIR [RUN_DIR ...]] [--outline-expert RUN_DIR_OR_FILE]
+        [--context-network RUN_DIR_OR_FILE [RUN_DIR_OR_FILE ...]]
 
 Several run folders are the stages of one model, in order (each started from the one
 before): the last one's best checkpoint ships, and the card lists every stage. With
@@ -16,7 +17,9 @@ A model trained on a mix (``train --mix``) also gets its figures per source
 shipped file also holds that checkpoint's network (the studio-only stage 4 in ``train_default.sh``) as
 its studio outline expert (``core.models.outline_expert``); without it, re-measuring the shipped model
 (``--after-shipped`` and no run folder) keeps the expert it holds. Every figure is measured with the
-expert, and the studio Dice without it too.
+expert, and the studio Dice without it too. ``--context-network`` names the runs (in order, each started
+from the one before) that trained the context network (``core.models.context_network``): the last one's
+best weights ship in the same file, and the card lists those runs; re-measuring keeps the one it holds.
 
 The card's hand-written part (everything below the line '<!-- notes -->') is kept.
 """
@@ -39,7 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.masking.inference import Segmenter  # noqa: E402
-from core.models.checkpoint import load_model, load_model_and_expert, read_config, save_model  # noqa: E402
+from core.models.checkpoint import load_model, load_networks, read_config, save_model  # noqa: E402
+from core.models.context_network import ContextNetworkRule  # noqa: E402
 from core.models.model_store import resolve_model, shipped_model_path  # noqa: E402
 from core.models.networks import count_parameters  # noqa: E402
 from core.models.outline_expert import OutlineExpertRule  # noqa: E402
@@ -117,6 +121,16 @@ def stage_lines(number: int, stage: dict) -> list[str]:
         "",
         *skipped_line(stage.get("history", [])),
     ]
+
+
+def context_stage_lines(number: int, stage: dict) -> list[str]:
+    """One training run of the context network in the card, as ``stage_lines`` writes a stage."""
+    lines = stage_lines(number, stage)
+    init = stage["train_config"].get("init")
+    origin = "the shipped main network" if number == 1 else f"context network run {number - 1}"
+    lines[0] = (f"### Context network, run {number}: working size {stage['train_config']['size']}, starting from "
+                + (origin if init else "scratch") + (f" (`{stage['file']}`)" if stage.get("file") else ""))
+    return lines
 
 
 def history_table(history: list[dict]) -> list[str]:
@@ -253,6 +267,8 @@ def main() -> int:
                         help="ship the average of the last stage and these runs' best weights (equal shares)")
     parser.add_argument("--outline-expert", metavar="RUN_DIR_OR_FILE",
                         help="ship this checkpoint's network as the studio outline expert (the studio-only stage 4)")
+    parser.add_argument("--context-network", metavar="RUN_DIR_OR_FILE", nargs="+", default=[],
+                        help="ship the last of these runs' network as the context network (the runs in order)")
     args = parser.parse_args()
     if not args.runs and not args.after_shipped:
         parser.error("give the run folders of the stages, or --after-shipped")
@@ -289,9 +305,27 @@ def main() -> int:
         config = replace(config, info={**config.info, "outline_expert_from": expert_origin(
             expert_config.info, config.info, expert_path)})
     elif not args.runs and not averaged_with:  # the shipped model measured again keeps its expert
-        _, expert, shipped_config = load_model_and_expert(base)
+        _, expert, _, shipped_config = load_networks(base)
         rule = shipped_config.outline_expert
     config = replace(config, outline_expert=rule if expert is not None else None)
+    context_network, context_rule = None, None
+    if args.context_network:
+        context_paths = [resolve_model(run) for run in args.context_network]
+        context_network, context_config = load_model(context_paths[-1])
+        if (context_config.arch, context_config.width, context_config.preprocess.mean, context_config.preprocess.std) \
+                != (config.arch, config.width, config.preprocess.mean, config.preprocess.std):
+            parser.error(f"{context_paths[-1]}: the context network must be the shipped network's architecture, width "
+                         "and normalisation")
+        context_rule = ContextNetworkRule()
+        config = replace(config, info={**config.info, "context_network_stages": [
+            stage_record(read_config(path).info, file=display_path(path)) for path in context_paths]})
+    elif not args.runs and not averaged_with:  # the shipped model measured again keeps its context network
+        _, _, context_network, shipped_config = load_networks(base)
+        context_rule = shipped_config.context_network
+    else:  # new weights: the context network trained beside the old ones does not ship with them unasked
+        config = replace(config, info={key: value for key, value in config.info.items()
+                                       if key != "context_network_stages"})
+    config = replace(config, context_network=context_rule if context_network is not None else None)
     if args.average:
         stages += averaged_stages(args.average, len(earlier) + 1, args.runs)
     if args.after_shipped:
@@ -308,13 +342,14 @@ def main() -> int:
     torch.set_num_threads(2)
     # as the app, the CLI and the batch mask (averaged with the mirrored photo, small cars looked at
     # closer, cars cut by the frame looked at past it), and single-pass
-    segmenter = Segmenter(model, config, device="cpu", name="default", flip_tta=True, outline_expert=expert)
+    segmenter = Segmenter(model, config, device="cpu", name="default", flip_tta=True, outline_expert=expert,
+                          context_network=context_network)
     report = evaluate_folder(segmenter, images, masks, groups=set(studio_val))
     seconds = time_per_image(segmenter)
     without_expert = None
     if expert is not None:
         plain = Segmenter(model, config, device="cpu", name="default", flip_tta=True, outline_expert=expert,
-                          studio_outline=False)
+                          studio_outline=False, context_network=context_network)
         without_expert = evaluate_folder(plain, images, masks, groups=set(studio_val))
         plain_seconds = time_per_image(plain)
     single_pass = Segmenter(model, config, device="cpu", name="default", flip_tta=False, close_up=False,
@@ -331,8 +366,9 @@ def main() -> int:
     info = dict(config.info)
     info.update(
         name="default",
-        # figures re-measured on the shipped model itself keep the date it shipped (a new expert is a new file)
-        shipped=shipped_info.get("shipped") if not args.runs and not args.outline_expert and shipped_info.get("shipped")
+        # figures re-measured on the shipped model itself keep the date it shipped (a new helper network: a new file)
+        shipped=shipped_info.get("shipped")
+        if not args.runs and not args.outline_expert and not args.context_network and shipped_info.get("shipped")
         else time.strftime("%Y-%m-%d"),
         stages=stages,
         average_shipped=average_shipped,
@@ -348,12 +384,13 @@ def main() -> int:
                  **({"by_source": by_source} if by_source else {})},
     )
     shipped = replace(config, info=info)
-    save_model(args.out, model, shipped, outline_expert=expert)
+    save_model(args.out, model, shipped, outline_expert=expert, context_network=context_network)
     card_path = args.out.with_suffix(".md")
     notes = ""
     if card_path.is_file() and NOTES_MARKER in card_path.read_text():
         notes = card_path.read_text().split(NOTES_MARKER, 1)[1]
     recipe = info["train_config"]
+    context_stages = info.get("context_network_stages", []) if context_network is not None else []
     lines = [
         "# Model card: the default MaskingNet",
         "",
@@ -369,6 +406,11 @@ def main() -> int:
            f"within {rule.band} working pixels of the main network's, its logits weighing {rule.share}, where both "
            f"masks agree at a Dice of at least {rule.agreement} (with the mirror pass; `--no-studio-outline` leaves "
            "it out)"] if expert is not None else []),
+        *([f"- Context network (`core.models.context_network`): a third network of the same architecture and "
+           f"width, the main network trained further on crowded lots at the context look's size (its runs at the "
+           f"end of the recipe); the context look's answer is {context_rule.own_share} x the main network's smaller "
+           f"look + {1 - context_rule.own_share:g} x the context network's, weighing {context_rule.weight} where it "
+           "clears large regions (`--no-context-look` leaves both looks out)"] if context_network is not None else []),
         "",
         "## Data",
         f"`../shared/data/carvana512`: {len(studio_train)} training cars, {len(studio_val)} validation cars, split "
@@ -391,10 +433,11 @@ def main() -> int:
         "```",
         "bash scripts/train_default.sh",
         "```",
-        f"Training in all: {sum(stage.get('train_seconds', 0) for stage in stages) / 3600:.2f} h on "
+        f"Training in all: {sum(stage.get('train_seconds', 0) for stage in stages + context_stages) / 3600:.2f} h on "
         f"{info.get('device')} ({cpu_name()}), bf16 autocast, channels-last, data decoded in memory.",
         "",
         *[line for number, stage in enumerate(stages, 1) for line in stage_lines(number, stage)],
+        *[line for number, stage in enumerate(context_stages, 1) for line in context_stage_lines(number, stage)],
         "## Figures (measured by `scripts/ship_default_model.py`)",
         f"- Validation mean Dice at 512x512 over {len(report.scores)} photos of held-out cars, as the app, "
         f"the CLI and the batch mask (averaged with the mirrored photo): **{report.dice:.5f}**",

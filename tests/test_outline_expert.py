@@ -16,7 +16,7 @@ from core.masking.inference import Segmenter
 from core.models.checkpoint import (
     ModelConfig,
     load_model,
-    load_model_and_expert,
+    load_networks,
     read_config,
     save_model,
     save_tensors,
@@ -139,7 +139,8 @@ def test_checkpoint_holds_the_expert_and_only_says_so_with_it(tmp_path):
     config = tiny_config(outline_expert=OutlineExpertRule(band=4, agreement=0.95))
     path = tmp_path / "with-expert.safetensors"
     save_model(path, main, config, outline_expert=expert)
-    loaded, loaded_expert, loaded_config = load_model_and_expert(path)
+    loaded, loaded_expert, no_context, loaded_config = load_networks(path)
+    assert no_context is None and loaded_config.context_network is None
     assert loaded_config.outline_expert == OutlineExpertRule(band=4, agreement=0.95)
     for name, tensor in expert.state_dict().items():
         assert torch.equal(loaded_expert.state_dict()[name], tensor)
@@ -150,7 +151,7 @@ def test_checkpoint_holds_the_expert_and_only_says_so_with_it(tmp_path):
     retrained = tmp_path / "retrained.safetensors"
     save_model(retrained, plain, plain_config)  # no expert given: the rule is not claimed
     assert read_config(retrained).outline_expert is None
-    assert load_model_and_expert(retrained)[1] is None
+    assert load_networks(retrained).outline_expert is None
     with pytest.raises(ValueError, match="rule"):
         save_model(tmp_path / "x.safetensors", main, tiny_config(), outline_expert=expert)
 
@@ -167,7 +168,7 @@ def test_damaged_expert_entries_are_refused_in_one_line(tmp_path):
     save_tensors(tensors_only, {**main.state_dict(), **{TENSOR_PREFIX + k: v for k, v in expert.state_dict().items()}},
                  {"maskingnet": tiny_config().to_json()})
     with pytest.raises(CheckpointError, match="unexpected"):
-        load_model_and_expert(tensors_only)
+        load_networks(tensors_only)
     bad_rule = json.loads(tiny_config().to_json())
     bad_rule["outline_expert"] = {"band": -3}
     bad = tmp_path / "bad-rule.safetensors"

@@ -137,3 +137,17 @@ def test_figures_measured_again_keep_saying_the_shipped_weights_are_an_average()
     assert module.averaged_with_previous({"averaged_from": [{"file": "best.safetensors"}, {"file": shipped}]})
     assert not module.averaged_with_previous({"averaged_from": [{"file": "best.safetensors"}] * 3})
     assert not module.averaged_with_previous({})
+
+
+def test_the_model_card_lists_the_context_network_runs_after_the_stages() -> None:
+    module = _ship_script()
+    recipe = {"size": 320, "epochs": 4, "seed": 53, "init": "default"}
+    first = {"train_config": recipe, "history": [], "train_seconds": 560.0, "epochs_done": 4,
+             "file": "runs/context/best.safetensors"}
+    second = {**first, "train_config": {**recipe, "init": "runs/context/last.safetensors"}, "file": "runs/context2/x"}
+    assert module.context_stage_lines(1, first)[0] == \
+        "### Context network, run 1: working size 320, starting from the shipped main network " \
+        "(`runs/context/best.safetensors`)"
+    lines = module.context_stage_lines(2, second)
+    assert lines[0].startswith("### Context network, run 2: working size 320, starting from context network run 1")
+    assert '"init"' not in lines[2] and json.loads(lines[2])["seed"] == 53 and "4 epochs, 0.16 h." in lines

@@ -7,6 +7,10 @@ background: a mirror, a wheel, an outline or a car cut by the frame keeps the wo
 draws fine detail better (the blend alone, everywhere, lost 0.029 of the hand-labelled mirror pixels). The
 card's "Session 51" has the figures: car-parts test against the teacher labels 0.9512 -> 0.9588, other
 people and vehicles kept 46.6 % -> 40.3 %, the studio unchanged.
+
+A checkpoint may hold a context network (``core.models.context_network``), trained on crowded lots at the
+context size: its smaller look then joins the main network's in the context answer, under the file's rule
+(card, "Session 53").
 """
 
 from __future__ import annotations
@@ -16,18 +20,29 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.models.context_network import ContextNetworkRule
 from core.models.networks.blocks import logits_at, smaller_input_size
 
 CONTEXT_SHARE = 0.625  # the context look's side as a share of the working size (320 at 512)
-CONTEXT_WEIGHT = 0.5  # the context look's weight in the blend of both answers' logits
+CONTEXT_WEIGHT = 0.5  # the context look's weight in the blend of both answers' logits (without a context network)
 REGION_SHARE = 0.02  # the least region, a share of the working area, that the blend may clear
 
 
-def context_logits(model: nn.Module, batch: torch.Tensor) -> torch.Tensor | None:
+def context_logits(model: nn.Module, batch: torch.Tensor, context_network: nn.Module | None = None,
+                   rule: ContextNetworkRule | None = None) -> torch.Tensor | None:
     """``model``'s logits (N, 2, S, S) for the network input ``batch`` (N, 3, S, S) scaled to the context
-    size and averaged with its mirror image, scaled back to S; None when no smaller size exists."""
+    size and averaged with its mirror image, scaled back to S; None when no smaller size exists. With a
+    ``context_network`` and its ``rule``: ``rule.own_share`` of those and the rest the context network's,
+    looked at alike (``model`` is not called when its share is 0)."""
     side = smaller_input_size(batch.shape[-1], CONTEXT_SHARE)
-    return None if side is None else logits_at(model, batch, side, mirror=True)
+    if side is None:
+        return None
+    if context_network is None or rule is None:
+        return logits_at(model, batch, side, mirror=True)
+    helper = logits_at(context_network, batch, side, mirror=True)
+    if rule.own_share == 0:
+        return helper
+    return rule.own_share * logits_at(model, batch, side, mirror=True) + (1 - rule.own_share) * helper
 
 
 def large_regions(mask: np.ndarray, least: float) -> np.ndarray:
@@ -38,11 +53,12 @@ def large_regions(mask: np.ndarray, least: float) -> np.ndarray:
     return large[labels]
 
 
-def clear_with_context(main: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The main logits (N, 2, S, S) with the blend of ``main`` and ``context`` (``CONTEXT_WEIGHT``) taken in
-    every region of at least ``REGION_SHARE`` of the area that ``main`` calls car and the blend background;
-    and the share of the area so cleared per view, (N,) float."""
-    blend = (1 - CONTEXT_WEIGHT) * main + CONTEXT_WEIGHT * context
+def clear_with_context(main: torch.Tensor, context: torch.Tensor,
+                       weight: float = CONTEXT_WEIGHT) -> tuple[torch.Tensor, torch.Tensor]:
+    """The main logits (N, 2, S, S) with the blend of ``main`` and ``context`` (``weight``) taken in every
+    region of at least ``REGION_SHARE`` of the area that ``main`` calls car and the blend background; and
+    the share of the area so cleared per view, (N,) float."""
+    blend = (1 - weight) * main + weight * context
     lost = ((main[:, 1] > main[:, 0]) & (blend[:, 1] <= blend[:, 0])).cpu().numpy()
     least = REGION_SHARE * lost.shape[1] * lost.shape[2]
     cleared = np.stack([large_regions(view, least) if view.sum() >= least else np.zeros_like(view) for view in lost])

@@ -14,11 +14,11 @@ from torch import nn
 from core.errors import NotEnoughMemory
 from core.masking.cleanup import clean_probability
 from core.masking.close_up import CloseUp, apply_close_up, close_up_box
-from core.masking.context_look import clear_with_context, context_logits
+from core.masking.context_look import CONTEXT_WEIGHT, clear_with_context, context_logits
 from core.masking.doubt import doubt_score, pass_doubt, undecided_share
 from core.masking.export import soft_edge_alpha
 from core.masking.frame_edge import EdgeLook, apply_edge_look, edge_plan
-from core.models.checkpoint import ModelConfig, load_model_and_expert
+from core.models.checkpoint import ModelConfig, load_networks
 from core.models.device import autocast, autocast_dtype, describe_device, select_device
 from core.models.model_store import resolve_model
 from core.models.networks.fold import fold_batch_norm
@@ -89,7 +89,8 @@ class Segmenter:
     expert previewed, those it looked at in full and those whose outline it drew. ``context_look`` (on by
     default) masks each view again at a smaller size with the mirror pass and clears the large regions
     both answers together call background (``core.masking.context_look``): two calls at 0.4 of the cost
-    each; ``context_cleared`` counts the views it cleared a region of.
+    each, and two more by the checkpoint's context network when it holds one (``context_network``,
+    ``core.models.context_network``); ``context_cleared`` counts the views it cleared a region of.
     ``on_notice`` receives one-line messages such as an out-of-memory fallback.
     ``model`` runs as a copy with its batch norms folded into its convolutions
     (``core.models.networks.fold``): the same masks up to float rounding, faster.
@@ -99,10 +100,12 @@ class Segmenter:
         self, model: nn.Module, config: ModelConfig, *, device: str = "auto", name: str = "",
         flip_tta: bool = True, close_up: bool = True, frame_edge: bool = True,
         outline_expert: nn.Module | None = None, studio_outline: bool = True, context_look: bool = True,
-        on_notice: Callable[[str], None] | None = None,
+        context_network: nn.Module | None = None, on_notice: Callable[[str], None] | None = None,
     ) -> None:
         if outline_expert is not None and config.outline_expert is None:
             raise ValueError("an outline expert needs its rule in config.outline_expert")
+        if context_network is not None and config.context_network is None:
+            raise ValueError("a context network needs its rule in config.context_network")
         self.config = config
         self.name = name or config.info.get("name", config.arch)
         self.flip_tta = flip_tta
@@ -121,6 +124,7 @@ class Segmenter:
         self.batch_size = 1 if self.device.type == "cpu" else 4
         self.model = fold_batch_norm(model)  # a copy: the caller's model keeps its batch norms
         self.outline_expert = None if outline_expert is None else fold_batch_norm(outline_expert)
+        self.context_network = None if context_network is None else fold_batch_norm(context_network)
         self._move_to(self.device)
 
     @classmethod
@@ -131,7 +135,7 @@ class Segmenter:
         the name recorded in the checkpoint, else the run folder's or the file's name.
         """
         path = resolve_model(spec)
-        model, expert, config = load_model_and_expert(path)
+        model, expert, context_network, config = load_networks(path)
         spec_path = Path(str(spec)) if spec not in (None, "") else None
         if spec_path is None:
             name = path.stem
@@ -142,7 +146,7 @@ class Segmenter:
         else:
             name = config.info.get("name") or path.stem
         segmenter = cls(model, config, device=device, name=kwargs.pop("name", None) or name, outline_expert=expert,
-                        **kwargs)
+                        context_network=context_network, **kwargs)
         segmenter.path = path
         return segmenter
 
@@ -151,6 +155,8 @@ class Segmenter:
         self.model = self.model.to(device).to(memory_format=torch.channels_last)
         if self.outline_expert is not None:
             self.outline_expert = self.outline_expert.to(device).to(memory_format=torch.channels_last)
+        if self.context_network is not None:
+            self.context_network = self.context_network.to(device).to(memory_format=torch.channels_last)
         self.dtype = autocast_dtype(device)
 
     @property
@@ -219,9 +225,10 @@ class Segmenter:
             # two calls, not one of twice the size: faster on the CPU (124 against 160 ms at 512)
             mirrored = self.model(batch.flip(-1)).float().flip(-1)
             logits = (direct + mirrored) / 2
-            context = context_logits(self.model, batch) if self.context_look else None
+            rule = self.config.context_network if self.context_network is not None else None
+            context = context_logits(self.model, batch, self.context_network, rule) if self.context_look else None
             if context is not None:
-                logits, cleared = clear_with_context(logits, context)
+                logits, cleared = clear_with_context(logits, context, CONTEXT_WEIGHT if rule is None else rule.weight)
                 self.context_cleared += int((cleared > 0).sum())
             if self.outline_expert is not None and self.studio_outline:
                 logits, looked, used = expert_logits(logits, batch, self.outline_expert, self.config.outline_expert,

@@ -3,8 +3,9 @@
 A checkpoint is one ``.safetensors`` file. Its metadata key ``maskingnet`` holds a JSON
 ``ModelConfig`` (architecture, width, classes, preprocessing, and ``info``: training data,
 recipe, metrics), so loading never guesses. Pickles are never loaded. A checkpoint may also hold
-a studio outline expert (``core.models.outline_expert``): a second network of the same architecture
-and width, its tensors prefixed ``outline_expert.``, its rule in the configuration.
+a studio outline expert (``core.models.outline_expert``) and a context network
+(``core.models.context_network``): networks of the same architecture and width, their tensors prefixed
+``outline_expert.`` and ``context_network.``, their rules in the configuration.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import struct
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -21,8 +22,11 @@ from torch import nn
 from core.errors import CheckpointError, printable
 from core.io.atomic import atomic_path
 from core.io.records import Fields, RecordError, parse_json
+from core.models.context_network import TENSOR_PREFIX as CONTEXT_PREFIX
+from core.models.context_network import ContextNetworkRule
 from core.models.networks import MODEL_NAMES, UnknownModelError, create_model
-from core.models.outline_expert import TENSOR_PREFIX, OutlineExpertRule
+from core.models.outline_expert import TENSOR_PREFIX as EXPERT_PREFIX
+from core.models.outline_expert import OutlineExpertRule
 from core.models.preprocess import Preprocess
 
 FORMAT_VERSION = "1"
@@ -37,7 +41,8 @@ MAX_WIDTH_TIMES_PIXELS = 64 * 2048 * 2048
 
 
 # info that names or measures one file alone: a model trained or averaged from it does not inherit it
-ONE_FILE_INFO_KEYS = ("name", "shipped", "metrics", "figures", "val_dice", "history", "averaged_from")
+ONE_FILE_INFO_KEYS = ("name", "shipped", "metrics", "figures", "val_dice", "history", "averaged_from",
+                      "context_network_stages")
 
 
 def inheritable_info(info: dict[str, Any]) -> dict[str, Any]:
@@ -48,9 +53,9 @@ def inheritable_info(info: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class ModelConfig:
-    """Everything needed to rebuild a network and feed it. ``outline_expert``: the rule of the
-    checkpoint's studio outline expert, None when it holds none (``save_model`` keeps the rule only
-    with an expert network)."""
+    """Everything needed to rebuild a network and feed it. ``outline_expert`` and ``context_network``: the
+    rules of the checkpoint's studio outline expert and context network, None when it holds none
+    (``save_model`` keeps a rule only with its network)."""
 
     arch: str
     width: int
@@ -58,6 +63,7 @@ class ModelConfig:
     preprocess: Preprocess = field(default_factory=Preprocess)
     info: dict[str, Any] = field(default_factory=dict)
     outline_expert: OutlineExpertRule | None = None
+    context_network: ContextNetworkRule | None = None
 
     def to_json(self) -> str:
         fields = {
@@ -70,6 +76,8 @@ class ModelConfig:
         }
         if self.outline_expert is not None:
             fields["outline_expert"] = self.outline_expert.to_dict()
+        if self.context_network is not None:
+            fields["context_network"] = self.context_network.to_dict()
         return json.dumps(fields)
 
     @classmethod
@@ -92,6 +100,11 @@ class ModelConfig:
             outline_expert = None if expert is None else OutlineExpertRule.from_dict(expert)
         except (TypeError, ValueError) as error:
             raise fields.error(f"outline_expert: {printable(error)}") from None
+        context = fields.dict("context_network", None)
+        try:
+            context_network = None if context is None else ContextNetworkRule.from_dict(context)
+        except (TypeError, ValueError) as error:
+            raise fields.error(f"context_network: {printable(error)}") from None
         Fields(info, path, "info").str("name", "", max_length=256)
         if not 2 <= width <= MAX_WIDTH:
             raise fields.error(f"width must be an even number from 2 to {MAX_WIDTH}, got {width}")
@@ -99,7 +112,7 @@ class ModelConfig:
             raise fields.error(f"width {width} at working size {preprocess.size} needs more memory per photo than "
                                f"allowed (width x size^2 at most {MAX_WIDTH_TIMES_PIXELS}, e.g. width 64 at 2048)")
         return cls(arch=arch, width=width, num_classes=num_classes, preprocess=preprocess, info=info,
-                   outline_expert=outline_expert)
+                   outline_expert=outline_expert, context_network=context_network)
 
     def build(self) -> nn.Module:
         """A randomly initialised network of this configuration."""
@@ -151,18 +164,21 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
     return tensors, metadata
 
 
-def save_model(path: str | Path, model: nn.Module, config: ModelConfig, outline_expert: nn.Module | None = None) -> None:
+def save_model(path: str | Path, model: nn.Module, config: ModelConfig, outline_expert: nn.Module | None = None,
+               context_network: nn.Module | None = None) -> None:
     """Save the network's weights and configuration as one safetensors file, atomically. With
-    ``outline_expert`` (a network like ``model``) the file holds it too, under ``config.outline_expert``'s
-    rule (``ValueError`` without one); without it the rule is left out: a network trained or averaged
-    from a checkpoint with an expert does not claim one."""
+    ``outline_expert`` or ``context_network`` (networks like ``model``) the file holds them too, under
+    ``config``'s rule of that name (``ValueError`` without one); without one its rule is left out: a
+    network trained or averaged from a checkpoint with an expert does not claim one."""
     tensors = dict(model.state_dict())
-    if outline_expert is None:
-        config = replace(config, outline_expert=None)
-    elif config.outline_expert is None:
-        raise ValueError("an outline expert needs its rule in config.outline_expert")
-    else:
-        tensors.update({TENSOR_PREFIX + name: tensor for name, tensor in outline_expert.state_dict().items()})
+    for key, prefix, network in (("outline_expert", EXPERT_PREFIX, outline_expert),
+                                 ("context_network", CONTEXT_PREFIX, context_network)):
+        if network is None:
+            config = replace(config, **{key: None})
+        elif getattr(config, key) is None:
+            raise ValueError(f"an {key.replace('_', ' ')} needs its rule in config.{key}")
+        else:
+            tensors.update({prefix + name: tensor for name, tensor in network.state_dict().items()})
     save_tensors(path, tensors, {_METADATA_KEY: config.to_json()})
 
 
@@ -194,19 +210,28 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelConfig]:
     Missing, extra or wrongly shaped tensors, and NaN or infinite weights, raise
     ``CheckpointError`` naming them. The shapes are checked on a weightless (meta-device)
     network first, so a configuration that names a huge network allocates nothing. A studio
-    outline expert in the file is checked too, but not built (``load_model_and_expert``).
+    outline expert or a context network in the file is checked too, but not built (``load_networks``).
     """
-    model, _, config = _load(path, with_expert=False)
-    return model, config
+    networks = _load(path, with_helpers=False)
+    return networks.model, networks.config
 
 
-def load_model_and_expert(path: str | Path) -> tuple[nn.Module, nn.Module | None, ModelConfig]:
-    """``load_model``, and the checkpoint's studio outline expert (None when it holds none), built
-    the same way."""
-    return _load(path, with_expert=True)
+class Networks(NamedTuple):
+    """A checkpoint's networks, built: the main one, its studio outline expert and its context network
+    (None when the file holds none), and its configuration."""
+
+    model: nn.Module
+    outline_expert: nn.Module | None
+    context_network: nn.Module | None
+    config: ModelConfig
 
 
-def _load(path: str | Path, *, with_expert: bool) -> tuple[nn.Module, nn.Module | None, ModelConfig]:
+def load_networks(path: str | Path) -> Networks:
+    """``load_model``, and the checkpoint's studio outline expert and context network, built the same way."""
+    return _load(path, with_helpers=True)
+
+
+def _load(path: str | Path, *, with_helpers: bool) -> Networks:
     tensors, metadata = read_safetensors(path)
     config = _config_from_metadata(path, metadata)
     try:
@@ -214,8 +239,11 @@ def _load(path: str | Path, *, with_expert: bool) -> tuple[nn.Module, nn.Module 
             expected = config.build().state_dict()
     except (UnknownModelError, ValueError) as error:
         raise CheckpointError(path, str(error)) from None
-    if config.outline_expert is not None:
-        expected.update({TENSOR_PREFIX + name: tensor for name, tensor in expected.items()})
+    held = [prefix for prefix, rule in ((EXPERT_PREFIX, config.outline_expert), (CONTEXT_PREFIX, config.context_network))
+            if rule is not None]  # the helper networks the file claims, each with every tensor of the main one
+    main = dict(expected)
+    for prefix in held:
+        expected.update({prefix + name: tensor for name, tensor in main.items()})
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     wrong = sorted(
@@ -232,16 +260,18 @@ def _load(path: str | Path, *, with_expert: bool) -> tuple[nn.Module, nn.Module 
     if broken:
         shown = ", ".join(broken[:3]) + (f" and {len(broken) - 3} more" if len(broken) > 3 else "")
         raise CheckpointError(path, f"{len(broken)} tensor(s) hold NaN or infinite values: {shown}")
-    expert_tensors = {name[len(TENSOR_PREFIX):]: tensors.pop(name) for name in list(tensors) if name.startswith(TENSOR_PREFIX)}
-    model = config.build()
-    model.load_state_dict(tensors)
-    model.eval()
-    expert = None
-    if with_expert and expert_tensors:
-        expert = config.build()
-        expert.load_state_dict(expert_tensors)
-        expert.eval()
-    return model, expert, config
+    built: dict[str, nn.Module | None] = {EXPERT_PREFIX: None, CONTEXT_PREFIX: None}
+    for prefix in held:
+        own = {name[len(prefix):]: tensors.pop(name) for name in list(tensors) if name.startswith(prefix)}
+        if with_helpers:
+            built[prefix] = _built(config, own)
+    return Networks(_built(config, tensors), built[EXPERT_PREFIX], built[CONTEXT_PREFIX], config)
+
+
+def _built(config: ModelConfig, tensors: dict[str, torch.Tensor]) -> nn.Module:
+    network = config.build()
+    network.load_state_dict(tensors)
+    return network.eval()
 
 
 def save_optimizer(path: str | Path, optimizer: torch.optim.Optimizer, progress: dict[str, Any]) -> None:

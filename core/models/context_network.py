@@ -1,0 +1,50 @@
+"""The context network: a third network, stored in the same checkpoint, that answers the context look
+(``core.masking.context_look``) with the main network.
+
+The context look masks each view again at a smaller size and clears the large car regions of the
+working-size mask that its answer calls background. The main network keeps parked cars, people and
+booths beside the main car (model card, sessions 26-51): every training run that taught it otherwise cost
+mirrors. The context network is the main network trained further on crowded lots at the context size, so
+it may lose fine detail freely: it only ever clears whole large regions, never draws an outline. Its
+answer is averaged with the main network's own context answer (``own_share``), and that average weighs
+``weight`` in the blend that decides which regions go. The shipped default holds none yet: the card's
+"Session 53" has the figures of the one tried (parked cars cleared, but mirrors joined to cleared
+background lost with it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+TENSOR_PREFIX = "context_network."  # the context network's tensors in a checkpoint: this prefix + its state_dict names
+
+
+@dataclass(frozen=True)
+class ContextNetworkRule:
+    """How the context network's answer counts: the context answer is ``own_share`` x the main network's
+    own smaller look + (1 - ``own_share``) x the context network's; it weighs ``weight`` against the
+    working-size answer where regions are cleared (1: the context answer alone decides)."""
+
+    own_share: float = 0.5
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("own_share", "weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be a number from 0 to 1, got {value!r}")
+        if self.weight == 0:
+            raise ValueError("weight must be above 0: a context network that weighs nothing clears nothing")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> ContextNetworkRule:
+        """Raises ``TypeError`` or ``ValueError`` for anything but ``to_dict``'s fields and types."""
+        if not isinstance(data, dict):
+            raise TypeError(f"expected an object, got {type(data).__name__}")
+        unknown = sorted(set(data) - {"own_share", "weight"})
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(map(repr, unknown))}")
+        return cls(own_share=data.get("own_share", cls.own_share), weight=data.get("weight", cls.weight))

@@ -1,0 +1,146 @@
+"""The context network (core.models.context_network): its rule, how a checkpoint holds it, how its answer
+joins the context look, and how the segmenter uses it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from fake_networks import InputDrawn, logits_of
+
+from core.errors import CheckpointError
+from core.masking.context_look import clear_with_context, context_logits
+from core.masking.inference import Segmenter
+from core.models.checkpoint import ModelConfig, load_model, load_networks, read_config, save_model, save_tensors
+from core.models.context_network import TENSOR_PREFIX, ContextNetworkRule
+from core.models.outline_expert import OutlineExpertRule
+from core.models.preprocess import Preprocess
+
+
+def tiny_config(**fields) -> ModelConfig:
+    return ModelConfig(arch="maskingnet", width=4, preprocess=Preprocess(size=64), info={"name": "tiny"}, **fields)
+
+
+def tiny_network(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return tiny_config().build().eval()
+
+
+@pytest.mark.parametrize("fields, problem", [
+    ({"own_share": -0.1}, "own_share"), ({"own_share": 1.5}, "own_share"), ({"own_share": "half"}, "own_share"),
+    ({"weight": 0}, "weight"), ({"weight": True}, "weight"), ({"weight": 2}, "weight"), ({"colour": 1}, "unknown"),
+])
+def test_rule_refuses_what_it_cannot_use(fields, problem):
+    with pytest.raises((TypeError, ValueError), match=problem):
+        ContextNetworkRule.from_dict(fields)
+    with pytest.raises(TypeError):
+        ContextNetworkRule.from_dict([0.5, 1.0])
+    assert ContextNetworkRule.from_dict({}) == ContextNetworkRule()
+    assert ContextNetworkRule.from_dict(ContextNetworkRule(0.25, 0.75).to_dict()) == ContextNetworkRule(0.25, 0.75)
+
+
+def test_checkpoint_holds_the_context_network_beside_the_expert_and_only_says_so_with_it(tmp_path):
+    main, expert, context = tiny_network(0), tiny_network(1), tiny_network(2)
+    config = tiny_config(outline_expert=OutlineExpertRule(), context_network=ContextNetworkRule(own_share=0.25))
+    path = tmp_path / "three.safetensors"
+    save_model(path, main, config, outline_expert=expert, context_network=context)
+    networks = load_networks(path)
+    assert networks.config.context_network == ContextNetworkRule(own_share=0.25)
+    for built, saved in ((networks.model, main), (networks.outline_expert, expert), (networks.context_network, context)):
+        assert all(torch.equal(built.state_dict()[name], tensor) for name, tensor in saved.state_dict().items())
+    plain, plain_config = load_model(path)  # a network trained from it starts from the main network alone
+    assert set(plain.state_dict()) == set(main.state_dict())
+    retrained = tmp_path / "retrained.safetensors"
+    save_model(retrained, plain, plain_config)  # no helper networks given: no rule is claimed
+    assert read_config(retrained).context_network is None and read_config(retrained).outline_expert is None
+    assert load_networks(retrained).context_network is None
+    only_context = tmp_path / "only-context.safetensors"
+    save_model(only_context, main, config, context_network=context)
+    assert load_networks(only_context).outline_expert is None and read_config(only_context).outline_expert is None
+    assert load_networks(only_context).context_network is not None
+    with pytest.raises(ValueError, match="rule"):
+        save_model(tmp_path / "x.safetensors", main, tiny_config(), context_network=context)
+
+
+def test_damaged_context_network_entries_are_refused_in_one_line(tmp_path):
+    main, context = tiny_network(0), tiny_network(2)
+    rule_only = tmp_path / "rule-only.safetensors"
+    save_tensors(rule_only, dict(main.state_dict()),
+                 {"maskingnet": tiny_config(context_network=ContextNetworkRule()).to_json()})
+    with pytest.raises(CheckpointError, match="missing") as error:
+        load_model(rule_only)
+    assert "\n" not in str(error.value) and "rule-only.safetensors" in str(error.value)
+    tensors_only = tmp_path / "tensors-only.safetensors"
+    save_tensors(tensors_only, {**main.state_dict(), **{TENSOR_PREFIX + k: v for k, v in context.state_dict().items()}},
+                 {"maskingnet": tiny_config().to_json()})
+    with pytest.raises(CheckpointError, match="unexpected"):
+        load_networks(tensors_only)
+    bad_rule = json.loads(tiny_config().to_json())
+    bad_rule["context_network"] = {"weight": "all"}
+    bad = tmp_path / "bad-rule.safetensors"
+    save_tensors(bad, dict(main.state_dict()), {"maskingnet": json.dumps(bad_rule)})
+    with pytest.raises(CheckpointError, match="context_network"):
+        read_config(bad)
+
+
+class Constant(torch.nn.Module):
+    """A network answering the same car map for every input, at the input's size; it counts its calls."""
+
+    def __init__(self, car: torch.Tensor) -> None:
+        super().__init__()
+        self.car, self.calls = car, 0
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        side = batch.shape[-1]
+        car = torch.nn.functional.interpolate(self.car[None, None].float(), size=(side, side), mode="nearest")[0, 0]
+        return torch.cat([logits_of(car) for _ in batch])
+
+
+def test_the_context_answer_mixes_both_networks_by_the_rule():
+    batch = torch.zeros(1, 3, 64, 64)
+    own_car, helper_car = torch.zeros(64, 64), torch.zeros(64, 64)
+    own_car[:, 12:52] = 1  # the main network's smaller look: the middle 40 columns are car (symmetric, so
+    helper_car[:, 22:42] = 1  # the mirror image answers alike); the context network's: only the middle 20
+    own, helper = Constant(own_car), Constant(helper_car)
+    mixed = context_logits(own, batch, helper, ContextNetworkRule(own_share=0.25))
+    car = (mixed[0, 1] > mixed[0, 0])
+    assert car[:, 22:42].all() and car.sum() == 20 * 64  # 0.25 x own + 0.75 x helper: the helper decides
+    assert own.calls == helper.calls == 2  # each network: the view and its mirror image
+    helper_alone = context_logits(own, batch, helper, ContextNetworkRule(own_share=0.0))
+    assert own.calls == 2 and torch.equal(helper_alone, context_logits(helper, batch))
+    assert torch.equal(context_logits(own, batch, helper, None), context_logits(own, batch))  # no rule: own look only
+    # the rule's weight: the context answer alone decides a large region at 1, not at the default 0.5 when
+    # the working-size answer is more certain than the context answer is
+    main = logits_of(own_car, 8.0)
+    context = logits_of(helper_car, 4.0)
+    assert torch.equal(clear_with_context(main, context)[0], main)
+    cleared, share = clear_with_context(main, context, 1.0)
+    assert torch.equal(cleared[0, 1] > cleared[0, 0], helper_car.bool()) and share.tolist() == pytest.approx([20 / 64])
+
+
+def test_segmenter_loads_and_uses_the_context_network(tmp_path):
+    config = tiny_config(context_network=ContextNetworkRule(own_share=0.0, weight=1.0))
+    path = tmp_path / "with-context.safetensors"
+    main = InputDrawn()
+    # a fake "context network" that calls nothing car: every large region of the working mask is cleared
+    nothing = Constant(torch.zeros(8, 8))
+    segmenter = Segmenter(main, config, device="cpu", close_up=False, frame_edge=False, context_network=nothing)
+    batch = -torch.ones(1, 3, 64, 64)
+    batch[:, 0, 8:56, 8:56] = 1
+    assert (segmenter.probabilities(batch)[0] > 0.5).sum() == 0 and segmenter.context_cleared == 1
+    plain = Segmenter(main, config, device="cpu", close_up=False, frame_edge=False)  # no network: its own look
+    assert (plain.probabilities(batch)[0] > 0.5).sum() == 48 * 48
+    off = Segmenter(main, config, device="cpu", close_up=False, frame_edge=False, context_network=nothing,
+                    context_look=False)
+    assert (off.probabilities(batch)[0] > 0.5).sum() == 48 * 48
+    with pytest.raises(ValueError, match="rule"):
+        Segmenter(main, replace(config, context_network=None), device="cpu", context_network=nothing)
+    save_model(path, tiny_network(0), config, context_network=tiny_network(2))
+    loaded = Segmenter.load(path, device="cpu")
+    assert loaded.context_network is not None
+    rgb = np.random.default_rng(0).integers(0, 255, (48, 80, 3), dtype=np.uint8)
+    assert loaded.predict(rgb).probability.shape == (48, 80)
