@@ -287,13 +287,17 @@ def main() -> int:
         base, stages = shipped_model_path(), earlier
     averaged_with = [run / "best.safetensors" for run in args.average] if args.average else (
         [shipped_model_path()] if args.average_shipped else [])
+    remeasured = not args.runs and not averaged_with  # the shipped model measured again keeps its helper networks
+    kept_expert = kept_context = None
     if averaged_with:
         from core.training.averaging import average_checkpoints
 
         model, config = average_checkpoints([base, *averaged_with])
+    elif remeasured:
+        model, kept_expert, kept_context, config = load_networks(base)
     else:
         model, config = load_model(base)
-    expert, rule = None, None
+    expert, rule = kept_expert, config.outline_expert  # a rule without its network is dropped below
     if args.outline_expert:
         expert_path = resolve_model(args.outline_expert)
         expert, expert_config = load_model(expert_path)
@@ -304,11 +308,8 @@ def main() -> int:
         rule = OutlineExpertRule()
         config = replace(config, info={**config.info, "outline_expert_from": expert_origin(
             expert_config.info, config.info, expert_path)})
-    elif not args.runs and not averaged_with:  # the shipped model measured again keeps its expert
-        _, expert, _, shipped_config = load_networks(base)
-        rule = shipped_config.outline_expert
     config = replace(config, outline_expert=rule if expert is not None else None)
-    context_network, context_rule = None, None
+    context_network, context_rule = kept_context, config.context_network
     if args.context_network:
         context_paths = [resolve_model(run) for run in args.context_network]
         context_network, context_config = load_model(context_paths[-1])
@@ -319,10 +320,7 @@ def main() -> int:
         context_rule = ContextNetworkRule()
         config = replace(config, info={**config.info, "context_network_stages": [
             stage_record(read_config(path).info, file=display_path(path)) for path in context_paths]})
-    elif not args.runs and not averaged_with:  # the shipped model measured again keeps its context network
-        _, _, context_network, shipped_config = load_networks(base)
-        context_rule = shipped_config.context_network
-    else:  # new weights: the context network trained beside the old ones does not ship with them unasked
+    elif not remeasured:  # new weights: the context network trained beside the old ones does not ship with them unasked
         config = replace(config, info={key: value for key, value in config.info.items()
                                        if key != "context_network_stages"})
     config = replace(config, context_network=context_rule if context_network is not None else None)
