@@ -3,7 +3,7 @@ and write the model card from figures measured here and now.
 
     .venv/bin/python scripts/ship_default_model.py RUN_DIR [RUN_DIR ...] [--data ../shared/data/carvana512]
         [--after-shipped] [--average RUN_DIR [RUN_DIR ...]] [--outline-expert RUN_DIR_OR_FILE]
-        [--context-network RUN_DIR_OR_FILE [RUN_DIR_OR_FILE ...]]
+        [--context-network RUN_DIR_OR_FILE [RUN_DIR_OR_FILE ...]] [--context-rule JSON]
 
 Several run folders are the stages of one model, in order (each started from the one
 before): the last one's best checkpoint ships, and the card lists every stage. With
@@ -19,7 +19,8 @@ its studio outline expert (``core.models.outline_expert``); without it, re-measu
 (``--after-shipped`` and no run folder) keeps the expert it holds. Every figure is measured with the
 expert, and the studio Dice without it too. ``--context-network`` names the runs (in order, each started
 from the one before) that trained the context network (``core.models.context_network``): the last one's
-best weights ship in the same file, and the card lists those runs; re-measuring keeps the one it holds.
+best weights ship in the same file under ``--context-rule`` (``ContextNetworkRule`` fields as JSON; its
+defaults where left out), and the card lists those runs; re-measuring keeps the one it holds and its rule.
 
 The card's hand-written part (everything below the line '<!-- notes -->') is kept.
 """
@@ -121,6 +122,21 @@ def stage_lines(number: int, stage: dict) -> list[str]:
         "",
         *skipped_line(stage.get("history", [])),
     ]
+
+
+def context_rule_argument(text: str) -> ContextNetworkRule:
+    """``--context-rule``: a JSON object of ``ContextNetworkRule`` fields."""
+    try:
+        return ContextNetworkRule.from_dict(json.loads(text))
+    except (ValueError, TypeError) as error:
+        raise argparse.ArgumentTypeError(f"not a context network rule: {error}") from None
+
+
+def context_margin_words(rule: ContextNetworkRule) -> str:
+    """The card's words for the rule's ``region_margin`` (none for 0)."""
+    unit = "logit" if rule.region_margin == 1 else "logits"
+    return (f" that it calls background by at least {rule.region_margin:g} {unit} on average"
+            if rule.region_margin else "")
 
 
 def context_stage_lines(number: int, stage: dict) -> list[str]:
@@ -269,6 +285,8 @@ def main() -> int:
                         help="ship this checkpoint's network as the studio outline expert (the studio-only stage 4)")
     parser.add_argument("--context-network", metavar="RUN_DIR_OR_FILE", nargs="+", default=[],
                         help="ship the last of these runs' network as the context network (the runs in order)")
+    parser.add_argument("--context-rule", metavar="JSON", type=context_rule_argument, default=ContextNetworkRule(),
+                        help='the context network\'s rule, e.g. \'{"own_share": 0.5, "region_margin": 1.0}\'')
     args = parser.parse_args()
     if not args.runs and not args.after_shipped:
         parser.error("give the run folders of the stages, or --after-shipped")
@@ -317,7 +335,7 @@ def main() -> int:
                 != (config.arch, config.width, config.preprocess.mean, config.preprocess.std):
             parser.error(f"{context_paths[-1]}: the context network must be the shipped network's architecture, width "
                          "and normalisation")
-        context_rule = ContextNetworkRule()
+        context_rule = args.context_rule
         config = replace(config, info={**config.info, "context_network_stages": [
             stage_record(read_config(path).info, file=display_path(path)) for path in context_paths]})
     elif not remeasured:  # new weights: the context network trained beside the old ones does not ship with them unasked
@@ -407,8 +425,10 @@ def main() -> int:
         *([f"- Context network (`core.models.context_network`): a third network of the same architecture and "
            f"width, the main network trained further on crowded lots at the context look's size (its runs at the "
            f"end of the recipe); the context look's answer is {context_rule.own_share} x the main network's smaller "
-           f"look + {1 - context_rule.own_share:g} x the context network's, weighing {context_rule.weight} where it "
-           "clears large regions (`--no-context-look` leaves both looks out)"] if context_network is not None else []),
+           f"look + {1 - context_rule.own_share:g} x the context network's (looking at "
+           f"{context_rule.size_share:g} x the working size), weighing {context_rule.weight} where it clears large "
+           f"regions{context_margin_words(context_rule)} (`--no-context-look` leaves both looks out)"]
+          if context_network is not None else []),
         "",
         "## Data",
         f"`../shared/data/carvana512`: {len(studio_train)} training cars, {len(studio_val)} validation cars, split "

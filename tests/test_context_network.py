@@ -32,6 +32,9 @@ def tiny_network(seed: int) -> torch.nn.Module:
 @pytest.mark.parametrize("fields, problem", [
     ({"own_share": -0.1}, "own_share"), ({"own_share": 1.5}, "own_share"), ({"own_share": "half"}, "own_share"),
     ({"weight": 0}, "weight"), ({"weight": True}, "weight"), ({"weight": 2}, "weight"), ({"colour": 1}, "unknown"),
+    ({"size_share": 0}, "size_share"), ({"size_share": 1}, "size_share"), ({"size_share": "big"}, "size_share"),
+    ({"region_margin": -1}, "region_margin"), ({"region_margin": 25}, "region_margin"),
+    ({"region_margin": None}, "region_margin"),
 ])
 def test_rule_refuses_what_it_cannot_use(fields, problem):
     with pytest.raises((TypeError, ValueError), match=problem):
@@ -40,6 +43,10 @@ def test_rule_refuses_what_it_cannot_use(fields, problem):
         ContextNetworkRule.from_dict([0.5, 1.0])
     assert ContextNetworkRule.from_dict({}) == ContextNetworkRule()
     assert ContextNetworkRule.from_dict(ContextNetworkRule(0.25, 0.75).to_dict()) == ContextNetworkRule(0.25, 0.75)
+    full = ContextNetworkRule(own_share=0.25, weight=0.75, size_share=0.75, region_margin=1.5)
+    assert ContextNetworkRule.from_dict(json.loads(json.dumps(full.to_dict()))) == full
+    # a rule written before size_share and region_margin existed reads as it behaved then
+    assert ContextNetworkRule.from_dict({"own_share": 0.5, "weight": 1.0}) == ContextNetworkRule(0.5, 1.0, 0.625, 0.0)
 
 
 def test_checkpoint_holds_the_context_network_beside_the_expert_and_only_says_so_with_it(tmp_path):
@@ -120,6 +127,63 @@ def test_the_context_answer_mixes_both_networks_by_the_rule():
     assert torch.equal(clear_with_context(main, context)[0], main)
     cleared, share = clear_with_context(main, context, 1.0)
     assert torch.equal(cleared[0, 1] > cleared[0, 0], helper_car.bool()) and share.tolist() == pytest.approx([20 / 64])
+
+
+class SideRecorder(Constant):
+    """``Constant`` that records the side of each input it is given."""
+
+    def __init__(self, car: torch.Tensor) -> None:
+        super().__init__(car)
+        self.sides: list[int] = []
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        self.sides.append(batch.shape[-1])
+        return super().forward(batch)
+
+
+def test_the_context_network_looks_at_its_own_size_and_the_main_network_at_the_context_size():
+    batch = torch.zeros(1, 3, 512, 512)
+    own, helper = SideRecorder(torch.ones(8, 8)), SideRecorder(torch.ones(8, 8))
+    answer = context_logits(own, batch, helper, ContextNetworkRule(own_share=0.5, size_share=0.75))
+    assert own.sides == [320, 320] and helper.sides == [384, 384] and answer.shape == (1, 2, 512, 512)
+    assert context_logits(own, torch.zeros(1, 3, 32, 32), helper, ContextNetworkRule()) is None  # no smaller size
+
+
+def test_a_region_the_blend_calls_background_only_weakly_is_kept_under_a_region_margin():
+    car, booth, parked = (torch.zeros(64, 64) for _ in range(3))
+    car[32:64, 8:56] = 1
+    booth[0:20, 0:30] = 1  # the context answer calls it background weakly (by 1 logit) ...
+    parked[0:20, 34:64] = 1  # ... and this surely (by 6)
+    main = logits_of(car + booth + parked)
+    background = torch.zeros(64, 64)
+    context = torch.where(booth.bool(), logits_of(background, 0.5), logits_of(car))
+    context = torch.where(parked.bool(), logits_of(background, 3.0), context)
+    every, _ = clear_with_context(main, context, 1.0)
+    assert torch.equal(every[0, 1] > every[0, 0], car.bool())  # no margin: both regions go
+    sure, share = clear_with_context(main, context, 1.0, least_margin=2.0)
+    assert torch.equal(sure[0, 1] > sure[0, 0], (car + booth).bool()) and share.tolist() == pytest.approx([600 / 4096])
+    # the segmenter takes the margin from the file's rule: a context network calling everything background
+    # by 8 logits clears the car under a margin of 5, not under one of 10
+    batch = -torch.ones(1, 3, 64, 64)
+    batch[:, 0, 8:56, 8:56] = 1
+    for margin, car_left in ((5.0, 0), (10.0, 48 * 48)):
+        config = tiny_config(context_network=ContextNetworkRule(own_share=0.0, weight=1.0, region_margin=margin))
+        segmenter = Segmenter(InputDrawn(), config, device="cpu", close_up=False, frame_edge=False,
+                              context_network=Constant(torch.zeros(8, 8)))
+        assert (segmenter.probabilities(batch)[0] > 0.5).sum() == car_left
+
+
+def test_the_look_past_the_frame_edge_leaves_the_context_network_out():
+    config = tiny_config(context_network=ContextNetworkRule(own_share=0.0, weight=1.0))
+    helper = SideRecorder(torch.ones(8, 8))  # calls everything car: it clears nothing, it only counts
+    segmenter = Segmenter(InputDrawn(), config, device="cpu", close_up=False, frame_edge=True, context_network=helper)
+    photo = np.zeros((64, 64, 3), np.uint8)
+    photo[16:56, 0:40, 0] = 255  # a car cut by the frame's left side
+    prediction = segmenter.predict(photo)
+    assert prediction.mask[20:50, 0:36].all() and not prediction.mask[:, 48:].any()
+    assert len(segmenter.context_network.sides) == 2  # the first pass and its mirror image only (a folded copy)
+    edge_views = [shape for shape in segmenter.model.inputs if shape[-1] == 64]
+    assert len(edge_views) == 4  # the main network masked the first pass and the reflected photo, each mirrored
 
 
 def test_segmenter_loads_and_uses_the_context_network(tmp_path):

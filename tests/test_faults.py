@@ -330,16 +330,16 @@ def fake_gpu(checkpoint: Path, monkeypatch, capacity: int) -> tuple[Segmenter, l
     segmenter.device = torch.device("cuda")  # pretend; the model itself stays on the CPU
     real = Segmenter._probabilities
 
-    def probabilities(self, batch, mirror):
+    def probabilities(self, batch, mirror, use_context_network=True):
         if self.device.type == "cuda":
             if len(batch) > capacity:
                 raise torch.OutOfMemoryError(f"CUDA out of memory: {len(batch)} photos (simulated)")
             self.device = torch.device("cpu")
             try:
-                return real(self, batch, mirror)
+                return real(self, batch, mirror, use_context_network)
             finally:
                 self.device = torch.device("cuda")
-        return real(self, batch, mirror)
+        return real(self, batch, mirror, use_context_network)
 
     monkeypatch.setattr(Segmenter, "_probabilities", probabilities)
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
@@ -388,7 +388,7 @@ def test_out_of_memory_on_the_cpu_is_one_line(tmp_path: Path, tiny_checkpoint: P
     make_photos(tmp_path / "in", 3)
     segmenter = Segmenter.load(tiny_checkpoint, device="cpu")
 
-    def no_memory(self, batch, mirror):
+    def no_memory(self, batch, mirror, use_context_network=True):
         raise torch.OutOfMemoryError("DefaultCPUAllocator: not enough memory (simulated)")
 
     monkeypatch.setattr(Segmenter, "_probabilities", no_memory)

@@ -355,7 +355,7 @@ def test_a_cpu_allocator_failure_is_the_one_line_message(tiny_checkpoint):
 
     segmenter = Segmenter.load(tiny_checkpoint, device="cpu")
 
-    def no_memory(batch, mirror):
+    def no_memory(batch, mirror, use_context_network=True):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried "
                            "to allocate 68719476736 bytes.\nlong C++ trace")
 

@@ -212,10 +212,10 @@ def test_out_of_gpu_memory_halves_the_batch_then_falls_back_to_the_cpu(tiny_chec
     segmenter.batch_size = 4  # as on a GPU
     real = Segmenter._probabilities
 
-    def flaky(self, batch, mirror):
+    def flaky(self, batch, mirror, use_context_network=True):
         if self.device.type == "cuda":
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(self, batch, mirror)
+        return real(self, batch, mirror, use_context_network)
 
     monkeypatch.setattr(Segmenter, "_probabilities", flaky)
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
@@ -231,7 +231,7 @@ def test_out_of_gpu_memory_halves_the_batch_then_falls_back_to_the_cpu(tiny_chec
 def test_out_of_memory_on_the_cpu_is_not_hidden(tiny_checkpoint, monkeypatch):
     segmenter = Segmenter.load(tiny_checkpoint, device="cpu")
 
-    def broke(self, batch, mirror):
+    def broke(self, batch, mirror, use_context_network=True):
         raise torch.OutOfMemoryError("simulated")
 
     monkeypatch.setattr(Segmenter, "_probabilities", broke)

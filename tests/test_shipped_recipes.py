@@ -151,3 +151,18 @@ def test_the_model_card_lists_the_context_network_runs_after_the_stages() -> Non
     lines = module.context_stage_lines(2, second)
     assert lines[0].startswith("### Context network, run 2: working size 320, starting from context network run 1")
     assert '"init"' not in lines[2] and json.loads(lines[2])["seed"] == 53 and "4 epochs, 0.16 h." in lines
+
+
+def test_the_ship_script_reads_the_context_rule_and_the_card_says_its_margin() -> None:
+    import argparse
+
+    from core.models.context_network import ContextNetworkRule
+
+    module = _ship_script()
+    rule = module.context_rule_argument('{"own_share": 0.5, "region_margin": 1.0}')
+    assert rule == ContextNetworkRule(own_share=0.5, region_margin=1.0)
+    for bad in ('{"own_share": 2}', '{"colour": 1}', "[0.5]", "not json"):
+        with pytest.raises(argparse.ArgumentTypeError, match="not a context network rule"):
+            module.context_rule_argument(bad)
+    assert module.context_margin_words(rule) == " that it calls background by at least 1 logit on average"
+    assert module.context_margin_words(ContextNetworkRule()) == ""

@@ -33,35 +33,47 @@ def context_logits(model: nn.Module, batch: torch.Tensor, context_network: nn.Mo
     """``model``'s logits (N, 2, S, S) for the network input ``batch`` (N, 3, S, S) scaled to the context
     size and averaged with its mirror image, scaled back to S; None when no smaller size exists. With a
     ``context_network`` and its ``rule``: ``rule.own_share`` of those and the rest the context network's,
-    looked at alike (``model`` is not called when its share is 0)."""
+    looked at alike at ``rule.size_share`` x S (``model`` is not called when its share is 0)."""
     side = smaller_input_size(batch.shape[-1], CONTEXT_SHARE)
     if side is None:
         return None
     if context_network is None or rule is None:
         return logits_at(model, batch, side, mirror=True)
-    helper = logits_at(context_network, batch, side, mirror=True)
+    helper_side = smaller_input_size(batch.shape[-1], rule.size_share)
+    if helper_side is None:
+        return None
+    helper = logits_at(context_network, batch, helper_side, mirror=True)
     if rule.own_share == 0:
         return helper
     return rule.own_share * logits_at(model, batch, side, mirror=True) + (1 - rule.own_share) * helper
 
 
-def large_regions(mask: np.ndarray, least: float) -> np.ndarray:
-    """The 8-connected regions of a (S, S) bool ``mask`` of at least ``least`` pixels: (S, S) bool."""
+def large_regions(mask: np.ndarray, least: float, margin: np.ndarray | None = None,
+                  least_margin: float = 0.0) -> np.ndarray:
+    """The 8-connected regions of a (S, S) bool ``mask`` of at least ``least`` pixels: (S, S) bool. With a
+    (S, S) ``margin`` (how surely each pixel is background, in logits), only the regions whose mean margin
+    is at least ``least_margin``."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     large = stats[:, cv2.CC_STAT_AREA] >= least
+    if margin is not None and least_margin > 0:
+        sums = np.bincount(labels.ravel(), weights=margin.ravel(), minlength=count)
+        large &= sums >= least_margin * stats[:, cv2.CC_STAT_AREA]
     large[0] = False  # label 0: outside the mask
     return large[labels]
 
 
-def clear_with_context(main: torch.Tensor, context: torch.Tensor,
-                       weight: float = CONTEXT_WEIGHT) -> tuple[torch.Tensor, torch.Tensor]:
+def clear_with_context(main: torch.Tensor, context: torch.Tensor, weight: float = CONTEXT_WEIGHT,
+                       least_margin: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """The main logits (N, 2, S, S) with the blend of ``main`` and ``context`` (``weight``) taken in every
-    region of at least ``REGION_SHARE`` of the area that ``main`` calls car and the blend background; and
-    the share of the area so cleared per view, (N,) float."""
+    region of at least ``REGION_SHARE`` of the area that ``main`` calls car and the blend background, and
+    whose blend says so by at least ``least_margin`` logits on average (0: every such region); and the share
+    of the area so cleared per view, (N,) float."""
     blend = (1 - weight) * main + weight * context
+    margin = (blend[:, 0] - blend[:, 1]).cpu().numpy() if least_margin > 0 else [None] * len(main)
     lost = ((main[:, 1] > main[:, 0]) & (blend[:, 1] <= blend[:, 0])).cpu().numpy()
     least = REGION_SHARE * lost.shape[1] * lost.shape[2]
-    cleared = np.stack([large_regions(view, least) if view.sum() >= least else np.zeros_like(view) for view in lost])
+    cleared = np.stack([large_regions(view, least, view_margin, least_margin) if view.sum() >= least
+                        else np.zeros_like(view) for view, view_margin in zip(lost, margin)])
     shares = torch.from_numpy(cleared.mean(axis=(1, 2)).astype(np.float32))
     if not cleared.any():
         return main, shares

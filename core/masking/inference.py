@@ -14,7 +14,7 @@ from torch import nn
 from core.errors import NotEnoughMemory
 from core.masking.cleanup import clean_probability
 from core.masking.close_up import CloseUp, apply_close_up, close_up_box
-from core.masking.context_look import CONTEXT_WEIGHT, clear_with_context, context_logits
+from core.masking.context_look import clear_with_context, context_logits
 from core.masking.doubt import doubt_score, pass_doubt, undecided_share
 from core.masking.export import soft_edge_alpha
 from core.masking.frame_edge import EdgeLook, apply_edge_look, edge_plan
@@ -179,20 +179,21 @@ class Segmenter:
 
     @torch.no_grad()
     def probabilities_and_disagreement(
-        self, batch: torch.Tensor, *, mirror: bool
+        self, batch: torch.Tensor, *, mirror: bool, context_network: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Car probabilities (N, S, S) float32, and with ``mirror`` the (N,) share of pixels where
         the masks of each photo and of its mirror image disagree (None without ``mirror``).
 
         With ``mirror`` the probabilities come from the average of both answers' logits, blended with the
         studio outline expert's (``studio_outline``) along the outline where its rule allows.
+        ``context_network`` False: the context look is the main network's own, as without a context network.
         On an out-of-memory error the batch is split (``batch_size`` is lowered for later
         calls), and at one photo the model moves from the GPU to the CPU; ``on_notice`` says so.
         Out of memory on the CPU for one photo raises ``CpuOutOfMemory`` (both a
         ``torch.OutOfMemoryError`` and a one-line ``MaskingNetError``).
         """
         try:
-            return self._probabilities(batch, mirror)
+            return self._probabilities(batch, mirror, context_network)
         except (RuntimeError, MemoryError) as error:
             if not is_out_of_memory(error):
                 raise
@@ -204,8 +205,9 @@ class Segmenter:
                 if half < self.batch_size:
                     self.batch_size = half
                     self.on_notice(f"out of {where} memory: batch size lowered to {half}")
-                first = self.probabilities_and_disagreement(batch[:half], mirror=mirror)
-                second = self.probabilities_and_disagreement(batch[half:], mirror=mirror)
+                first = self.probabilities_and_disagreement(batch[:half], mirror=mirror, context_network=context_network)
+                second = self.probabilities_and_disagreement(batch[half:], mirror=mirror,
+                                                             context_network=context_network)
                 return (np.concatenate([first[0], second[0]]),
                         None if first[1] is None else np.concatenate([first[1], second[1]]))
             if self.device.type == "cpu":
@@ -214,9 +216,10 @@ class Segmenter:
                 ) from None
             self.on_notice(f"out of {where} memory even for one photo: masking on the CPU from now on")
             self._move_to(torch.device("cpu"))
-            return self.probabilities_and_disagreement(batch, mirror=mirror)
+            return self.probabilities_and_disagreement(batch, mirror=mirror, context_network=context_network)
 
-    def _probabilities(self, batch: torch.Tensor, mirror: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def _probabilities(self, batch: torch.Tensor, mirror: bool,
+                       use_context_network: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         batch = batch.to(self.device, non_blocking=True)
         with autocast(self.device, self.dtype):
             direct = self.model(batch).float()
@@ -225,10 +228,12 @@ class Segmenter:
             # two calls, not one of twice the size: faster on the CPU (124 against 160 ms at 512)
             mirrored = self.model(batch.flip(-1)).float().flip(-1)
             logits = (direct + mirrored) / 2
-            rule = self.config.context_network if self.context_network is not None else None
-            context = context_logits(self.model, batch, self.context_network, rule) if self.context_look else None
+            helper = self.context_network if use_context_network else None
+            rule = self.config.context_network if helper is not None else None
+            context = context_logits(self.model, batch, helper, rule) if self.context_look else None
             if context is not None:
-                logits, cleared = clear_with_context(logits, context, CONTEXT_WEIGHT if rule is None else rule.weight)
+                logits, cleared = (clear_with_context(logits, context) if rule is None else
+                                   clear_with_context(logits, context, rule.weight, rule.region_margin))
                 self.context_cleared += int((cleared > 0).sum())
             if self.outline_expert is not None and self.studio_outline:
                 logits, looked, used = expert_logits(logits, batch, self.outline_expert, self.config.outline_expert,
@@ -298,21 +303,26 @@ class Segmenter:
         (None: ``flip_tta``) averages the reflected photos with their mirror images too."""
         plans = [edge_plan(small, image.shape[1], image.shape[0], doubt=doubt)
                  for image, small, doubt in zip(images, cleaned, doubts, strict=True)]
+        # the reflected photo shows the car doubled at the edge, which a context network trained on whole cars
+        # may clear: the edge look takes the main network's own context look
         probabilities = self._mask_views(
-            [None if plan is None else plan[0].apply(image) for image, plan in zip(images, plans)], mirror)
+            [None if plan is None else plan[0].apply(image) for image, plan in zip(images, plans)], mirror,
+            context_network=False)
         return [None if probability is None else EdgeLook(plan[0], probability, plan[1])
                 for plan, probability in zip(plans, probabilities)]
 
-    def _mask_views(self, views: Sequence[np.ndarray | None], mirror: bool | None) -> list[np.ndarray | None]:
+    def _mask_views(self, views: Sequence[np.ndarray | None], mirror: bool | None,
+                    context_network: bool = True) -> list[np.ndarray | None]:
         """The working-size car probabilities of each (H, W, 3) view, in batches of ``batch_size``;
-        None for None. ``mirror`` None follows ``flip_tta``."""
+        None for None. ``mirror`` None follows ``flip_tta``; ``context_network`` as in
+        ``probabilities_and_disagreement``."""
         mirror = self.flip_tta if mirror is None else mirror
         wanted = [index for index, view in enumerate(views) if view is not None]
         results: list[np.ndarray | None] = [None] * len(views)
         for start in range(0, len(wanted), self.batch_size):
             chunk = wanted[start : start + self.batch_size]
             probabilities, _ = self.probabilities_and_disagreement(
-                self.config.preprocess([views[index] for index in chunk]), mirror=mirror)
+                self.config.preprocess([views[index] for index in chunk]), mirror=mirror, context_network=context_network)
             for index, probability in zip(chunk, probabilities):
                 results[index] = probability
         return results

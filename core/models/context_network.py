@@ -7,9 +7,10 @@ booths beside the main car (model card, sessions 26-51): every training run that
 mirrors. The context network is the main network trained further on crowded lots at the context size, so
 it may lose fine detail freely: it only ever clears whole large regions, never draws an outline. Its
 answer is averaged with the main network's own context answer (``own_share``), and that average weighs
-``weight`` in the blend that decides which regions go. The shipped default holds none yet: the card's
-"Session 53" has the figures of the one tried (parked cars cleared, but mirrors joined to cleared
-background lost with it).
+``weight`` in the blend that decides which regions go. The look past the frame's edge leaves it out:
+the photo reflected there shows the car doubled, which it may clear. The shipped default holds none yet:
+the card's "Session 53" and "Session 54" have the figures of the one tried (parked cars cleared, but
+mirrors joined to cleared background lost with it).
 """
 
 from __future__ import annotations
@@ -23,18 +24,28 @@ TENSOR_PREFIX = "context_network."  # the context network's tensors in a checkpo
 class ContextNetworkRule:
     """How the context network's answer counts: the context answer is ``own_share`` x the main network's
     own smaller look + (1 - ``own_share``) x the context network's; it weighs ``weight`` against the
-    working-size answer where regions are cleared (1: the context answer alone decides)."""
+    working-size answer where regions are cleared (1: the context answer alone decides). The context network
+    looks at ``size_share`` x the working size (the main network's own smaller look stays at
+    ``context_look.CONTEXT_SHARE``). A region is cleared only when the blend calls it background by at least
+    ``region_margin`` logits on average (0: any region the blend calls background)."""
 
     own_share: float = 0.5
     weight: float = 1.0
+    size_share: float = 0.625
+    region_margin: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("own_share", "weight"):
+        for name in ("own_share", "weight", "size_share"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a number from 0 to 1, got {value!r}")
         if self.weight == 0:
             raise ValueError("weight must be above 0: a context network that weighs nothing clears nothing")
+        margin = self.region_margin
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0.0 <= margin <= 20.0:
+            raise ValueError(f"region_margin must be a number from 0 to 20 (logits), got {margin!r}")
+        if not 0.0 < self.size_share < 1.0:
+            raise ValueError(f"size_share must be above 0 and below 1 (a smaller look), got {self.size_share!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -44,7 +55,8 @@ class ContextNetworkRule:
         """Raises ``TypeError`` or ``ValueError`` for anything but ``to_dict``'s fields and types."""
         if not isinstance(data, dict):
             raise TypeError(f"expected an object, got {type(data).__name__}")
-        unknown = sorted(set(data) - {"own_share", "weight"})
+        fields = ("own_share", "weight", "size_share", "region_margin")
+        unknown = sorted(set(data) - set(fields))
         if unknown:
             raise ValueError(f"unknown field(s) {', '.join(map(repr, unknown))}")
-        return cls(own_share=data.get("own_share", cls.own_share), weight=data.get("weight", cls.weight))
+        return cls(**{name: data.get(name, getattr(cls, name)) for name in fields})
