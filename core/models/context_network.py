@@ -15,9 +15,10 @@ mirrors joined to cleared background lost with it).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 TENSOR_PREFIX = "context_network."  # the context network's tensors in a checkpoint: this prefix + its state_dict names
+FIELD_TOPS = {"own_share": 1.0, "weight": 1.0, "size_share": 1.0, "region_margin": 20.0}  # each rule field: 0 to this
 
 
 @dataclass(frozen=True)
@@ -35,15 +36,12 @@ class ContextNetworkRule:
     region_margin: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("own_share", "weight", "size_share"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be a number from 0 to 1, got {value!r}")
+        for field in fields(self):
+            value, top = getattr(self, field.name), FIELD_TOPS[field.name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= top:
+                raise ValueError(f"{field.name} must be a number from 0 to {top:g}, got {value!r}")
         if self.weight == 0:
             raise ValueError("weight must be above 0: a context network that weighs nothing clears nothing")
-        margin = self.region_margin
-        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0.0 <= margin <= 20.0:
-            raise ValueError(f"region_margin must be a number from 0 to 20 (logits), got {margin!r}")
         if not 0.0 < self.size_share < 1.0:
             raise ValueError(f"size_share must be above 0 and below 1 (a smaller look), got {self.size_share!r}")
 
@@ -55,8 +53,8 @@ class ContextNetworkRule:
         """Raises ``TypeError`` or ``ValueError`` for anything but ``to_dict``'s fields and types."""
         if not isinstance(data, dict):
             raise TypeError(f"expected an object, got {type(data).__name__}")
-        fields = ("own_share", "weight", "size_share", "region_margin")
-        unknown = sorted(set(data) - set(fields))
+        names = [field.name for field in fields(cls)]
+        unknown = sorted(set(data) - set(names))
         if unknown:
             raise ValueError(f"unknown field(s) {', '.join(map(repr, unknown))}")
-        return cls(**{name: data.get(name, getattr(cls, name)) for name in fields})
+        return cls(**{name: data.get(name, getattr(cls, name)) for name in names})
