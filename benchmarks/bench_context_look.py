@@ -1,6 +1,7 @@
 """What the context look (``core.masking.context_look``) costs: milliseconds per photo as the app masks,
-with it and without it (``--no-context-look``), taking turns on the same photos so that the machine's
-changing speed hits both alike.
+with it and without it (``--no-context-look``), and where the model holds a context network
+(``core.models.context_network``) with the context look but without that network, taking turns on the same
+photos so that the machine's changing speed hits every way alike.
 
     .venv/bin/python benchmarks/bench_context_look.py [--model default] [--photos 16] [FOLDER ...]
 
@@ -12,6 +13,7 @@ region of.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,13 +26,26 @@ from benchmarks.bench_outline_expert import (  # noqa: E402
     timing_folders,
 )
 from core.masking.inference import Segmenter  # noqa: E402
+from core.models.checkpoint import load_networks  # noqa: E402
+from core.models.model_store import resolve_model  # noqa: E402
 
 WAYS = {"with the context look": {}, "without it": {"context_look": False}}
+
+
+def without_context_network(spec: str) -> Segmenter | None:
+    """The model ``spec`` as the app masks with it, but its context look the main network's own; None when the
+    model holds no context network."""
+    model, expert, context_network, config = load_networks(resolve_model(spec))
+    if context_network is None:
+        return None
+    return Segmenter(model, replace(config, context_network=None), device="cpu", outline_expert=expert)
 
 
 def main() -> int:
     args = timing_arguments(__doc__)
     segmenters = {name: Segmenter.load(args.model, device="cpu", **options) for name, options in WAYS.items()}
+    if (own_look := without_context_network(args.model)) is not None:
+        segmenters["with the context look without the context network"] = own_look
     looking = segmenters["with the context look"]
     folders = timing_folders(args, looking)
     for folder, groups in folders:

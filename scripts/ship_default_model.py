@@ -84,15 +84,26 @@ def fixed_subset(val_groups: list[str]) -> list[str]:
 TRAIN_SCRIPT = ROOT / "scripts" / "train_default.sh"
 
 
-def stage_recipes(script: Path = TRAIN_SCRIPT) -> list[tuple[str, str | None]]:
-    """(recipe, mix or None) of each training stage of ``scripts/train_default.sh``, in order."""
+CONTEXT_RECIPE_PREFIX = "resources/recipes/context-"
+
+
+def stage_recipes(script: Path = TRAIN_SCRIPT, context_network: bool = False) -> list[tuple[str, str | None]]:
+    """(recipe, mix or None) of each training stage of ``scripts/train_default.sh``, in order: the main
+    network's stages, or with ``context_network`` the context network's runs (recipes named ``context-*``)."""
     stages = []
     for command in script.read_text().replace("\\\n", " ").splitlines():
         if " train " in command and "--recipe" in command:
             words = command.split()
-            mix = words[words.index("--mix") + 1] if "--mix" in words else None
-            stages.append((words[words.index("--recipe") + 1], mix))
+            recipe = words[words.index("--recipe") + 1]
+            if recipe.startswith(CONTEXT_RECIPE_PREFIX) == context_network:
+                mix = words[words.index("--mix") + 1] if "--mix" in words else None
+                stages.append((recipe, mix))
     return stages
+
+
+def recipe_files_words(stages: list[tuple[str, str | None]]) -> str:
+    """The card's list of recipe files, each with its mix."""
+    return ", ".join(f"`{recipe}`" + (f" (mix `{mix}`)" if mix else "") for recipe, mix in stages)
 
 
 def display_path(path: Path) -> str:
@@ -445,8 +456,9 @@ def main() -> int:
         "",
         "## Recipe",
         recipe_sentence(stages, average_shipped) + "; the checked-in recipes are "
-        + ", ".join(f"`{recipe_file}`" + (f" (mix `{mix}`)" if mix else "")
-                    for recipe_file, mix in stage_recipes()[:len(stages)]) + ".",
+        + recipe_files_words(stage_recipes()[:len(stages)])
+        + ("; the context network's, " + recipe_files_words(stage_recipes(context_network=True)[:len(context_stages)])
+           if context_stages else "") + ".",
         "Reproduce (resumes if interrupted):",
         "```",
         "bash scripts/train_default.sh",

@@ -33,7 +33,11 @@
 #            shipped weights are the average of stage 14 and the intermediate default (--average-shipped)
 #   the shipped file also holds stage 4's network as its studio outline expert (core.models.outline_expert:
 #            it draws a car's outline on studio-like photos where both networks agree on the car)
-# Stages 5-10 need the outdoor labels: bash scripts/make_outdoor_labels.sh (hours; resumable).
+#   the context network (core.models.context_network): the shipped main network trained 4 x 300 steps further at
+#            320 on the outdoor mix with crowded-lot composites (context-320.json, context-mix-crowd.json); the
+#            shipped file holds it beside the main network, blended half and half in the smaller context look
+#            and clearing large regions both call background (the --context-rule of the last line)
+# Stages 5-10 and the context network need the outdoor labels: bash scripts/make_outdoor_labels.sh (hours; resumable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/carvana512}
@@ -76,3 +80,7 @@ mkdir -p "$RUN/stage13-gpu"
     --init "$RUN/stage13-gpu/best.safetensors" -o "$RUN/stage14-polish"
 .venv/bin/python scripts/ship_default_model.py "$RUN/stage13-gpu" "$RUN/stage14-polish" --after-shipped \
     --average-shipped --data "$DATA" --outline-expert "$RUN/stage4-512-clean/best.safetensors"
+.venv/bin/maskingnet train --mix resources/recipes/context-mix-crowd.json --recipe resources/recipes/context-320.json \
+    --init default -o "$RUN/context-320"
+.venv/bin/python scripts/ship_default_model.py --after-shipped --data "$DATA" --context-network "$RUN/context-320" \
+    --context-rule '{"own_share": 0.5, "weight": 1.0}'

@@ -3,6 +3,8 @@ segmenter uses it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from fake_networks import InputDrawn, logits_of
 from core.masking.context_look import REGION_SHARE, clear_with_context, context_logits, large_regions
 from core.masking.inference import Segmenter
 from core.models.checkpoint import ModelConfig
+from core.models.context_network import ContextNetworkRule
 from core.models.networks.blocks import smaller_input_size
 from core.models.preprocess import Preprocess
 
@@ -108,3 +111,11 @@ def test_the_timing_benchmark_times_both_ways(tmp_path, monkeypatch, capsys):
     assert line.startswith(f"{folder} (3 photos): with the context look ") and "; without it " in line
     assert line.endswith("views it cleared a region of: 0")
     assert set(bench.WAYS) == {"with the context look", "without it"}
+    assert "without the context network" not in line  # the model holds none
+    with_network = tmp_path / "with-network.safetensors"
+    save_model(with_network, config.build().eval(), replace(config, context_network=ContextNetworkRule()),
+               context_network=config.build().eval())
+    monkeypatch.setattr("sys.argv", ["bench", str(folder), "--model", str(with_network), "--photos", "3"])
+    assert bench.main() == 0
+    line = capsys.readouterr().out.strip()
+    assert "; without it " in line and "; with the context look without the context network " in line

@@ -81,6 +81,17 @@ def test_the_model_card_lists_each_stage_with_its_recipe_and_mix() -> None:
         json.loads((ROOT / stages[-1][0]).read_text())["epochs"]
 
 
+def test_the_context_network_runs_are_listed_apart_from_the_main_network_stages() -> None:
+    module = _ship_script()
+    context_runs = module.stage_recipes(context_network=True)
+    assert context_runs == [("resources/recipes/context-320.json", "resources/recipes/context-mix-crowd.json")]
+    assert not any(recipe.startswith(module.CONTEXT_RECIPE_PREFIX) for recipe, _ in module.stage_recipes())
+    assert all((ROOT / recipe).is_file() and (ROOT / mix).is_file() for recipe, mix in context_runs)
+    shipped = module.read_config(module.shipped_model_path())
+    if shipped.context_network is not None:  # one training command per context network run the shipped file records
+        assert len(context_runs) == len(shipped.info["context_network_stages"])
+
+
 def test_the_model_card_gives_the_outdoor_dice_by_how_wide_the_car_stands() -> None:
     module = _ship_script()
     lines = module.source_lines({"car_parts_test_dice_vs_labels": 0.93, "car_parts_test_labelled_photos": 94,
