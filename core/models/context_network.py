@@ -8,9 +8,9 @@ mirrors. The context network is the main network trained further on crowded lots
 it may lose fine detail freely: it only ever clears whole large regions, never draws an outline. Its
 answer is averaged with the main network's own context answer (``own_share``), and that average weighs
 ``weight`` in the blend that decides which regions go. The look past the frame's edge leaves it out:
-the photo reflected there shows the car doubled, which it may clear. The shipped default holds none yet:
-the card's "Session 53" and "Session 54" have the figures of the one tried (parked cars cleared, but
-mirrors joined to cleared background lost with it).
+the photo reflected there shows the car doubled, which it may clear. The shipped default holds one since
+session 55 (the card's "Session 53" to "Session 55": parked cars cleared, but mirrors joined to cleared
+background lost with them).
 """
 
 from __future__ import annotations
