@@ -150,6 +150,12 @@ def context_margin_words(rule: ContextNetworkRule) -> str:
             if rule.region_margin else "")
 
 
+def context_fill_words(rule: ContextNetworkRule) -> str:
+    """The card's words for the rule's ``fill_region`` (none for 0)."""
+    return (f", and filling the regions of at least {rule.fill_region:g} of the working area that the main network "
+            "calls background and the context answer car" if rule.fill_region else "")
+
+
 def context_stage_lines(number: int, stage: dict) -> list[str]:
     """One training run of the context network in the card, as ``stage_lines`` writes a stage."""
     lines = stage_lines(number, stage)
@@ -438,7 +444,8 @@ def main() -> int:
            f"end of the recipe); the context look's answer is {context_rule.own_share} x the main network's smaller "
            f"look + {1 - context_rule.own_share:g} x the context network's (looking at "
            f"{context_rule.size_share:g} x the working size), weighing {context_rule.weight} where it clears large "
-           f"regions{context_margin_words(context_rule)} (`--no-context-look` leaves both looks out)"]
+           f"regions{context_margin_words(context_rule)}{context_fill_words(context_rule)} (`--no-context-look` "
+           "leaves both looks out)"]
           if context_network is not None else []),
         "",
         "## Data",

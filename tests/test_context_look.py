@@ -10,7 +10,13 @@ import pytest
 import torch
 from fake_networks import InputDrawn, logits_of
 
-from core.masking.context_look import REGION_SHARE, clear_with_context, context_logits, large_regions
+from core.masking.context_look import (
+    REGION_SHARE,
+    clear_with_context,
+    context_logits,
+    large_regions,
+    surrounded_regions,
+)
 from core.masking.inference import Segmenter
 from core.models.checkpoint import ModelConfig
 from core.models.context_network import ContextNetworkRule
@@ -29,6 +35,18 @@ def test_large_regions_keeps_only_regions_of_the_least_size():
     assert large_regions(mask, 50).sum() == 100
     assert large_regions(mask, 4).sum() == 104
     assert not large_regions(mask, 101).any()
+
+
+def test_surrounded_regions_count_only_the_border_inside_the_frame():
+    car = np.zeros((40, 40), bool)
+    car[:, :30] = True  # a van filling the left of the frame
+    holes = np.zeros((40, 40), bool)
+    holes[0:8, 5:15] = True  # a hole at the frame's top: its border inside the frame is all car
+    holes[15:25, 10:20] = True  # a hole inside the van
+    holes[10:30, 30:40] = True  # background right of the van: car on one side only
+    car &= ~holes
+    assert np.array_equal(surrounded_regions(holes, car, 50, 0.6), holes & (np.arange(40) < 30)[None, :])
+    assert not surrounded_regions(holes, car, 101, 0.6).any()  # none as large as that
 
 
 def test_context_clears_large_regions_only_and_never_adds_car():

@@ -12,7 +12,7 @@ import torch
 from fake_networks import InputDrawn, logits_of
 
 from core.errors import CheckpointError
-from core.masking.context_look import clear_with_context, context_logits
+from core.masking.context_look import clear_with_context, context_logits, fill_with_context
 from core.masking.inference import Segmenter
 from core.models.checkpoint import ModelConfig, load_model, load_networks, read_config, save_model, save_tensors
 from core.models.context_network import TENSOR_PREFIX, ContextNetworkRule
@@ -34,7 +34,8 @@ def tiny_network(seed: int) -> torch.nn.Module:
     ({"weight": 0}, "weight"), ({"weight": True}, "weight"), ({"weight": 2}, "weight"), ({"colour": 1}, "unknown"),
     ({"size_share": 0}, "size_share"), ({"size_share": 1}, "size_share"), ({"size_share": "big"}, "size_share"),
     ({"region_margin": -1}, "region_margin"), ({"region_margin": 25}, "region_margin"),
-    ({"region_margin": None}, "region_margin"),
+    ({"region_margin": None}, "region_margin"), ({"fill_region": -0.01}, "fill_region"),
+    ({"fill_region": 2}, "fill_region"), ({"fill_region": "some"}, "fill_region"),
 ])
 def test_rule_refuses_what_it_cannot_use(fields, problem):
     with pytest.raises((TypeError, ValueError), match=problem):
@@ -43,10 +44,11 @@ def test_rule_refuses_what_it_cannot_use(fields, problem):
         ContextNetworkRule.from_dict([0.5, 1.0])
     assert ContextNetworkRule.from_dict({}) == ContextNetworkRule()
     assert ContextNetworkRule.from_dict(ContextNetworkRule(0.25, 0.75).to_dict()) == ContextNetworkRule(0.25, 0.75)
-    full = ContextNetworkRule(own_share=0.25, weight=0.75, size_share=0.75, region_margin=1.5)
+    full = ContextNetworkRule(own_share=0.25, weight=0.75, size_share=0.75, region_margin=1.5, fill_region=0.02)
     assert ContextNetworkRule.from_dict(json.loads(json.dumps(full.to_dict()))) == full
-    # a rule written before size_share and region_margin existed reads as it behaved then
-    assert ContextNetworkRule.from_dict({"own_share": 0.5, "weight": 1.0}) == ContextNetworkRule(0.5, 1.0, 0.625, 0.0)
+    # a rule written before size_share, region_margin and fill_region existed reads as it behaved then
+    assert ContextNetworkRule.from_dict({"own_share": 0.5, "weight": 1.0}) == ContextNetworkRule(0.5, 1.0, 0.625, 0.0,
+                                                                                                   0.0)
 
 
 def test_checkpoint_holds_the_context_network_beside_the_expert_and_only_says_so_with_it(tmp_path):
@@ -208,3 +210,37 @@ def test_segmenter_loads_and_uses_the_context_network(tmp_path):
     assert loaded.context_network is not None
     rgb = np.random.default_rng(0).integers(0, 255, (48, 80, 3), dtype=np.uint8)
     assert loaded.predict(rgb).probability.shape == (48, 80)
+
+
+def test_the_blend_fills_large_holes_only_and_never_clears():
+    size = 100
+    car, panel, gap, parked, road = (torch.zeros(size, size) for _ in range(5))
+    car[40:90, 10:90] = 1
+    car[55:75, 30:70] = 0  # a white van's side panel the working size takes for background ...
+    panel[55:75, 30:70] = 1  # ... 8 % of the area, car in the context answer
+    gap[86:90, 40:44] = 1  # 16 pixels, under the least share: a gap stays as the working size draws it
+    car[86:90, 40:44] = 0
+    parked[0:30, 0:100] = 1  # car in the working size only: filling never clears it
+    road[92:100, 0:100] = 1  # car in the context answer, 8 % of the area, but beside the car, not inside it
+    main = logits_of(car + parked)
+    context = logits_of(car + panel + gap + road)
+    filled, shares = fill_with_context(main, context, 1.0, 0.02)
+    assert torch.equal(filled[0, 1] > filled[0, 0], (car + panel + parked).bool())
+    assert shares.tolist() == pytest.approx([panel.mean().item()])
+    half, _ = fill_with_context(main, context, 0.5, 0.02)  # a blend of equal logits calls nothing car
+    assert torch.equal(half[0, 1] > half[0, 0], (car + parked).bool())
+
+
+def test_the_segmenter_fills_only_where_the_files_rule_says_so():
+    batch = -torch.ones(1, 3, 64, 64)
+    batch[:, 0, 8:56, 8:56] = 1
+    batch[:, 0, 24:40, 24:40] = -1  # a hole of 256 pixels (6 % of the area) in the working-size answer
+    whole = torch.zeros(8, 8)
+    whole[1:7, 1:7] = 1  # the context network calls the car whole, hole and all
+    counts = {}
+    for fill in (0.0, 0.02, 0.1):
+        config = tiny_config(context_network=ContextNetworkRule(own_share=0.0, weight=1.0, fill_region=fill))
+        segmenter = Segmenter(InputDrawn(), config, device="cpu", close_up=False, frame_edge=False,
+                              context_network=Constant(whole))
+        counts[fill] = ((segmenter.probabilities(batch)[0] > 0.5).sum().item(), segmenter.context_filled)
+    assert counts == {0.0: (48 * 48 - 256, 0), 0.02: (48 * 48, 1), 0.1: (48 * 48 - 256, 0)}

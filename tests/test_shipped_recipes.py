@@ -164,7 +164,7 @@ def test_the_model_card_lists_the_context_network_runs_after_the_stages() -> Non
     assert '"init"' not in lines[2] and json.loads(lines[2])["seed"] == 53 and "4 epochs, 0.16 h." in lines
 
 
-def test_the_ship_script_reads_the_context_rule_and_the_card_says_its_margin() -> None:
+def test_the_ship_script_reads_the_context_rule_and_the_card_says_its_margin_and_fill() -> None:
     import argparse
 
     from core.models.context_network import ContextNetworkRule
@@ -177,3 +177,6 @@ def test_the_ship_script_reads_the_context_rule_and_the_card_says_its_margin() -
             module.context_rule_argument(bad)
     assert module.context_margin_words(rule) == " that it calls background by at least 1 logit on average"
     assert module.context_margin_words(ContextNetworkRule()) == ""
+    filling = module.context_rule_argument('{"own_share": 0.5, "weight": 1.0, "fill_region": 0.02}')
+    assert filling.fill_region == 0.02 and "0.02 of the working area" in module.context_fill_words(filling)
+    assert module.context_fill_words(ContextNetworkRule()) == ""

@@ -10,7 +10,9 @@ people and vehicles kept 46.6 % -> 40.3 %, the studio unchanged.
 
 A checkpoint may hold a context network (``core.models.context_network``), trained on crowded lots at the
 context size: its smaller look then joins the main network's in the context answer, under the file's rule
-(card, "Session 53").
+(card, "Session 53"). Where that rule's ``fill_region`` is above 0 the blend also fills (``fill_with_context``):
+a large region the working-size answer calls background and the blend car, such as the flat panel of a white
+van, a reflective hood or a snowy roof that the working size takes for sky or wall (card, "Session 56").
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ from core.models.networks.blocks import logits_at, smaller_input_size
 CONTEXT_SHARE = 0.625  # the context look's side as a share of the working size (320 at 512)
 CONTEXT_WEIGHT = 0.5  # the context look's weight in the blend of both answers' logits (without a context network)
 REGION_SHARE = 0.02  # the least region, a share of the working area, that the blend may clear
+# A region the blend may fill is a hole: at least this share of the pixels within SURROUND_RING pixels outside
+# it are car. The sky, a wall or the road beside a car, which the context answer may call car, meet the car
+# along a short part of their border (card, "Session 56").
+FILL_SURROUND = 0.6
+SURROUND_RING = 3
 
 
 def context_logits(model: nn.Module, batch: torch.Tensor, context_network: nn.Module | None = None,
@@ -74,8 +81,47 @@ def clear_with_context(main: torch.Tensor, context: torch.Tensor, weight: float 
     least = REGION_SHARE * lost.shape[1] * lost.shape[2]
     cleared = np.stack([large_regions(view, least, view_margin, least_margin) if view.sum() >= least
                         else np.zeros_like(view) for view, view_margin in zip(lost, margin)])
-    shares = torch.from_numpy(cleared.mean(axis=(1, 2)).astype(np.float32))
-    if not cleared.any():
+    return _blend_taken(main, blend, cleared)
+
+
+def _blend_taken(main: torch.Tensor, blend: torch.Tensor, regions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """``main`` (N, 2, S, S) with ``blend`` taken where ``regions`` (N, S, S) bool, and each view's share of them."""
+    shares = torch.from_numpy(regions.mean(axis=(1, 2)).astype(np.float32))
+    if not regions.any():
         return main, shares
-    take = torch.from_numpy(cleared).to(main.device)[:, None]
+    take = torch.from_numpy(regions).to(main.device)[:, None]
     return torch.where(take, blend, main), shares
+
+
+def surrounded_regions(mask: np.ndarray, car: np.ndarray, least: float, least_surround: float) -> np.ndarray:
+    """The 8-connected regions of a (S, S) bool ``mask`` of at least ``least`` pixels whose border is mostly
+    ``car``: of the pixels within ``SURROUND_RING`` pixels outside a region (inside the frame), at least
+    ``least_surround`` are car. (S, S) bool."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    square = np.ones((2 * SURROUND_RING + 1, 2 * SURROUND_RING + 1), np.uint8)
+    keep = np.zeros(count, bool)
+    for label in np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= least):
+        if label == 0:  # outside the mask
+            continue
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        top, left = max(0, y - SURROUND_RING), max(0, x - SURROUND_RING)
+        window = labels[top:y + h + SURROUND_RING, left:x + w + SURROUND_RING] == label
+        ring = cv2.dilate(window.astype(np.uint8), square).astype(bool) & ~window
+        border = car[top:y + h + SURROUND_RING, left:x + w + SURROUND_RING][ring]
+        keep[label] = border.size > 0 and border.mean() >= least_surround
+    return keep[labels]
+
+
+def fill_with_context(main: torch.Tensor, context: torch.Tensor, weight: float, least_share: float,
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The main logits (N, 2, S, S) with the blend of ``main`` and ``context`` (``weight``) taken in every
+    region of at least ``least_share`` of the area that ``main`` calls background, the blend car, and the car
+    surrounds (``FILL_SURROUND``, ``surrounded_regions``): a hole, not the sky or the road beside the car. Only
+    ever background to car. Returns those logits and the share of the area so filled per view, (N,) float."""
+    blend = (1 - weight) * main + weight * context
+    car = (main[:, 1] > main[:, 0]).cpu().numpy()
+    gained = ~car & (blend[:, 1] > blend[:, 0]).cpu().numpy()
+    least = least_share * gained.shape[1] * gained.shape[2]
+    filled = np.stack([surrounded_regions(view, view_car, least, FILL_SURROUND) if view.sum() >= least
+                       else np.zeros_like(view) for view, view_car in zip(gained, car)])
+    return _blend_taken(main, blend, filled)

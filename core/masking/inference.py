@@ -14,7 +14,7 @@ from torch import nn
 from core.errors import NotEnoughMemory
 from core.masking.cleanup import clean_probability
 from core.masking.close_up import CloseUp, apply_close_up, close_up_box
-from core.masking.context_look import clear_with_context, context_logits
+from core.masking.context_look import clear_with_context, context_logits, fill_with_context
 from core.masking.doubt import doubt_score, pass_doubt, undecided_share
 from core.masking.export import soft_edge_alpha
 from core.masking.frame_edge import EdgeLook, apply_edge_look, edge_plan
@@ -90,7 +90,8 @@ class Segmenter:
     default) masks each view again at a smaller size with the mirror pass and clears the large regions
     both answers together call background (``core.masking.context_look``): two calls at 0.4 of the cost
     each, and two more by the checkpoint's context network when it holds one (``context_network``,
-    ``core.models.context_network``); ``context_cleared`` counts the views it cleared a region of.
+    ``core.models.context_network``); ``context_cleared`` counts the views it cleared a region of, and
+    ``context_filled`` those it filled one of (where the context network's rule fills).
     ``on_notice`` receives one-line messages such as an out-of-memory fallback.
     ``model`` runs as a copy with its batch norms folded into its convolutions
     (``core.models.networks.fold``): the same masks up to float rounding, faster.
@@ -114,6 +115,7 @@ class Segmenter:
         self.studio_outline = studio_outline
         self.context_look = context_look
         self.context_cleared = 0
+        self.context_filled = 0
         self.expert_views = self.expert_looked = self.expert_used = 0
         self.expert_preview = True  # off: the expert looks at every view in full (to measure what the preview saves)
         self.on_notice = on_notice or (lambda message: None)
@@ -235,6 +237,9 @@ class Segmenter:
                 logits, cleared = (clear_with_context(logits, context) if rule is None else
                                    clear_with_context(logits, context, rule.weight, rule.region_margin))
                 self.context_cleared += int((cleared > 0).sum())
+                if rule is not None and rule.fill_region > 0:
+                    logits, filled = fill_with_context(logits, context, rule.weight, rule.fill_region)
+                    self.context_filled += int((filled > 0).sum())
             if self.outline_expert is not None and self.studio_outline:
                 logits, looked, used = expert_logits(logits, batch, self.outline_expert, self.config.outline_expert,
                                                      preview=self.expert_preview)

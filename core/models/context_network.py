@@ -5,7 +5,8 @@ The context look masks each view again at a smaller size and clears the large ca
 working-size mask that its answer calls background. The main network keeps parked cars, people and
 booths beside the main car (model card, sessions 26-51): every training run that taught it otherwise cost
 mirrors. The context network is the main network trained further on crowded lots at the context size, so
-it may lose fine detail freely: it only ever clears whole large regions, never draws an outline. Its
+it may lose fine detail freely: it only ever clears (and, where the rule's ``fill_region`` says so, fills)
+whole large regions, never draws an outline. Its
 answer is averaged with the main network's own context answer (``own_share``), and that average weighs
 ``weight`` in the blend that decides which regions go. The look past the frame's edge leaves it out:
 the photo reflected there shows the car doubled, which it may clear. The shipped default holds one since
@@ -18,7 +19,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 TENSOR_PREFIX = "context_network."  # the context network's tensors in a checkpoint: this prefix + its state_dict names
-FIELD_TOPS = {"own_share": 1.0, "weight": 1.0, "size_share": 1.0, "region_margin": 20.0}  # each rule field: 0 to this
+FIELD_TOPS = {"own_share": 1.0, "weight": 1.0, "size_share": 1.0, "region_margin": 20.0,
+              "fill_region": 1.0}  # each rule field: 0 to this
 
 
 @dataclass(frozen=True)
@@ -28,12 +30,15 @@ class ContextNetworkRule:
     working-size answer where regions are cleared (1: the context answer alone decides). The context network
     looks at ``size_share`` x the working size (the main network's own smaller look stays at
     ``context_look.CONTEXT_SHARE``). A region is cleared only when the blend calls it background by at least
-    ``region_margin`` logits on average (0: any region the blend calls background)."""
+    ``region_margin`` logits on average (0: any region the blend calls background). With ``fill_region`` above
+    0 the blend also fills: each region of at least that share of the working area that the working-size answer
+    calls background and the blend car becomes car (0: nothing is filled, as in files written before the field)."""
 
     own_share: float = 0.5
     weight: float = 1.0
     size_share: float = 0.625
     region_margin: float = 0.0
+    fill_region: float = 0.0
 
     def __post_init__(self) -> None:
         for field in fields(self):
