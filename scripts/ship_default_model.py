@@ -153,7 +153,7 @@ def context_margin_words(rule: ContextNetworkRule) -> str:
 def context_fill_words(rule: ContextNetworkRule) -> str:
     """The card's words for the rule's ``fill_region`` (none for 0)."""
     return (f", and filling the regions of at least {rule.fill_region:g} of the working area that the main network "
-            "calls background and the context answer car" if rule.fill_region else "")
+            "calls background, the context answer car and the car surrounds" if rule.fill_region else "")
 
 
 def context_stage_lines(number: int, stage: dict) -> list[str]:
