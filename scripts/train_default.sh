@@ -36,7 +36,8 @@
 #   the context network (core.models.context_network): the shipped main network trained 4 x 300 steps further at
 #            320 on the outdoor mix with crowded-lot composites (context-320.json, context-mix-crowd.json); the
 #            shipped file holds it beside the main network, blended half and half in the smaller context look
-#            and clearing large regions both call background (the --context-rule of the last line)
+#            and clearing large regions both call background, filling large holes the car surrounds that
+#            both call car (the --context-rule of the last line)
 # Stages 5-10 and the context network need the outdoor labels: bash scripts/make_outdoor_labels.sh (hours; resumable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,4 +84,4 @@ mkdir -p "$RUN/stage13-gpu"
 .venv/bin/maskingnet train --mix resources/recipes/context-mix-crowd.json --recipe resources/recipes/context-320.json \
     --init default -o "$RUN/context-320"
 .venv/bin/python scripts/ship_default_model.py --after-shipped --data "$DATA" --context-network "$RUN/context-320" \
-    --context-rule '{"own_share": 0.5, "weight": 1.0}'
+    --context-rule '{"own_share": 0.5, "weight": 1.0, "fill_region": 0.02}'

@@ -90,6 +90,9 @@ def test_the_context_network_runs_are_listed_apart_from_the_main_network_stages(
     shipped = module.read_config(module.shipped_model_path())
     if shipped.context_network is not None:  # one training command per context network run the shipped file records
         assert len(context_runs) == len(shipped.info["context_network_stages"])
+        # the script's last ship line writes the shipped file's rule, so a retrain from nothing ships the same rule
+        rule_line = module.TRAIN_SCRIPT.read_text().split("--context-rule '")[-1].split("'")[0]
+        assert module.context_rule_argument(rule_line) == shipped.context_network
 
 
 def test_the_model_card_gives_the_outdoor_dice_by_how_wide_the_car_stands() -> None:

@@ -32,7 +32,8 @@ class ContextNetworkRule:
     ``context_look.CONTEXT_SHARE``). A region is cleared only when the blend calls it background by at least
     ``region_margin`` logits on average (0: any region the blend calls background). With ``fill_region`` above
     0 the blend also fills: each region of at least that share of the working area that the working-size answer
-    calls background and the blend car becomes car (0: nothing is filled, as in files written before the field)."""
+    calls background, the blend car and the car surrounds (``context_look.FILL_SURROUND``) becomes car (0: nothing
+    is filled, as in files written before the field)."""
 
     own_share: float = 0.5
     weight: float = 1.0
