@@ -127,7 +127,7 @@ def test_the_timing_benchmark_times_both_ways(tmp_path, monkeypatch, capsys):
     assert bench.main() == 0
     line = capsys.readouterr().out.strip()
     assert line.startswith(f"{folder} (3 photos): with the context look ") and "; without it " in line
-    assert line.endswith("views it cleared a region of: 0")
+    assert line.endswith("views it cleared a region of: 0, filled one of: 0")
     assert set(bench.WAYS) == {"with the context look", "without it"}
     assert "without the context network" not in line  # the model holds none
     with_network = tmp_path / "with-network.safetensors"
@@ -137,3 +137,12 @@ def test_the_timing_benchmark_times_both_ways(tmp_path, monkeypatch, capsys):
     assert bench.main() == 0
     line = capsys.readouterr().out.strip()
     assert "; without it " in line and "; with the context look without the context network " in line
+    assert "without the fill" not in line  # its rule fills nothing
+    filling = tmp_path / "filling.safetensors"
+    save_model(filling, config.build().eval(), replace(config, context_network=ContextNetworkRule(fill_region=0.02)),
+               context_network=config.build().eval())
+    monkeypatch.setattr("sys.argv", ["bench", str(folder), "--model", str(filling), "--photos", "3"])
+    assert bench.main() == 0
+    line = capsys.readouterr().out.strip()
+    assert "; with the context look without the context network " in line
+    assert "; with the context look without the fill " in line
