@@ -35,6 +35,7 @@ from benchmarks.eval_sources import dice_sources, held_out_of  # noqa: E402
 from core.io.atomic import atomic_path  # noqa: E402
 from core.io.imageio import encode_png, read_mask, read_photo  # noqa: E402
 from core.masking.inference import Segmenter  # noqa: E402
+from core.training.data import find_samples  # noqa: E402
 from core.training.evaluate import evaluate_folder  # noqa: E402
 from core.training.training_mix import labels_folder  # noqa: E402
 
@@ -84,10 +85,10 @@ def write_overlays(folder: Path, segmenters: list[Segmenter], sources: dict[str,
     written = 0
     for name, moved in changes.items():
         images, masks, _ = sources[name]
+        samples = {sample.image.stem: sample for sample in find_samples(images, masks)[0]}
         for way in ("better", "worse"):
             for stem, _ in moved[way]:
-                photo = next(path for path in sorted(images.glob(f"{stem}.*")) if path.stem == stem)
-                rgb, label = read_photo(photo).rgb, read_mask(masks / f"{stem}.png")
+                rgb, label = read_photo(samples[stem].image).rgb, read_mask(samples[stem].mask)
                 panels = overlay_panels(rgb, label, [segmenter.predict(rgb).mask for segmenter in segmenters])
                 with atomic_path(folder / f"{name}_{way}_{stem}.png") as temp:
                     temp.write_bytes(encode_png(panels))

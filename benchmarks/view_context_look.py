@@ -28,7 +28,7 @@ import torch  # noqa: E402
 from core.errors import MaskingNetError  # noqa: E402
 from core.io.atomic import atomic_path  # noqa: E402
 from core.io.imageio import encode_png, read_photo  # noqa: E402
-from core.masking.context_look import CONTEXT_SHARE, CONTEXT_WEIGHT  # noqa: E402
+from core.masking.context_look import CONTEXT_SHARE, CONTEXT_WEIGHT, blended, mixed_context  # noqa: E402
 from core.masking.inference import Segmenter  # noqa: E402
 from core.models.networks.blocks import logits_at, smaller_input_size  # noqa: E402
 
@@ -56,10 +56,10 @@ def context_panels(segmenter: Segmenter, rgb: np.ndarray) -> np.ndarray:
     helper_side = None if rule is None or helper is None else smaller_input_size(side, rule.size_share)
     network = None if helper_side is None else logits_at(helper, batch, helper_side, mirror=True)
     if network is not None and own is not None:
-        context, weight = rule.own_share * own + (1 - rule.own_share) * network, rule.weight
+        context, weight = mixed_context(own, network, rule.own_share), rule.weight
     else:
         context, weight = own, CONTEXT_WEIGHT
-    blend = None if context is None else (1 - weight) * working + weight * context
+    blend = None if context is None else blended(working, context, weight)
     app = torch.from_numpy(segmenter.probabilities(batch)[0])
     squeezed = segmenter.config.preprocess.resize(rgb)
     panels = [squeezed] + [car_panel(None if logits is None else logits[0]) for logits in (working, own, network, blend)]

@@ -52,7 +52,18 @@ def context_logits(model: nn.Module, batch: torch.Tensor, context_network: nn.Mo
     helper = logits_at(context_network, batch, helper_side, mirror=True)
     if rule.own_share == 0:
         return helper
-    return rule.own_share * logits_at(model, batch, side, mirror=True) + (1 - rule.own_share) * helper
+    return mixed_context(logits_at(model, batch, side, mirror=True), helper, rule.own_share)
+
+
+def mixed_context(own: torch.Tensor, helper: torch.Tensor, own_share: float) -> torch.Tensor:
+    """The context answer with a context network: ``own_share`` x the main network's smaller look ``own`` + the
+    rest the context network's ``helper`` (logits alike)."""
+    return own_share * own + (1 - own_share) * helper
+
+
+def blended(main: torch.Tensor, context: torch.Tensor, weight: float) -> torch.Tensor:
+    """The blend that clears and fills: the context answer weighing ``weight`` against the working size's."""
+    return (1 - weight) * main + weight * context
 
 
 def large_regions(mask: np.ndarray, least: float, margin: np.ndarray | None = None,
@@ -75,7 +86,7 @@ def clear_with_context(main: torch.Tensor, context: torch.Tensor, weight: float 
     region of at least ``REGION_SHARE`` of the area that ``main`` calls car and the blend background, and
     whose blend says so by at least ``least_margin`` logits on average (0: every such region); and the share
     of the area so cleared per view, (N,) float."""
-    blend = (1 - weight) * main + weight * context
+    blend = blended(main, context, weight)
     margin = (blend[:, 0] - blend[:, 1]).cpu().numpy() if least_margin > 0 else [None] * len(main)
     lost = ((main[:, 1] > main[:, 0]) & (blend[:, 1] <= blend[:, 0])).cpu().numpy()
     least = REGION_SHARE * lost.shape[1] * lost.shape[2]
@@ -118,7 +129,7 @@ def fill_with_context(main: torch.Tensor, context: torch.Tensor, weight: float, 
     region of at least ``least_share`` of the area that ``main`` calls background, the blend car, and the car
     surrounds (``FILL_SURROUND``, ``surrounded_regions``): a hole, not the sky or the road beside the car. Only
     ever background to car. Returns those logits and the share of the area so filled per view, (N,) float."""
-    blend = (1 - weight) * main + weight * context
+    blend = blended(main, context, weight)
     car = (main[:, 1] > main[:, 0]).cpu().numpy()
     gained = ~car & (blend[:, 1] > blend[:, 0]).cpu().numpy()
     least = least_share * gained.shape[1] * gained.shape[2]
