@@ -47,7 +47,7 @@ def test_each_photo_counts_once_and_the_worst_share_is_picked(tmp_path):
     right = labelled_photo(tmp_path, "a")
     studio = Sample(right.image, right.mask, group="car1", source="carvana")  # exact masks: not a teacher's
     assert teacher_labelled([right, right, studio, right]) == [right]
-    scored = [Scored(right, value) for value in (0.9, 0.3, 0.99, 0.6)]
+    scored = sorted((Scored(right, value) for value in (0.9, 0.3, 0.99, 0.6)), key=lambda item: item.dice)
     assert [item.dice for item in hardest(scored, 0.5)] == [0.3, 0.6]
     assert [item.dice for item in hardest(scored, 0.01)] == [0.3]  # at least one
     assert hardest([], 0.5) == []

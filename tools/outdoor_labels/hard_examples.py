@@ -26,6 +26,7 @@ import os
 import shutil
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,11 @@ class Scored:
     sample: Sample
     dice: float
     false_car: float = 0.0
+
+    @property
+    def name(self) -> str:
+        """The photo's name among the linked ones: ``<source>__<stem>``."""
+        return f"{self.sample.source}{SEPARATOR}{self.sample.name}"
 
 
 def teacher_labelled(samples: list[Sample]) -> list[Sample]:
@@ -88,9 +94,8 @@ def context_score(segmenter: Segmenter, sample: Sample) -> Scored | None:
     return Scored(sample, dice(car, truth_small), int((car & ~truth_small).sum()) / wrong if wrong else 0.0)
 
 
-def hardest(scored: list[Scored], share: float) -> list[Scored]:
-    """The worst ``share`` of ``scored`` (at least one where any is scored), lowest Dice first."""
-    ranked = sorted(scored, key=lambda item: item.dice)
+def hardest(ranked: list[Scored], share: float) -> list[Scored]:
+    """The worst ``share`` of ``ranked`` (scores sorted lowest Dice first; at least one where any is scored)."""
     return ranked[: max(1, round(len(ranked) * share))] if ranked else []
 
 
@@ -101,12 +106,11 @@ def link_examples(picked: list[Scored], out: Path) -> None:
         (out / kind).mkdir(parents=True)
     for item in picked:
         sample = item.sample
-        name = f"{sample.source}{SEPARATOR}{sample.name}"
         files = {"images": (sample.image, sample.image.suffix), "masks": (sample.mask, ".png"),
                  "confidence": (sample.confidence, ".png"), "emphasis": (sample.weight, ".png")}
         for kind, (path, suffix) in files.items():
             if path is not None:
-                os.symlink(path.resolve(), out / kind / f"{name}{suffix}")
+                os.symlink(path.resolve(), out / kind / f"{item.name}{suffix}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,19 +144,17 @@ def main(argv: list[str] | None = None) -> int:
             scored.append(score)
         if index % 200 == 0 or index == len(samples):
             print(f"{index}/{len(samples)} scored, {(time.monotonic() - start) / index:.2f} s/photo", flush=True)
-    picked = hardest(scored, args.share)
+    ranked = sorted(scored, key=lambda item: item.dice)
+    picked = hardest(ranked, args.share)
     out = (args.cache or labels_folder()) / args.out
     link_examples(picked, out)
-    by_source: dict[str, int] = {}
-    for item in picked:
-        by_source[item.sample.source] = by_source.get(item.sample.source, 0) + 1
+    by_source = dict(Counter(item.sample.source for item in picked))
     report = {"model": str(model_path), "mix": str(args.mix), "share": args.share, "scored": len(scored),
               "picked": len(picked), "picked_by_source": by_source,
               "threshold_dice": picked[-1].dice if picked else None,
               "mean_dice": float(np.mean([item.dice for item in scored])) if scored else None,
               "false_car_share_of_picked_errors": float(np.mean([item.false_car for item in picked])) if picked else None,
-              "photos": {f"{item.sample.source}{SEPARATOR}{item.sample.name}": [round(item.dice, 5), round(item.false_car, 3)]
-                         for item in sorted(scored, key=lambda item: item.dice)}}
+              "photos": {item.name: [round(item.dice, 5), round(item.false_car, 3)] for item in ranked}}
     write_atomic(json.dumps(report, indent=1).encode(), out / "report.json")
     print(f"{len(picked)} of {len(scored)} photos linked into {out} ({by_source}); their context Dice is at most "
           f"{report['threshold_dice']:.4f}, the mean over all {report['mean_dice']:.4f}" if picked else
